@@ -1,0 +1,1 @@
+//! kubectl-promfix library
