@@ -3,3 +3,13 @@
 //! `prometheus`), pod status (Ready after a configurable delay), and `/configz` per node.
 //!
 //! OWNER: runtime helper.
+
+/// The kubelet of every node of one cluster.
+#[derive(Debug, Default)]
+pub struct Kubelet {}
+
+impl Kubelet {
+    pub fn new() -> Self {
+        Kubelet {}
+    }
+}

@@ -2,3 +2,14 @@
 //! Table output, patches (via `crate::patch`), dryRun, fault injection and the request log.
 //!
 //! OWNER: api helper.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+
+/// The response body type of every handler (also exec and proxy).
+pub type Body = BoxBody<Bytes, std::io::Error>;
+
+/// A complete body.
+pub fn full(b: impl Into<Bytes>) -> Body {
+    Full::new(b.into()).map_err(|never| match never {}).boxed()
+}
