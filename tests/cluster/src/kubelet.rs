@@ -38,6 +38,9 @@ pub struct PodView {
 pub struct Kubelet {
     /// Running pods' container views, by (namespace, pod, container).
     pub views: Mutex<HashMap<(String, String, String), PodView>>,
+    /// Each node's kubelet configuration (`KubeletConfiguration` as JSON), served at
+    /// `nodes/{node}/proxy/configz` as `{"kubeletconfig": ...}`. Filled from the scenario.
+    pub configz: Mutex<HashMap<String, serde_json::Value>>,
 }
 
 impl Kubelet {
@@ -50,7 +53,11 @@ impl Kubelet {
         self.views
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&(namespace.to_string(), pod.to_string(), container.to_string()))
+            .get(&(
+                namespace.to_string(),
+                pod.to_string(),
+                container.to_string(),
+            ))
             .cloned()
     }
 }
@@ -61,7 +68,16 @@ impl Kubelet {
 /// is written.
 pub fn bwrap_command(view: &PodView, argv: &[String]) -> tokio::process::Command {
     let mut c = tokio::process::Command::new("bwrap");
-    c.args(["--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]);
+    c.args([
+        "--die-with-parent",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+    ]);
     c.args(["--tmpfs", "/tmp", "--tmpfs", "/etc/prometheus"]);
     for m in &view.mounts {
         let flag = if m.read_only { "--ro-bind" } else { "--bind" };
