@@ -1,1 +1,58 @@
-//! kubectl-promfix library
+//! kubectl-promfix: fixes Prometheus Operator scrapes of the Kubernetes control plane.
+//!
+//! The shape: `cli` (parsing) → `kube` (cluster access, the only place that talks to the API) →
+//! pure domain logic (`certs`: intake and validation; `fixes`: observe → plan) → `output`
+//! (tables, diffs, yaml/json, progress, prompts).
+
+pub mod certs;
+pub mod cli;
+pub mod error;
+pub mod output;
+
+use cli::{Cli, Command};
+pub use error::{Error, Result};
+
+/// How a successful run ended (mapped to an exit code by `main`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done, or nothing to do.
+    Ok,
+    /// Verification failed (verify) or problems found (doctor).
+    Problems,
+}
+
+impl Outcome {
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Ok => 0,
+            Outcome::Problems => 3,
+        }
+    }
+}
+
+/// Run one command line.
+pub async fn run(cli: Cli) -> Result<Outcome> {
+    match cli.command {
+        Command::Completion { shell } => {
+            output::completion::print(shell);
+            Ok(Outcome::Ok)
+        }
+        other => Err(Error::Other(format!(
+            "`kubectl promfix {}` is not available in this build yet",
+            command_name(&other)
+        ))),
+    }
+}
+
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Etcd(_) => "etcd",
+        Command::Secret(_) => "secret",
+        Command::Endpoints(_) => "endpoints",
+        Command::Servicemonitor(_) => "servicemonitor",
+        Command::Verify { .. } => "verify",
+        Command::Doctor { .. } => "doctor",
+        Command::Rollback { .. } => "rollback",
+        Command::Completion { .. } => "completion",
+    }
+}

@@ -1,0 +1,4 @@
+//! placeholder until the certs branch lands
+#[derive(Debug, thiserror::Error)]
+#[error("certificate error")]
+pub struct CertError;

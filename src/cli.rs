@@ -1,0 +1,339 @@
+//! The command line: clap definitions only. Global kubectl-style flags are flattened into every
+//! subcommand, so `kubectl promfix etcd -n monitoring` and `kubectl promfix -n monitoring etcd` both work.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Exit codes, documented in `--help` and the README.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (doctor: nothing wrong found; verify: everything verified)
+  1  error: the cluster, a file or an input could not be used (the message says which and what to do)
+  2  usage error (unknown flag, bad value)
+  3  verification failed (verify), or problems found (doctor)
+  4  not confirmed: no --yes and no terminal to ask on, or the answer was no
+  5  missing permissions: the pre-flight access review denied writes (all of them are listed)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-promfix",
+    bin_name = "kubectl promfix",
+    version,
+    about = "Fix Prometheus Operator scrapes of the Kubernetes control plane",
+    long_about = "Fix Prometheus Operator scrapes of the Kubernetes control plane: etcd client certificates \
+(`etcd`), and diagnose the scheduler, controller-manager, kube-proxy and kubelet targets (`doctor`).\n\n\
+Every change is planned first, shown, confirmed (or --yes), backed up, and written with preconditions.",
+    after_long_help = EXIT_CODES,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every kubectl user expects.
+#[derive(Debug, Clone, Args, Default)]
+pub struct GlobalOpts {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (repeat for doctor)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Vec<String>,
+    /// The Prometheus namespace (default: where the Prometheus resources are, else `monitoring`)
+    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// More detail (repeat for more); never prints key material
+    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum DryRun {
+    /// Write for real
+    #[default]
+    None,
+    /// Print the objects that would be written; send nothing
+    Client,
+    /// Send every write with dryRun=All; the server checks and stores nothing
+    Server,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Yaml,
+    Json,
+}
+
+/// How a change is planned, shown, confirmed and written.
+#[derive(Debug, Clone, Args, Default)]
+pub struct WriteOpts {
+    /// none: write; client: print what would be written; server: send with dryRun=All
+    #[arg(long, value_enum, default_value_t = DryRun::None, num_args = 0..=1, default_missing_value = "client")]
+    pub dry_run: DryRun,
+    /// Print the planned objects as yaml or json (with --dry-run=client) or the result
+    #[arg(short = 'o', long, value_enum)]
+    pub output: Option<Output>,
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Where to write the backup of every object before it is changed (default: current directory)
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Show Secret data in --dry-run output (it is redacted otherwise)
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Write the equivalent Helm values override to FILE (for objects Helm manages)
+    #[arg(long, value_name = "FILE")]
+    pub helm_values: Option<PathBuf>,
+}
+
+/// Where the etcd client certificates come from.
+#[derive(Debug, Clone, Args, Default)]
+pub struct CertSource {
+    /// The etcd CA certificate (PEM)
+    #[arg(long, value_name = "FILE", requires_all = ["cert", "key"])]
+    pub ca: Option<PathBuf>,
+    /// The client certificate for etcd (PEM)
+    #[arg(long, value_name = "FILE", requires_all = ["ca", "key"])]
+    pub cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM: PKCS#1, PKCS#8 or SEC1)
+    #[arg(long, value_name = "FILE", requires_all = ["ca", "cert"])]
+    pub key: Option<PathBuf>,
+    /// A directory in a known layout (kubespray, kubeadm, RKE2, k3s)
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["ca", "cert", "key"])]
+    pub from_dir: Option<PathBuf>,
+}
+
+/// The Secret that carries the certificates.
+#[derive(Debug, Clone, Args)]
+pub struct SecretNames {
+    /// Name of the Secret
+    #[arg(long, default_value = "etcd-client-cert", value_name = "NAME")]
+    pub secret_name: String,
+    /// Key of the CA certificate in the Secret
+    #[arg(long, default_value = "etcd-ca", value_name = "KEY")]
+    pub ca_secret_key: String,
+    /// Key of the client certificate in the Secret
+    #[arg(long, default_value = "etcd-client", value_name = "KEY")]
+    pub cert_secret_key: String,
+    /// Key of the client key in the Secret
+    #[arg(long, default_value = "etcd-client-key", value_name = "KEY")]
+    pub key_secret_key: String,
+}
+
+/// etcd's addresses.
+#[derive(Debug, Clone, Args, Default)]
+pub struct EndpointOpts {
+    /// etcd member IPs (default: from the kube-apiserver pod's --etcd-servers)
+    #[arg(long, value_delimiter = ',', value_name = "IP[,IP...]")]
+    pub endpoints: Vec<String>,
+    /// etcd client port
+    #[arg(long, default_value_t = 2379)]
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum TlsFrom {
+    /// caFile/certFile/keyFile under /etc/prometheus/secrets/<secret>/ (needs spec.secrets, rolls the pods)
+    #[default]
+    File,
+    /// The operator's Secret references (no mount, no restart; the Secret lives in the ServiceMonitor's namespace)
+    Secret,
+}
+
+/// ServiceMonitor TLS settings.
+#[derive(Debug, Clone, Args, Default)]
+pub struct TlsOpts {
+    /// file: mounted files; secret: the operator's secret references
+    #[arg(long, value_enum)]
+    pub tls_from: Option<TlsFrom>,
+    /// The name to verify etcd's serving certificate against
+    #[arg(long, value_name = "NAME")]
+    pub server_name: Option<String>,
+    /// Do not verify etcd's serving certificate (not recommended)
+    #[arg(long)]
+    pub insecure_skip_verify: bool,
+}
+
+/// Which Prometheus.
+#[derive(Debug, Clone, Args, Default)]
+pub struct PrometheusSel {
+    /// The Prometheus resource (needed without a terminal when there are several)
+    #[arg(long, value_name = "NAME")]
+    pub prometheus: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyOpts {
+    /// The mounted Secret to check
+    #[arg(long, default_value = "etcd-client-cert", value_name = "NAME")]
+    pub secret: String,
+    /// The scrape job to check (default: the etcd ServiceMonitor's job)
+    #[arg(long, value_name = "NAME")]
+    pub job: Option<String>,
+    /// Report stale pods instead of waiting for their rollout
+    #[arg(long)]
+    pub no_wait: bool,
+    /// How long to wait for rollouts and the first scrape
+    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: std::time::Duration,
+    /// Print the result as json
+    #[arg(short = 'o', long, value_enum)]
+    pub output: Option<Output>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EtcdArgs {
+    #[command(flatten)]
+    pub source: CertSource,
+    #[command(flatten)]
+    pub names: SecretNames,
+    #[command(flatten)]
+    pub endpoints: EndpointOpts,
+    #[command(flatten)]
+    pub tls: TlsOpts,
+    #[command(flatten)]
+    pub prometheus: PrometheusSel,
+    #[command(flatten)]
+    pub write: WriteOpts,
+    /// Do not try an mTLS handshake and GET /metrics against each reachable etcd endpoint first
+    #[arg(long = "no-probe", action = clap::ArgAction::SetFalse)]
+    pub probe: bool,
+    /// Do not run `verify` after the change
+    #[arg(long)]
+    pub no_verify: bool,
+    /// How long to wait for the rollout and the first scrape
+    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Everything for etcd: secret, endpoints, servicemonitor, then verify
+    Etcd(EtcdArgs),
+    /// Put the etcd client certificates into a Secret and list it in the Prometheus spec.secrets
+    Secret(EtcdArgs),
+    /// Make the etcd Service selector-free and write its Endpoints with the etcd IPs
+    Endpoints(EtcdArgs),
+    /// Set scheme https and tlsConfig on the etcd ServiceMonitor endpoint
+    Servicemonitor(EtcdArgs),
+    /// Prove the mount by exec in every Prometheus pod and the scrape by Prometheus' own targets
+    Verify {
+        #[command(flatten)]
+        prometheus: PrometheusSel,
+        #[command(flatten)]
+        opts: VerifyOpts,
+    },
+    /// Diagnose every control-plane target (read-only)
+    Doctor {
+        /// Every context of the kubeconfig, concurrently
+        #[arg(long)]
+        all_contexts: bool,
+        /// Print the findings as json
+        #[arg(short = 'o', long, value_enum)]
+        output: Option<Output>,
+    },
+    /// Restore the objects saved in a backup file
+    Rollback {
+        /// The backup file printed by a previous run
+        file: PathBuf,
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+    /// Print a shell completion script
+    Completion {
+        /// bash, zsh, fish or powershell
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `30s`, `5m`, `1h`, `1h30m`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    if let Ok(n) = s.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(n));
+    }
+    let mut total = 0u64;
+    let mut num = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("invalid duration {s:?}: expected e.g. 30s, 5m, 1h"))?;
+        num.clear();
+        total += match c {
+            's' => n,
+            'm' => n * 60,
+            'h' => n * 3600,
+            _ => {
+                return Err(format!(
+                    "invalid duration {s:?}: unknown unit {c:?} (use s, m or h)"
+                ));
+            }
+        };
+    }
+    if !num.is_empty() {
+        return Err(format!(
+            "invalid duration {s:?}: a number needs a unit (s, m or h)"
+        ));
+    }
+    Ok(std::time::Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5m").unwrap().as_secs(), 300);
+        assert_eq!(parse_duration("1h30m").unwrap().as_secs(), 5400);
+        assert_eq!(parse_duration("45").unwrap().as_secs(), 45);
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("5m3").is_err());
+    }
+
+    #[test]
+    fn global_flags_work_before_and_after_the_subcommand() {
+        let a = Cli::try_parse_from(["kubectl-promfix", "-n", "mon", "etcd", "--yes"]).unwrap();
+        let b = Cli::try_parse_from(["kubectl-promfix", "etcd", "--yes", "-n", "mon"]).unwrap();
+        assert_eq!(a.global.namespace.as_deref(), Some("mon"));
+        assert_eq!(b.global.namespace.as_deref(), Some("mon"));
+    }
+
+    #[test]
+    fn dry_run_forms() {
+        for (args, want) in [
+            (vec!["etcd", "--dry-run"], DryRun::Client),
+            (vec!["etcd", "--dry-run=server"], DryRun::Server),
+            (vec!["etcd"], DryRun::None),
+        ] {
+            let cli = Cli::try_parse_from(std::iter::once("kubectl-promfix").chain(args)).unwrap();
+            let Command::Etcd(e) = cli.command else {
+                panic!("etcd expected")
+            };
+            assert_eq!(e.write.dry_run, want);
+        }
+    }
+
+    #[test]
+    fn partial_cert_flags_are_a_usage_error() {
+        let e = Cli::try_parse_from(["kubectl-promfix", "etcd", "--ca", "a"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+    }
+}
