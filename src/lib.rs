@@ -7,7 +7,10 @@
 pub mod certs;
 pub mod cli;
 pub mod error;
+pub mod fixes;
 pub mod output;
+pub mod plan;
+pub mod selector;
 
 use cli::{Cli, Command};
 pub use error::{Error, Result};

@@ -1,0 +1,850 @@
+//! The etcd fix, as pure functions: (what was observed, what the user gave) → plan.
+//!
+//! Three steps, each usable alone (`secret`, `endpoints`, `servicemonitor`) and together (`etcd`):
+//! 1. Secret `etcd-client-cert` with the three PEM files, listed in the Prometheus `spec.secrets`
+//!    (so it is mounted at `/etc/prometheus/secrets/<secret>/`).
+//! 2. The etcd Service made selector-free (else the endpoints controller overwrites hand-written
+//!    Endpoints), its port named as the ServiceMonitor endpoint's port on the etcd port, Endpoints
+//!    listing the etcd IPs, and the EndpointSlices the EndpointSlice controller left behind when the
+//!    selector went away deleted (kubernetes/kubernetes#118376; the mirroring controller makes the
+//!    right ones from the Endpoints).
+//! 3. The ServiceMonitor endpoint with `scheme: https` and `tlsConfig` (mounted files, or the
+//!    operator's secret references when asked or when the Prometheus denies file access).
+
+use crate::plan::{Change, ObjectRef, Op, Plan, guarded_merge_patch, helm_release};
+use crate::selector;
+use base64::Engine;
+use serde_json::{Map, Value, json};
+
+/// The label the EndpointSlice controllers put on every slice of a Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+/// Who manages a slice.
+pub const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
+pub const SLICE_CONTROLLER: &str = "endpointslice-controller.k8s.io";
+
+/// How Prometheus reads the certificates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// caFile/certFile/keyFile under /etc/prometheus/secrets/<secret>/.
+    Files,
+    /// The operator's secret references (`ca.secret`, `cert.secret`, `keySecret`).
+    SecretRefs,
+}
+
+/// The certificate files' bytes, as given (they go into the Secret unchanged). Debug never shows them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pems {
+    pub ca: Vec<u8>,
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
+}
+
+impl std::fmt::Debug for Pems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Pems {{ ca: {} bytes, cert: {} bytes, key: [redacted {} bytes] }}",
+            self.ca.len(),
+            self.cert.len(),
+            self.key.len()
+        )
+    }
+}
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct Wanted {
+    pub secret_name: String,
+    pub ca_key: String,
+    pub cert_key: String,
+    pub key_key: String,
+    pub pems: Option<Pems>,
+    /// etcd member IPs (or host names) and the client port.
+    pub ips: Vec<String>,
+    pub port: u16,
+    /// None: files, unless the Prometheus denies file access.
+    pub tls_mode: Option<TlsMode>,
+    pub server_name: Option<String>,
+    pub insecure_skip_verify: bool,
+}
+
+impl Wanted {
+    pub fn with_defaults() -> Self {
+        Wanted {
+            secret_name: "etcd-client-cert".into(),
+            ca_key: "etcd-ca".into(),
+            cert_key: "etcd-client".into(),
+            key_key: "etcd-client-key".into(),
+            pems: None,
+            ips: Vec::new(),
+            port: 2379,
+            tls_mode: None,
+            server_name: None,
+            insecure_skip_verify: false,
+        }
+    }
+}
+
+/// What was read from the cluster (plain JSON objects as the API returns them).
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// The chosen Prometheus resource.
+    pub prometheus: Value,
+    /// Every ServiceMonitor the user can see (all namespaces).
+    pub service_monitors: Vec<Value>,
+    /// Namespaces (for namespace selectors).
+    pub namespaces: Vec<Value>,
+    /// Services, Endpoints and EndpointSlices in the namespaces the etcd ServiceMonitor looks in.
+    pub services: Vec<Value>,
+    pub endpoints: Vec<Value>,
+    pub endpoint_slices: Vec<Value>,
+    /// Secrets named `secret_name` (in the Prometheus namespace and the ServiceMonitor's).
+    pub secrets: Vec<Value>,
+}
+
+fn s<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(*p)?;
+    }
+    cur.as_str()
+}
+
+fn name(v: &Value) -> &str {
+    s(v, &["metadata", "name"]).unwrap_or("")
+}
+
+fn namespace(v: &Value) -> &str {
+    s(v, &["metadata", "namespace"]).unwrap_or("")
+}
+
+fn labels(v: &Value) -> Value {
+    v.get("metadata")
+        .and_then(|m| m.get("labels"))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+fn has_etcd(text: &str) -> bool {
+    text.to_ascii_lowercase().contains("etcd")
+}
+
+/// Whether a Prometheus selects a ServiceMonitor: `serviceMonitorSelector` (absent: none; `{}`:
+/// all) and `serviceMonitorNamespaceSelector` (absent: its own namespace only; `{}`: all).
+pub fn prometheus_selects(prom: &Value, sm: &Value, namespaces: &[Value]) -> bool {
+    let spec = &prom["spec"];
+    let Some(sel) = spec.get("serviceMonitorSelector").filter(|v| !v.is_null()) else {
+        return false;
+    };
+    if !selector::matches(sel, &labels(sm)) {
+        return false;
+    }
+    match spec
+        .get("serviceMonitorNamespaceSelector")
+        .filter(|v| !v.is_null())
+    {
+        None => namespace(sm) == namespace(prom),
+        Some(nsel) => {
+            let ns_labels = namespaces
+                .iter()
+                .find(|n| name(n) == namespace(sm))
+                .map(labels)
+                .unwrap_or_else(|| json!({"kubernetes.io/metadata.name": namespace(sm)}));
+            selector::matches(nsel, &ns_labels)
+        }
+    }
+}
+
+/// The etcd ServiceMonitor of a Prometheus, found by what it selects and how it is labelled, not
+/// by an assumed name: among those the Prometheus selects, one whose name, labels, selector or
+/// job label speak of etcd. Returns it with the index of the endpoint to fix.
+pub fn find_etcd_service_monitor<'a>(obs: &'a Observed) -> Option<(&'a Value, usize)> {
+    let mut best: Option<(&Value, usize, u32)> = None;
+    for sm in &obs.service_monitors {
+        if !prometheus_selects(&obs.prometheus, sm, &obs.namespaces) {
+            continue;
+        }
+        let mut score = 0;
+        if has_etcd(name(sm)) {
+            score += 2;
+        }
+        if let Some(l) = sm["metadata"]["labels"].as_object()
+            && l.values().any(|v| v.as_str().is_some_and(has_etcd))
+        {
+            score += 2;
+        }
+        if sm["spec"]["selector"].to_string().contains("etcd") {
+            score += 3;
+        }
+        if s(sm, &["spec", "jobLabel"]).is_some_and(has_etcd) {
+            score += 1;
+        }
+        if score == 0 {
+            continue;
+        }
+        let endpoints = sm["spec"]["endpoints"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let idx = endpoints
+            .iter()
+            .position(|e| s(e, &["port"]) == Some("http-metrics"))
+            .or_else(|| {
+                endpoints
+                    .iter()
+                    .position(|e| s(e, &["port"]).is_some_and(has_etcd))
+            })
+            .unwrap_or(0);
+        if best.is_none_or(|(_, _, b)| score > b) {
+            best = Some((sm, idx, score));
+        }
+    }
+    best.map(|(sm, i, _)| (sm, i))
+}
+
+/// The Services a ServiceMonitor selects (selector + namespaceSelector).
+pub fn services_of<'a>(obs: &'a Observed, sm: &Value) -> Vec<&'a Value> {
+    let sel = sm["spec"].get("selector").cloned().unwrap_or(json!({}));
+    obs.services
+        .iter()
+        .filter(|svc| {
+            selector::sm_namespace_selected(
+                sm["spec"].get("namespaceSelector"),
+                namespace(sm),
+                namespace(svc),
+            ) && selector::matches(&sel, &labels(svc))
+        })
+        .collect()
+}
+
+/// The TLS mode to use and why (the Prometheus may deny file access through ServiceMonitors).
+pub fn tls_mode(prom: &Value, wanted: &Wanted) -> (TlsMode, Option<String>) {
+    let deny = prom["spec"]["arbitraryFSAccessThroughSMs"]["deny"].as_bool() == Some(true);
+    match (wanted.tls_mode, deny) {
+        (Some(TlsMode::SecretRefs), _) => (TlsMode::SecretRefs, None),
+        (_, true) => (
+            TlsMode::SecretRefs,
+            Some(format!(
+                "Prometheus {}/{} sets arbitraryFSAccessThroughSMs.deny: true, so the operator rejects file paths in \
+                 ServiceMonitors: using the operator's secret references instead (no mount, no pod restart)",
+                namespace(prom),
+                name(prom)
+            )),
+        ),
+        (_, false) => (TlsMode::Files, None),
+    }
+}
+
+fn object_ref(v: &Value, plural: &str) -> ObjectRef {
+    let ns = namespace(v);
+    ObjectRef::of(
+        s(v, &["apiVersion"]).unwrap_or(""),
+        s(v, &["kind"]).unwrap_or(""),
+        plural,
+        (!ns.is_empty()).then_some(ns),
+        name(v),
+    )
+}
+
+/// A change from `before` to `after` (None when nothing differs).
+fn update(before: &Value, after: Value, plural: &str, reason: impl Into<String>) -> Option<Change> {
+    let patch = guarded_merge_patch(before, &after)?;
+    Some(Change {
+        object: object_ref(before, plural),
+        before: Some(before.clone()),
+        after: Some(after),
+        op: Op::MergePatch { patch },
+        reason: reason.into(),
+        helm: helm_release(before),
+    })
+}
+
+fn create(after: Value, plural: &str, reason: impl Into<String>) -> Change {
+    Change {
+        object: object_ref(&after, plural),
+        before: None,
+        after: Some(after),
+        op: Op::Create,
+        reason: reason.into(),
+        helm: None,
+    }
+}
+
+fn b64(bytes: &[u8]) -> Value {
+    Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// Step 1: the Secret (in `secret_namespaces`: the Prometheus namespace for files, the
+/// ServiceMonitor's for secret references) and `spec.secrets` (files only).
+pub fn plan_secret(
+    obs: &Observed,
+    w: &Wanted,
+    mode: TlsMode,
+    secret_namespaces: &[String],
+) -> Plan {
+    let mut plan = Plan::default();
+    if let Some(p) = &w.pems {
+        for ns in secret_namespaces {
+            let data = [
+                (&w.ca_key, &p.ca),
+                (&w.cert_key, &p.cert),
+                (&w.key_key, &p.key),
+            ];
+            let existing = obs
+                .secrets
+                .iter()
+                .find(|x| namespace(x) == ns && name(x) == w.secret_name);
+            match existing {
+                Some(cur) => {
+                    let mut after = cur.clone();
+                    for (k, bytes) in data {
+                        after["data"][k.as_str()] = b64(bytes);
+                    }
+                    if let Some(c) = update(
+                        cur,
+                        after,
+                        "secrets",
+                        "the etcd client certificates changed",
+                    ) {
+                        plan.changes.push(c);
+                    }
+                }
+                None => {
+                    let mut d = Map::new();
+                    for (k, bytes) in data {
+                        d.insert(k.clone(), b64(bytes));
+                    }
+                    let after = json!({
+                        "apiVersion": "v1", "kind": "Secret",
+                        "metadata": {"name": w.secret_name, "namespace": ns,
+                                     "labels": {"app.kubernetes.io/managed-by": "kubectl-promfix"}},
+                        "type": "Opaque",
+                        "data": d,
+                    });
+                    plan.changes.push(create(
+                        after,
+                        "secrets",
+                        "etcd client certificates for Prometheus",
+                    ));
+                }
+            }
+        }
+    }
+    if mode == TlsMode::Files {
+        let prom = &obs.prometheus;
+        let mut secrets: Vec<Value> = prom["spec"]["secrets"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if !secrets
+            .iter()
+            .any(|x| x.as_str() == Some(w.secret_name.as_str()))
+        {
+            secrets.push(Value::String(w.secret_name.clone()));
+            let mut after = prom.clone();
+            after["spec"]["secrets"] = Value::Array(secrets);
+            if let Some(c) = update(
+                prom,
+                after,
+                "prometheuses",
+                format!(
+                    "mount Secret {} at /etc/prometheus/secrets/{}/ (the operator rolls the pods)",
+                    w.secret_name, w.secret_name
+                ),
+            ) {
+                plan.changes.push(c);
+            }
+        }
+    }
+    plan
+}
+
+fn port_name(sm: &Value, idx: usize) -> String {
+    s(&sm["spec"]["endpoints"][idx], &["port"])
+        .unwrap_or("http-metrics")
+        .to_string()
+}
+
+/// Step 2: the selector-free Service, its Endpoints, and the stale slices.
+/// `svc` is the Service the ServiceMonitor selects, or None to create one in kube-system.
+pub fn plan_endpoints(obs: &Observed, w: &Wanted, sm: &Value, idx: usize) -> Result<Plan, String> {
+    let mut plan = Plan::default();
+    if w.ips.is_empty() {
+        return Err(
+            "no etcd endpoints: give --endpoints IP[,IP...] (the etcd members' addresses)".into(),
+        );
+    }
+    let pname = port_name(sm, idx);
+    let candidates = services_of(obs, sm);
+    if candidates.len() > 1 {
+        plan.notes.push(format!(
+            "ServiceMonitor {}/{} selects {} Services; fixing {}/{}",
+            namespace(sm),
+            name(sm),
+            candidates.len(),
+            namespace(candidates[0]),
+            name(candidates[0])
+        ));
+    }
+    let port = json!({"name": pname, "port": w.port, "protocol": "TCP", "targetPort": w.port});
+    let (svc_ns, svc_name, svc_labels) = match candidates.first() {
+        Some(cur) => {
+            let mut after = (*cur).clone();
+            if let Some(spec) = after["spec"].as_object_mut() {
+                spec.remove("selector");
+            }
+            let mut ports: Vec<Value> = after["spec"]["ports"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            match ports
+                .iter_mut()
+                .find(|p| s(p, &["name"]) == Some(pname.as_str()))
+            {
+                Some(p) => {
+                    p["port"] = json!(w.port);
+                    p["targetPort"] = json!(w.port);
+                }
+                None => ports.push(port.clone()),
+            }
+            after["spec"]["ports"] = Value::Array(ports);
+            let had_selector = cur["spec"].get("selector").is_some_and(|v| !v.is_null());
+            let reason = if had_selector {
+                "remove the selector, or the endpoints controller overwrites hand-written Endpoints"
+            } else {
+                "the port Prometheus scrapes must be etcd's client port"
+            };
+            if let Some(c) = update(cur, after, "services", reason) {
+                plan.changes.push(c);
+            }
+            (
+                namespace(cur).to_string(),
+                name(cur).to_string(),
+                labels(cur),
+            )
+        }
+        None => {
+            let sel = sm["spec"].get("selector").cloned().unwrap_or(json!({}));
+            let Some(lbls) = selector::labels_satisfying(&sel) else {
+                return Err(format!(
+                    "ServiceMonitor {}/{} selects Services with a selector no labels can satisfy; create the etcd Service by hand",
+                    namespace(sm),
+                    name(sm)
+                ));
+            };
+            let ns = "kube-system".to_string();
+            if !selector::sm_namespace_selected(
+                sm["spec"].get("namespaceSelector"),
+                namespace(sm),
+                &ns,
+            ) {
+                plan.notes.push(format!(
+                    "ServiceMonitor {}/{} does not look in kube-system (namespaceSelector); the Service created there is not scraped until it does",
+                    namespace(sm),
+                    name(sm)
+                ));
+            }
+            let svc_name = name(sm).to_string();
+            let after = json!({
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": svc_name, "namespace": ns, "labels": Value::Object(lbls.clone())},
+                "spec": {"clusterIP": "None", "ports": [port], "type": "ClusterIP"},
+            });
+            plan.changes.push(create(
+                after,
+                "services",
+                "a selector-free Service for the etcd members",
+            ));
+            (ns, svc_name, Value::Object(lbls))
+        }
+    };
+    // Endpoints
+    let addresses: Vec<Value> = w.ips.iter().map(|ip| json!({"ip": ip})).collect();
+    let subsets = json!([{"addresses": addresses, "ports": [{"name": pname, "port": w.port, "protocol": "TCP"}]}]);
+    let current = obs
+        .endpoints
+        .iter()
+        .find(|e| namespace(e) == svc_ns && name(e) == svc_name);
+    match current {
+        Some(cur) => {
+            if !same_endpoints(&cur["subsets"], &w.ips, &pname, w.port) {
+                let mut after = cur.clone();
+                after["subsets"] = subsets;
+                if let Some(c) = update(cur, after, "endpoints", "list the etcd members") {
+                    plan.changes.push(c);
+                }
+            }
+        }
+        None => {
+            let mut meta = json!({"name": svc_name, "namespace": svc_ns});
+            if svc_labels.is_object() {
+                meta["labels"] = svc_labels.clone();
+            }
+            let after = json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": meta, "subsets": subsets});
+            plan.changes
+                .push(create(after, "endpoints", "list the etcd members"));
+        }
+    }
+    // Stale slices of the EndpointSlice controller (left behind when the selector goes away).
+    for slice in &obs.endpoint_slices {
+        if namespace(slice) == svc_ns
+            && s(slice, &["metadata", "labels", SERVICE_NAME_LABEL]) == Some(svc_name.as_str())
+            && s(slice, &["metadata", "labels", MANAGED_BY_LABEL]) == Some(SLICE_CONTROLLER)
+        {
+            plan.changes.push(Change {
+                object: object_ref(slice, "endpointslices"),
+                before: Some(slice.clone()),
+                after: None,
+                op: Op::Delete {
+                    uid: s(slice, &["metadata", "uid"]).unwrap_or("").into(),
+                    resource_version: s(slice, &["metadata", "resourceVersion"]).unwrap_or("").into(),
+                },
+                reason: "left behind by the EndpointSlice controller after the selector was removed \
+                         (kubernetes/kubernetes#118376): Prometheus with serviceDiscoveryRole EndpointSlice would scrape stale addresses"
+                    .into(),
+                helm: None,
+            });
+        }
+    }
+    Ok(plan)
+}
+
+/// Whether Endpoints subsets already list exactly these IPs on this named port.
+fn same_endpoints(subsets: &Value, ips: &[String], port_name: &str, port: u16) -> bool {
+    let Some(subsets) = subsets.as_array() else {
+        return false;
+    };
+    if subsets.len() != 1 {
+        return false;
+    }
+    let sub = &subsets[0];
+    if sub
+        .get("notReadyAddresses")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+    {
+        return false;
+    }
+    let mut have: Vec<&str> = sub["addresses"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| s(x, &["ip"])).collect())
+        .unwrap_or_default();
+    let mut want: Vec<&str> = ips.iter().map(String::as_str).collect();
+    have.sort_unstable();
+    want.sort_unstable();
+    let ports = sub["ports"].as_array().cloned().unwrap_or_default();
+    have == want
+        && ports.len() == 1
+        && s(&ports[0], &["name"]) == Some(port_name)
+        && ports[0]["port"].as_u64() == Some(u64::from(port))
+}
+
+/// The tlsConfig for a mode.
+pub fn tls_config(w: &Wanted, mode: TlsMode) -> Value {
+    let mut t = match mode {
+        TlsMode::Files => {
+            let dir = format!("/etc/prometheus/secrets/{}", w.secret_name);
+            json!({
+                "caFile": format!("{dir}/{}", w.ca_key),
+                "certFile": format!("{dir}/{}", w.cert_key),
+                "keyFile": format!("{dir}/{}", w.key_key),
+            })
+        }
+        TlsMode::SecretRefs => json!({
+            "ca": {"secret": {"name": w.secret_name, "key": w.ca_key}},
+            "cert": {"secret": {"name": w.secret_name, "key": w.cert_key}},
+            "keySecret": {"name": w.secret_name, "key": w.key_key},
+        }),
+    };
+    if let Some(sn) = &w.server_name {
+        t["serverName"] = json!(sn);
+    }
+    if w.insecure_skip_verify {
+        t["insecureSkipVerify"] = json!(true);
+    }
+    t
+}
+
+/// Step 3: https and tlsConfig on the ServiceMonitor endpoint (or a new ServiceMonitor).
+pub fn plan_servicemonitor(
+    obs: &Observed,
+    w: &Wanted,
+    mode: TlsMode,
+    found: Option<(&Value, usize)>,
+) -> Result<Plan, String> {
+    let mut plan = Plan::default();
+    let tls = tls_config(w, mode);
+    match found {
+        Some((sm, idx)) => {
+            let mut after = sm.clone();
+            let ep = &mut after["spec"]["endpoints"][idx];
+            ep["scheme"] = json!("https");
+            ep["tlsConfig"] = tls;
+            if let Some(c) = update(
+                sm,
+                after,
+                "servicemonitors",
+                "scrape etcd over https with the client certificate",
+            ) {
+                plan.changes.push(c);
+            }
+        }
+        None => {
+            let prom = &obs.prometheus;
+            let sel = prom["spec"]
+                .get("serviceMonitorSelector")
+                .filter(|v| !v.is_null());
+            let Some(sel) = sel else {
+                return Err(format!(
+                    "Prometheus {}/{} has no serviceMonitorSelector, so it selects no ServiceMonitor; set one (e.g. {{}}) first",
+                    namespace(prom),
+                    name(prom)
+                ));
+            };
+            let Some(mut lbls) = selector::labels_satisfying(sel) else {
+                return Err(format!(
+                    "the serviceMonitorSelector of Prometheus {}/{} cannot be satisfied by labels; create the etcd ServiceMonitor by hand",
+                    namespace(prom),
+                    name(prom)
+                ));
+            };
+            lbls.insert(
+                "app.kubernetes.io/managed-by".into(),
+                json!("kubectl-promfix"),
+            );
+            let after = json!({
+                "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+                "metadata": {"name": "etcd", "namespace": namespace(prom), "labels": Value::Object(lbls)},
+                "spec": {
+                    "jobLabel": "k8s-app",
+                    "selector": {"matchLabels": {"k8s-app": "etcd", "app.kubernetes.io/managed-by": "kubectl-promfix"}},
+                    "namespaceSelector": {"matchNames": ["kube-system"]},
+                    "endpoints": [{"port": "http-metrics", "scheme": "https", "tlsConfig": tls}],
+                },
+            });
+            plan.changes.push(create(
+                after,
+                "servicemonitors",
+                "no etcd ServiceMonitor is selected by this Prometheus",
+            ));
+        }
+    }
+    Ok(plan)
+}
+
+/// The Helm values override equivalent to a plan (kube-prometheus-stack / prometheus-operator
+/// charts), for the objects Helm manages.
+pub fn helm_values(w: &Wanted, mode: TlsMode) -> Value {
+    let mut sm = json!({"scheme": "https"});
+    match mode {
+        TlsMode::Files => {
+            let dir = format!("/etc/prometheus/secrets/{}", w.secret_name);
+            sm["caFile"] = json!(format!("{dir}/{}", w.ca_key));
+            sm["certFile"] = json!(format!("{dir}/{}", w.cert_key));
+            sm["keyFile"] = json!(format!("{dir}/{}", w.key_key));
+        }
+        TlsMode::SecretRefs => {}
+    }
+    if let Some(sn) = &w.server_name {
+        sm["serverName"] = json!(sn);
+    }
+    if w.insecure_skip_verify {
+        sm["insecureSkipVerify"] = json!(true);
+    }
+    let mut v = json!({
+        "kubeEtcd": {
+            "endpoints": w.ips,
+            "service": {"port": w.port, "targetPort": w.port},
+            "serviceMonitor": sm,
+        }
+    });
+    if mode == TlsMode::Files {
+        v["prometheus"] = json!({"prometheusSpec": {"secrets": [w.secret_name]}});
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed() -> Observed {
+        Observed {
+            prometheus: json!({
+                "apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
+                "metadata": {"name": "prom-prometheus-operator-prometheus", "namespace": "monitoring", "resourceVersion": "10",
+                             "labels": {"app": "prometheus-operator-prometheus", "release": "prom", "heritage": "Helm"}},
+                "spec": {"replicas": 2, "serviceMonitorSelector": {"matchLabels": {"release": "prom"}},
+                         "serviceMonitorNamespaceSelector": {}}
+            }),
+            service_monitors: vec![json!({
+                "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+                "metadata": {"name": "prom-prometheus-operator-kube-etcd", "namespace": "monitoring", "resourceVersion": "11",
+                             "labels": {"app": "prometheus-operator-kube-etcd", "release": "prom", "heritage": "Helm"}},
+                "spec": {"jobLabel": "jobLabel",
+                         "selector": {"matchLabels": {"app": "prometheus-operator-kube-etcd", "release": "prom"}},
+                         "namespaceSelector": {"matchNames": ["kube-system"]},
+                         "endpoints": [{"port": "http-metrics", "bearerTokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token"}]}
+            })],
+            namespaces: vec![],
+            services: vec![json!({
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": "prom-prometheus-operator-kube-etcd", "namespace": "kube-system", "resourceVersion": "12",
+                             "labels": {"app": "prometheus-operator-kube-etcd", "release": "prom", "heritage": "Helm"}},
+                "spec": {"clusterIP": "None", "selector": {"component": "etcd"},
+                         "ports": [{"name": "http-metrics", "port": 2379, "protocol": "TCP", "targetPort": 2379}]}
+            })],
+            endpoints: vec![json!({
+                "apiVersion": "v1", "kind": "Endpoints",
+                "metadata": {"name": "prom-prometheus-operator-kube-etcd", "namespace": "kube-system", "resourceVersion": "13"}
+            })],
+            endpoint_slices: vec![json!({
+                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": "prom-prometheus-operator-kube-etcd-abcde", "namespace": "kube-system", "uid": "u1", "resourceVersion": "14",
+                             "labels": {SERVICE_NAME_LABEL: "prom-prometheus-operator-kube-etcd", MANAGED_BY_LABEL: SLICE_CONTROLLER}}
+            })],
+            secrets: vec![],
+        }
+    }
+
+    fn wanted() -> Wanted {
+        Wanted {
+            pems: Some(Pems {
+                ca: b"CA".to_vec(),
+                cert: b"CERT".to_vec(),
+                key: b"KEY".to_vec(),
+            }),
+            ips: vec![
+                "192.168.2.11".into(),
+                "192.168.2.12".into(),
+                "192.168.2.13".into(),
+            ],
+            ..Wanted::with_defaults()
+        }
+    }
+
+    #[test]
+    fn finds_the_seed_service_monitor_by_selection_not_name() {
+        let obs = seed();
+        let (sm, idx) = find_etcd_service_monitor(&obs).unwrap();
+        assert_eq!(name(sm), "prom-prometheus-operator-kube-etcd");
+        assert_eq!(idx, 0);
+        // a Prometheus that selects other releases does not see it
+        let mut other = seed();
+        other.prometheus["spec"]["serviceMonitorSelector"] =
+            json!({"matchLabels": {"release": "other"}});
+        assert!(find_etcd_service_monitor(&other).is_none());
+        // nil selector selects nothing
+        other.prometheus["spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("serviceMonitorSelector");
+        assert!(find_etcd_service_monitor(&other).is_none());
+    }
+
+    #[test]
+    fn the_seed_plan_removes_the_selector_writes_endpoints_and_deletes_stale_slices() {
+        let obs = seed();
+        let w = wanted();
+        let (sm, idx) = find_etcd_service_monitor(&obs).unwrap();
+        let plan = plan_endpoints(&obs, &w, sm, idx).unwrap();
+        let kinds: Vec<(&str, &str)> = plan
+            .changes
+            .iter()
+            .map(|c| {
+                (
+                    c.object.kind.as_str(),
+                    match c.op {
+                        Op::Create => "create",
+                        Op::MergePatch { .. } => "patch",
+                        Op::Delete { .. } => "delete",
+                    },
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("Service", "patch"),
+                ("Endpoints", "patch"),
+                ("EndpointSlice", "delete")
+            ]
+        );
+        let Op::MergePatch { patch } = &plan.changes[0].op else {
+            unreachable!()
+        };
+        assert_eq!(patch["spec"]["selector"], Value::Null);
+        assert_eq!(patch["metadata"]["resourceVersion"], "12");
+        assert_eq!(plan.changes[0].helm.as_ref().unwrap().name, "prom");
+        let after = plan.changes[1].after.as_ref().unwrap();
+        assert_eq!(
+            after["subsets"][0]["addresses"].as_array().unwrap().len(),
+            3
+        );
+        assert_eq!(after["subsets"][0]["ports"][0]["name"], "http-metrics");
+    }
+
+    #[test]
+    fn secret_and_spec_secrets_then_nothing_on_a_fixed_cluster() {
+        let mut obs = seed();
+        let w = wanted();
+        let plan = plan_secret(&obs, &w, TlsMode::Files, &["monitoring".into()]);
+        assert_eq!(plan.changes.len(), 2);
+        let secret = plan.changes[0].after.clone().unwrap();
+        assert_eq!(secret["data"]["etcd-ca"], "Q0E=");
+        let prom_after = plan.changes[1].after.clone().unwrap();
+        assert_eq!(prom_after["spec"]["secrets"], json!(["etcd-client-cert"]));
+        // apply the plan to the observation: the next plan is empty (idempotent)
+        obs.secrets.push(secret);
+        obs.prometheus = prom_after;
+        assert!(plan_secret(&obs, &w, TlsMode::Files, &["monitoring".into()]).is_empty());
+    }
+
+    #[test]
+    fn service_monitor_tls_files_and_secret_refs() {
+        let obs = seed();
+        let w = wanted();
+        let found = find_etcd_service_monitor(&obs);
+        let plan = plan_servicemonitor(&obs, &w, TlsMode::Files, found).unwrap();
+        let ep = &plan.changes[0].after.as_ref().unwrap()["spec"]["endpoints"][0];
+        assert_eq!(ep["scheme"], "https");
+        assert_eq!(
+            ep["tlsConfig"]["keyFile"],
+            "/etc/prometheus/secrets/etcd-client-cert/etcd-client-key"
+        );
+        assert_eq!(
+            ep["bearerTokenFile"],
+            "/var/run/secrets/kubernetes.io/serviceaccount/token"
+        );
+        let mut denied = seed();
+        denied.prometheus["spec"]["arbitraryFSAccessThroughSMs"] = json!({"deny": true});
+        let (mode, note) = tls_mode(&denied.prometheus, &w);
+        assert_eq!(mode, TlsMode::SecretRefs);
+        assert!(note.unwrap().contains("arbitraryFSAccessThroughSMs"));
+        let t = tls_config(&w, mode);
+        assert_eq!(
+            t["keySecret"],
+            json!({"name": "etcd-client-cert", "key": "etcd-client-key"})
+        );
+    }
+
+    #[test]
+    fn missing_service_monitor_is_created_with_labels_the_prometheus_selects() {
+        let mut obs = seed();
+        obs.service_monitors.clear();
+        let w = wanted();
+        let plan = plan_servicemonitor(&obs, &w, TlsMode::Files, None).unwrap();
+        let sm = plan.changes[0].after.clone().unwrap();
+        assert!(prometheus_selects(&obs.prometheus, &sm, &obs.namespaces));
+    }
+
+    #[test]
+    fn pems_debug_never_shows_the_key() {
+        let p = Pems {
+            ca: b"a".to_vec(),
+            cert: b"b".to_vec(),
+            key: b"-----BEGIN PRIVATE KEY-----".to_vec(),
+        };
+        assert!(!format!("{p:?}").contains("BEGIN"));
+    }
+}

@@ -1,0 +1,3 @@
+//! The fixes: each observes, then plans (pure functions here), for the executor to apply.
+
+pub mod etcd;
