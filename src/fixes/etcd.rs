@@ -158,7 +158,7 @@ pub fn prometheus_selects(prom: &Value, sm: &Value, namespaces: &[Value]) -> boo
 /// The etcd ServiceMonitor of a Prometheus, found by what it selects and how it is labelled, not
 /// by an assumed name: among those the Prometheus selects, one whose name, labels, selector or
 /// job label speak of etcd. Returns it with the index of the endpoint to fix.
-pub fn find_etcd_service_monitor<'a>(obs: &'a Observed) -> Option<(&'a Value, usize)> {
+pub fn find_etcd_service_monitor(obs: &Observed) -> Option<(&Value, usize)> {
     let mut best: Option<(&Value, usize, u32)> = None;
     for sm in &obs.service_monitors {
         if !prometheus_selects(&obs.prometheus, sm, &obs.namespaces) {
