@@ -4,10 +4,12 @@
 //! pure domain logic (`certs`: intake and validation; `fixes`: observe → plan) → `output`
 //! (tables, diffs, yaml/json, progress, prompts).
 
+pub mod apply;
 pub mod certs;
 pub mod cli;
 pub mod error;
 pub mod fixes;
+pub mod kube;
 pub mod output;
 pub mod plan;
 pub mod selector;

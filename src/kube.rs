@@ -1,0 +1,387 @@
+//! Cluster access: the only module that talks to the API server. Objects travel as JSON values.
+
+use crate::cli::GlobalOpts;
+use crate::error::{Error, Result};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
+use serde_json::{Value, json};
+
+/// The field manager recorded for every write.
+pub const FIELD_MANAGER: &str = "kubectl-promfix";
+
+/// A resource type the tool reads or writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Res {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub plural: &'static str,
+    pub namespaced: bool,
+}
+
+impl Res {
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    fn api_resource(&self) -> ApiResource {
+        ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(self.group, self.version, self.kind),
+            self.plural,
+        )
+    }
+
+    /// By plural name, for the types the tool knows.
+    pub fn by_plural(plural: &str) -> Option<Res> {
+        ALL.iter().copied().find(|r| r.plural == plural)
+    }
+}
+
+macro_rules! res {
+    ($name:ident, $g:expr, $v:expr, $k:expr, $p:expr, $ns:expr) => {
+        pub const $name: Res = Res {
+            group: $g,
+            version: $v,
+            kind: $k,
+            plural: $p,
+            namespaced: $ns,
+        };
+    };
+}
+res!(NAMESPACES, "", "v1", "Namespace", "namespaces", false);
+res!(SECRETS, "", "v1", "Secret", "secrets", true);
+res!(SERVICES, "", "v1", "Service", "services", true);
+res!(ENDPOINTS, "", "v1", "Endpoints", "endpoints", true);
+res!(PODS, "", "v1", "Pod", "pods", true);
+res!(CONFIGMAPS, "", "v1", "ConfigMap", "configmaps", true);
+res!(NODES, "", "v1", "Node", "nodes", false);
+res!(
+    ENDPOINTSLICES,
+    "discovery.k8s.io",
+    "v1",
+    "EndpointSlice",
+    "endpointslices",
+    true
+);
+res!(DAEMONSETS, "apps", "v1", "DaemonSet", "daemonsets", true);
+res!(
+    STATEFULSETS,
+    "apps",
+    "v1",
+    "StatefulSet",
+    "statefulsets",
+    true
+);
+res!(
+    PROMETHEUSES,
+    "monitoring.coreos.com",
+    "v1",
+    "Prometheus",
+    "prometheuses",
+    true
+);
+res!(
+    SERVICEMONITORS,
+    "monitoring.coreos.com",
+    "v1",
+    "ServiceMonitor",
+    "servicemonitors",
+    true
+);
+res!(
+    PODMONITORS,
+    "monitoring.coreos.com",
+    "v1",
+    "PodMonitor",
+    "podmonitors",
+    true
+);
+
+const ALL: &[Res] = &[
+    NAMESPACES,
+    SECRETS,
+    SERVICES,
+    ENDPOINTS,
+    PODS,
+    CONFIGMAPS,
+    NODES,
+    ENDPOINTSLICES,
+    DAEMONSETS,
+    STATEFULSETS,
+    PROMETHEUSES,
+    SERVICEMONITORS,
+    PODMONITORS,
+];
+
+/// A connected client and the context it came from.
+#[derive(Clone)]
+pub struct Kube {
+    pub client: kube::Client,
+    pub context: String,
+    /// Send every write with dryRun=All.
+    pub server_dry_run: bool,
+}
+
+/// Page size of every list: memory stays bounded on large clusters.
+const PAGE: u32 = 500;
+
+fn describe(res: &Res, ns: Option<&str>, name: &str) -> String {
+    match ns.filter(|_| res.namespaced) {
+        Some(ns) => format!("{} {ns}/{name}", res.kind),
+        None => format!("{} {name}", res.kind),
+    }
+}
+
+impl Kube {
+    /// Connect with the kubeconfig (`--kubeconfig`, else `KUBECONFIG`, else `~/.kube/config`) and context.
+    pub async fn connect(global: &GlobalOpts, context: Option<&str>) -> Result<Kube> {
+        let kubeconfig = match &global.kubeconfig {
+            Some(p) => Kubeconfig::read_from(p)
+                .map_err(|e| Error::Kubeconfig(format!("{}: {e}", p.display())))?,
+            None => Kubeconfig::read().map_err(|e| Error::Kubeconfig(e.to_string()))?,
+        };
+        let name = context
+            .map(str::to_string)
+            .or_else(|| kubeconfig.current_context.clone())
+            .unwrap_or_default();
+        if let Some(c) = context
+            && !kubeconfig.contexts.iter().any(|x| x.name == c)
+        {
+            return Err(Error::Kubeconfig(format!(
+                "context {c:?} is not in the kubeconfig (contexts: {})",
+                kubeconfig
+                    .contexts
+                    .iter()
+                    .map(|x| x.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let opts = KubeConfigOptions {
+            context: context.map(str::to_string),
+            ..Default::default()
+        };
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &opts)
+            .await
+            .map_err(|e| Error::Kubeconfig(e.to_string()))?;
+        let client = kube::Client::try_from(config).map_err(|source| Error::Connect {
+            context: name.clone(),
+            source,
+        })?;
+        Ok(Kube {
+            client,
+            context: name,
+            server_dry_run: false,
+        })
+    }
+
+    /// All context names of the kubeconfig.
+    pub fn contexts(global: &GlobalOpts) -> Result<Vec<String>> {
+        let kubeconfig = match &global.kubeconfig {
+            Some(p) => Kubeconfig::read_from(p)
+                .map_err(|e| Error::Kubeconfig(format!("{}: {e}", p.display())))?,
+            None => Kubeconfig::read().map_err(|e| Error::Kubeconfig(e.to_string()))?,
+        };
+        Ok(kubeconfig.contexts.into_iter().map(|c| c.name).collect())
+    }
+
+    fn api(&self, res: &Res, ns: Option<&str>) -> Api<DynamicObject> {
+        let ar = res.api_resource();
+        match ns.filter(|_| res.namespaced) {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &ar),
+            None => Api::all_with(self.client.clone(), &ar),
+        }
+    }
+
+    fn to_value(res: &Res, o: DynamicObject) -> Value {
+        let mut v = serde_json::to_value(o).unwrap_or(Value::Null);
+        // List items of built-in types come without apiVersion/kind: put them back.
+        v["apiVersion"] = json!(res.api_version());
+        v["kind"] = json!(res.kind);
+        v
+    }
+
+    fn from_value(v: &Value) -> Result<DynamicObject> {
+        serde_json::from_value(v.clone())
+            .map_err(|e| Error::Other(format!("internal: object does not serialize: {e}")))
+    }
+
+    /// List (paginated) in one namespace or all, with an optional label selector.
+    pub async fn list(
+        &self,
+        res: &Res,
+        ns: Option<&str>,
+        labels: Option<&str>,
+    ) -> Result<Vec<Value>> {
+        let api = self.api(res, ns);
+        let mut out = Vec::new();
+        let mut lp = ListParams::default().limit(PAGE);
+        if let Some(l) = labels {
+            lp = lp.labels(l);
+        }
+        loop {
+            let page = api.list(&lp).await.map_err(|e| {
+                Error::api(
+                    "list",
+                    format!("{} in {}", res.plural, ns.unwrap_or("all namespaces")),
+                    e,
+                )
+            })?;
+            let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
+            out.extend(page.items.into_iter().map(|o| Self::to_value(res, o)));
+            match next {
+                Some(c) => lp = lp.continue_token(&c),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Get, or None when it does not exist.
+    pub async fn get_opt(&self, res: &Res, ns: Option<&str>, name: &str) -> Result<Option<Value>> {
+        self.api(res, ns)
+            .get_opt(name)
+            .await
+            .map(|o| o.map(|o| Self::to_value(res, o)))
+            .map_err(|e| Error::api("get", describe(res, ns, name), e))
+    }
+
+    /// Whether the API server serves a type (the Prometheus Operator's CRDs may be missing).
+    pub async fn serves(&self, res: &Res) -> Result<bool> {
+        let path = if res.group.is_empty() {
+            format!("/api/{}", res.version)
+        } else {
+            format!("/apis/{}/{}", res.group, res.version)
+        };
+        let req = http::Request::get(&path)
+            .body(Vec::new())
+            .map_err(|e| Error::Other(e.to_string()))?;
+        match self.client.request::<Value>(req).await {
+            Ok(list) => Ok(list["resources"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|r| r["name"].as_str() == Some(res.plural)))),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+            Err(e) => Err(Error::api("discover", path, e)),
+        }
+    }
+
+    fn post_params(&self) -> PostParams {
+        PostParams {
+            dry_run: self.server_dry_run,
+            field_manager: Some(FIELD_MANAGER.into()),
+        }
+    }
+
+    /// Create (raw kube error kept for retry decisions).
+    pub async fn create(&self, res: &Res, obj: &Value) -> std::result::Result<Value, kube::Error> {
+        let ns = obj["metadata"]["namespace"].as_str();
+        let o: DynamicObject =
+            serde_json::from_value(obj.clone()).map_err(kube::Error::SerdeError)?;
+        self.api(res, ns)
+            .create(&self.post_params(), &o)
+            .await
+            .map(|o| Self::to_value(res, o))
+    }
+
+    /// JSON merge patch (the patch carries its resourceVersion precondition).
+    pub async fn merge_patch(
+        &self,
+        res: &Res,
+        ns: Option<&str>,
+        name: &str,
+        patch: &Value,
+    ) -> std::result::Result<Value, kube::Error> {
+        let mut pp = PatchParams::default();
+        pp.dry_run = self.server_dry_run;
+        pp.field_manager = Some(FIELD_MANAGER.into());
+        self.api(res, ns)
+            .patch(name, &pp, &Patch::Merge(patch))
+            .await
+            .map(|o| Self::to_value(res, o))
+    }
+
+    /// Replace (PUT) with the object's resourceVersion as precondition.
+    pub async fn replace(&self, res: &Res, obj: &Value) -> std::result::Result<Value, kube::Error> {
+        let ns = obj["metadata"]["namespace"].as_str();
+        let name = obj["metadata"]["name"].as_str().unwrap_or("");
+        let o: DynamicObject =
+            serde_json::from_value(obj.clone()).map_err(kube::Error::SerdeError)?;
+        self.api(res, ns)
+            .replace(name, &self.post_params(), &o)
+            .await
+            .map(|o| Self::to_value(res, o))
+    }
+
+    /// Delete with uid and resourceVersion preconditions.
+    pub async fn delete(
+        &self,
+        res: &Res,
+        ns: Option<&str>,
+        name: &str,
+        uid: &str,
+        rv: &str,
+    ) -> std::result::Result<(), kube::Error> {
+        let dp = DeleteParams {
+            dry_run: self.server_dry_run,
+            preconditions: Some(Preconditions {
+                uid: (!uid.is_empty()).then(|| uid.to_string()),
+                resource_version: (!rv.is_empty()).then(|| rv.to_string()),
+            }),
+            ..Default::default()
+        };
+        self.api(res, ns).delete(name, &dp).await.map(|_| ())
+    }
+
+    /// SelfSubjectAccessReview: may the current user do `verb` on the resource?
+    pub async fn can_i(
+        &self,
+        verb: &str,
+        res: &Res,
+        subresource: Option<&str>,
+        ns: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<bool> {
+        let mut attrs = json!({"verb": verb, "group": res.group, "resource": res.plural});
+        if let Some(s) = subresource {
+            attrs["subresource"] = json!(s);
+        }
+        if let Some(ns) = ns.filter(|_| res.namespaced) {
+            attrs["namespace"] = json!(ns);
+        }
+        if let Some(n) = name {
+            attrs["name"] = json!(n);
+        }
+        let body = json!({
+            "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": attrs}
+        });
+        let req = http::Request::post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&body).unwrap_or_default())
+            .map_err(|e| Error::Other(e.to_string()))?;
+        let answer: Value = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| Error::api("create", "SelfSubjectAccessReview", e))?;
+        Ok(answer["status"]["allowed"].as_bool() == Some(true))
+    }
+
+    /// A raw GET returning text (pods/proxy, nodes/proxy).
+    pub async fn get_text(&self, path: &str) -> std::result::Result<String, kube::Error> {
+        let req = http::Request::get(path)
+            .body(Vec::new())
+            .map_err(kube::Error::HttpError)?;
+        self.client.request_text(req).await
+    }
+
+    /// Check that a value deserializes as an object (used by rollback on backup files).
+    pub fn check_object(v: &Value) -> Result<()> {
+        Self::from_value(v).map(|_| ())
+    }
+}
