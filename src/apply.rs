@@ -50,10 +50,10 @@ pub async fn preflight(kube: &Kube, plan: &Plan) -> Result<()> {
     });
     let mut denied: Vec<String> = Vec::new();
     for r in futures::future::join_all(checks).await {
-        if let Some(d) = r? {
-            if !denied.contains(&d) {
-                denied.push(d);
-            }
+        if let Some(d) = r?
+            && !denied.contains(&d)
+        {
+            denied.push(d);
         }
     }
     if denied.is_empty() {

@@ -296,9 +296,11 @@ impl Kube {
         name: &str,
         patch: &Value,
     ) -> std::result::Result<Value, kube::Error> {
-        let mut pp = PatchParams::default();
-        pp.dry_run = self.server_dry_run;
-        pp.field_manager = Some(FIELD_MANAGER.into());
+        let pp = PatchParams {
+            dry_run: self.server_dry_run,
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..Default::default()
+        };
         self.api(res, ns)
             .patch(name, &pp, &Patch::Merge(patch))
             .await
