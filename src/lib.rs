@@ -1,1 +1,2 @@
 //! kubectl-promfix library
+pub mod certs;
