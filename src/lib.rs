@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod certs;
 pub mod cli;
+pub mod commands;
 pub mod error;
 pub mod fixes;
 pub mod kube;
@@ -37,14 +38,21 @@ impl Outcome {
 
 /// Run one command line.
 pub async fn run(cli: Cli) -> Result<Outcome> {
-    match cli.command {
+    use commands::etcd::Steps;
+    let g = &cli.global;
+    match &cli.command {
+        Command::Etcd(a) => commands::etcd::run(g, a, Steps::All).await,
+        Command::Secret(a) => commands::etcd::run(g, a, Steps::Secret).await,
+        Command::Endpoints(a) => commands::etcd::run(g, a, Steps::Endpoints).await,
+        Command::Servicemonitor(a) => commands::etcd::run(g, a, Steps::ServiceMonitor).await,
+        Command::Rollback { file, write } => commands::rollback::run(g, file, write).await,
         Command::Completion { shell } => {
-            output::completion::print(shell);
+            output::completion::print(*shell);
             Ok(Outcome::Ok)
         }
         other => Err(Error::Other(format!(
             "`kubectl promfix {}` is not available in this build yet",
-            command_name(&other)
+            command_name(other)
         ))),
     }
 }

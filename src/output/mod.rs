@@ -1,6 +1,7 @@
 //! Everything the user sees: errors, tables, diffs, yaml/json, progress and prompts.
 
 pub mod completion;
+pub mod interact;
 pub mod plan_view;
 
 use crate::Error;

@@ -1,0 +1,557 @@
+//! `kubectl promfix etcd|secret|endpoints|servicemonitor`: local inputs first (no request before
+//! they are valid), then observe → plan → show → confirm → pre-flight → back up → apply (re-read
+//! and re-plan on 409, a bounded number of times).
+
+use crate::apply;
+use crate::certs::{self, CertError};
+use crate::cli::{DryRun, EtcdArgs, GlobalOpts, TlsFrom};
+use crate::error::{Error, Result};
+use crate::fixes::etcd::{self as fix, Observed, Pems, TlsMode, Wanted};
+use crate::kube::{self as k, Kube};
+use crate::output::interact::{self, Step};
+use crate::output::plan_view;
+use crate::plan::Plan;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+/// Which part of the fix a command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Steps {
+    All,
+    Secret,
+    Endpoints,
+    ServiceMonitor,
+}
+
+impl Steps {
+    fn name(self) -> &'static str {
+        match self {
+            Steps::All => "etcd",
+            Steps::Secret => "secret",
+            Steps::Endpoints => "endpoints",
+            Steps::ServiceMonitor => "servicemonitor",
+        }
+    }
+    fn secret(self) -> bool {
+        matches!(self, Steps::All | Steps::Secret)
+    }
+    fn endpoints(self) -> bool {
+        matches!(self, Steps::All | Steps::Endpoints)
+    }
+    fn servicemonitor(self) -> bool {
+        matches!(self, Steps::All | Steps::ServiceMonitor)
+    }
+}
+
+/// How many times the whole observe → plan → apply round runs when writes meet 409 Conflict.
+const ROUNDS: usize = 5;
+
+/// Where the certificate files are, from the flags, a layout directory, or the running
+/// kube-apiserver's arguments on this node.
+fn cert_paths(args: &EtcdArgs) -> Result<certs::intake::CertPaths> {
+    let s = &args.source;
+    if let (Some(ca), Some(cert), Some(key)) = (&s.ca, &s.cert, &s.key) {
+        return Ok(certs::intake::CertPaths {
+            ca: ca.clone(),
+            cert: cert.clone(),
+            key: key.clone(),
+        });
+    }
+    if let Some(dir) = &s.from_dir {
+        return pick_candidate(certs::intake::discover(dir)?);
+    }
+    // On a control-plane node: what the running kube-apiserver uses.
+    if let Some(paths) = apiserver_process_paths() {
+        return Ok(paths);
+    }
+    let mut found = Vec::new();
+    for dir in [
+        "/etc/kubernetes/pki",
+        "/etc/ssl/etcd/ssl",
+        "/var/lib/rancher/rke2/server/tls/etcd",
+        "/var/lib/rancher/k3s/server/tls/etcd",
+    ] {
+        if let Ok(c) = certs::intake::discover(std::path::Path::new(dir)) {
+            found.extend(c);
+        }
+    }
+    if found.is_empty() {
+        return Err(Error::Input(
+            "no etcd client certificates given and none found on this machine (no kube-apiserver process, no \
+             kubeadm/kubespray/RKE2/k3s directory)\n  hint: pass --ca FILE --cert FILE --key FILE, or --from-dir DIR"
+                .into(),
+        ));
+    }
+    pick_candidate(found)
+}
+
+fn pick_candidate(c: Vec<certs::intake::Candidate>) -> Result<certs::intake::CertPaths> {
+    let labels: Vec<String> = c.iter().map(ToString::to_string).collect();
+    let i = interact::choose("certificate sets", &labels, "--ca/--cert/--key")?;
+    Ok(c[i].paths.clone())
+}
+
+/// The kube-apiserver's `--etcd-*` files from /proc, when one runs here.
+fn apiserver_process_paths() -> Option<certs::intake::CertPaths> {
+    let rd = std::fs::read_dir("/proc").ok()?;
+    for e in rd.flatten() {
+        let name = e.file_name();
+        if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let args = certs::intake::split_proc_cmdline(&bytes);
+        if args.first().is_some_and(|a| a.ends_with("kube-apiserver"))
+            && let Ok(parsed) = certs::intake::parse_apiserver_args(&args, 2379)
+            && let Some(p) = parsed.paths()
+        {
+            return Some(p);
+        }
+    }
+    None
+}
+
+/// Load and validate the certificates: every problem is an error naming the file; warnings print.
+pub fn load_certs(args: &EtcdArgs) -> Result<certs::ValidatedCerts> {
+    let paths = cert_paths(args)?;
+    let (validated, warnings) = certs::load_and_validate(&paths, SystemTime::now())?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(validated)
+}
+
+fn endpoint_hosts(eps: &[certs::intake::Endpoint]) -> Vec<String> {
+    let mut v: Vec<String> = eps.iter().map(|e| e.host_str()).collect();
+    v.dedup();
+    v
+}
+
+/// Choose the Prometheus resource: `--prometheus`, the only one, or ask.
+async fn choose_prometheus(kube: &Kube, ns: Option<&str>, name: Option<&str>) -> Result<Value> {
+    let all = kube.list(&k::PROMETHEUSES, ns, None).await?;
+    let all: Vec<Value> = match name {
+        Some(n) => all
+            .into_iter()
+            .filter(|p| p["metadata"]["name"].as_str() == Some(n))
+            .collect(),
+        None => all,
+    };
+    if all.is_empty() {
+        let where_ = ns
+            .map(|n| format!("namespace {n}"))
+            .unwrap_or_else(|| "any namespace".into());
+        return Err(Error::NotFound {
+            what: match name {
+                Some(n) => format!("Prometheus {n} in {where_}"),
+                None => format!("a Prometheus resource in {where_}"),
+            },
+            hint:
+                "check with `kubectl get prometheuses -A`; pass -n NAMESPACE and --prometheus NAME"
+                    .into(),
+        });
+    }
+    let labels: Vec<String> = all
+        .iter()
+        .map(|p| {
+            format!(
+                "{}/{}",
+                p["metadata"]["namespace"].as_str().unwrap_or(""),
+                p["metadata"]["name"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    let i = interact::choose(
+        "Prometheus resources",
+        &labels,
+        "--prometheus NAME (and -n NAMESPACE)",
+    )?;
+    Ok(all[i].clone())
+}
+
+/// Read everything the plan needs, once, reads in parallel where independent.
+async fn observe(kube: &Kube, prom: &Value, w: &Wanted) -> Result<Observed> {
+    let prom_ns = prom["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("default")
+        .to_string();
+    let prom_name = prom["metadata"]["name"].as_str().unwrap_or("").to_string();
+    let (prom_now, sms, nss) = tokio::try_join!(
+        kube.get_opt(&k::PROMETHEUSES, Some(&prom_ns), &prom_name),
+        kube.list(&k::SERVICEMONITORS, None, None),
+        kube.list(&k::NAMESPACES, None, None),
+    )?;
+    let prometheus = prom_now.ok_or_else(|| Error::NotFound {
+        what: format!("Prometheus {prom_ns}/{prom_name}"),
+        hint: "it was deleted while this ran".into(),
+    })?;
+    let mut obs = Observed {
+        prometheus,
+        service_monitors: sms,
+        namespaces: nss,
+        ..Default::default()
+    };
+    let found = fix::find_etcd_service_monitor(&obs).map(|(sm, _)| sm.clone());
+    // The namespaces the etcd Service, its Endpoints and slices live in.
+    let mut svc_namespaces: Vec<String> = vec!["kube-system".into()];
+    if let Some(sm) = &found {
+        if let Some(names) = sm["spec"]["namespaceSelector"]["matchNames"].as_array() {
+            svc_namespaces = names
+                .iter()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect();
+        } else if sm["spec"]["namespaceSelector"]["any"].as_bool() != Some(true) {
+            svc_namespaces = vec![
+                sm["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("default")
+                    .to_string(),
+            ];
+        }
+    }
+    let any_ns = found
+        .as_ref()
+        .is_some_and(|sm| sm["spec"]["namespaceSelector"]["any"].as_bool() == Some(true));
+    let scopes: Vec<Option<String>> = if any_ns {
+        vec![None]
+    } else {
+        svc_namespaces.iter().cloned().map(Some).collect()
+    };
+    for ns in &scopes {
+        let ns = ns.as_deref();
+        let (svcs, eps, slices) = tokio::try_join!(
+            kube.list(&k::SERVICES, ns, None),
+            kube.list(&k::ENDPOINTS, ns, None),
+            kube.list(&k::ENDPOINTSLICES, ns, Some(fix::SERVICE_NAME_LABEL)),
+        )?;
+        obs.services.extend(svcs);
+        obs.endpoints.extend(eps);
+        obs.endpoint_slices.extend(slices);
+    }
+    let mut secret_nss = vec![prom_ns.clone()];
+    if let Some(sm) = &found
+        && let Some(ns) = sm["metadata"]["namespace"].as_str()
+        && ns != prom_ns
+    {
+        secret_nss.push(ns.to_string());
+    }
+    for ns in secret_nss {
+        if let Some(s) = kube.get_opt(&k::SECRETS, Some(&ns), &w.secret_name).await? {
+            obs.secrets.push(s);
+        }
+    }
+    Ok(obs)
+}
+
+/// The etcd members from the kube-apiserver pods' `--etcd-servers`.
+async fn endpoints_from_apiserver(kube: &Kube) -> Result<Vec<certs::intake::Endpoint>> {
+    let pods = kube
+        .list(
+            &k::PODS,
+            Some("kube-system"),
+            Some("component=kube-apiserver"),
+        )
+        .await?;
+    let mut out = Vec::new();
+    for p in &pods {
+        for c in p["spec"]["containers"].as_array().into_iter().flatten() {
+            let args: Vec<String> = c["command"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .chain(c["args"].as_array().into_iter().flatten())
+                .filter_map(|a| a.as_str().map(str::to_string))
+                .collect();
+            if let Ok(parsed) = certs::intake::parse_apiserver_args(&args, 2379) {
+                for e in parsed.servers {
+                    if !out.contains(&e) {
+                        out.push(e);
+                    }
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::Input(
+            "no etcd endpoints: none given and no kube-apiserver pod in kube-system names --etcd-servers\n  hint: pass --endpoints IP[,IP...] (and --port if not 2379)".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// The plan for the chosen steps.
+fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
+    let (mode, note) = fix::tls_mode(&obs.prometheus, w);
+    let mut plan = Plan::default();
+    if let Some(n) = note {
+        plan.notes.push(n);
+    }
+    let found = fix::find_etcd_service_monitor(obs);
+    let prom_ns = obs.prometheus["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("default")
+        .to_string();
+    if steps.secret() {
+        let mut nss = Vec::new();
+        if mode == TlsMode::Files {
+            nss.push(prom_ns.clone());
+        } else {
+            nss.push(
+                found
+                    .map(|(sm, _)| {
+                        sm["metadata"]["namespace"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_string()
+                    })
+                    .unwrap_or(prom_ns.clone()),
+            );
+        }
+        plan.extend(fix::plan_secret(obs, w, mode, &nss));
+    }
+    if steps.endpoints() {
+        let Some((sm, idx)) = found else {
+            return Err(Error::NotFound {
+                what: "an etcd ServiceMonitor selected by this Prometheus".into(),
+                hint: "run `kubectl promfix servicemonitor` (or `etcd`) first, which creates one"
+                    .into(),
+            });
+        };
+        plan.extend(fix::plan_endpoints(obs, w, sm, idx).map_err(Error::Input)?);
+    }
+    if steps.servicemonitor() {
+        plan.extend(fix::plan_servicemonitor(obs, w, mode, found).map_err(Error::Input)?);
+    }
+    Ok((plan, mode))
+}
+
+/// Run a command of the etcd family.
+pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<crate::Outcome> {
+    // 1. Local inputs, validated before any request.
+    let certs = if steps.secret() {
+        Some(load_certs(args)?)
+    } else {
+        None
+    };
+    let mut endpoints = Vec::new();
+    for e in &args.endpoints.endpoints {
+        endpoints.extend(certs::intake::parse_endpoint_list(e, args.endpoints.port)?);
+    }
+    let mut w = Wanted::with_defaults();
+    w.secret_name = args.names.secret_name.clone();
+    w.ca_key = args.names.ca_secret_key.clone();
+    w.cert_key = args.names.cert_secret_key.clone();
+    w.key_key = args.names.key_secret_key.clone();
+    w.port = args.endpoints.port;
+    w.server_name = args.tls.server_name.clone();
+    w.insecure_skip_verify = args.tls.insecure_skip_verify;
+    w.tls_mode = args.tls.tls_from.map(|t| match t {
+        TlsFrom::File => TlsMode::Files,
+        TlsFrom::Secret => TlsMode::SecretRefs,
+    });
+    if let Some(c) = &certs {
+        w.pems = Some(Pems {
+            ca: c.ca_pem().to_vec(),
+            cert: c.cert_pem().to_vec(),
+            key: c.key_pem().to_vec(),
+        });
+    }
+
+    // 2. The cluster.
+    let mut kube = Kube::connect(global, global.context.first().map(String::as_str)).await?;
+    kube.server_dry_run = args.write.dry_run == DryRun::Server;
+    if !kube.serves(&k::PROMETHEUSES).await? {
+        return Err(Error::NotFound {
+            what: "the Prometheus Operator (monitoring.coreos.com/v1 prometheuses)".into(),
+            hint: "this cluster does not serve the operator's resources; install kube-prometheus-stack or kube-prometheus first".into(),
+        });
+    }
+    let prom = choose_prometheus(
+        &kube,
+        global.namespace.as_deref(),
+        args.prometheus.prometheus.as_deref(),
+    )
+    .await?;
+    if steps.endpoints() || (args.probe && certs.is_some()) {
+        if endpoints.is_empty() {
+            endpoints = endpoints_from_apiserver(&kube).await?;
+        }
+        w.ips = endpoint_hosts(&endpoints);
+        if let Some(p) = endpoints.first() {
+            w.port = if args.endpoints.endpoints.is_empty() {
+                p.port
+            } else {
+                args.endpoints.port
+            };
+        }
+    }
+
+    // 3. Probe etcd from here (warnings only: this machine may not reach etcd).
+    if args.probe
+        && let Some(c) = &certs
+    {
+        for e in &endpoints {
+            let r = certs::probe::probe(
+                e,
+                c,
+                w.server_name.as_deref(),
+                w.insecure_skip_verify,
+                Duration::from_secs(3),
+            )
+            .await;
+            if r.is_ok() {
+                eprintln!("probe {e}: {}", r.outcome);
+            } else {
+                eprintln!("warning: probe {e}: {}", r.outcome);
+            }
+        }
+    }
+
+    // 4. Rounds of observe → plan → apply.
+    let mut backup: Option<PathBuf> = None;
+    let mut applied: Vec<String> = Vec::new();
+    for round in 0..ROUNDS {
+        let obs = observe(&kube, &prom, &w).await?;
+        let (plan, mode) = plan(&obs, &w, steps)?;
+        if round == 0 {
+            print!("{}", plan_view::render(&plan, args.write.show_secrets));
+            if let Some(path) = &args.write.helm_values
+                && plan.changes.iter().any(|c| c.helm.is_some())
+            {
+                let text =
+                    serde_yaml_ng::to_string(&fix::helm_values(&w, mode)).unwrap_or_default();
+                std::fs::write(path, text).map_err(|e| {
+                    Error::Input(format!(
+                        "cannot write the Helm values file {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                eprintln!("Helm values override written to {}", path.display());
+            }
+            if args.write.dry_run == DryRun::Client {
+                if let Some(fmt) = args.write.output {
+                    print!(
+                        "{}",
+                        plan_view::objects(&plan, fmt, args.write.show_secrets)
+                    );
+                }
+                return Ok(crate::Outcome::Ok);
+            }
+            if plan.is_empty() {
+                return Ok(crate::Outcome::Ok);
+            }
+            interact::confirm(
+                &format!("Apply these {} changes?", plan.changes.len()),
+                args.write.yes,
+            )?;
+            apply::preflight(&kube, &plan).await?;
+        } else if plan.is_empty() {
+            break;
+        }
+        if args.write.dry_run == DryRun::None {
+            let dir = args
+                .write
+                .backup_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("."));
+            let p = apply::write_backup(&plan, &kube.context, &dir, steps.name())?;
+            if backup.is_none() {
+                eprintln!(
+                    "backup: {} (restore with `kubectl promfix rollback {}`)",
+                    p.display(),
+                    p.display()
+                );
+            }
+            backup.get_or_insert(p);
+        }
+        let mut conflict = false;
+        for (i, change) in plan.changes.iter().enumerate() {
+            let step = Step::start(format!("{} {}", verb_word(change), change.object.display()));
+            match apply::write(&kube, change).await {
+                Ok(_) => {
+                    step.done(if kube.server_dry_run {
+                        "ok (server dry run)"
+                    } else {
+                        "done"
+                    });
+                    applied.push(change.object.display());
+                }
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    step.fail("changed meanwhile (409): reading again");
+                    conflict = true;
+                    break;
+                }
+                Err(e) => {
+                    step.fail(&e.to_string());
+                    return Err(Error::Partial {
+                        message: format!(
+                            "{} {}: {}",
+                            verb_word(change),
+                            change.object.display(),
+                            api_message(&e)
+                        ),
+                        applied: if applied.is_empty() {
+                            "nothing".into()
+                        } else {
+                            applied.join(", ")
+                        },
+                        pending: plan.changes[i..]
+                            .iter()
+                            .map(|c| c.object.display())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        backup: backup
+                            .as_ref()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_else(|| "(none)".into()),
+                    });
+                }
+            }
+        }
+        if !conflict {
+            if steps == Steps::All && !args.no_verify && !kube.server_dry_run {
+                eprintln!(
+                    "Prometheus rolls its pods to mount the Secret; check with `kubectl promfix verify`."
+                );
+            }
+            return Ok(crate::Outcome::Ok);
+        }
+    }
+    Err(Error::Partial {
+        message: format!(
+            "the objects kept changing while this ran ({ROUNDS} rounds of 409 Conflict)"
+        ),
+        applied: if applied.is_empty() {
+            "nothing".into()
+        } else {
+            applied.join(", ")
+        },
+        pending: "the rest of the plan".into(),
+        backup: backup
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(none)".into()),
+    })
+}
+
+fn verb_word(c: &crate::plan::Change) -> &'static str {
+    match c.op {
+        crate::plan::Op::Create => "create",
+        crate::plan::Op::MergePatch { .. } => "patch",
+        crate::plan::Op::Delete { .. } => "delete",
+    }
+}
+
+fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
+        other => other.to_string(),
+    }
+}
+
+/// Map a certificate error to the library error (kept for callers that load certs alone).
+pub fn cert_error(e: CertError) -> Error {
+    Error::Certs(e)
+}
