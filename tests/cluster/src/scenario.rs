@@ -574,7 +574,8 @@ fn parse_test_cluster(index: usize, doc: &Value) -> Result<TestClusterSpec, Scen
         .cloned()
         .unwrap_or(Value::Object(Map::new()));
     // serde_path_to_error is not a dependency: name the field from serde's own message.
-    TestClusterSpec::deserialize(&spec).map_err(|e| invalid(index, TEST_CLUSTER_KIND, "spec", e.to_string()))
+    TestClusterSpec::deserialize(&spec)
+        .map_err(|e| invalid(index, TEST_CLUSTER_KIND, "spec", e.to_string()))
 }
 
 fn validate_spec(index: usize, spec: &TestClusterSpec) -> Result<(), ScenarioError> {
@@ -605,7 +606,12 @@ fn validate_spec(index: usize, spec: &TestClusterSpec) -> Result<(), ScenarioErr
     }
     if let Some(etcd) = &spec.etcd {
         if etcd.members.is_empty() {
-            return Err(invalid(index, what, "spec.etcd.members", "needs at least one member"));
+            return Err(invalid(
+                index,
+                what,
+                "spec.etcd.members",
+                "needs at least one member",
+            ));
         }
         for (i, m) in etcd.members.iter().enumerate() {
             if !m.ip.is_loopback() {
@@ -626,7 +632,12 @@ fn validate_spec(index: usize, spec: &TestClusterSpec) -> Result<(), ScenarioErr
             }
         }
         if !etcd.cert_dir.starts_with('/') {
-            return Err(invalid(index, what, "spec.etcd.certDir", "must be an absolute path"));
+            return Err(invalid(
+                index,
+                what,
+                "spec.etcd.certDir",
+                "must be an absolute path",
+            ));
         }
         if let Some(url) = &etcd.metrics_url {
             let host = url
@@ -725,11 +736,23 @@ fn check_object(
         None => return Err(invalid(index, &what, "kind", "missing")),
     };
     let Some(meta) = obj.get("metadata").and_then(Value::as_object) else {
-        return Err(invalid(index, &what, "metadata", "missing or not a mapping"));
+        return Err(invalid(
+            index,
+            &what,
+            "metadata",
+            "missing or not a mapping",
+        ));
     };
     match meta.get("name") {
         Some(Value::String(s)) if !s.is_empty() => {}
-        _ => return Err(invalid(index, &what, "metadata.name", "missing or not a string")),
+        _ => {
+            return Err(invalid(
+                index,
+                &what,
+                "metadata.name",
+                "missing or not a string",
+            ));
+        }
     }
     for field in ["labels", "annotations"] {
         if let Some(m) = meta.get(field) {
@@ -766,9 +789,7 @@ fn check_object(
             index,
             &what,
             "apiVersion",
-            format!(
-                "{av} is not served: the TestCluster sets prometheusOperator: false"
-            ),
+            format!("{av} is not served: the TestCluster sets prometheusOperator: false"),
         ));
     }
     match (rt.namespaced, meta.get("namespace")) {
@@ -872,7 +893,10 @@ mod tests {
     #[test]
     fn rewrite_moves_whole_loopback_quads_only() {
         assert_eq!(
-            rewrite_loopback("--etcd-servers=https://127.0.2.11:2379,https://127.0.2.12:2379", 7),
+            rewrite_loopback(
+                "--etcd-servers=https://127.0.2.11:2379,https://127.0.2.12:2379",
+                7
+            ),
             "--etcd-servers=https://127.7.2.11:2379,https://127.7.2.12:2379"
         );
         assert_eq!(rewrite_loopback("ip: 127.0.0.1", 42), "ip: 127.42.0.1");
@@ -912,7 +936,9 @@ mod tests {
             node.pointer("/status/addresses/0/address"),
             Some(&json!("127.12.2.11"))
         );
-        let pod = s.object("Pod", "kube-system", "kube-apiserver-node1").unwrap();
+        let pod = s
+            .object("Pod", "kube-system", "kube-apiserver-node1")
+            .unwrap();
         let cmd = pod
             .pointer("/spec/containers/0/command")
             .and_then(Value::as_array)
@@ -969,7 +995,16 @@ metadata: {name: kube-system}
         let order: Vec<&str> = s.objects.iter().map(name).collect();
         assert_eq!(
             order,
-            ["monitoring", "kube-system", "sa", "sec", "s", "p", "es", "sm"]
+            [
+                "monitoring",
+                "kube-system",
+                "sa",
+                "sec",
+                "s",
+                "p",
+                "es",
+                "sm"
+            ]
         );
         assert_eq!(s.spec, TestClusterSpec::default());
     }
@@ -1021,7 +1056,8 @@ status:
     #[test]
     fn field_managers() {
         let helm_label = json!({"kind": "Service", "metadata": {"labels": {"app.kubernetes.io/managed-by": "Helm"}}});
-        let heritage = json!({"kind": "ServiceMonitor", "metadata": {"labels": {"heritage": "Helm"}}});
+        let heritage =
+            json!({"kind": "ServiceMonitor", "metadata": {"labels": {"heritage": "Helm"}}});
         let annotation = json!({"kind": "Service", "metadata": {"annotations": {"meta.helm.sh/release-name": "prom"}}});
         let tiller = json!({"kind": "Service", "metadata": {"labels": {"heritage": "Tiller"}}});
         let mirror = json!({"kind": "Pod", "metadata": {"annotations": {"kubernetes.io/config.mirror": "abc"}}});
@@ -1040,10 +1076,16 @@ status:
     fn shipped_scenarios_use_the_expected_managers() {
         let s = Scenario::builtin("a-seed-stable-prometheus-operator", 0).unwrap();
         let svc = s
-            .object("Service", "kube-system", "prom-prometheus-operator-kube-etcd")
+            .object(
+                "Service",
+                "kube-system",
+                "prom-prometheus-operator-kube-etcd",
+            )
             .unwrap();
         assert_eq!(field_manager_for(svc), "helm");
-        let pod = s.object("Pod", "kube-system", "kube-apiserver-node1").unwrap();
+        let pod = s
+            .object("Pod", "kube-system", "kube-apiserver-node1")
+            .unwrap();
         assert_eq!(field_manager_for(pod), "kubelet");
         let c = Scenario::builtin("c-kube-prometheus", 0).unwrap();
         let prom = c.object("Prometheus", "monitoring", "k8s").unwrap();
@@ -1064,7 +1106,10 @@ metadata:
 spec: {}
 "#;
         let e = Scenario::parse(text, 0).unwrap_err().to_string();
-        assert_eq!(e, "document 2 (Service): metadata.name: missing or not a string");
+        assert_eq!(
+            e,
+            "document 2 (Service): metadata.name: missing or not a string"
+        );
 
         let text = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n";
         let e = Scenario::parse(text, 0).unwrap_err().to_string();
@@ -1086,7 +1131,10 @@ spec: {}
 
         let text = "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  namespace: x\n  labels: {port: 2379}\n";
         let e = Scenario::parse(text, 0).unwrap_err().to_string();
-        assert!(e.starts_with("document 1 (Service x/s): metadata.labels.port: must be a string"), "{e}");
+        assert!(
+            e.starts_with("document 1 (Service x/s): metadata.labels.port: must be a string"),
+            "{e}"
+        );
 
         let text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n- just\n- a list\n";
         let e = Scenario::parse(text, 0).unwrap_err().to_string();
@@ -1129,11 +1177,18 @@ spec: {}
             e,
             "document 1 (TestCluster): spec.etcd.members[0].ip: 10.0.0.1 is not a loopback address"
         );
-        let e = Scenario::parse(&doc("  listeners: [{ip: 127.0.3.1, port: 1, behaviour: maybe}]\n"), 0)
-            .unwrap_err()
-            .to_string();
+        let e = Scenario::parse(
+            &doc("  listeners: [{ip: 127.0.3.1, port: 1, behaviour: maybe}]\n"),
+            0,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("unknown variant `maybe`"), "{e}");
-        let two = format!("{}---\n{}", doc("  version: v1.30.0\n"), doc("  version: v1.31.0\n"));
+        let two = format!(
+            "{}---\n{}",
+            doc("  version: v1.30.0\n"),
+            doc("  version: v1.31.0\n")
+        );
         let e = Scenario::parse(&two, 0).unwrap_err().to_string();
         assert_eq!(
             e,
@@ -1193,6 +1248,85 @@ spec:
         assert_eq!(u.token, "limited-token");
         assert_eq!(u.rules[0].resources, ["services"]);
         assert_eq!(u.rules[0].namespaces, ["kube-system"]);
+    }
+
+    #[test]
+    fn shipped_scenarios_hold_what_their_charts_render() {
+        // b: kube-prometheus-stack's fullname is truncated to 26 characters.
+        let b = Scenario::builtin("b-kube-prometheus-stack", 3).unwrap();
+        let svc = b
+            .object(
+                "Service",
+                "kube-system",
+                "prometheus-kube-prometheus-kube-etcd",
+            )
+            .unwrap();
+        assert_eq!(svc.pointer("/spec/ports/0/port"), Some(&json!(2381)));
+        assert_eq!(
+            svc.pointer("/spec/selector"),
+            Some(&json!({"component": "etcd"}))
+        );
+        assert_eq!(field_manager_for(svc), "helm");
+        let sm = b
+            .object(
+                "ServiceMonitor",
+                "monitoring",
+                "prometheus-kube-prometheus-kube-etcd",
+            )
+            .unwrap();
+        assert_eq!(
+            sm.pointer("/spec/selector/matchLabels"),
+            Some(&json!({"app": "kube-prometheus-stack-kube-etcd", "release": "prometheus"}))
+        );
+        let prom = b
+            .object(
+                "Prometheus",
+                "monitoring",
+                "prometheus-kube-prometheus-prometheus",
+            )
+            .unwrap();
+        assert_eq!(
+            prom.pointer("/spec/serviceMonitorSelector/matchLabels/release"),
+            Some(&json!("prometheus"))
+        );
+        let etcd = b.object("Pod", "kube-system", "etcd-node1").unwrap();
+        let cmd = etcd.pointer("/spec/containers/0/command").unwrap();
+        assert!(
+            cmd.as_array()
+                .unwrap()
+                .contains(&json!("--listen-metrics-urls=http://127.3.0.1:2381"))
+        );
+        assert_eq!(etcd.pointer("/status/podIP"), Some(&json!("127.3.2.11")));
+        let spec_etcd = b.spec.etcd.as_ref().unwrap();
+        assert_eq!(spec_etcd.layout, EtcdLayout::Kubeadm);
+        assert_eq!(
+            spec_etcd.metrics_url.as_deref(),
+            Some("http://127.3.0.1:2381")
+        );
+
+        // c: kube-prometheus discovers through EndpointSlices.
+        let c = Scenario::builtin("c-kube-prometheus", 0).unwrap();
+        let k8s = c.object("Prometheus", "monitoring", "k8s").unwrap();
+        assert_eq!(
+            k8s.pointer("/spec/serviceDiscoveryRole"),
+            Some(&json!("EndpointSlice"))
+        );
+        assert!(c.object("ServiceMonitor", "kube-system", "etcd").is_some());
+        assert!(c.object("Service", "kube-system", "etcd").is_some());
+        assert_eq!(c.spec.minor(), Some(32));
+
+        // Only Nodes and mirror pods keep a status.
+        for s in [&b, &c] {
+            for o in &s.objects {
+                let kept = o.get("status").is_some();
+                assert_eq!(
+                    kept,
+                    kind(o) == "Node" || is_mirror_pod(o),
+                    "{}",
+                    describe(o)
+                );
+            }
+        }
     }
 
     #[test]
