@@ -573,9 +573,82 @@ fn parse_test_cluster(index: usize, doc: &Value) -> Result<TestClusterSpec, Scen
         .get("spec")
         .cloned()
         .unwrap_or(Value::Object(Map::new()));
-    // serde_path_to_error is not a dependency: name the field from serde's own message.
+    let Some(fields) = spec.as_object() else {
+        return Err(invalid(
+            index,
+            TEST_CLUSTER_KIND,
+            "spec",
+            "must be a mapping",
+        ));
+    };
+    // Check field by field first, so that an error names the field (and list item) at fault.
+    for (key, v) in fields {
+        let path = format!("spec.{key}");
+        match key.as_str() {
+            "version" => check_as::<String>(index, &path, v)?,
+            "prometheusOperator" => check_as::<bool>(index, &path, v)?,
+            "etcd" => {
+                if let Some(members) = v.get("members").and_then(Value::as_array) {
+                    check_items::<EtcdMember>(index, &format!("{path}.members"), members)?;
+                }
+                check_as::<Option<EtcdSpec>>(index, &path, v)?
+            }
+            "kubelets" => check_as::<BTreeMap<String, Value>>(index, &path, v)?,
+            "users" => {
+                if let Some(items) = v.as_array() {
+                    for (i, u) in items.iter().enumerate() {
+                        if let Some(rules) = u.get("rules").and_then(Value::as_array) {
+                            check_items::<RuleSpec>(index, &format!("{path}[{i}].rules"), rules)?;
+                        }
+                    }
+                    check_items::<UserSpec>(index, &path, items)?;
+                }
+                check_as::<Vec<UserSpec>>(index, &path, v)?
+            }
+            "listeners" => {
+                if let Some(items) = v.as_array() {
+                    check_items::<ListenerSpec>(index, &path, items)?;
+                }
+                check_as::<Vec<ListenerSpec>>(index, &path, v)?
+            }
+            "faults" => check_as::<FaultsSpec>(index, &path, v)?,
+            "notReadyDelayMs" => check_as::<u64>(index, &path, v)?,
+            _ => {
+                return Err(invalid(
+                    index,
+                    TEST_CLUSTER_KIND,
+                    &path,
+                    "unknown field (expected version, prometheusOperator, etcd, kubelets, \
+                     users, listeners, faults, notReadyDelayMs)",
+                ));
+            }
+        }
+    }
     TestClusterSpec::deserialize(&spec)
         .map_err(|e| invalid(index, TEST_CLUSTER_KIND, "spec", e.to_string()))
+}
+
+/// `v` deserializes as a `T`, or an error naming `path`.
+fn check_as<T: serde::de::DeserializeOwned>(
+    index: usize,
+    path: &str,
+    v: &Value,
+) -> Result<(), ScenarioError> {
+    T::deserialize(v)
+        .map(|_| ())
+        .map_err(|e| invalid(index, TEST_CLUSTER_KIND, path, e.to_string()))
+}
+
+/// Every item deserializes as a `T`, or an error naming `path[i]`.
+fn check_items<T: serde::de::DeserializeOwned>(
+    index: usize,
+    path: &str,
+    items: &[Value],
+) -> Result<(), ScenarioError> {
+    for (i, item) in items.iter().enumerate() {
+        check_as::<T>(index, &format!("{path}[{i}]"), item)?;
+    }
+    Ok(())
 }
 
 fn validate_spec(index: usize, spec: &TestClusterSpec) -> Result<(), ScenarioError> {
@@ -1164,7 +1237,7 @@ spec: {}
             .unwrap_err()
             .to_string();
         assert!(
-            e.starts_with("document 1 (TestCluster): spec: unknown field `verison`"),
+            e.starts_with("document 1 (TestCluster): spec.verison: unknown field"),
             "{e}"
         );
         let e = Scenario::parse(
@@ -1183,7 +1256,27 @@ spec: {}
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("unknown variant `maybe`"), "{e}");
+        assert!(
+            e.starts_with("document 1 (TestCluster): spec.listeners[0]: unknown variant `maybe`"),
+            "{e}"
+        );
+        let e = Scenario::parse(
+            &doc("  etcd: {layout: kubespray, certDir: /x, members: [{name: a, ip: 127.0.2.1}, {name: b, ip: nope}]}\n"),
+            0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("document 1 (TestCluster): spec.etcd.members[1]: "),
+            "{e}"
+        );
+        let e = Scenario::parse(&doc("  users: [{name: u, rules: [{verbs: get}]}]\n"), 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("document 1 (TestCluster): spec.users[0].rules[0]: "),
+            "{e}"
+        );
         let two = format!(
             "{}---\n{}",
             doc("  version: v1.30.0\n"),
