@@ -246,27 +246,47 @@ async fn observe(kube: &Kube, prom: &Value, w: &Wanted) -> Result<Observed> {
     Ok(obs)
 }
 
-/// The etcd members from the kube-apiserver pods' `--etcd-servers`.
-async fn endpoints_from_apiserver(kube: &Kube) -> Result<Vec<certs::intake::Endpoint>> {
+/// The command line of every container of the pods matching a label selector in kube-system.
+async fn kube_system_args(kube: &Kube, labels: &str) -> Result<Vec<Vec<String>>> {
     let pods = kube
-        .list(
-            &k::PODS,
-            Some("kube-system"),
-            Some("component=kube-apiserver"),
-        )
+        .list(&k::PODS, Some("kube-system"), Some(labels))
         .await?;
-    let mut out = Vec::new();
-    for p in &pods {
-        for c in p["spec"]["containers"].as_array().into_iter().flatten() {
-            let args: Vec<String> = c["command"]
+    Ok(pods
+        .iter()
+        .flat_map(|p| {
+            p["spec"]["containers"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|c| {
+            c["command"]
                 .as_array()
                 .into_iter()
                 .flatten()
                 .chain(c["args"].as_array().into_iter().flatten())
                 .filter_map(|a| a.as_str().map(str::to_string))
-                .collect();
-            if let Ok(parsed) = certs::intake::parse_apiserver_args(&args, 2379) {
-                for e in parsed.servers {
+                .collect()
+        })
+        .collect())
+}
+
+/// The etcd members: the stacked etcd pods' `--advertise-client-urls` (kubeadm: the apiserver
+/// itself talks to etcd on 127.0.0.1, which Prometheus cannot use), else the kube-apiserver
+/// pods' `--etcd-servers` (external etcd, as kubespray runs it).
+async fn endpoints_from_cluster(kube: &Kube) -> Result<Vec<certs::intake::Endpoint>> {
+    let mut out: Vec<certs::intake::Endpoint> = Vec::new();
+    for args in kube_system_args(kube, "component=etcd").await? {
+        for (i, a) in args.iter().enumerate() {
+            let value = match a.strip_prefix("--advertise-client-urls") {
+                Some(rest) if rest.starts_with('=') => Some(rest[1..].to_string()),
+                Some("") => args.get(i + 1).cloned(),
+                _ => None,
+            };
+            if let Some(v) = value
+                && let Ok(eps) = certs::intake::parse_etcd_servers(&v, 2379)
+            {
+                for e in eps {
                     if !out.contains(&e) {
                         out.push(e);
                     }
@@ -274,9 +294,21 @@ async fn endpoints_from_apiserver(kube: &Kube) -> Result<Vec<certs::intake::Endp
             }
         }
     }
+    if !out.is_empty() {
+        return Ok(out);
+    }
+    for args in kube_system_args(kube, "component=kube-apiserver").await? {
+        if let Ok(parsed) = certs::intake::parse_apiserver_args(&args, 2379) {
+            for e in parsed.servers {
+                if !out.contains(&e) {
+                    out.push(e);
+                }
+            }
+        }
+    }
     if out.is_empty() {
         return Err(Error::Input(
-            "no etcd endpoints: none given and no kube-apiserver pod in kube-system names --etcd-servers\n  hint: pass --endpoints IP[,IP...] (and --port if not 2379)".into(),
+            "no etcd endpoints: none given, no etcd pod in kube-system, and no kube-apiserver pod naming --etcd-servers\n  hint: pass --endpoints IP[,IP...] (and --port if not 2379)".into(),
         ));
     }
     Ok(out)
@@ -377,7 +409,7 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
     .await?;
     if steps.endpoints() || (args.probe && certs.is_some()) {
         if endpoints.is_empty() {
-            endpoints = endpoints_from_apiserver(&kube).await?;
+            endpoints = endpoints_from_cluster(&kube).await?;
         }
         w.ips = endpoint_hosts(&endpoints);
         if let Some(p) = endpoints.first() {

@@ -1,0 +1,403 @@
+//! Starting and stopping a whole test cluster from a scenario: the store loaded with the
+//! scenario's objects, the HTTPS API server and its kubeconfig, the controllers, the kubelet,
+//! real etcd members with their generated PKI, and the small node-side listeners.
+//!
+//! Every cluster takes a network octet NET (127.NET.0.0/16) that no other cluster on the machine
+//! holds at the same time (an exclusive lock file per octet), so tests and the sandbox can run in
+//! parallel. Dropping a `TestCluster` stops everything it started; its files live in a temp dir
+//! that goes with it.
+
+use crate::auth::{Auth, Rule, User};
+use crate::cluster::Cluster;
+use crate::faults::Faults;
+use crate::kubelet::Kubelet;
+use crate::peers::certs::{EtcdPki, Layout};
+use crate::peers::etcd::{EtcdCluster, EtcdOptions};
+use crate::resources::Registry;
+use crate::scenario::{EtcdLayout, ListenerBehaviour, ListenerSpec, Scenario, field_manager_for};
+use crate::store::{Store, WriteCtx};
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// The admin's user name and token prefix.
+pub const ADMIN: &str = "admin";
+
+/// Where the lock files of network octets live.
+fn lock_dir() -> PathBuf {
+    std::env::temp_dir().join("promfix-testcluster-nets")
+}
+
+/// An exclusively held network octet, released on drop (also when the process dies: flock).
+pub struct NetLock {
+    pub net: u8,
+    _file: std::fs::File,
+}
+
+impl NetLock {
+    /// Take the first free octet in `range`.
+    pub fn acquire(range: std::ops::RangeInclusive<u8>) -> Result<NetLock> {
+        use std::os::unix::io::AsRawFd;
+        let dir = lock_dir();
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        for net in range {
+            let path = dir.join(format!("{net}.lock"));
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            // SAFETY: flock on an open file descriptor we own.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            if rc == 0 {
+                return Ok(NetLock { net, _file: file });
+            }
+        }
+        bail!("every network octet is in use by other test clusters on this machine")
+    }
+}
+
+/// Options for `TestCluster::start`.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Use this network octet (the sandbox uses 0); default: the first free one in 10..=199.
+    pub net: Option<u8>,
+    /// Override the scenario's `/version` (e.g. to drive the oldest kubectl).
+    pub version: Option<String>,
+    /// Start no etcd even if the scenario has members (faster tests that do not scrape etcd).
+    pub without_etcd: bool,
+}
+
+/// A running test cluster.
+pub struct TestCluster {
+    pub cluster: Arc<Cluster>,
+    pub api: crate::api::server::ApiServer,
+    /// kubeconfig with context `promfix-test` (admin) and one context per scenario user.
+    pub kubeconfig: PathBuf,
+    /// The generated etcd client files in the scenario's layout (None without etcd).
+    pub etcd_certs_dir: Option<PathBuf>,
+    pub pki: Option<EtcdPki>,
+    pub etcd: Option<EtcdCluster>,
+    pub scenario: Scenario,
+    pub users: Vec<User>,
+    tasks: Vec<JoinHandle<()>>,
+    _net: NetLock,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn admin_user() -> User {
+    let token = format!("admin-{:016x}", rand_u64());
+    User {
+        name: ADMIN.into(),
+        token,
+        groups: vec!["system:masters".into(), "system:authenticated".into()],
+        rules: vec![
+            Rule {
+                verbs: vec!["*".into()],
+                api_groups: vec!["*".into()],
+                resources: vec!["*".into()],
+                ..Default::default()
+            },
+            Rule { verbs: vec!["*".into()], non_resource_urls: vec!["*".into()], ..Default::default() },
+        ],
+    }
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.finish()
+}
+
+impl TestCluster {
+    /// Start from a scenario file.
+    pub async fn start(path: &Path, opts: Options) -> Result<TestCluster> {
+        let lock = match opts.net {
+            Some(n) => NetLock::acquire(n..=n).with_context(|| format!("network octet {n} is taken by another test cluster"))?,
+            None => NetLock::acquire(10..=199)?,
+        };
+        let scenario =
+            Scenario::load(path, lock.net).with_context(|| format!("loading scenario {}", path.display()))?;
+        Self::start_scenario(scenario, lock, opts).await
+    }
+
+    /// Start one of the scenarios shipped in `tests/cluster/scenarios/` (e.g. `a-seed-stable-prometheus-operator.yaml`).
+    pub async fn start_builtin(name: &str, opts: Options) -> Result<TestCluster> {
+        Self::start(&crate::scenario::builtin_path(name), opts).await
+    }
+
+    async fn start_scenario(scenario: Scenario, lock: NetLock, opts: Options) -> Result<TestCluster> {
+        let net = lock.net;
+        let dir = tempfile::Builder::new().prefix("promfix-cluster-").tempdir()?;
+        let spec = scenario.spec.clone();
+        let mut users = vec![admin_user()];
+        users.extend(spec.auth_users());
+        let kubelet = Kubelet::new();
+        {
+            let mut cz = kubelet.configz.lock().unwrap_or_else(|p| p.into_inner());
+            for (node, cfg) in &spec.kubelets {
+                cz.insert(node.clone(), cfg.clone());
+            }
+            *kubelet.not_ready_delay.lock().unwrap_or_else(|p| p.into_inner()) =
+                Duration::from_millis(spec.not_ready_delay_ms);
+        }
+        let faults = Faults::new();
+        if spec.faults.latency_ms > 0 {
+            faults.set_latency(Duration::from_millis(spec.faults.latency_ms));
+        }
+        let store = Arc::new(Store::new(Registry::new(spec.prometheus_operator)));
+        let cluster = Arc::new(Cluster {
+            store: store.clone(),
+            dir: dir.path().to_path_buf(),
+            net,
+            version: opts.version.clone().unwrap_or_else(|| spec.version.clone()),
+            auth: Auth::new(users.clone()),
+            faults,
+            kubelet,
+        });
+
+        // etcd: PKI in the scenario's layout, then real members.
+        let (mut pki, mut etcd, mut etcd_certs_dir) = (None, None, None);
+        if let Some(e) = spec.etcd.as_ref().filter(|_| !opts.without_etcd) {
+            let layout = match e.layout {
+                EtcdLayout::Kubespray => Layout::Kubespray,
+                EtcdLayout::Kubeadm => Layout::Kubeadm,
+            };
+            let hosts: Vec<(String, Ipv4Addr)> = e.members.iter().map(|m| (m.name.clone(), m.ip)).collect();
+            let p = crate::peers::certs::generate(layout, &hosts, &dir.path().join("etcd-pki"))
+                .context("generating the etcd PKI")?;
+            let eopts = EtcdOptions { metrics: e.metrics_url.is_some(), ..Default::default() };
+            let c = EtcdCluster::start(&p, &dir.path().join("etcd"), eopts).await.context("starting etcd")?;
+            etcd_certs_dir = Some(p.dir.clone());
+            pki = Some(p);
+            etcd = Some(c);
+        }
+
+        // The scenario's objects (and the namespaces every cluster has).
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            let rt = store.rt("namespaces");
+            if store.get(&rt, None, ns).is_err() {
+                store
+                    .create(&rt, None, json!({"metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}}), &WriteCtx::update("kube-apiserver"))
+                    .map_err(|e| anyhow::anyhow!("creating namespace {ns}: {e}"))?;
+            }
+        }
+        for obj in &scenario.objects {
+            load_object(&store, obj)?;
+        }
+
+        // The API server, its kubeconfig, and what runs against it.
+        let api = crate::api::server::start(cluster.clone()).await.context("starting the API server")?;
+        let kubeconfig = dir.path().join("kubeconfig");
+        crate::api::server::write_kubeconfig(&kubeconfig, &api, &users)?;
+        let ca_file = dir.path().join("api-ca.crt");
+        std::fs::write(&ca_file, &api.ca_pem)?;
+        if spec.prometheus_operator {
+            crate::controllers::operator::set_api_access(&cluster, &api.url, &ca_file, &users[0].token);
+        }
+        let mut tasks = crate::controllers::spawn_all(cluster.clone());
+        tasks.push(crate::kubelet::spawn(cluster.clone()));
+        for l in &spec.listeners {
+            if let Some(t) = start_listener(l).await? {
+                tasks.push(t);
+            }
+        }
+        Ok(TestCluster {
+            cluster,
+            api,
+            kubeconfig,
+            etcd_certs_dir,
+            pki,
+            etcd,
+            scenario,
+            users,
+            tasks,
+            _net: lock,
+            dir,
+        })
+    }
+
+    pub fn net(&self) -> u8 {
+        self.cluster.net
+    }
+
+    /// This cluster's temporary directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The token of a user (`admin` or a scenario user).
+    pub fn token(&self, user: &str) -> Option<&str> {
+        self.users.iter().find(|u| u.name == user).map(|u| u.token.as_str())
+    }
+
+    /// The kubeconfig context of a user.
+    pub fn context(&self, user: &str) -> String {
+        if user == ADMIN { "promfix-test".to_string() } else { crate::api::server::context_name(user) }
+    }
+
+    /// Real kubectl with this cluster's kubeconfig.
+    pub fn kubectl(&self) -> std::process::Command {
+        let mut c = std::process::Command::new("kubectl");
+        c.env("KUBECONFIG", &self.kubeconfig);
+        c
+    }
+
+    /// Wait (bounded) until a condition over the store holds.
+    pub async fn wait_for<T>(&self, what: &str, timeout: Duration, mut f: impl FnMut(&Store) -> Option<T>) -> Result<T> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(v) = f(&self.cluster.store) {
+                return Ok(v);
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("timed out after {timeout:?} waiting for {what}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Wait until every pod of every Prometheus is Ready.
+    pub async fn wait_prometheus_ready(&self, timeout: Duration) -> Result<()> {
+        if !self.cluster.store.serves("prometheuses") {
+            return Ok(());
+        }
+        self.wait_for("the Prometheus pods to be Ready", timeout, |s| {
+            let prt = s.rt("prometheuses");
+            let pods_rt = s.rt("pods");
+            let (proms, _) = s.list(&prt, None);
+            let (pods, _) = s.list(&pods_rt, None);
+            for p in &proms {
+                let name = p["metadata"]["name"].as_str().unwrap_or("");
+                let ns = p["metadata"]["namespace"].as_str().unwrap_or("");
+                let want = p["spec"]["replicas"].as_u64().unwrap_or(1) as usize;
+                let ready = pods
+                    .iter()
+                    .filter(|pod| {
+                        pod["metadata"]["namespace"] == ns
+                            && pod["metadata"]["labels"]["prometheus"] == name
+                            && pod["metadata"]["deletionTimestamp"].is_null()
+                            && is_ready(pod)
+                    })
+                    .count();
+                if ready < want {
+                    return None;
+                }
+            }
+            Some(())
+        })
+        .await
+    }
+}
+
+/// A pod's Ready condition is True.
+pub fn is_ready(pod: &Value) -> bool {
+    pod["status"]["conditions"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+}
+
+fn load_object(store: &Store, obj: &Value) -> Result<()> {
+    let api_version = obj["apiVersion"].as_str().unwrap_or("");
+    let kind = obj["kind"].as_str().unwrap_or("");
+    let Some(rt) = store.registry().by_kind(api_version, kind).cloned() else {
+        bail!("the scenario has a {kind} ({api_version}), which this cluster does not serve");
+    };
+    let ns = obj["metadata"]["namespace"].as_str();
+    let ctx = WriteCtx::update(field_manager_for(obj));
+    let name = obj["metadata"]["name"].as_str().unwrap_or("");
+    if rt.plural == "namespaces" && store.get(&rt, None, name).is_ok() {
+        return Ok(());
+    }
+    let created = store
+        .create(&rt, ns, obj.clone(), &ctx)
+        .map_err(|e| anyhow::anyhow!("loading {kind} {}/{name}: {e}", ns.unwrap_or("")))?;
+    // Status given in the scenario (nodes' addresses, mirror pods' phase) is the kubelet's to write.
+    if obj.get("status").is_some_and(|s| !s.is_null()) && rt.has_subresource("status") {
+        let mut with_status = created.clone();
+        with_status["status"] = obj["status"].clone();
+        let mut sctx = WriteCtx::update("kubelet");
+        sctx.subresource = Some("status".into());
+        store
+            .update(&rt, ns, name, with_status, &sctx)
+            .map_err(|e| anyhow::anyhow!("loading the status of {kind} {name}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// The small node-side listeners: `refuse` starts nothing (connections are refused), `metrics`
+/// serves plain-HTTP `/metrics`, `forbidden` serves HTTPS answering 403 as delegated
+/// authorization does.
+async fn start_listener(l: &ListenerSpec) -> Result<Option<JoinHandle<()>>> {
+    if l.behaviour == ListenerBehaviour::Refuse {
+        return Ok(None);
+    }
+    let addr = SocketAddr::from((l.ip, l.port));
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding listener {addr}"))?;
+    let tls = if l.behaviour == ListenerBehaviour::Forbidden {
+        let key = rcgen::KeyPair::generate()?;
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()])?;
+        params.subject_alt_names.push(rcgen::SanType::IpAddress(l.ip.into()));
+        let cert = params.self_signed(&key)?;
+        let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )?;
+        Some(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
+    } else {
+        None
+    };
+    let behaviour = l.behaviour;
+    Ok(Some(tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else { continue };
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let body_ok = "# HELP up test\n# TYPE up gauge\nprocess_start_time_seconds 1\n";
+                let forbidden = "Forbidden (user=system:anonymous, verb=get, resource=, subresource=)\n";
+                let (status, body) = match behaviour {
+                    ListenerBehaviour::Forbidden => ("403 Forbidden", forbidden),
+                    _ => ("200 OK", body_ok),
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let mut buf = [0u8; 4096];
+                match tls {
+                    Some(acc) => {
+                        if let Ok(mut s) = acc.accept(sock).await {
+                            let _ = s.read(&mut buf).await;
+                            let _ = s.write_all(resp.as_bytes()).await;
+                            let _ = s.shutdown().await;
+                        }
+                    }
+                    None => {
+                        let mut s = sock;
+                        let _ = s.read(&mut buf).await;
+                        let _ = s.write_all(resp.as_bytes()).await;
+                        let _ = s.shutdown().await;
+                    }
+                }
+            });
+        }
+    })))
+}
