@@ -12,6 +12,7 @@ pub mod endpoints;
 pub mod endpointslices;
 pub mod operator;
 pub mod promyaml;
+pub mod sd;
 
 use crate::cluster::Cluster;
 use crate::resources::ResourceType;

@@ -981,6 +981,27 @@ pub fn gunzip(data: &[u8]) -> Option<String> {
     Some(s)
 }
 
+/// What the config-reloader writes to `prometheus.env.yaml`: `$(POD_NAME)` and `$(SHARD)`
+/// expanded from the container's environment (the kubelet uses this to run the pod's Prometheus).
+pub fn envsubst(config: &str, pod_name: &str, shard: &str) -> String {
+    config
+        .replace("$(POD_NAME)", pod_name)
+        .replace("$(SHARD)", shard)
+}
+
+/// The configuration a pod's Prometheus runs with: the operator's `prometheus.yaml.gz` from
+/// the Secret (`data` value, base64) with the pod's environment substituted.
+pub fn pod_config(secret: &Value, pod: &Value) -> Option<String> {
+    let b = base64::engine::general_purpose::STANDARD
+        .decode(secret["data"]["prometheus.yaml.gz"].as_str()?)
+        .ok()?;
+    let cfg = gunzip(&b)?;
+    let shard = pod["metadata"]["labels"]["operator.prometheus.io/shard"]
+        .as_str()
+        .unwrap_or("0");
+    Some(envsubst(&cfg, name_of(pod), shard))
+}
+
 fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
@@ -2272,5 +2293,76 @@ mod tests {
         .await;
         assert!(!cfg.contains("prom-kube-etcd"));
         h.abort();
+    }
+
+    /// The real Prometheus (Debian `prometheus`, its `promtool`) accepts what we generate (with
+    /// kubernetes_sd_configs turned into file SD, which that build lacks).
+    #[test]
+    fn promtool_accepts_generated_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.crt");
+        std::fs::write(&ca, "x").unwrap();
+        let s = Store::new(crate::resources::Registry::new(true));
+        let nsrt = s.rt("namespaces");
+        for n in ["monitoring", "kube-system"] {
+            s.create(
+                &nsrt,
+                None,
+                json!({"metadata": {"name": n}}),
+                &WriteCtx::update("t"),
+            )
+            .unwrap();
+        }
+        let p = s
+            .create(
+                &s.rt("prometheuses"),
+                Some("monitoring"),
+                prom(json!({"podMonitorSelector": {}})),
+                &WriteCtx::update("t"),
+            )
+            .unwrap();
+        s.create(
+            &s.rt("servicemonitors"),
+            Some("monitoring"),
+            etcd_sm(json!({"port": "http-metrics", "scheme": "https", "interval": "15s",
+                "tlsConfig": {"insecureSkipVerify": true, "serverName": "etcd"},
+                "relabelings": [{"action": "replace", "sourceLabels": ["__address__"], "targetLabel": "x", "regex": "(.*)", "replacement": "$1"}],
+                "metricRelabelings": [{"action": "drop", "sourceLabels": ["__name__"], "regex": "etcd_debugging.*"}]})),
+            &WriteCtx::update("t"),
+        )
+        .unwrap();
+        s.create(
+            &s.rt("podmonitors"),
+            Some("monitoring"),
+            json!({"metadata": {"name": "pm"}, "spec": {"selector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["a", "b"]}]},
+                   "podMetricsEndpoints": [{"port": "web", "path": "/metrics"}]}}),
+            &WriteCtx::update("t"),
+        )
+        .unwrap();
+        let api = ApiAccess {
+            url: "https://127.0.0.1:6443".into(),
+            ca_file: ca.clone(),
+            token: "tok".into(),
+        };
+        let g = generate(&s, &p, Some(&api));
+        let cfg = envsubst(&g.yaml, "prometheus-k8s-0", "0");
+        // Debian's Prometheus has no kubernetes_sd_configs: the kubelet runs it with file SD.
+        let (cfg, files) = super::super::sd::runnable_config(&s, &cfg, dir.path()).unwrap();
+        for (p, c) in files {
+            std::fs::write(p, c).unwrap();
+        }
+        let file = dir.path().join("prometheus.yaml");
+        std::fs::write(&file, &cfg).unwrap();
+        let out = std::process::Command::new("promtool")
+            .args(["check", "config"])
+            .arg(&file)
+            .output()
+            .expect("promtool not found: install the Debian package `prometheus`");
+        assert!(
+            out.status.success(),
+            "promtool rejected:\n{cfg}\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
