@@ -441,4 +441,129 @@ mod tests {
             String::from_utf8_lossy(&o.stderr)
         );
     }
+
+    async fn http_get(addr: &str, path: &str) -> Option<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut c = tokio::net::TcpStream::connect(addr).await.ok()?;
+        c.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+            .await
+            .ok()?;
+        let mut buf = String::new();
+        c.read_to_string(&mut buf).await.ok()?;
+        let (head, body) = buf.split_once("\r\n\r\n")?;
+        head.starts_with("HTTP/1.0 200").then(|| body.to_string())
+    }
+
+    /// End to end with the real Prometheus: the operator's relabelings applied to our
+    /// discovered targets keep the etcd Endpoints' address and label it as a real cluster would.
+    #[tokio::test]
+    async fn real_prometheus_applies_operator_relabelings_to_discovered_targets() {
+        let s = Store::new(Registry::new(true));
+        let w = WriteCtx::update("t");
+        for n in ["kube-system", "monitoring"] {
+            s.create(
+                &s.rt("namespaces"),
+                None,
+                json!({"metadata": {"name": n}}),
+                &w,
+            )
+            .unwrap();
+        }
+        s.create(
+            &s.rt("services"),
+            Some("kube-system"),
+            json!({"metadata": {"name": "kube-etcd", "labels": {"app": "kube-etcd", "release": "prom"}}}),
+            &w,
+        )
+        .unwrap();
+        s.create(
+            &s.rt("endpoints"),
+            Some("kube-system"),
+            json!({"metadata": {"name": "kube-etcd"},
+                   "subsets": [{"addresses": [{"ip": "127.226.2.1"}],
+                                "ports": [{"name": "http-metrics", "port": 2381, "protocol": "TCP"}]}]}),
+            &w,
+        )
+        .unwrap();
+        // an Endpoints of another Service (wrong labels) and a wrong port name: dropped
+        s.create(
+            &s.rt("services"),
+            Some("kube-system"),
+            json!({"metadata": {"name": "other", "labels": {"app": "other"}}}),
+            &w,
+        )
+        .unwrap();
+        s.create(
+            &s.rt("endpoints"),
+            Some("kube-system"),
+            json!({"metadata": {"name": "other"},
+                   "subsets": [{"addresses": [{"ip": "127.226.2.2"}], "ports": [{"name": "metrics", "port": 1}]}]}),
+            &w,
+        )
+        .unwrap();
+        let p = s
+            .create(
+                &s.rt("prometheuses"),
+                Some("monitoring"),
+                json!({"metadata": {"name": "k8s"}, "spec": {"serviceMonitorSelector": {}, "serviceMonitorNamespaceSelector": {}}}),
+                &w,
+            )
+            .unwrap();
+        s.create(
+            &s.rt("servicemonitors"),
+            Some("monitoring"),
+            json!({"metadata": {"name": "etcd"}, "spec": {"namespaceSelector": {"matchNames": ["kube-system"]},
+                   "selector": {"matchLabels": {"app": "kube-etcd"}}, "endpoints": [{"port": "http-metrics", "interval": "1s"}]}}),
+            &w,
+        )
+        .unwrap();
+        let g = super::super::operator::generate(&s, &p, None);
+        let cfg = super::super::operator::envsubst(&g.yaml, "prometheus-k8s-0", "0");
+        let dir = tempfile::tempdir().unwrap();
+        let (cfg, files) = runnable_config(&s, &cfg, dir.path()).unwrap();
+        for (p, c) in files {
+            std::fs::write(p, c).unwrap();
+        }
+        let f = dir.path().join("prometheus.yaml");
+        std::fs::write(&f, &cfg).unwrap();
+        let addr = "127.226.0.9:19090";
+        let _child = tokio::process::Command::new("prometheus")
+            .arg(format!("--config.file={}", f.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("prometheus not found: install the Debian package `prometheus`");
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        let targets = loop {
+            if let Some(b) = http_get(addr, "/api/v1/targets").await {
+                let v: Value = serde_json::from_str(&b).unwrap();
+                if v["data"]["activeTargets"]
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty())
+                {
+                    break v;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "prometheus found no targets"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
+        let active = targets["data"]["activeTargets"].as_array().unwrap();
+        assert_eq!(active.len(), 1, "{targets}");
+        let l = &active[0]["labels"];
+        assert_eq!(l["instance"], "127.226.2.1:2381");
+        assert_eq!(l["job"], "kube-etcd");
+        assert_eq!(l["service"], "kube-etcd");
+        assert_eq!(l["namespace"], "kube-system");
+        assert_eq!(l["endpoint"], "http-metrics");
+        assert_eq!(active[0]["scrapePool"], "serviceMonitor/monitoring/etcd/0");
+    }
 }
