@@ -1373,6 +1373,7 @@ fn write_status(store: &Store, p: &Value) {
     let mut total = (0i64, 0i64, 0i64); // replicas, available, updated
     let mut shard_statuses = Vec::new();
     let mut not_ready_msgs = Vec::new();
+    let mut avail = ("True", "");
     for shard in 0..shards(p) {
         let sn = statefulset_name(name, shard);
         let sts = store.get(&sts_rt, Some(ns), &sn).ok();
@@ -1385,7 +1386,7 @@ fn write_status(store: &Store, p: &Value) {
             .into_iter()
             .filter(|pod| sts.as_ref().is_some_and(|s| owned_by(pod, s)))
             .collect();
-        let replicas = pods.len() as i64;
+        let n_pods = pods.len() as i64;
         let available = pods.iter().filter(|p| pod_ready(p)).count() as i64;
         let updated = pods
             .iter()
@@ -1395,24 +1396,38 @@ fn write_status(store: &Store, p: &Value) {
                         == update_rev.as_deref()
             })
             .count() as i64;
-        for pod in pods.iter().filter(|p| !pod_ready(p)) {
-            not_ready_msgs.push(format!("shard {shard}: pod {}: not ready", name_of(pod)));
+        // Per shard, as `statusReporter.Process`: fewer ready pods than desired replicas
+        // makes the shard (and the Prometheus) NoPodReady / SomePodsNotReady.
+        let desired = replicas(p);
+        if available < desired {
+            if available == 0 {
+                avail = ("False", "NoPodReady");
+            } else if avail.0 != "False" {
+                avail = ("Degraded", "SomePodsNotReady");
+            }
+            for pod in &pods {
+                // the pod's message: its Ready condition's, when not ready
+                if let Some(m) = pod["status"]["conditions"]
+                    .as_array()
+                    .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+                    .filter(|c| c["status"] != "True")
+                    .and_then(|c| c["message"].as_str())
+                    .filter(|m| !m.is_empty())
+                {
+                    not_ready_msgs.push(format!("shard {shard}: pod {}: {m}", name_of(pod)));
+                }
+            }
         }
-        total.0 += replicas;
+        total.0 += n_pods;
         total.1 += available;
         total.2 += updated;
         shard_statuses.push(json!({
-            "availableReplicas": available, "replicas": replicas, "shardID": shard.to_string(),
-            "unavailableReplicas": replicas - available, "updatedReplicas": updated,
+            "availableReplicas": available, "replicas": n_pods, "shardID": shard.to_string(),
+            "unavailableReplicas": n_pods - available, "updatedReplicas": updated,
         }));
     }
-    let (avail_status, reason, message) = if total.0 > 0 && total.1 == total.0 {
-        ("True", "", String::new())
-    } else if total.1 == 0 {
-        ("False", "NoPodReady", not_ready_msgs.join("\n"))
-    } else {
-        ("Degraded", "SomePodsNotReady", not_ready_msgs.join("\n"))
-    };
+    let (avail_status, reason) = avail;
+    let message = not_ready_msgs.join("\n");
     let old = p["status"]["conditions"]
         .as_array()
         .cloned()
