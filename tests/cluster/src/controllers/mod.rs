@@ -209,7 +209,9 @@ fn merge_desired(cur: &mut Value, desired: &Value) {
 
 /// The garbage collector (pkg/controller/garbagecollector), reduced to what the controllers
 /// here need: objects whose every ownerReference names an owner (by uid) that no longer exists
-/// are deleted (background propagation).
+/// are deleted (background propagation). Only owners of the kinds these controllers create
+/// children for are considered (Service, Endpoints, StatefulSet, Prometheus), so scenario
+/// objects whose ownerReferences point at other kinds are never collected.
 fn spawn_gc(cluster: Arc<Cluster>) -> tokio::task::JoinHandle<()> {
     let store = cluster.store.clone();
     let children = [
@@ -239,6 +241,9 @@ fn spawn_gc(cluster: Arc<Cluster>) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Owner kinds whose children the garbage collector here deletes.
+const GC_OWNER_KINDS: &[&str] = &["Service", "Endpoints", "StatefulSet", "Prometheus"];
+
 pub(crate) fn collect_garbage(store: &Store, children: &[&str]) {
     for plural in children {
         let Some(rt) = store.registry().by_plural(plural).cloned() else {
@@ -256,6 +261,9 @@ pub(crate) fn collect_garbage(store: &Store, children: &[&str]) {
             let all_gone = refs.iter().all(|r| {
                 let api = r["apiVersion"].as_str().unwrap_or("");
                 let kind = r["kind"].as_str().unwrap_or("");
+                if !GC_OWNER_KINDS.contains(&kind) {
+                    return false;
+                }
                 let Some(ort) = store.registry().by_kind(api, kind).cloned() else {
                     // An owner of a type this cluster does not serve: leave it alone.
                     return false;
@@ -282,6 +290,47 @@ pub(crate) fn collect_garbage(store: &Store, children: &[&str]) {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::{cluster, put, wait_for};
+    use super::*;
+
+    #[tokio::test]
+    async fn gc_deletes_children_of_deleted_owners_only() {
+        let (c, _d) = cluster(226);
+        let h = spawn_gc(c.clone());
+        let sts = put(
+            &c,
+            "statefulsets",
+            json!({"metadata": {"name": "s", "namespace": "default"}, "spec": {}}),
+        );
+        put(
+            &c,
+            "pods",
+            json!({"metadata": {"name": "s-0", "namespace": "default",
+                                "ownerReferences": [controller_ref(&sts)]}}),
+        );
+        // owned by a kind the GC here does not handle: kept even though the owner is missing
+        put(
+            &c,
+            "pods",
+            json!({"metadata": {"name": "kube-proxy-x", "namespace": "default",
+                                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "kube-proxy", "uid": "nope", "controller": true}]}}),
+        );
+        let rt = c.store.rt("statefulsets");
+        c.store
+            .delete(&rt, Some("default"), "s", &DeletePre::default())
+            .unwrap();
+        let pods = c.store.rt("pods");
+        wait_for("pod collected", || {
+            c.store.get(&pods, Some("default"), "s-0").err()
+        })
+        .await;
+        assert!(c.store.get(&pods, Some("default"), "kube-proxy-x").is_ok());
+        h.abort();
     }
 }
 
