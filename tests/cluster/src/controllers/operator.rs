@@ -306,6 +306,21 @@ fn check_monitor(
         if deny_fs && let Err(e) = test_for_arbitrary_fs_access(ep) {
             return Err(format!("endpoints[{i}]: {e}"));
         }
+        // `validateScrapeIntervalAndTimeout`
+        if let Some(timeout) = ep["scrapeTimeout"].as_str().filter(|s| !s.is_empty()) {
+            let interval = ep["interval"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .or(spec_str(p, "scrapeInterval"))
+                .unwrap_or("30s");
+            if let (Some(t), Some(iv)) = (parse_duration(timeout), parse_duration(interval))
+                && t > iv
+            {
+                return Err(format!(
+                    "endpoints[{i}]: scrapeTimeout {timeout:?} greater than scrapeInterval {interval:?}"
+                ));
+            }
+        }
         let t = &ep["tlsConfig"];
         for f in ["ca", "cert"] {
             if t[f].is_object() && (t[f]["secret"].is_object() || t[f]["configMap"].is_object()) {
@@ -320,8 +335,40 @@ fn check_monitor(
                 .map_err(|e| format!("endpoints[{i}]: tlsConfig: {e}"))?;
         }
     }
-    let _ = p;
     Ok(())
+}
+
+/// A Prometheus duration (`1h30m`, `15s`, `500ms`) in milliseconds (`model.ParseDuration`).
+pub fn parse_duration(s: &str) -> Option<u64> {
+    let mut total = 0u64;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let n_end = rest.find(|c: char| !c.is_ascii_digit())?;
+        if n_end == 0 {
+            return None;
+        }
+        let n: u64 = rest[..n_end].parse().ok()?;
+        rest = &rest[n_end..];
+        let u_end = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let mult = match &rest[..u_end] {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 604_800_000,
+            "y" => 31_536_000_000,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(mult)?)?;
+        rest = &rest[u_end..];
+    }
+    Some(total)
 }
 
 fn sanitize_label_name(n: &str) -> String {
@@ -2379,5 +2426,95 @@ mod tests {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    #[test]
+    fn durations_and_scrape_timeout_validation() {
+        assert_eq!(parse_duration("1m30s"), Some(90_000));
+        assert_eq!(parse_duration("500ms"), Some(500));
+        assert_eq!(parse_duration("x"), None);
+        let s = Store::new(crate::resources::Registry::new(true));
+        s.create(
+            &s.rt("namespaces"),
+            None,
+            json!({"metadata": {"name": "monitoring"}}),
+            &WriteCtx::update("t"),
+        )
+        .unwrap();
+        let p = s
+            .create(
+                &s.rt("prometheuses"),
+                Some("monitoring"),
+                prom(json!({})),
+                &WriteCtx::update("t"),
+            )
+            .unwrap();
+        s.create(
+            &s.rt("servicemonitors"),
+            Some("monitoring"),
+            etcd_sm(json!({"port": "m", "interval": "10s", "scrapeTimeout": "15s"})),
+            &WriteCtx::update("t"),
+        )
+        .unwrap();
+        let g = generate(&s, &p, None);
+        assert_eq!(
+            g.rejected[0].2,
+            "endpoints[0]: scrapeTimeout \"15s\" greater than scrapeInterval \"10s\""
+        );
+    }
+
+    #[test]
+    fn shards_get_their_own_statefulsets_and_pod_monitor_jobs() {
+        let s = Store::new(crate::resources::Registry::new(true));
+        s.create(
+            &s.rt("namespaces"),
+            None,
+            json!({"metadata": {"name": "monitoring"}}),
+            &WriteCtx::update("t"),
+        )
+        .unwrap();
+        let p = s
+            .create(
+                &s.rt("prometheuses"),
+                Some("monitoring"),
+                prom(json!({"shards": 2, "podMonitorSelector": {}})),
+                &WriteCtx::update("t"),
+            )
+            .unwrap();
+        s.create(
+            &s.rt("podmonitors"),
+            Some("monitoring"),
+            json!({"metadata": {"name": "pm"}, "spec": {"selector": {"matchLabels": {"app": "x"}}, "podMetricsEndpoints": [{"port": "web"}]}}),
+            &WriteCtx::update("t"),
+        )
+        .unwrap();
+        sync_all(&s, 227);
+        let sts = s.rt("statefulsets");
+        let a = s.get(&sts, Some("monitoring"), "prometheus-k8s").unwrap();
+        let b = s
+            .get(&sts, Some("monitoring"), "prometheus-k8s-shard-1")
+            .unwrap();
+        assert_eq!(
+            a["spec"]["selector"]["matchLabels"]["operator.prometheus.io/shard"],
+            "0"
+        );
+        assert_eq!(
+            b["spec"]["selector"]["matchLabels"]["operator.prometheus.io/shard"],
+            "1"
+        );
+        assert_eq!(
+            b["spec"]["template"]["spec"]["containers"][1]["env"][1],
+            json!({"name": "SHARD", "value": "1"})
+        );
+        let g = generate(&s, &p, None);
+        assert!(g.yaml.contains("- job_name: podMonitor/monitoring/pm/0\n  honor_labels: false\n  kubernetes_sd_configs:\n  - role: pod\n    namespaces:\n      names:\n      - monitoring\n  relabel_configs:\n  - source_labels:\n    - job\n    target_label: __tmp_prometheus_job_name\n  - action: drop\n    source_labels:\n    - __meta_kubernetes_pod_phase\n    regex: (Failed|Succeeded)\n  - action: keep\n    source_labels:\n    - __meta_kubernetes_pod_label_app\n    - __meta_kubernetes_pod_labelpresent_app\n    regex: (x);true\n"), "{}", g.yaml);
+        assert!(g.yaml.contains("  - target_label: job\n    replacement: monitoring/pm\n  - target_label: endpoint\n    replacement: web\n  - source_labels:\n    - __address__\n    target_label: __tmp_hash\n    modulus: 2\n"));
+        // the status subresource got the shard statuses
+        let st = s
+            .get(&s.rt("prometheuses"), Some("monitoring"), "k8s")
+            .unwrap();
+        assert_eq!(st["status"]["shards"], 2);
+        assert_eq!(st["status"]["conditions"][0]["reason"], "NoPodReady");
+        assert_eq!(st["status"]["conditions"][1]["type"], "Reconciled");
     }
 }
