@@ -299,6 +299,41 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn spawn_all_runs_every_controller() {
+        let (c, _d) = cluster(228);
+        let hs = spawn_all(c.clone());
+        assert_eq!(hs.len(), 6);
+        put(
+            &c,
+            "services",
+            json!({"metadata": {"name": "a", "namespace": "default"}, "spec": {"selector": {"x": "y"}}}),
+        );
+        put(
+            &c,
+            "prometheuses",
+            json!({"metadata": {"name": "k8s", "namespace": "monitoring"}, "spec": {}}),
+        );
+        let ep = c.store.rt("endpoints");
+        let sts = c.store.rt("statefulsets");
+        let pods = c.store.rt("pods");
+        wait_for("endpoints", || c.store.get(&ep, Some("default"), "a").ok()).await;
+        wait_for("statefulset", || {
+            c.store.get(&sts, Some("monitoring"), "prometheus-k8s").ok()
+        })
+        .await;
+        wait_for("pod", || {
+            c.store
+                .get(&pods, Some("monitoring"), "prometheus-k8s-0")
+                .ok()
+        })
+        .await;
+        for h in hs {
+            assert!(!h.is_finished());
+            h.abort();
+        }
+    }
+
+    #[tokio::test]
     async fn gc_deletes_children_of_deleted_owners_only() {
         let (c, _d) = cluster(226);
         let h = spawn_gc(c.clone());
