@@ -116,6 +116,7 @@ pub fn discover(dir: &Path) -> Result<Vec<Candidate>, CertError> {
     Ok(out)
 }
 
+#[allow(clippy::too_many_arguments)] // private helper; each call names its arguments' roles
 fn push_pair(
     out: &mut Vec<Candidate>,
     layout: Layout,

@@ -82,9 +82,14 @@ fn plain_name(p: &Path) -> String {
 
 fn der_hint(p: &Path, role: FileRole) -> String {
     let name = file_name(p);
+    let out = match name.rsplit_once('.') {
+        Some((stem, "der" | "crt" | "cer" | "key")) if !stem.is_empty() => format!("{stem}.pem"),
+        Some((stem, _)) if !stem.is_empty() => format!("{stem}-converted.pem"),
+        _ => format!("{name}.pem"),
+    };
     match role {
-        FileRole::Key => format!("openssl pkey -inform DER -in {name} -out {name}.pem"),
-        _ => format!("openssl x509 -inform DER -in {name} -out {name}.pem"),
+        FileRole::Key => format!("openssl pkey -inform DER -in {name} -out {out}"),
+        _ => format!("openssl x509 -inform DER -in {name} -out {out}"),
     }
 }
 

@@ -395,8 +395,7 @@ fn decode_blocks(path: &Path, role: FileRole, bytes: &[u8]) -> Result<(Scan, Blo
             .map(|b| b.label.clone())
             .collect(),
     };
-    let mut seen = 0usize;
-    for item in <(SectionKind, Vec<u8>) as PemObject>::pem_slice_iter(bytes) {
+    for (seen, item) in <(SectionKind, Vec<u8>) as PemObject>::pem_slice_iter(bytes).enumerate() {
         let label = known.get(seen).copied().unwrap_or("?").to_string();
         let (kind, der) = match item {
             Ok(v) => v,
@@ -442,7 +441,6 @@ fn decode_blocks(path: &Path, role: FileRole, bytes: &[u8]) -> Result<(Scan, Blo
                 });
             }
         };
-        seen += 1;
         match kind {
             SectionKind::Certificate => blocks.certs.push(CertificateDer::from(der)),
             SectionKind::PrivateKey => blocks.keys.push((KeyEncoding::Pkcs8, der)),
@@ -541,7 +539,7 @@ fn check_certificate_der(
         reason,
     };
     match x509_parser::parse_x509_certificate(der) {
-        Ok((rest, _)) if rest.is_empty() => Ok(()),
+        Ok(([], _)) => Ok(()),
         Ok((rest, _)) => Err(bad(format!(
             "{} trailing bytes after the certificate",
             rest.len()

@@ -72,6 +72,7 @@ pub struct CertSummary {
 
 /// Something worth telling the user that does not stop the fix.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Warning {
     /// The client certificate expires within [`EXPIRY_WARNING_DAYS`].
     ExpiresSoon {
