@@ -1468,3 +1468,150 @@ mod probe_tests {
         assert_eq!(r.outcome, ProbeOutcome::NotTls);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// probe against a real etcd (Debian package `etcd-server`)
+
+mod real_etcd {
+    use super::*;
+
+    fn free_port(ip: &str) -> u16 {
+        let l = std::net::TcpListener::bind((ip, 0)).expect("bind");
+        l.local_addr().expect("addr").port()
+    }
+
+    fn set_in(dir: &Path, name: &str, ca_pem: String, leaf: &Leaf) -> ValidatedCerts {
+        let paths = CertPaths {
+            ca: write(dir, &format!("{name}-ca.pem"), ca_pem),
+            cert: write(dir, &format!("{name}.pem"), leaf.cert_pem()),
+            key: write(dir, &format!("{name}-key.pem"), leaf.key_pem()),
+        };
+        certs::load_and_validate(&paths, SystemTime::now())
+            .expect("valid")
+            .0
+    }
+
+    #[tokio::test]
+    async fn probe_real_etcd() {
+        let ip = "127.0.0.8";
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let server_ca = ca("etcd-server-ca");
+        let client_ca = ca("etcd-client-ca");
+        let other_ca = ca("other-ca");
+        let server = leaf_with(
+            "etcd",
+            Alg::P256,
+            &server_ca,
+            vec![ExtendedKeyUsagePurpose::ServerAuth],
+            LONG_AGO,
+            FAR_AHEAD,
+            &[ip, "etcd.local"],
+        );
+        let (client_port, peer_port, metrics_port) = (free_port(ip), free_port(ip), free_port(ip));
+        let log = std::fs::File::create(d.join("etcd.log")).expect("log");
+        let mut cmd = tokio::process::Command::new("etcd");
+        cmd.args([
+            "--name=promfix-test",
+            &format!("--data-dir={}", d.join("data").display()),
+            &format!("--listen-client-urls=https://{ip}:{client_port}"),
+            &format!("--advertise-client-urls=https://{ip}:{client_port}"),
+            &format!("--listen-peer-urls=http://{ip}:{peer_port}"),
+            &format!("--initial-advertise-peer-urls=http://{ip}:{peer_port}"),
+            &format!("--initial-cluster=promfix-test=http://{ip}:{peer_port}"),
+            &format!("--listen-metrics-urls=http://{ip}:{metrics_port}"),
+            &format!(
+                "--cert-file={}",
+                write(d, "server.pem", server.cert_pem()).display()
+            ),
+            &format!(
+                "--key-file={}",
+                write(d, "server-key.pem", server.key_pem()).display()
+            ),
+            "--client-cert-auth",
+            &format!(
+                "--trusted-ca-file={}",
+                write(d, "client-ca.pem", client_ca.pem()).display()
+            ),
+        ])
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .kill_on_drop(true);
+        let mut child = cmd.spawn().unwrap_or_else(|e| {
+            panic!("cannot start etcd ({e}); install the Debian package `etcd-server`")
+        });
+
+        let apiserver = client("kube-apiserver-etcd-client", Alg::P256, &client_ca);
+        // Verifying the server needs its CA: a bundle of both CAs.
+        let both = set_in(
+            d,
+            "both",
+            format!("{}{}", client_ca.pem(), server_ca.pem()),
+            &apiserver,
+        );
+        let ep: certs::Endpoint = certs::parse_endpoint_list(ip, client_port)
+            .expect("endpoint")
+            .remove(0);
+
+        // Wait until etcd serves.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let r = certs::probe(&ep, &both, None, false, Duration::from_secs(2)).await;
+            if r.is_ok() {
+                assert_eq!(r.outcome, ProbeOutcome::Ok { status: 200 });
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "etcd exited ({status}): {}",
+                    std::fs::read_to_string(d.join("etcd.log")).unwrap_or_default()
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "etcd not ready: last outcome {:?}\n{}",
+                r.outcome,
+                std::fs::read_to_string(d.join("etcd.log")).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let t = Duration::from_secs(5);
+
+        // Only the client CA: the server's certificate is from an unknown authority.
+        let only_client_ca = set_in(d, "client", client_ca.pem(), &apiserver);
+        let r = certs::probe(&ep, &only_client_ca, None, false, t).await;
+        assert!(
+            matches!(r.outcome, ProbeOutcome::UnknownAuthority { .. }),
+            "{r:?}"
+        );
+        let r = certs::probe(&ep, &only_client_ca, None, true, t).await;
+        assert_eq!(r.outcome, ProbeOutcome::Ok { status: 200 }, "{r:?}");
+
+        // Server name that the server certificate does not carry.
+        let r = certs::probe(&ep, &both, Some("etcd-0.example"), false, t).await;
+        assert!(
+            matches!(r.outcome, ProbeOutcome::NameMismatch { .. }),
+            "{r:?}"
+        );
+        let r = certs::probe(&ep, &both, Some("etcd.local"), false, t).await;
+        assert_eq!(r.outcome, ProbeOutcome::Ok { status: 200 }, "{r:?}");
+
+        // A client certificate etcd does not trust: Go's TLS server rejects it.
+        let stranger = client("stranger", Alg::Ed25519, &other_ca);
+        let stranger = set_in(d, "stranger", other_ca.pem(), &stranger);
+        let r = certs::probe(&ep, &stranger, None, true, t).await;
+        assert!(
+            matches!(r.outcome, ProbeOutcome::ClientCertRejected { .. }),
+            "{r:?}"
+        );
+
+        // The plain-HTTP metrics listener probed with TLS.
+        let metrics = certs::parse_endpoint_list(ip, metrics_port)
+            .expect("endpoint")
+            .remove(0);
+        let r = certs::probe(&metrics, &both, None, false, t).await;
+        assert_eq!(r.outcome, ProbeOutcome::HttpResponseToHttps, "{r:?}");
+
+        child.kill().await.expect("kill etcd");
+    }
+}
