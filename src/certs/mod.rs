@@ -175,7 +175,7 @@ pub enum CertError {
     },
 
     #[error(
-        "the {role} {} is truncated: the PEM block \"{label}\" has no END line; copy the file again completely",
+        "the {role} {} is truncated: the PEM block \"{label}\" has no matching END line; copy the file again completely",
         Shown(path)
     )]
     Truncated {
@@ -292,7 +292,7 @@ pub enum CertError {
     NotACa { path: PathBuf, subject: String },
 
     #[error(
-        "the client certificate {} (issuer \"{issuer}\") is not signed by the CA in {} (\"{ca_subjects}\"); give the CA that issued it (the etcd CA, not the cluster CA)",
+        "the client certificate {} (issuer \"{issuer}\") is not signed by the CA in {} ({ca_subjects}); give the CA that issued it (the etcd CA, not the cluster CA)",
         Shown(cert_path),
         Shown(ca_path)
     )]

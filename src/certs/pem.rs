@@ -256,11 +256,12 @@ const KNOWN_LABELS: &[&str] = &[
     "ECHCONFIG",
 ];
 
+/// Lines split like pki-types does (on `\n` and on `\r`), numbered by `\n`.
 fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
-    bytes.split(|b| *b == b'\n').enumerate().map(|(i, l)| {
-        let l = l.strip_suffix(b"\r").unwrap_or(l);
-        (i + 1, l)
-    })
+    bytes
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .flat_map(|(i, l)| l.split(|b| *b == b'\r').map(move |part| (i + 1, part)))
 }
 
 fn trim_ascii(l: &[u8]) -> &[u8] {
@@ -284,13 +285,19 @@ fn scan(path: &Path, role: FileRole, bytes: &[u8]) -> Result<Scan, CertError> {
             path: path.to_path_buf(),
             line: no,
         };
-        let Some(rest) = line.strip_prefix(b"-----BEGIN ") else {
+        // As strict as the pki-types parser: the line starts with the marker, and only spaces
+        // may follow the closing dashes.
+        let mut strict = raw;
+        while let Some(s) = strict.strip_suffix(b" ") {
+            strict = s;
+        }
+        let Some(rest) = strict.strip_prefix(b"-----BEGIN ") else {
             return Err(bad());
         };
         let Some(label) = rest.strip_suffix(b"-----") else {
             return Err(bad());
         };
-        if label.ends_with(b"-") || label.is_empty() || raw.starts_with(b" ") {
+        if label.ends_with(b"-") || label.is_empty() {
             return Err(bad());
         }
         let Ok(label) = std::str::from_utf8(label) else {
@@ -638,6 +645,19 @@ mod tests {
     }
 
     #[test]
+    fn cr_only_line_ends_are_pem_too() {
+        let p = Path::new("c.pem");
+        let e = parse_certificates(
+            p,
+            FileRole::Cert,
+            b"-----BEGIN CERTIFICATE-----\rAAAA\r-----END CERTIFICATE-----\r".to_vec(),
+        )
+        .unwrap_err();
+        // Decodes as PEM; the 3 bytes are no certificate.
+        assert_eq!(e.kind(), "BadCertificate", "{e}");
+    }
+
+    #[test]
     fn header_checks() {
         let p = Path::new("c.pem");
         for bad in [
@@ -645,6 +665,8 @@ mod tests {
             "-----BEGIN CERTIFICATE----\nAAAA\n-----END CERTIFICATE-----\n",
             "-----BEGINCERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
             "-----BEGIN certificate-----\nAAAA\n-----END certificate-----\n",
+            " -----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            "-----BEGIN CERTIFICATE-----\t\nAAAA\n-----END CERTIFICATE-----\n",
         ] {
             let e = parse_certificates(p, FileRole::Cert, bad.as_bytes().to_vec()).unwrap_err();
             assert_eq!(e.kind(), "BadPemHeader", "{bad:?}: {e}");

@@ -567,11 +567,19 @@ fn chain_error(
             cert_path: cert_path.to_path_buf(),
             ca_path: ca_path.to_path_buf(),
             issuer: leaf.issuer().to_string(),
-            ca_subjects: cas
-                .iter()
-                .map(|c| c.subject().to_string())
-                .collect::<Vec<_>>()
-                .join("\", \""),
+            ca_subjects: {
+                // A whole system trust bundle holds ~150 CAs: name a few.
+                let mut s = cas
+                    .iter()
+                    .take(3)
+                    .map(|c| format!("\"{}\"", c.subject()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if cas.len() > 3 {
+                    s.push_str(&format!(" and {} more", cas.len() - 3));
+                }
+                s
+            },
         },
         #[allow(deprecated)]
         E::RequiredEkuNotFound | E::RequiredEkuNotFoundContext(_) => CertError::NoClientAuth {
