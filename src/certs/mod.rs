@@ -322,6 +322,16 @@ pub enum CertError {
         cert_path: PathBuf,
     },
 
+    #[error(
+        "the key belongs to a certificate in the CA file {}, not to {}: the CA and client certificate files look swapped; give the CA with --ca and the client certificate with --cert",
+        Shown(ca_path),
+        Shown(cert_path)
+    )]
+    CaAndCertSwapped {
+        ca_path: PathBuf,
+        cert_path: PathBuf,
+    },
+
     #[error("no etcd certificates found in {}: {looked_for}", Shown(dir))]
     NothingDiscovered { dir: PathBuf, looked_for: String },
 
@@ -367,6 +377,7 @@ impl CertError {
             | ChainInvalid { path, .. } => Some(path),
             NotSignedByCa { cert_path, .. } => Some(cert_path),
             KeyMismatch { key_path, .. } => Some(key_path),
+            CaAndCertSwapped { ca_path, .. } => Some(ca_path),
             NothingDiscovered { dir, .. } => Some(dir),
             BadEndpoint { .. } | BadApiserverArgs { .. } => None,
         }
@@ -406,6 +417,7 @@ impl CertError {
             NoClientAuth { .. } => "NoClientAuth",
             ChainInvalid { .. } => "ChainInvalid",
             KeyMismatch { .. } => "KeyMismatch",
+            CaAndCertSwapped { .. } => "CaAndCertSwapped",
             NothingDiscovered { .. } => "NothingDiscovered",
             BadEndpoint { .. } => "BadEndpoint",
             BadApiserverArgs { .. } => "BadApiserverArgs",

@@ -386,6 +386,24 @@ pub fn validate(
     match CertifiedKey::new(vec![leaf_der.clone()], signing_key).keys_match() {
         Ok(()) => {}
         Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => {
+            // Say why when the key belongs to another certificate that was given.
+            let matches = |der: &CertificateDer<'static>| {
+                rustls::crypto::ring::sign::any_supported_type(key.key())
+                    .map(|k| CertifiedKey::new(vec![der.clone()], k).keys_match().is_ok())
+                    .unwrap_or(false)
+            };
+            if cert.certs()[1..].iter().any(matches) {
+                return Err(CertError::ChainInvalid {
+                    path: cert_path,
+                    reason: "the key belongs to a later certificate of the file: the client certificate must come first, intermediates after it".into(),
+                });
+            }
+            if ca.certs().iter().any(matches) {
+                return Err(CertError::CaAndCertSwapped {
+                    ca_path: ca.path().to_path_buf(),
+                    cert_path,
+                });
+            }
             return Err(CertError::KeyMismatch {
                 key_path: key.path().to_path_buf(),
                 cert_path,
