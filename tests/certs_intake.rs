@@ -305,6 +305,10 @@ const FILES: &[(&str, &str)] = &[
     ("public-key.pem", "a PUBLIC KEY"),
     ("openssh-key.pem", "an OPENSSH PRIVATE KEY block"),
     ("corrupt-key.pem", "a PRIVATE KEY block with random DER"),
+    ("bom-client.pem", "good-client.pem with a UTF-8 byte order mark"),
+    ("utf16-client.pem", "good-client.pem as UTF-16LE with BOM (PowerShell >)"),
+    ("base64-wrapped-key.pem", "good-client-key.pem base64-encoded again (Secret data)"),
+    ("inline-begin.txt", "text mentioning -----BEGIN CERTIFICATE----- inside a line"),
 ];
 
 /// (ca, cert, key, expected) — "-" is the good default of that role; expected is "ok",
@@ -361,6 +365,10 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ("good-client.pem", "-", "-", "NotACa"),
     ("expired-ca.pem", "expired-ca-client.pem", "expired-ca-client-key.pem", "CaExpired"),
     ("good-client.pem", "good-ca.pem", "-", "CaAndCertSwapped"),
+    ("-", "bom-client.pem", "-", "ok"),
+    ("-", "utf16-client.pem", "-", "Utf16"),
+    ("-", "-", "base64-wrapped-key.pem", "Base64Wrapped"),
+    ("inline-begin.txt", "-", "-", "NotPem"),
     ("root-ca.pem", "chain-reversed.pem", "chain-client-key.pem", "ChainInvalid"),
 ];
 
@@ -591,6 +599,22 @@ fn regenerate_corpus() {
     w(
         "corrupt-key.pem",
         b"-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgAAAAAAAAAAAAAAAA\n-----END PRIVATE KEY-----\n",
+    );
+
+    w(
+        "bom-client.pem",
+        format!("\u{feff}{}", good.cert_pem()).as_bytes(),
+    );
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(good.cert_pem().encode_utf16().flat_map(|u| u.to_le_bytes()));
+    w("utf16-client.pem", &utf16);
+    w(
+        "base64-wrapped-key.pem",
+        &openssl(&["base64", "-A"], good.key_pem().as_bytes()),
+    );
+    w(
+        "inline-begin.txt",
+        b"the file should start with -----BEGIN CERTIFICATE----- and so on\n",
     );
 
     // MANIFEST.tsv and README.md from the same tables.

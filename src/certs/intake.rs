@@ -342,7 +342,8 @@ pub fn split_proc_cmdline(bytes: &[u8]) -> Vec<String> {
 /// kube-apiserver command line (the container `command`+`args` of the mirror pod, or
 /// `/proc/<pid>/cmdline`). Both `--flag=value` and `--flag value` are understood, as in
 /// spf13/pflag (`flag.go` parseLongArg: without `=`, the next argument is the value whatever it
-/// looks like). `--etcd-servers` is a string slice: repeated occurrences add up. For the file
+/// looks like). `--etcd-servers` is a string slice (`fs.StringSliceVar(&s.StorageConfig.Transport.ServerList,
+/// "etcd-servers", ...)` in k8s.io/apiserver `pkg/server/options/etcd.go`): repeated occurrences add up. For the file
 /// flags the last occurrence wins. `default_port` applies to server URLs without a port.
 pub fn parse_apiserver_args(
     args: &[String],

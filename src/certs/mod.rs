@@ -80,6 +80,14 @@ fn plain_name(p: &Path) -> String {
     }
 }
 
+fn converted_name(p: &Path) -> String {
+    let name = file_name(p);
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => format!("{stem}-decoded.{ext}"),
+        _ => format!("{name}-decoded"),
+    }
+}
+
 fn der_hint(p: &Path, role: FileRole) -> String {
     let name = file_name(p);
     let out = match name.rsplit_once('.') {
@@ -148,7 +156,23 @@ pub enum CertError {
     Binary { role: FileRole, path: PathBuf },
 
     #[error(
-        "the {role} {} holds no PEM block (no \"-----BEGIN ...-----\" line); give a PEM file with {}",
+        "the {role} {} is UTF-16 text (as written by PowerShell's `>`); save it as ASCII/UTF-8, e.g. iconv -f UTF-16 -t UTF-8 {} > {}",
+        Shown(path),
+        file_name(path),
+        converted_name(path)
+    )]
+    Utf16 { role: FileRole, path: PathBuf },
+
+    #[error(
+        "the {role} {} holds base64-encoded PEM (as in the data of a Kubernetes Secret); decode it first: base64 -d < {} > {}",
+        Shown(path),
+        file_name(path),
+        converted_name(path)
+    )]
+    Base64Wrapped { role: FileRole, path: PathBuf },
+
+    #[error(
+        "the {role} {} holds no PEM block (no line starting with \"-----BEGIN ...-----\"); give a PEM file with {}",
         Shown(path), role.flag()
     )]
     NotPem { role: FileRole, path: PathBuf },
@@ -354,6 +378,8 @@ impl CertError {
             | TooLarge { path, .. }
             | Empty { path, .. }
             | Der { path, .. }
+            | Utf16 { path, .. }
+            | Base64Wrapped { path, .. }
             | Binary { path, .. }
             | NotPem { path, .. }
             | WrongPemLabel { path, .. }
@@ -394,6 +420,8 @@ impl CertError {
             TooLarge { .. } => "TooLarge",
             Empty { .. } => "Empty",
             Der { .. } => "Der",
+            Utf16 { .. } => "Utf16",
+            Base64Wrapped { .. } => "Base64Wrapped",
             Binary { .. } => "Binary",
             NotPem { .. } => "NotPem",
             WrongPemLabel { .. } => "WrongPemLabel",

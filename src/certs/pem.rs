@@ -357,8 +357,18 @@ struct Blocks {
 
 fn decode_blocks(path: &Path, role: FileRole, bytes: &[u8]) -> Result<(Scan, Blocks), CertError> {
     let p = || path.to_path_buf();
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        // PowerShell's `>` writes UTF-16 with a byte order mark.
+        return Err(CertError::Utf16 { role, path: p() });
+    }
+    // A UTF-8 byte order mark (Windows editors) is accepted, as Go's pem.Decode does.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.trim_ascii().is_empty() {
         return Err(CertError::Empty { role, path: p() });
+    }
+    // base64("-----BEGIN"): PEM copied from a Secret's `data` without decoding it.
+    if bytes.trim_ascii_start().starts_with(b"LS0tLS1CRUdJTi") {
+        return Err(CertError::Base64Wrapped { role, path: p() });
     }
     if !contains(bytes, b"-----BEGIN") {
         if looks_like_der(bytes) {
@@ -372,6 +382,10 @@ fn decode_blocks(path: &Path, role: FileRole, bytes: &[u8]) -> Result<(Scan, Blo
         return Err(CertError::NotPem { role, path: p() });
     }
     let scan = scan(path, role, bytes)?;
+    if scan.begins.is_empty() {
+        // "-----BEGIN" only inside a line of text.
+        return Err(CertError::NotPem { role, path: p() });
+    }
     let known: Vec<&str> = scan
         .begins
         .iter()
