@@ -820,6 +820,27 @@ fn summary_for_each_key_algorithm() {
 }
 
 #[test]
+fn from_bytes_matches_from_files() {
+    let s = good_set(Alg::Rsa2048);
+    let read = |p: &Path| std::fs::read(p).expect("read");
+    let loaded = certs::load_from_bytes(
+        &s.paths,
+        read(&s.paths.ca),
+        read(&s.paths.cert),
+        read(&s.paths.key),
+    )
+    .expect("bytes");
+    let (v, _) = certs::validate(loaded, SystemTime::now()).expect("valid");
+    let (w, _) = certs::load_and_validate(&s.paths, SystemTime::now()).expect("valid");
+    assert_eq!(v.summary(), w.summary());
+    let big = vec![b'A'; certs::MAX_FILE_BYTES as usize + 1];
+    let e =
+        certs::load_from_bytes(&s.paths, read(&s.paths.ca), big, read(&s.paths.key)).unwrap_err();
+    assert_eq!(e.kind(), "TooLarge");
+    assert_eq!(e.path(), Some(s.paths.cert.as_path()));
+}
+
+#[test]
 fn dates_relative_to_now() {
     let s = good_set(Alg::P256);
     // Expires within 30 days: a warning.

@@ -184,6 +184,34 @@ pub fn load(paths: &CertPaths) -> Result<LoadedCerts, CertError> {
     })
 }
 
+/// Decodes the three inputs from bytes obtained elsewhere (e.g. read on a node through the
+/// API); `paths` only label them in messages. The same size cap applies.
+pub fn load_from_bytes(
+    paths: &CertPaths,
+    ca: Vec<u8>,
+    cert: Vec<u8>,
+    key: Vec<u8>,
+) -> Result<LoadedCerts, CertError> {
+    for (role, path, bytes) in [
+        (FileRole::Ca, &paths.ca, &ca),
+        (FileRole::Cert, &paths.cert, &cert),
+        (FileRole::Key, &paths.key, &key),
+    ] {
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(CertError::TooLarge {
+                role,
+                path: path.clone(),
+                limit: MAX_FILE_BYTES,
+            });
+        }
+    }
+    Ok(LoadedCerts {
+        ca: parse_certificates(&paths.ca, FileRole::Ca, ca)?,
+        cert: parse_certificates(&paths.cert, FileRole::Cert, cert)?,
+        key: parse_key(&paths.key, key)?,
+    })
+}
+
 /// Maps an I/O error while opening/reading `path` to a typed error.
 pub(crate) fn io_error(role: FileRole, path: &Path, e: &io::Error) -> CertError {
     let path = path.to_path_buf();
