@@ -17,8 +17,8 @@ pub use intake::{
     parse_apiserver_args, parse_endpoint_list, parse_etcd_servers, split_proc_cmdline,
 };
 pub use pem::{
-    CertFile, KeyEncoding, KeyFile, LoadedCerts, MAX_FILE_BYTES, load, parse_certificates,
-    parse_key,
+    CertFile, KeyEncoding, KeyFile, LoadedCerts, MAX_FILE_BYTES, load, load_from_bytes,
+    parse_certificates, parse_key,
 };
 pub use probe::{ProbeOutcome, ProbeResult, probe};
 pub use validate::{
