@@ -1085,6 +1085,19 @@ fn discover_layouts() {
         }
     }
 
+    // A relative `.` inside pki/etcd still finds apiserver-etcd-client one level up.
+    let rel = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| pathdiff(&r.join("kubeadm/pki/etcd"), &cwd));
+    if let Some(rel) = rel {
+        let c = certs::discover(&rel.join(".")).expect("relative");
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert!(
+            c[0].paths.cert.ends_with("pki/apiserver-etcd-client.crt"),
+            "{c:?}"
+        );
+    }
+
     // Nothing there.
     std::fs::create_dir_all(r.join("empty")).expect("mkdir");
     let e = certs::discover(&r.join("empty")).unwrap_err();
@@ -1094,6 +1107,24 @@ fn discover_layouts() {
         certs::discover(&r.join("missing")).unwrap_err().kind(),
         "NothingDiscovered"
     );
+}
+
+/// `target` relative to `base` (both absolute), via `..` components.
+fn pathdiff(target: &Path, base: &Path) -> Option<PathBuf> {
+    let t: Vec<_> = target.components().collect();
+    let b: Vec<_> = base.components().collect();
+    let common = t.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if common == 0 {
+        return None;
+    }
+    let mut out = PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    for c in &t[common..] {
+        out.push(c);
+    }
+    Some(out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1221,6 +1252,15 @@ mod probe_tests {
     /// A TLS server on 127.0.0.x requiring a client certificate signed by `client_ca`,
     /// presenting `server` (signed by some CA); answers `HTTP/1.1 200` to any request.
     async fn tls_server(ip: &str, server: &Leaf, client_ca: &Authority) -> std::net::SocketAddr {
+        tls_server_versions(ip, server, client_ca, rustls::DEFAULT_VERSIONS).await
+    }
+
+    async fn tls_server_versions(
+        ip: &str,
+        server: &Leaf,
+        client_ca: &Authority,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> std::net::SocketAddr {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(client_ca.cert.der().clone()).expect("root");
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
@@ -1228,7 +1268,7 @@ mod probe_tests {
             .expect("verifier");
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server.key.serialize_der()));
         let config = rustls::ServerConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(versions)
             .expect("versions")
             .with_client_cert_verifier(verifier)
             .with_single_cert(vec![CertificateDer::from(server.cert.der().to_vec())], key)
@@ -1349,6 +1389,29 @@ mod probe_tests {
                 .to_string()
                 .contains("rejected the client certificate")
         );
+
+        // The same over TLS 1.2, where the rejection comes during the handshake.
+        let addr9 = tls_server_versions(
+            "127.0.0.9",
+            &server_leaf(&s.ca, &["127.0.0.9"]),
+            &other,
+            &[&rustls::version::TLS12],
+        )
+        .await;
+        let r = certs::probe(&endpoint(addr9), &v, None, false, T).await;
+        assert!(
+            matches!(r.outcome, ProbeOutcome::ClientCertRejected { .. }),
+            "{r:?}"
+        );
+        let addr10 = tls_server_versions(
+            "127.0.0.10",
+            &server_leaf(&s.ca, &["127.0.0.10"]),
+            &s.ca,
+            &[&rustls::version::TLS12],
+        )
+        .await;
+        let r = certs::probe(&endpoint(addr10), &v, None, false, T).await;
+        assert_eq!(r.outcome, ProbeOutcome::Ok { status: 200 }, "{r:?}");
     }
 
     #[tokio::test]

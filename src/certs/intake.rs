@@ -106,6 +106,22 @@ pub fn discover(dir: &Path) -> Result<Vec<Candidate>, CertError> {
         }
         Err(_) => return Err(nothing("the directory does not exist".into())),
     }
+    if let Err(e) = fs::read_dir(dir) {
+        return Err(nothing(
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                "permission denied listing it; run with enough rights (e.g. sudo)".into()
+            } else {
+                format!("cannot list it: {e}")
+            },
+        ));
+    }
+    // kubeadm's apiserver-etcd-client lives one level up: make `.`/`..` resolvable first.
+    let resolved = match dir.components().next_back() {
+        Some(std::path::Component::Normal(_)) => std::path::absolute(dir),
+        _ => fs::canonicalize(dir),
+    }
+    .unwrap_or_else(|_| dir.to_path_buf());
+    let dir = resolved.as_path();
     let mut out = Vec::new();
     kubeadm(dir, &mut out);
     rancher(dir, &mut out);
