@@ -1218,6 +1218,17 @@ mod props {
         }
 
         #[test]
+        fn endpoint_and_arg_parsing_never_panics(
+            list in "[ -~]{0,80}",
+            args in proptest::collection::vec("(--etcd-[a-z]{0,8}(=[ -~]{0,30})?|[ -~]{0,30})", 0..6),
+            port in any::<u16>(),
+        ) {
+            let _ = certs::parse_endpoint_list(&list, port);
+            let _ = certs::parse_etcd_servers(&list, port);
+            let _ = certs::parse_apiserver_args(&args, port);
+        }
+
+        #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
             check(bytes);
         }
@@ -1412,6 +1423,44 @@ mod probe_tests {
         .await;
         let r = certs::probe(&endpoint(addr10), &v, None, false, T).await;
         assert_eq!(r.outcome, ProbeOutcome::Ok { status: 200 }, "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn probe_response_timeout() {
+        // Completes the TLS handshake (client cert accepted), then never answers.
+        let s = good_set(Alg::P384);
+        let v = validated(&s);
+        let server = server_leaf(&s.ca, &["127.0.0.11"]);
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(s.ca.cert.der().clone()).expect("root");
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .expect("verifier");
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server.key.serialize_der()));
+        let config = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(vec![CertificateDer::from(server.cert.der().to_vec())], key)
+            .expect("config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.11:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let srv = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((tcp, _)) = listener.accept().await {
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    held.push(tls);
+                }
+            }
+        });
+        let r = certs::probe(&endpoint(addr), &v, None, false, Duration::from_millis(500)).await;
+        assert_eq!(
+            r.outcome,
+            ProbeOutcome::Timeout { stage: "response" },
+            "{r:?}"
+        );
+        srv.abort();
     }
 
     #[tokio::test]
