@@ -8,10 +8,10 @@
 //! 1. paths: `--ca/--cert/--key` → [`CertPaths`]; or `--from-dir DIR` → [`discover`] (several
 //!    [`Candidate`]s: ask on a TTY, else list them with their `Display`); or the kube-apiserver
 //!    command line → [`parse_apiserver_args`] → [`ApiserverEtcdArgs::paths`].
-//! 2. [`load_and_validate`] (or [`load_from_bytes`] + [`validate`]) → [`ValidatedCerts`] and
+//! 2. [`load_and_validate`] (or [`load_from_bytes`] + [`validate()`]) → [`ValidatedCerts`] and
 //!    [`Warning`]s, or a [`CertError`] whose `Display` is the user-facing message.
 //! 3. endpoints: [`parse_endpoint_list`] (`--endpoints` + `--port`) or `servers` of
-//!    [`ApiserverEtcdArgs`]; [`probe`] each with the validated certificates.
+//!    [`ApiserverEtcdArgs`]; [`probe()`] each with the validated certificates.
 //! 4. the Secret gets [`ValidatedCerts::ca_pem`], [`ValidatedCerts::cert_pem`] and
 //!    [`ValidatedCerts::key_pem`] as given.
 
