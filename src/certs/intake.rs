@@ -106,6 +106,22 @@ pub fn discover(dir: &Path) -> Result<Vec<Candidate>, CertError> {
         }
         Err(_) => return Err(nothing("the directory does not exist".into())),
     }
+    if let Err(e) = fs::read_dir(dir) {
+        return Err(nothing(
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                "permission denied listing it; run with enough rights (e.g. sudo)".into()
+            } else {
+                format!("cannot list it: {e}")
+            },
+        ));
+    }
+    // kubeadm's apiserver-etcd-client lives one level up: make `.`/`..` resolvable first.
+    let resolved = match dir.components().next_back() {
+        Some(std::path::Component::Normal(_)) => std::path::absolute(dir),
+        _ => fs::canonicalize(dir),
+    }
+    .unwrap_or_else(|_| dir.to_path_buf());
+    let dir = resolved.as_path();
     let mut out = Vec::new();
     kubeadm(dir, &mut out);
     rancher(dir, &mut out);
@@ -116,6 +132,7 @@ pub fn discover(dir: &Path) -> Result<Vec<Candidate>, CertError> {
     Ok(out)
 }
 
+#[allow(clippy::too_many_arguments)] // private helper; each call names its arguments' roles
 fn push_pair(
     out: &mut Vec<Candidate>,
     layout: Layout,
@@ -341,7 +358,8 @@ pub fn split_proc_cmdline(bytes: &[u8]) -> Vec<String> {
 /// kube-apiserver command line (the container `command`+`args` of the mirror pod, or
 /// `/proc/<pid>/cmdline`). Both `--flag=value` and `--flag value` are understood, as in
 /// spf13/pflag (`flag.go` parseLongArg: without `=`, the next argument is the value whatever it
-/// looks like). `--etcd-servers` is a string slice: repeated occurrences add up. For the file
+/// looks like). `--etcd-servers` is a string slice (`fs.StringSliceVar(&s.StorageConfig.Transport.ServerList,
+/// "etcd-servers", ...)` in k8s.io/apiserver `pkg/server/options/etcd.go`): repeated occurrences add up. For the file
 /// flags the last occurrence wins. `default_port` applies to server URLs without a port.
 pub fn parse_apiserver_args(
     args: &[String],

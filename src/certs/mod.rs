@@ -3,6 +3,17 @@
 //!
 //! Pure domain logic: nothing here prints or talks to a cluster. Key material never appears in
 //! any `Debug`/`Display` output or error message of this module.
+//!
+//! Typical flow of the CLI:
+//! 1. paths: `--ca/--cert/--key` → [`CertPaths`]; or `--from-dir DIR` → [`discover`] (several
+//!    [`Candidate`]s: ask on a TTY, else list them with their `Display`); or the kube-apiserver
+//!    command line → [`parse_apiserver_args`] → [`ApiserverEtcdArgs::paths`].
+//! 2. [`load_and_validate`] (or [`load_from_bytes`] + [`validate()`]) → [`ValidatedCerts`] and
+//!    [`Warning`]s, or a [`CertError`] whose `Display` is the user-facing message.
+//! 3. endpoints: [`parse_endpoint_list`] (`--endpoints` + `--port`) or `servers` of
+//!    [`ApiserverEtcdArgs`]; [`probe()`] each with the validated certificates.
+//! 4. the Secret gets [`ValidatedCerts::ca_pem`], [`ValidatedCerts::cert_pem`] and
+//!    [`ValidatedCerts::key_pem`] as given.
 
 pub mod intake;
 pub mod pem;
@@ -17,8 +28,8 @@ pub use intake::{
     parse_apiserver_args, parse_endpoint_list, parse_etcd_servers, split_proc_cmdline,
 };
 pub use pem::{
-    CertFile, KeyEncoding, KeyFile, LoadedCerts, MAX_FILE_BYTES, load, parse_certificates,
-    parse_key,
+    CertFile, KeyEncoding, KeyFile, LoadedCerts, MAX_FILE_BYTES, load, load_from_bytes,
+    parse_certificates, parse_key,
 };
 pub use probe::{ProbeOutcome, ProbeResult, probe};
 pub use validate::{
@@ -80,11 +91,24 @@ fn plain_name(p: &Path) -> String {
     }
 }
 
+fn converted_name(p: &Path) -> String {
+    let name = file_name(p);
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => format!("{stem}-decoded.{ext}"),
+        _ => format!("{name}-decoded"),
+    }
+}
+
 fn der_hint(p: &Path, role: FileRole) -> String {
     let name = file_name(p);
+    let out = match name.rsplit_once('.') {
+        Some((stem, "der" | "crt" | "cer" | "key")) if !stem.is_empty() => format!("{stem}.pem"),
+        Some((stem, _)) if !stem.is_empty() => format!("{stem}-converted.pem"),
+        _ => format!("{name}.pem"),
+    };
     match role {
-        FileRole::Key => format!("openssl pkey -inform DER -in {name} -out {name}.pem"),
-        _ => format!("openssl x509 -inform DER -in {name} -out {name}.pem"),
+        FileRole::Key => format!("openssl pkey -inform DER -in {name} -out {out}"),
+        _ => format!("openssl x509 -inform DER -in {name} -out {out}"),
     }
 }
 
@@ -143,7 +167,23 @@ pub enum CertError {
     Binary { role: FileRole, path: PathBuf },
 
     #[error(
-        "the {role} {} holds no PEM block (no \"-----BEGIN ...-----\" line); give a PEM file with {}",
+        "the {role} {} is UTF-16 text (as written by PowerShell's `>`); save it as ASCII/UTF-8, e.g. iconv -f UTF-16 -t UTF-8 {} > {}",
+        Shown(path),
+        file_name(path),
+        converted_name(path)
+    )]
+    Utf16 { role: FileRole, path: PathBuf },
+
+    #[error(
+        "the {role} {} holds base64-encoded PEM (as in the data of a Kubernetes Secret); decode it first: base64 -d < {} > {}",
+        Shown(path),
+        file_name(path),
+        converted_name(path)
+    )]
+    Base64Wrapped { role: FileRole, path: PathBuf },
+
+    #[error(
+        "the {role} {} holds no PEM block (no line starting with \"-----BEGIN ...-----\"); give a PEM file with {}",
         Shown(path), role.flag()
     )]
     NotPem { role: FileRole, path: PathBuf },
@@ -170,7 +210,7 @@ pub enum CertError {
     },
 
     #[error(
-        "the {role} {} is truncated: the PEM block \"{label}\" has no END line; copy the file again completely",
+        "the {role} {} is truncated: the PEM block \"{label}\" has no matching END line; copy the file again completely",
         Shown(path)
     )]
     Truncated {
@@ -287,7 +327,7 @@ pub enum CertError {
     NotACa { path: PathBuf, subject: String },
 
     #[error(
-        "the client certificate {} (issuer \"{issuer}\") is not signed by the CA in {} (\"{ca_subjects}\"); give the CA that issued it (the etcd CA, not the cluster CA)",
+        "the client certificate {} (issuer \"{issuer}\") is not signed by the CA in {} ({ca_subjects}); give the CA that issued it (the etcd CA, not the cluster CA)",
         Shown(cert_path),
         Shown(ca_path)
     )]
@@ -317,6 +357,16 @@ pub enum CertError {
         cert_path: PathBuf,
     },
 
+    #[error(
+        "the key belongs to a certificate in the CA file {}, not to {}: the CA and client certificate files look swapped; give the CA with --ca and the client certificate with --cert",
+        Shown(ca_path),
+        Shown(cert_path)
+    )]
+    CaAndCertSwapped {
+        ca_path: PathBuf,
+        cert_path: PathBuf,
+    },
+
     #[error("no etcd certificates found in {}: {looked_for}", Shown(dir))]
     NothingDiscovered { dir: PathBuf, looked_for: String },
 
@@ -339,6 +389,8 @@ impl CertError {
             | TooLarge { path, .. }
             | Empty { path, .. }
             | Der { path, .. }
+            | Utf16 { path, .. }
+            | Base64Wrapped { path, .. }
             | Binary { path, .. }
             | NotPem { path, .. }
             | WrongPemLabel { path, .. }
@@ -362,6 +414,7 @@ impl CertError {
             | ChainInvalid { path, .. } => Some(path),
             NotSignedByCa { cert_path, .. } => Some(cert_path),
             KeyMismatch { key_path, .. } => Some(key_path),
+            CaAndCertSwapped { ca_path, .. } => Some(ca_path),
             NothingDiscovered { dir, .. } => Some(dir),
             BadEndpoint { .. } | BadApiserverArgs { .. } => None,
         }
@@ -378,6 +431,8 @@ impl CertError {
             TooLarge { .. } => "TooLarge",
             Empty { .. } => "Empty",
             Der { .. } => "Der",
+            Utf16 { .. } => "Utf16",
+            Base64Wrapped { .. } => "Base64Wrapped",
             Binary { .. } => "Binary",
             NotPem { .. } => "NotPem",
             WrongPemLabel { .. } => "WrongPemLabel",
@@ -401,6 +456,7 @@ impl CertError {
             NoClientAuth { .. } => "NoClientAuth",
             ChainInvalid { .. } => "ChainInvalid",
             KeyMismatch { .. } => "KeyMismatch",
+            CaAndCertSwapped { .. } => "CaAndCertSwapped",
             NothingDiscovered { .. } => "NothingDiscovered",
             BadEndpoint { .. } => "BadEndpoint",
             BadApiserverArgs { .. } => "BadApiserverArgs",

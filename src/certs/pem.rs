@@ -184,6 +184,34 @@ pub fn load(paths: &CertPaths) -> Result<LoadedCerts, CertError> {
     })
 }
 
+/// Decodes the three inputs from bytes obtained elsewhere (e.g. read on a node through the
+/// API); `paths` only label them in messages. The same size cap applies.
+pub fn load_from_bytes(
+    paths: &CertPaths,
+    ca: Vec<u8>,
+    cert: Vec<u8>,
+    key: Vec<u8>,
+) -> Result<LoadedCerts, CertError> {
+    for (role, path, bytes) in [
+        (FileRole::Ca, &paths.ca, &ca),
+        (FileRole::Cert, &paths.cert, &cert),
+        (FileRole::Key, &paths.key, &key),
+    ] {
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(CertError::TooLarge {
+                role,
+                path: path.clone(),
+                limit: MAX_FILE_BYTES,
+            });
+        }
+    }
+    Ok(LoadedCerts {
+        ca: parse_certificates(&paths.ca, FileRole::Ca, ca)?,
+        cert: parse_certificates(&paths.cert, FileRole::Cert, cert)?,
+        key: parse_key(&paths.key, key)?,
+    })
+}
+
 /// Maps an I/O error while opening/reading `path` to a typed error.
 pub(crate) fn io_error(role: FileRole, path: &Path, e: &io::Error) -> CertError {
     let path = path.to_path_buf();
@@ -256,11 +284,12 @@ const KNOWN_LABELS: &[&str] = &[
     "ECHCONFIG",
 ];
 
+/// Lines split like pki-types does (on `\n` and on `\r`), numbered by `\n`.
 fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
-    bytes.split(|b| *b == b'\n').enumerate().map(|(i, l)| {
-        let l = l.strip_suffix(b"\r").unwrap_or(l);
-        (i + 1, l)
-    })
+    bytes
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .flat_map(|(i, l)| l.split(|b| *b == b'\r').map(move |part| (i + 1, part)))
 }
 
 fn trim_ascii(l: &[u8]) -> &[u8] {
@@ -284,13 +313,19 @@ fn scan(path: &Path, role: FileRole, bytes: &[u8]) -> Result<Scan, CertError> {
             path: path.to_path_buf(),
             line: no,
         };
-        let Some(rest) = line.strip_prefix(b"-----BEGIN ") else {
+        // As strict as the pki-types parser: the line starts with the marker, and only spaces
+        // may follow the closing dashes.
+        let mut strict = raw;
+        while let Some(s) = strict.strip_suffix(b" ") {
+            strict = s;
+        }
+        let Some(rest) = strict.strip_prefix(b"-----BEGIN ") else {
             return Err(bad());
         };
         let Some(label) = rest.strip_suffix(b"-----") else {
             return Err(bad());
         };
-        if label.ends_with(b"-") || label.is_empty() || raw.starts_with(b" ") {
+        if label.ends_with(b"-") || label.is_empty() {
             return Err(bad());
         }
         let Ok(label) = std::str::from_utf8(label) else {
@@ -350,8 +385,18 @@ struct Blocks {
 
 fn decode_blocks(path: &Path, role: FileRole, bytes: &[u8]) -> Result<(Scan, Blocks), CertError> {
     let p = || path.to_path_buf();
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        // PowerShell's `>` writes UTF-16 with a byte order mark.
+        return Err(CertError::Utf16 { role, path: p() });
+    }
+    // A UTF-8 byte order mark (Windows editors) is accepted, as Go's pem.Decode does.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.trim_ascii().is_empty() {
         return Err(CertError::Empty { role, path: p() });
+    }
+    // base64("-----BEGIN"): PEM copied from a Secret's `data` without decoding it.
+    if bytes.trim_ascii_start().starts_with(b"LS0tLS1CRUdJTi") {
+        return Err(CertError::Base64Wrapped { role, path: p() });
     }
     if !contains(bytes, b"-----BEGIN") {
         if looks_like_der(bytes) {
@@ -365,6 +410,10 @@ fn decode_blocks(path: &Path, role: FileRole, bytes: &[u8]) -> Result<(Scan, Blo
         return Err(CertError::NotPem { role, path: p() });
     }
     let scan = scan(path, role, bytes)?;
+    if scan.begins.is_empty() {
+        // "-----BEGIN" only inside a line of text.
+        return Err(CertError::NotPem { role, path: p() });
+    }
     let known: Vec<&str> = scan
         .begins
         .iter()
@@ -395,8 +444,7 @@ fn decode_blocks(path: &Path, role: FileRole, bytes: &[u8]) -> Result<(Scan, Blo
             .map(|b| b.label.clone())
             .collect(),
     };
-    let mut seen = 0usize;
-    for item in <(SectionKind, Vec<u8>) as PemObject>::pem_slice_iter(bytes) {
+    for (seen, item) in <(SectionKind, Vec<u8>) as PemObject>::pem_slice_iter(bytes).enumerate() {
         let label = known.get(seen).copied().unwrap_or("?").to_string();
         let (kind, der) = match item {
             Ok(v) => v,
@@ -442,7 +490,6 @@ fn decode_blocks(path: &Path, role: FileRole, bytes: &[u8]) -> Result<(Scan, Blo
                 });
             }
         };
-        seen += 1;
         match kind {
             SectionKind::Certificate => blocks.certs.push(CertificateDer::from(der)),
             SectionKind::PrivateKey => blocks.keys.push((KeyEncoding::Pkcs8, der)),
@@ -541,7 +588,7 @@ fn check_certificate_der(
         reason,
     };
     match x509_parser::parse_x509_certificate(der) {
-        Ok((rest, _)) if rest.is_empty() => Ok(()),
+        Ok(([], _)) => Ok(()),
         Ok((rest, _)) => Err(bad(format!(
             "{} trailing bytes after the certificate",
             rest.len()
@@ -640,6 +687,19 @@ mod tests {
     }
 
     #[test]
+    fn cr_only_line_ends_are_pem_too() {
+        let p = Path::new("c.pem");
+        let e = parse_certificates(
+            p,
+            FileRole::Cert,
+            b"-----BEGIN CERTIFICATE-----\rAAAA\r-----END CERTIFICATE-----\r".to_vec(),
+        )
+        .unwrap_err();
+        // Decodes as PEM; the 3 bytes are no certificate.
+        assert_eq!(e.kind(), "BadCertificate", "{e}");
+    }
+
+    #[test]
     fn header_checks() {
         let p = Path::new("c.pem");
         for bad in [
@@ -647,6 +707,8 @@ mod tests {
             "-----BEGIN CERTIFICATE----\nAAAA\n-----END CERTIFICATE-----\n",
             "-----BEGINCERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
             "-----BEGIN certificate-----\nAAAA\n-----END certificate-----\n",
+            " -----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            "-----BEGIN CERTIFICATE-----\t\nAAAA\n-----END CERTIFICATE-----\n",
         ] {
             let e = parse_certificates(p, FileRole::Cert, bad.as_bytes().to_vec()).unwrap_err();
             assert_eq!(e.kind(), "BadPemHeader", "{bad:?}: {e}");

@@ -180,11 +180,6 @@ fn classify_tls(e: &rustls::Error) -> ProbeOutcome {
                 },
                 presented: presented.clone(),
             },
-            CertificateError::Other(o) if format!("{o:?}").contains("UnknownIssuer") => {
-                ProbeOutcome::UnknownAuthority {
-                    detail: "unknown issuer".into(),
-                }
-            }
             other => ProbeOutcome::ServerCertInvalid {
                 detail: format!("{other:?}"),
             },

@@ -72,6 +72,7 @@ pub struct CertSummary {
 
 /// Something worth telling the user that does not stop the fix.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Warning {
     /// The client certificate expires within [`EXPIRY_WARNING_DAYS`].
     ExpiresSoon {
@@ -385,6 +386,24 @@ pub fn validate(
     match CertifiedKey::new(vec![leaf_der.clone()], signing_key).keys_match() {
         Ok(()) => {}
         Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => {
+            // Say why when the key belongs to another certificate that was given.
+            let matches = |der: &CertificateDer<'static>| {
+                rustls::crypto::ring::sign::any_supported_type(key.key())
+                    .map(|k| CertifiedKey::new(vec![der.clone()], k).keys_match().is_ok())
+                    .unwrap_or(false)
+            };
+            if cert.certs()[1..].iter().any(matches) {
+                return Err(CertError::ChainInvalid {
+                    path: cert_path,
+                    reason: "the key belongs to a later certificate of the file: the client certificate must come first, intermediates after it".into(),
+                });
+            }
+            if ca.certs().iter().any(matches) {
+                return Err(CertError::CaAndCertSwapped {
+                    ca_path: ca.path().to_path_buf(),
+                    cert_path,
+                });
+            }
             return Err(CertError::KeyMismatch {
                 key_path: key.path().to_path_buf(),
                 cert_path,
@@ -566,11 +585,19 @@ fn chain_error(
             cert_path: cert_path.to_path_buf(),
             ca_path: ca_path.to_path_buf(),
             issuer: leaf.issuer().to_string(),
-            ca_subjects: cas
-                .iter()
-                .map(|c| c.subject().to_string())
-                .collect::<Vec<_>>()
-                .join("\", \""),
+            ca_subjects: {
+                // A whole system trust bundle holds ~150 CAs: name a few.
+                let mut s = cas
+                    .iter()
+                    .take(3)
+                    .map(|c| format!("\"{}\"", c.subject()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if cas.len() > 3 {
+                    s.push_str(&format!(" and {} more", cas.len() - 3));
+                }
+                s
+            },
         },
         #[allow(deprecated)]
         E::RequiredEkuNotFound | E::RequiredEkuNotFoundContext(_) => CertError::NoClientAuth {
