@@ -3,23 +3,1117 @@
 //!
 //! OWNER: exec helper. The api layer authenticates and authorizes (`create` on `pods/exec`), then
 //! calls `handle`.
+//!
+//! What a real cluster (kube-apiserver 1.30+ with the containerd runtime) does, and so what this
+//! does:
+//!
+//! - The API server validates the request (`ExecLocation` in
+//!   kubernetes pkg/registry/core/pod/strategy.go): pod not found → 404; a container that is not in
+//!   the pod → 400 `container X is not valid for pod Y`; no container with several → 400
+//!   `a container name must be specified for pod Y, choose one of: [a b]`; no node → 400.
+//! - A WebSocket request offering `v5.channel.k8s.io` is served by the API server's stream
+//!   translator (staging/src/k8s.io/apiserver/pkg/util/proxy/streamtranslator.go, websocket.go):
+//!   it accepts only `v5.channel.k8s.io`, upgrades first, then reaches the kubelet over SPDY; any
+//!   kubelet error arrives as an `InternalError` Status on the error channel (3).
+//! - Any other request is proxied to the kubelet, whose WebSocket server
+//!   (kubelet cri/streaming/remotecommand/websocket.go) accepts `""`, `channel.k8s.io`,
+//!   `base64.channel.k8s.io`, `v4.channel.k8s.io`, `v4.base64.channel.k8s.io`, the first one the
+//!   client lists; none → 403 (golang.org/x/net/websocket). Kubelet errors before the upgrade are
+//!   plain-text HTTP answers (`container not found ("c")` with 500, as `streaming.WriteError`
+//!   sends a non-gRPC error).
+//! - SPDY is not served here: a request without a WebSocket upgrade that passes every check gets
+//!   a 400 Status saying so (kubectl 1.27–1.29 print it as `Error from server (BadRequest): ...`).
+//! - Exit codes: containerd returns `CodeExitError{"error executing command [argv], exit code N"}`
+//!   (containerd internal/cri/server/streaming.go), the kubelet writes
+//!   `command terminated with non-zero exit code: <that>`; through the translator the inner text is
+//!   client-go's `command terminated with exit code N`.
+//! - A missing executable (distroless images) fails in containerd before the process starts:
+//!   `failed to exec in container: failed to start exec "<id>": OCI runtime exec failed: exec
+//!   failed: unable to start container process: exec: "sh": executable file not found in $PATH:
+//!   unknown`, an `InternalError` Status (the translator wraps it once more, so kubectl 1.30+
+//!   prints `Internal error occurred: Internal error occurred: error executing command in
+//!   container: ...`). The exit code 126 with the OCI text on stdout is Docker's (cri-dockerd)
+//!   behaviour, not containerd's, and is not reproduced.
 
 use crate::api::Body;
 use crate::cluster::Cluster;
-use http::{Request, Response};
+use crate::kubelet::PodView;
+use crate::status::ApiError;
+use base64::Engine;
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde::Serialize;
+use serde_json::Value;
+use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::Role;
+
+/// `v5.channel.k8s.io`: v4 plus the close signal (channel 255).
+pub const V5: &str = "v5.channel.k8s.io";
+/// `v4.channel.k8s.io`: binary frames, a JSON Status on the error channel.
+pub const V4: &str = "v4.channel.k8s.io";
+/// `v4.base64.channel.k8s.io`: text frames, `'0'+channel` then base64.
+pub const V4_BASE64: &str = "v4.base64.channel.k8s.io";
+/// `channel.k8s.io`: binary frames, the error channel carries plain text.
+pub const CHANNEL: &str = "channel.k8s.io";
+/// `base64.channel.k8s.io`.
+pub const BASE64_CHANNEL: &str = "base64.channel.k8s.io";
+
+/// The subprotocols of the kubelet's (containerd's) WebSocket server, reached when the client does
+/// not offer v5. `""` is chosen when the client sends no `Sec-WebSocket-Protocol`.
+const KUBELET_PROTOCOLS: &[&str] = &["", CHANNEL, BASE64_CHANNEL, V4, V4_BASE64];
+
+const STDIN: u8 = 0;
+const STDOUT: u8 = 1;
+const STDERR: u8 = 2;
+const ERROR: u8 = 3;
+const RESIZE: u8 = 4;
+const CLOSE: u8 = 255;
+
+/// The PATH of the images the pods run (the Prometheus image's, and most others').
+const IMAGE_PATH: &[&str] = &[
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+/// What a distroless Prometheus image holds: its binaries, no shell, no busybox.
+const DISTROLESS_BINARIES: &[&str] = &["/bin/prometheus", "/bin/promtool"];
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers (also used by `proxy`).
+
+/// A Status error response, as the API server writes it.
+pub(crate) fn status_response(e: &ApiError) -> Response<Body> {
+    let body = serde_json::to_vec(&e.to_status()).unwrap_or_default();
+    let mut b = Response::builder()
+        .status(StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("Cache-Control", "no-cache, private");
+    if let Some(r) = e.retry_after {
+        b = b.header(header::RETRY_AFTER, r.to_string());
+    }
+    b.body(crate::api::full(body))
+        .expect("status response headers are valid")
+}
+
+/// A plain-text answer, as Go's `http.Error` / a raw `ResponseWriter.Write` of text sends it.
+pub(crate) fn text_response(code: u16, text: &str) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .header("X-Content-Type-Options", "nosniff")
+        .body(crate::api::full(text.to_string()))
+        .expect("text response headers are valid")
+}
+
+/// `%XX` and `+` decoding of one query component (Go's `url.QueryUnescape`); invalid escapes are
+/// kept as they are.
+pub(crate) fn query_unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(v) => {
+                        out.push(v);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The query of a request as (key, value) pairs in order, decoded.
+pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (query_unescape(k), query_unescape(v)),
+            None => (query_unescape(p), String::new()),
+        })
+        .collect()
+}
+
+/// Go's `%q` of a plain string (what `fmt.Sprintf("%q", s)` prints for printable text).
+pub(crate) fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request options.
+
+/// `PodExecOptions` as the API server decodes them from the query.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecOptions {
+    pub command: Vec<String>,
+    pub container: String,
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    pub tty: bool,
+}
+
+/// A bool query parameter as apimachinery's `Convert_Slice_string_To_bool` reads it: absent →
+/// false; `0` or `false` (any case) → false; anything else → true.
+fn query_bool(pairs: &[(String, String)], key: &str) -> bool {
+    match pairs.iter().find(|(k, _)| k == key) {
+        None => false,
+        Some((_, v)) => !(v == "0" || v.eq_ignore_ascii_case("false")),
+    }
+}
+
+impl ExecOptions {
+    pub fn from_query(query: Option<&str>) -> Self {
+        let pairs = query_pairs(query);
+        ExecOptions {
+            command: pairs
+                .iter()
+                .filter(|(k, _)| k == "command")
+                .map(|(_, v)| v.clone())
+                .collect(),
+            container: pairs
+                .iter()
+                .find(|(k, _)| k == "container")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default(),
+            stdin: query_bool(&pairs, "stdin"),
+            stdout: query_bool(&pairs, "stdout"),
+            stderr: query_bool(&pairs, "stderr"),
+            tty: query_bool(&pairs, "tty"),
+        }
+    }
+
+    /// The streams the kubelet opens (`remotecommand.NewOptions`): with a TTY, stderr is off.
+    fn effective_stderr(&self) -> bool {
+        self.stderr && !self.tty
+    }
+}
+
+/// Container names of a pod in `podutil.VisitContainers` order: init, regular, ephemeral.
+fn container_names(pod: &Value) -> Vec<String> {
+    let mut names = Vec::new();
+    for list in ["initContainers", "containers", "ephemeralContainers"] {
+        if let Some(cs) = pod["spec"][list].as_array() {
+            for c in cs {
+                if let Some(n) = c["name"].as_str() {
+                    names.push(n.to_string());
+                }
+            }
+        }
+    }
+    names
+}
+
+/// `validateContainer` of pkg/registry/core/pod/strategy.go.
+pub(crate) fn validate_container(pod: &Value, pod_name: &str, container: &str) -> Result<String, ApiError> {
+    if container.is_empty() {
+        let regular: Vec<&str> = pod["spec"]["containers"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|c| c["name"].as_str()).collect())
+            .unwrap_or_default();
+        match regular.len() {
+            1 => Ok(regular[0].to_string()),
+            0 => Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {pod_name}"
+            ))),
+            _ => Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {pod_name}, choose one of: [{}]",
+                container_names(pod).join(" ")
+            ))),
+        }
+    } else if container_names(pod).iter().any(|n| n == container) {
+        Ok(container.to_string())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "container {container} is not valid for pod {pod_name}"
+        )))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket upgrade.
+
+/// `wsstream.IsWebSocketRequest`: `Upgrade: websocket` and a `Connection` header naming upgrade.
+pub fn is_websocket_request(headers: &HeaderMap) -> bool {
+    let upgrade = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !upgrade.eq_ignore_ascii_case("websocket") {
+        return false;
+    }
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+/// The protocols the client offers, from the first `Sec-WebSocket-Protocol` header, comma-split
+/// and trimmed (as golang.org/x/net/websocket and `IsWebSocketRequestWithStreamCloseProtocol` read it).
+pub fn offered_protocols(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .map(|v| v.split(',').map(|p| p.trim().to_string()).collect())
+        .unwrap_or_default()
+}
+
+/// Which server answers the WebSocket: the API server's translator (the client offers v5) or the
+/// kubelet (everything else).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    Translator,
+    Kubelet,
+}
+
+/// `wsstream`'s `handshake`: the first protocol the client lists that the server allows; no
+/// header → `""`. `None`: nothing matches (the server answers 403).
+pub fn negotiate(offered: &[String], allowed: &[&str]) -> Option<String> {
+    let offered: Vec<&str> = if offered.is_empty() {
+        vec![""]
+    } else {
+        offered.iter().map(String::as_str).collect()
+    };
+    offered
+        .into_iter()
+        .find(|p| allowed.contains(p))
+        .map(str::to_string)
+}
+
+/// The protocol the real server selects for this request, and which side answers it.
+fn select_protocol(headers: &HeaderMap) -> (Path, Option<String>) {
+    let offered = offered_protocols(headers);
+    if offered.iter().any(|p| p == V5) {
+        (Path::Translator, Some(V5.to_string()))
+    } else {
+        (Path::Kubelet, negotiate(&offered, KUBELET_PROTOCOLS))
+    }
+}
+
+/// How frames are written and read on the negotiated protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Codec {
+    base64: bool,
+    /// A JSON Status on the error channel (v4, v5); else the failure message as text.
+    json_status: bool,
+    /// Channel 255 closes a stream (v5).
+    stream_close: bool,
+}
+
+impl Codec {
+    fn of(protocol: &str) -> Codec {
+        Codec {
+            base64: protocol == BASE64_CHANNEL || protocol == V4_BASE64,
+            json_status: protocol == V4 || protocol == V4_BASE64 || protocol == V5,
+            stream_close: protocol == V5,
+        }
+    }
+
+    fn frame(&self, channel: u8, data: &[u8]) -> Message {
+        if self.base64 {
+            let mut s = String::with_capacity(1 + data.len() * 4 / 3 + 4);
+            s.push((b'0' + channel) as char);
+            s.push_str(&base64::engine::general_purpose::STANDARD.encode(data));
+            Message::text(s)
+        } else {
+            let mut v = Vec::with_capacity(data.len() + 1);
+            v.push(channel);
+            v.extend_from_slice(data);
+            Message::binary(v)
+        }
+    }
+
+    /// (channel, payload) of a frame from the client; `None` for frames to ignore.
+    fn parse(&self, msg: &Message) -> Option<(u8, Vec<u8>)> {
+        let data: &[u8] = match msg {
+            Message::Binary(b) => b,
+            Message::Text(t) => t.as_bytes(),
+            _ => return None,
+        };
+        let (&first, rest) = data.split_first()?;
+        if self.stream_close && first == CLOSE {
+            return Some((CLOSE, rest.to_vec()));
+        }
+        if self.base64 {
+            let ch = first.wrapping_sub(b'0');
+            let decoded = base64::engine::general_purpose::STANDARD.decode(rest).ok()?;
+            Some((ch, decoded))
+        } else {
+            Some((first, rest.to_vec()))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status objects on the error channel (metav1.Status marshalled by encoding/json: field order
+// metadata, status, message, reason, details, code; empty fields omitted).
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+struct StreamCause {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    reason: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    message: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+struct StreamDetails {
+    causes: Vec<StreamCause>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+struct StreamStatus {
+    metadata: serde_json::Map<String, Value>,
+    status: &'static str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    message: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<StreamDetails>,
+    #[serde(skip_serializing_if = "is_zero")]
+    code: u16,
+}
+
+fn is_zero(c: &u16) -> bool {
+    *c == 0
+}
+
+impl StreamStatus {
+    fn success() -> Self {
+        StreamStatus {
+            metadata: Default::default(),
+            status: "Success",
+            message: String::new(),
+            reason: String::new(),
+            details: None,
+            code: 0,
+        }
+    }
+
+    /// `NonZeroExitCode` with an `ExitCode` cause (kubelet `ServeExec`, translator `codeExitToStatusError`).
+    fn exit_code(inner: &str, code: i32) -> Self {
+        StreamStatus {
+            metadata: Default::default(),
+            status: "Failure",
+            message: format!("command terminated with non-zero exit code: {inner}"),
+            reason: "NonZeroExitCode".into(),
+            details: Some(StreamDetails {
+                causes: vec![StreamCause {
+                    reason: "ExitCode".into(),
+                    message: code.to_string(),
+                }],
+            }),
+            code: 0,
+        }
+    }
+
+    /// `apierrors.NewInternalError(err)`.
+    fn internal(err: &str) -> Self {
+        StreamStatus {
+            metadata: Default::default(),
+            status: "Failure",
+            message: format!("Internal error occurred: {err}"),
+            reason: "InternalError".into(),
+            details: Some(StreamDetails {
+                causes: vec![StreamCause {
+                    reason: String::new(),
+                    message: err.to_string(),
+                }],
+            }),
+            code: 500,
+        }
+    }
+
+    /// What the error channel carries on this protocol: JSON (v4, v5), else the message of a
+    /// failure and nothing for success (`v1WriteStatusFunc`).
+    fn encode(&self, codec: &Codec) -> Option<Vec<u8>> {
+        if codec.json_status {
+            serde_json::to_vec(self).ok()
+        } else if self.status == "Success" {
+            None
+        } else {
+            Some(self.message.clone().into_bytes())
+        }
+    }
+}
+
+/// How a session ends, before it is put on the error channel of the path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Success,
+    /// The process exited non-zero (or by a signal: 128 + signal, as runc reports it).
+    Exit { argv: Vec<String>, code: i32 },
+    /// The kubelet refused before streaming (text of its HTTP answer).
+    KubeletRefused(String),
+    /// The runtime failed to start the process (containerd's error text after
+    /// `failed to exec in container: `).
+    RuntimeFailed(String),
+}
+
+impl Outcome {
+    fn status(&self, path: Path) -> StreamStatus {
+        match (self, path) {
+            (Outcome::Success, _) => StreamStatus::success(),
+            (Outcome::Exit { argv, code }, Path::Kubelet) => StreamStatus::exit_code(
+                &format!(
+                    "error executing command [{}], exit code {code}",
+                    argv.join(" ")
+                ),
+                *code,
+            ),
+            (Outcome::Exit { code, .. }, Path::Translator) => StreamStatus::exit_code(
+                &format!("command terminated with exit code {code}"),
+                *code,
+            ),
+            (Outcome::KubeletRefused(text), _) => {
+                // Only the translator streams before reaching the kubelet; its SPDY client reports
+                // a refused upgrade as `unable to upgrade connection: <body>`.
+                StreamStatus::internal(&format!("unable to upgrade connection: {text}"))
+            }
+            (Outcome::RuntimeFailed(text), Path::Kubelet) => StreamStatus::internal(&format!(
+                "error executing command in container: failed to exec in container: {text}"
+            )),
+            (Outcome::RuntimeFailed(text), Path::Translator) => {
+                // client-go's v4 error decoder returns the kubelet's message as a plain error;
+                // the translator wraps it in NewInternalError again.
+                let kubelet = StreamStatus::internal(&format!(
+                    "error executing command in container: failed to exec in container: {text}"
+                ));
+                StreamStatus::internal(&kubelet.message)
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runtime: does the executable exist in the image?
+
+static EXEC_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A containerd exec ID: 64 hex digits.
+fn exec_id(view: &PodView) -> String {
+    use sha2::Digest;
+    let n = EXEC_SEQ.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut h = sha2::Sha256::new();
+    h.update(view.uid.as_bytes());
+    h.update(view.container.as_bytes());
+    h.update(n.to_le_bytes());
+    h.update(nanos.to_le_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where a container path is on the host: inside a mount, or the host's own root (the images'
+/// root is the host's, read-only).
+fn host_path(view: &PodView, path: &str) -> std::path::PathBuf {
+    let mut best: Option<&crate::kubelet::Mount> = None;
+    for m in &view.mounts {
+        let cp = m.container_path.trim_end_matches('/');
+        if (path == cp || path.starts_with(&format!("{cp}/")))
+            && best.is_none_or(|b| b.container_path.len() < m.container_path.len())
+        {
+            best = Some(m);
+        }
+    }
+    match best {
+        Some(m) => {
+            let cp = m.container_path.trim_end_matches('/');
+            let rest = path[cp.len()..].trim_start_matches('/');
+            if rest.is_empty() {
+                m.host_path.clone()
+            } else {
+                m.host_path.join(rest)
+            }
+        }
+        None => std::path::PathBuf::from(path),
+    }
+}
+
+fn is_executable_file(p: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// runc's lookup of `argv[0]` in the image; `Err` is runc's text after `exec failed: unable to
+/// start container process: `.
+fn lookup_executable(view: &PodView, argv0: &str) -> Result<(), String> {
+    if argv0.contains('/') {
+        let exists = if view.has_shell {
+            host_path(view, argv0).exists()
+        } else {
+            DISTROLESS_BINARIES.contains(&argv0) && std::path::Path::new(argv0).exists()
+        };
+        if exists {
+            Ok(())
+        } else {
+            Err(format!(
+                "exec: {}: stat {argv0}: no such file or directory",
+                go_quote(argv0)
+            ))
+        }
+    } else {
+        let found = !argv0.is_empty()
+            && if view.has_shell {
+                IMAGE_PATH
+                    .iter()
+                    .any(|d| is_executable_file(&host_path(view, &format!("{d}/{argv0}"))))
+            } else {
+                DISTROLESS_BINARIES
+                    .iter()
+                    .any(|b| b.rsplit('/').next() == Some(argv0))
+            };
+        if found {
+            Ok(())
+        } else {
+            Err(format!(
+                "exec: {}: executable file not found in $PATH",
+                go_quote(argv0)
+            ))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The handler.
+
+/// The 400 a request without a WebSocket upgrade gets once it passed every check: this server
+/// has no SPDY.
+fn spdy_unsupported() -> ApiError {
+    ApiError::bad_request(
+        "Upgrade request required: this API server serves pods/exec over WebSocket only \
+         (subprotocol v5.channel.k8s.io or v4.channel.k8s.io); SPDY/3.1 is not supported, \
+         use kubectl 1.30 or newer",
+    )
+}
 
 /// Serve `GET|POST /api/v1/namespaces/{ns}/pods/{pod}/exec?command=..&container=..&stdout=1..`.
 pub async fn handle(
     cluster: Arc<Cluster>,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     namespace: &str,
     pod: &str,
 ) -> Response<Body> {
-    let _ = (cluster, req, namespace, pod);
-    Response::builder()
-        .status(501)
-        .body(crate::api::full("exec is not implemented yet"))
-        .expect("static response")
+    let opts = ExecOptions::from_query(req.uri().query());
+    // The API server: ExecLocation.
+    let pods = cluster.store.rt("pods");
+    let obj = match cluster.store.get(&pods, Some(namespace), pod) {
+        Ok(o) => o,
+        Err(e) => return status_response(&e),
+    };
+    let container = match validate_container(&obj, pod, &opts.container) {
+        Ok(c) => c,
+        Err(e) => return status_response(&e),
+    };
+    if obj["spec"]["nodeName"].as_str().unwrap_or("").is_empty() {
+        return status_response(&ApiError::bad_request(format!(
+            "pod {pod} does not have a host assigned"
+        )));
+    }
+
+    let websocket = is_websocket_request(req.headers());
+    let (path, protocol) = if websocket {
+        select_protocol(req.headers())
+    } else {
+        (Path::Kubelet, None)
+    };
+
+    // The kubelet's checks (`remotecommand.NewOptions`, then `GetExec`'s container lookup).
+    let kubelet_refusal: Option<(u16, String)> = if !opts.stdin && !opts.stdout && !opts.effective_stderr() {
+        Some((
+            400,
+            "you must specify at least 1 of stdin, stdout, stderr".to_string(),
+        ))
+    } else {
+        None
+    };
+    let view = cluster.kubelet.view(namespace, pod, &container);
+    let kubelet_refusal = kubelet_refusal.or_else(|| {
+        view.is_none()
+            .then(|| (500, format!("container not found ({})", go_quote(&container))))
+    });
+
+    if path == Path::Kubelet
+        && let Some((code, text)) = &kubelet_refusal
+    {
+        return text_response(*code, text);
+    }
+    if !websocket {
+        return status_response(&spdy_unsupported());
+    }
+
+    // golang.org/x/net/websocket's handshake checks.
+    if req.method() != http::Method::GET {
+        return text_response(405, "bad method");
+    }
+    let version_ok = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim() == "13")
+        .unwrap_or(false);
+    if !version_ok {
+        let mut r = text_response(400, "missing or bad WebSocket Version");
+        r.headers_mut()
+            .insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        return r;
+    }
+    let Some(key) = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_KEY)
+        .map(|k| k.as_bytes().to_vec())
+    else {
+        return text_response(400, "mismatch challenge/response");
+    };
+    let Some(protocol) = protocol else {
+        return Response::builder()
+            .status(StatusCode::FORBIDDEN)
+            .body(crate::api::full(Bytes::new()))
+            .expect("static response");
+    };
+
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let codec = Codec::of(&protocol);
+    let argv = opts.command.clone();
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+        let outcome_pre = kubelet_refusal.map(|(_, text)| Outcome::KubeletRefused(text));
+        session(ws, codec, path, opts, view, argv, outcome_pre).await;
+    });
+
+    let mut b = Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::UPGRADE, "websocket")
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept);
+    if !protocol.is_empty() {
+        b = b.header(header::SEC_WEBSOCKET_PROTOCOL, protocol);
+    }
+    b.body(crate::api::full(Bytes::new()))
+        .expect("upgrade response headers are valid")
+}
+
+type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// Events of one session, to the loop that owns the socket's sink.
+enum Event {
+    Out(u8, Bytes),
+    OutDone,
+}
+
+async fn session(
+    ws: Ws,
+    codec: Codec,
+    path: Path,
+    opts: ExecOptions,
+    view: Option<PodView>,
+    argv: Vec<String>,
+    refused: Option<Outcome>,
+) {
+    let (mut sink, mut stream) = ws.split();
+    // An empty frame on the lowest writable channel tells the client the streams are up.
+    let first = if opts.stdout {
+        STDOUT
+    } else if opts.effective_stderr() {
+        STDERR
+    } else {
+        ERROR
+    };
+    if sink.send(codec.frame(first, &[])).await.is_err() {
+        return;
+    }
+
+    let outcome = match (refused, view) {
+        (Some(o), _) => o,
+        (None, None) => Outcome::KubeletRefused("container not found".into()),
+        (None, Some(view)) => run(&mut sink, &mut stream, codec, &opts, &view, argv).await,
+    };
+    if let Some(bytes) = outcome.status(path).encode(&codec) {
+        let _ = sink.send(codec.frame(ERROR, &bytes)).await;
+    }
+    // Signal the end and give the client time to read everything and close (streamtranslator
+    // `finish`); the kubelet closes right away, which the client sees the same way.
+    let _ = sink.send(Message::Close(None)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(m)) = stream.next().await {
+            if matches!(m, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+type Sink = futures::stream::SplitSink<Ws, Message>;
+type Stream = futures::stream::SplitStream<Ws>;
+
+/// Run the command and stream it; returns how it ended.
+async fn run(
+    sink: &mut Sink,
+    stream: &mut Stream,
+    codec: Codec,
+    opts: &ExecOptions,
+    view: &PodView,
+    argv: Vec<String>,
+) -> Outcome {
+    let argv0 = argv.first().cloned().unwrap_or_default();
+    if let Err(why) = lookup_executable(view, &argv0) {
+        return Outcome::RuntimeFailed(format!(
+            "failed to start exec {}: OCI runtime exec failed: exec failed: unable to start container process: {why}: unknown",
+            go_quote(&exec_id(view))
+        ));
+    }
+    let mut cmd = crate::kubelet::bwrap_command(view, &argv);
+    cmd.stdin(if opts.stdin {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    cmd.stdout(if opts.stdout {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    // With a TTY the kubelet has no stderr stream: the terminal carries both.
+    let stderr_to = if opts.effective_stderr() {
+        Some(STDERR)
+    } else if opts.tty && opts.stdout {
+        Some(STDOUT)
+    } else {
+        None
+    };
+    cmd.stderr(if stderr_to.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return Outcome::RuntimeFailed(format!(
+                "failed to start exec {}: bwrap (Debian package bubblewrap) could not be started: {e}: unknown",
+                go_quote(&exec_id(view))
+            ));
+        }
+    };
+
+    let (tx, mut rx) = mpsc::channel::<Event>(64);
+    let mut pumps = 0;
+    if let Some(out) = child.stdout.take() {
+        pumps += 1;
+        tokio::spawn(pump(out, STDOUT, tx.clone()));
+    }
+    if let (Some(err), Some(ch)) = (child.stderr.take(), stderr_to) {
+        pumps += 1;
+        tokio::spawn(pump(err, ch, tx.clone()));
+    }
+    // Stdin: the client's frames, in order, to the process.
+    let (in_tx, mut in_rx) = mpsc::channel::<Option<Vec<u8>>>(64);
+    if let Some(mut stdin) = child.stdin.take() {
+        tokio::spawn(async move {
+            while let Some(Some(data)) = in_rx.recv().await {
+                if stdin.write_all(&data).await.is_err() {
+                    break;
+                }
+                let _ = stdin.flush().await;
+            }
+            // Dropping stdin closes it: EOF for the process.
+        });
+    } else {
+        drop(in_rx);
+    }
+    let mut in_tx = Some(in_tx);
+    drop(tx);
+
+    let mut client_gone = false;
+    let mut exit: Option<std::process::ExitStatus> = None;
+    let mut gone_deadline: Option<tokio::time::Instant> = None;
+    loop {
+        if pumps == 0 && exit.is_some() {
+            break;
+        }
+        tokio::select! {
+            ev = rx.recv(), if pumps > 0 => match ev {
+                Some(Event::Out(ch, data)) => {
+                    if !client_gone && sink.send(codec.frame(ch, &data)).await.is_err() {
+                        client_gone = true;
+                    }
+                }
+                Some(Event::OutDone) => pumps -= 1,
+                None => pumps = 0,
+            },
+            msg = stream.next(), if !client_gone => match msg {
+                Some(Ok(m @ (Message::Binary(_) | Message::Text(_)))) => {
+                    match codec.parse(&m) {
+                        Some((STDIN, data)) => {
+                            if let Some(t) = &in_tx
+                                && !data.is_empty()
+                            {
+                                let _ = t.send(Some(data)).await;
+                            }
+                        }
+                        Some((CLOSE, chans)) if chans.first() == Some(&STDIN) => {
+                            in_tx = None;
+                        }
+                        Some((RESIZE, _)) | Some(_) | None => {}
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                    // The kubelet closes every stream when the socket closes: stdin EOF.
+                    client_gone = true;
+                    in_tx = None;
+                    gone_deadline = Some(tokio::time::Instant::now() + Duration::from_secs(5));
+                }
+                Some(Ok(_)) => {}
+            },
+            st = child.wait(), if exit.is_none() => {
+                exit = Some(st.unwrap_or_else(|_| {
+                    use std::os::unix::process::ExitStatusExt;
+                    std::process::ExitStatus::from_raw(1 << 8)
+                }));
+                // Nothing more goes to a process that has exited.
+                in_tx = None;
+            },
+            _ = async {
+                match gone_deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending::<()>().await,
+                }
+            } => {
+                // The client left and the process did not finish: the runtime kills it.
+                let _ = child.kill().await;
+                return Outcome::Success;
+            }
+        }
+    }
+    let _ = in_tx;
+    let Some(status) = exit else {
+        return Outcome::Success;
+    };
+    let code = match status.code() {
+        Some(c) => c,
+        None => {
+            use std::os::unix::process::ExitStatusExt;
+            128 + status.signal().unwrap_or(0)
+        }
+    };
+    if code == 0 {
+        Outcome::Success
+    } else {
+        Outcome::Exit { argv, code }
+    }
+}
+
+async fn pump(mut r: impl tokio::io::AsyncRead + Unpin, ch: u8, tx: mpsc::Sender<Event>) {
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if tx
+                    .send(Event::Out(ch, Bytes::copy_from_slice(&buf[..n])))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = tx.send(Event::OutDone).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn query_decoding_follows_the_api_server() {
+        let o = ExecOptions::from_query(Some(
+            "command=sh&command=-c&command=exit+3&command=a%2Fb&container=prometheus&stdout=true&stderr=1&stdin=false&tty=0",
+        ));
+        assert_eq!(o.command, vec!["sh", "-c", "exit 3", "a/b"]);
+        assert_eq!(o.container, "prometheus");
+        assert!(o.stdout && o.stderr && !o.stdin && !o.tty);
+        // Convert_Slice_string_To_bool: anything but 0/false is true.
+        let o = ExecOptions::from_query(Some("stdin=yes&stdout=FALSE"));
+        assert!(o.stdin && !o.stdout);
+    }
+
+    #[test]
+    fn protocol_selection_matches_translator_and_kubelet() {
+        // kubectl 1.30+ (client-go websocket executor) and kube-rs: v5 listed → the translator, v5.
+        let h = headers(&[
+            ("upgrade", "websocket"),
+            ("connection", "Upgrade"),
+            (
+                "sec-websocket-protocol",
+                "v5.channel.k8s.io, v4.channel.k8s.io, v3.channel.k8s.io, v2.channel.k8s.io",
+            ),
+        ]);
+        assert!(is_websocket_request(&h));
+        assert_eq!(select_protocol(&h), (Path::Translator, Some(V5.into())));
+        // v5 anywhere in the list selects the translator, which accepts only v5.
+        let h = headers(&[("sec-websocket-protocol", "v4.channel.k8s.io,v5.channel.k8s.io")]);
+        assert_eq!(select_protocol(&h), (Path::Translator, Some(V5.into())));
+        // Otherwise the kubelet: the client's order decides.
+        let h = headers(&[(
+            "sec-websocket-protocol",
+            "v3.channel.k8s.io, v4.base64.channel.k8s.io, v4.channel.k8s.io",
+        )]);
+        assert_eq!(
+            select_protocol(&h),
+            (Path::Kubelet, Some(V4_BASE64.into()))
+        );
+        let h = headers(&[("sec-websocket-protocol", "v3.channel.k8s.io, v2.channel.k8s.io")]);
+        assert_eq!(select_protocol(&h), (Path::Kubelet, None));
+        assert_eq!(select_protocol(&headers(&[])), (Path::Kubelet, Some(String::new())));
+        // SPDY is not a WebSocket.
+        let h = headers(&[
+            ("upgrade", "SPDY/3.1"),
+            ("connection", "Upgrade"),
+            ("x-stream-protocol-version", "v4.channel.k8s.io"),
+        ]);
+        assert!(!is_websocket_request(&h));
+    }
+
+    #[test]
+    fn exit_status_texts() {
+        // kubelet (containerd) path, v4: staging .../cri-streaming remotecommand exec.go + containerd streaming.go
+        let argv = vec!["sh".to_string(), "-c".into(), "exit 3".into()];
+        let s = Outcome::Exit {
+            argv: argv.clone(),
+            code: 3,
+        }
+        .status(Path::Kubelet);
+        assert_eq!(
+            String::from_utf8(s.encode(&Codec::of(V4)).unwrap()).unwrap(),
+            r#"{"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: error executing command [sh -c exit 3], exit code 3","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}"#
+        );
+        // translator, v5: codeExitToStatusError over client-go's CodeExitError.
+        let s = Outcome::Exit { argv, code: 3 }.status(Path::Translator);
+        assert_eq!(
+            s.message,
+            "command terminated with non-zero exit code: command terminated with exit code 3"
+        );
+        assert_eq!(
+            String::from_utf8(StreamStatus::success().encode(&Codec::of(V5)).unwrap()).unwrap(),
+            r#"{"metadata":{},"status":"Success"}"#
+        );
+        // pre-v4 protocols carry the message text only, nothing on success.
+        assert_eq!(StreamStatus::success().encode(&Codec::of(CHANNEL)), None);
+        // containerd's failure to start, wrapped twice on the translator path (as kubectl 1.31
+        // prints it: "Internal error occurred: Internal error occurred: error executing command in container: ...").
+        let o = Outcome::RuntimeFailed("failed to start exec \"x\": OCI runtime exec failed: y: unknown".into());
+        assert_eq!(
+            o.status(Path::Kubelet).message,
+            "Internal error occurred: error executing command in container: failed to exec in container: failed to start exec \"x\": OCI runtime exec failed: y: unknown"
+        );
+        assert_eq!(
+            o.status(Path::Translator).message,
+            "Internal error occurred: Internal error occurred: error executing command in container: failed to exec in container: failed to start exec \"x\": OCI runtime exec failed: y: unknown"
+        );
+        assert_eq!(o.status(Path::Translator).code, 500);
+    }
+
+    #[test]
+    fn container_validation_texts() {
+        let pod = serde_json::json!({"spec": {
+            "initContainers": [{"name": "init-config-reloader"}],
+            "containers": [{"name": "prometheus"}, {"name": "config-reloader"}]}});
+        assert_eq!(
+            validate_container(&pod, "prometheus-k8s-0", "").unwrap_err().message,
+            "a container name must be specified for pod prometheus-k8s-0, choose one of: [init-config-reloader prometheus config-reloader]"
+        );
+        let e = validate_container(&pod, "prometheus-k8s-0", "nope").unwrap_err();
+        assert_eq!(e.code, 400);
+        assert_eq!(e.message, "container nope is not valid for pod prometheus-k8s-0");
+        assert_eq!(
+            validate_container(&pod, "p", "init-config-reloader").unwrap(),
+            "init-config-reloader"
+        );
+    }
+
+    #[test]
+    fn base64_codec_frames() {
+        let c = Codec::of(V4_BASE64);
+        let m = c.frame(STDOUT, b"hi\n");
+        assert_eq!(m, Message::text("1aGkK"));
+        assert_eq!(c.parse(&Message::text("0aGkK")), Some((STDIN, b"hi\n".to_vec())));
+        let c5 = Codec::of(V5);
+        assert_eq!(
+            c5.parse(&Message::binary(vec![CLOSE, STDIN])),
+            Some((CLOSE, vec![STDIN]))
+        );
+    }
 }
