@@ -251,7 +251,12 @@ fn container_names(pod: &Value) -> Vec<String> {
 }
 
 /// `validateContainer` of pkg/registry/core/pod/strategy.go.
-pub(crate) fn validate_container(pod: &Value, pod_name: &str, container: &str) -> Result<String, ApiError> {
+#[allow(clippy::result_large_err)]
+pub(crate) fn validate_container(
+    pod: &Value,
+    pod_name: &str,
+    container: &str,
+) -> Result<String, ApiError> {
     if container.is_empty() {
         let regular: Vec<&str> = pod["spec"]["containers"]
             .as_array()
@@ -386,7 +391,9 @@ impl Codec {
         }
         if self.base64 {
             let ch = first.wrapping_sub(b'0');
-            let decoded = base64::engine::general_purpose::STANDARD.decode(rest).ok()?;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(rest)
+                .ok()?;
             Some((ch, decoded))
         } else {
             Some((first, rest.to_vec()))
@@ -493,7 +500,10 @@ impl StreamStatus {
 enum Outcome {
     Success,
     /// The process exited non-zero (or by a signal: 128 + signal, as runc reports it).
-    Exit { argv: Vec<String>, code: i32 },
+    Exit {
+        argv: Vec<String>,
+        code: i32,
+    },
     /// The kubelet refused before streaming (text of its HTTP answer).
     KubeletRefused(String),
     /// The runtime failed to start the process (containerd's error text after
@@ -512,10 +522,9 @@ impl Outcome {
                 ),
                 *code,
             ),
-            (Outcome::Exit { code, .. }, Path::Translator) => StreamStatus::exit_code(
-                &format!("command terminated with exit code {code}"),
-                *code,
-            ),
+            (Outcome::Exit { code, .. }, Path::Translator) => {
+                StreamStatus::exit_code(&format!("command terminated with exit code {code}"), *code)
+            }
             (Outcome::KubeletRefused(text), _) => {
                 // Only the translator streams before reaching the kubelet; its SPDY client reports
                 // a refused upgrade as `unable to upgrade connection: <body>`.
@@ -674,18 +683,23 @@ pub async fn handle(
     };
 
     // The kubelet's checks (`remotecommand.NewOptions`, then `GetExec`'s container lookup).
-    let kubelet_refusal: Option<(u16, String)> = if !opts.stdin && !opts.stdout && !opts.effective_stderr() {
-        Some((
-            400,
-            "you must specify at least 1 of stdin, stdout, stderr".to_string(),
-        ))
-    } else {
-        None
-    };
+    let kubelet_refusal: Option<(u16, String)> =
+        if !opts.stdin && !opts.stdout && !opts.effective_stderr() {
+            Some((
+                400,
+                "you must specify at least 1 of stdin, stdout, stderr".to_string(),
+            ))
+        } else {
+            None
+        };
     let view = cluster.kubelet.view(namespace, pod, &container);
     let kubelet_refusal = kubelet_refusal.or_else(|| {
-        view.is_none()
-            .then(|| (500, format!("container not found ({})", go_quote(&container))))
+        view.is_none().then(|| {
+            (
+                500,
+                format!("container not found ({})", go_quote(&container)),
+            )
+        })
     });
 
     if path == Path::Kubelet
@@ -709,8 +723,10 @@ pub async fn handle(
         .unwrap_or(false);
     if !version_ok {
         let mut r = text_response(400, "missing or bad WebSocket Version");
-        r.headers_mut()
-            .insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        r.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
         return r;
     }
     let Some(key) = req
@@ -1024,20 +1040,26 @@ mod tests {
         assert!(is_websocket_request(&h));
         assert_eq!(select_protocol(&h), (Path::Translator, Some(V5.into())));
         // v5 anywhere in the list selects the translator, which accepts only v5.
-        let h = headers(&[("sec-websocket-protocol", "v4.channel.k8s.io,v5.channel.k8s.io")]);
+        let h = headers(&[(
+            "sec-websocket-protocol",
+            "v4.channel.k8s.io,v5.channel.k8s.io",
+        )]);
         assert_eq!(select_protocol(&h), (Path::Translator, Some(V5.into())));
         // Otherwise the kubelet: the client's order decides.
         let h = headers(&[(
             "sec-websocket-protocol",
             "v3.channel.k8s.io, v4.base64.channel.k8s.io, v4.channel.k8s.io",
         )]);
-        assert_eq!(
-            select_protocol(&h),
-            (Path::Kubelet, Some(V4_BASE64.into()))
-        );
-        let h = headers(&[("sec-websocket-protocol", "v3.channel.k8s.io, v2.channel.k8s.io")]);
+        assert_eq!(select_protocol(&h), (Path::Kubelet, Some(V4_BASE64.into())));
+        let h = headers(&[(
+            "sec-websocket-protocol",
+            "v3.channel.k8s.io, v2.channel.k8s.io",
+        )]);
         assert_eq!(select_protocol(&h), (Path::Kubelet, None));
-        assert_eq!(select_protocol(&headers(&[])), (Path::Kubelet, Some(String::new())));
+        assert_eq!(
+            select_protocol(&headers(&[])),
+            (Path::Kubelet, Some(String::new()))
+        );
         // SPDY is not a WebSocket.
         let h = headers(&[
             ("upgrade", "SPDY/3.1"),
@@ -1074,7 +1096,9 @@ mod tests {
         assert_eq!(StreamStatus::success().encode(&Codec::of(CHANNEL)), None);
         // containerd's failure to start, wrapped twice on the translator path (as kubectl 1.31
         // prints it: "Internal error occurred: Internal error occurred: error executing command in container: ...").
-        let o = Outcome::RuntimeFailed("failed to start exec \"x\": OCI runtime exec failed: y: unknown".into());
+        let o = Outcome::RuntimeFailed(
+            "failed to start exec \"x\": OCI runtime exec failed: y: unknown".into(),
+        );
         assert_eq!(
             o.status(Path::Kubelet).message,
             "Internal error occurred: error executing command in container: failed to exec in container: failed to start exec \"x\": OCI runtime exec failed: y: unknown"
@@ -1092,12 +1116,17 @@ mod tests {
             "initContainers": [{"name": "init-config-reloader"}],
             "containers": [{"name": "prometheus"}, {"name": "config-reloader"}]}});
         assert_eq!(
-            validate_container(&pod, "prometheus-k8s-0", "").unwrap_err().message,
+            validate_container(&pod, "prometheus-k8s-0", "")
+                .unwrap_err()
+                .message,
             "a container name must be specified for pod prometheus-k8s-0, choose one of: [init-config-reloader prometheus config-reloader]"
         );
         let e = validate_container(&pod, "prometheus-k8s-0", "nope").unwrap_err();
         assert_eq!(e.code, 400);
-        assert_eq!(e.message, "container nope is not valid for pod prometheus-k8s-0");
+        assert_eq!(
+            e.message,
+            "container nope is not valid for pod prometheus-k8s-0"
+        );
         assert_eq!(
             validate_container(&pod, "p", "init-config-reloader").unwrap(),
             "init-config-reloader"
@@ -1109,11 +1138,648 @@ mod tests {
         let c = Codec::of(V4_BASE64);
         let m = c.frame(STDOUT, b"hi\n");
         assert_eq!(m, Message::text("1aGkK"));
-        assert_eq!(c.parse(&Message::text("0aGkK")), Some((STDIN, b"hi\n".to_vec())));
+        assert_eq!(
+            c.parse(&Message::text("0aGkK")),
+            Some((STDIN, b"hi\n".to_vec()))
+        );
         let c5 = Codec::of(V5);
         assert_eq!(
             c5.parse(&Message::binary(vec![CLOSE, STDIN])),
             Some((CLOSE, vec![STDIN]))
         );
+    }
+}
+
+/// An in-process HTTP/1.1 server that routes exec, proxy and pod GETs straight to the handlers,
+/// and a hand-built `Cluster`, for this module's and `proxy`'s tests.
+#[cfg(test)]
+pub(crate) mod harness {
+    use crate::auth::Auth;
+    use crate::cluster::Cluster;
+    use crate::faults::Faults;
+    use crate::kubelet::{Kubelet, Mount, PodView};
+    use crate::resources::Registry;
+    use crate::store::{Store, WriteCtx};
+    use http::{Request, Response};
+    use hyper::body::Incoming;
+    use hyper_util::rt::TokioIo;
+    use serde_json::{Value, json};
+    use std::net::{Ipv4Addr, SocketAddr};
+    use std::sync::Arc;
+
+    pub fn cluster(net: u8) -> (Arc<Cluster>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::new(Registry::new(true));
+        let ns = store.rt("namespaces");
+        for n in ["default", "monitoring", "kube-system"] {
+            store
+                .create(
+                    &ns,
+                    None,
+                    json!({"metadata": {"name": n}}),
+                    &WriteCtx::update("test"),
+                )
+                .expect("namespace");
+        }
+        let c = Cluster {
+            store: Arc::new(store),
+            dir: dir.path().to_path_buf(),
+            net,
+            version: "v1.33.1".into(),
+            auth: Auth::default(),
+            faults: Faults::new(),
+            kubelet: Kubelet::new(),
+        };
+        (Arc::new(c), dir)
+    }
+
+    /// A running pod with the given containers (`name`, ports as (name, port)).
+    pub fn add_pod(
+        c: &Cluster,
+        ns: &str,
+        name: &str,
+        containers: &[(&str, &[(&str, u16)])],
+        ip: Option<Ipv4Addr>,
+    ) {
+        let cs: Vec<Value> = containers
+            .iter()
+            .map(|(n, ports)| {
+                let ps: Vec<Value> = ports
+                    .iter()
+                    .map(|(pn, p)| json!({"name": pn, "containerPort": p, "protocol": "TCP"}))
+                    .collect();
+                json!({"name": n, "image": "quay.io/prometheus/prometheus:v3.5.0", "ports": ps})
+            })
+            .collect();
+        let mut status = json!({"phase": "Running"});
+        if let Some(ip) = ip {
+            status["podIP"] = json!(ip.to_string());
+            status["podIPs"] = json!([{"ip": ip.to_string()}]);
+        }
+        let pods = c.store.rt("pods");
+        c.store
+            .create(
+                &pods,
+                Some(ns),
+                json!({"metadata": {"name": name, "namespace": ns},
+                       "spec": {"nodeName": "node-1", "containers": cs},
+                       "status": status}),
+                &WriteCtx::update("test"),
+            )
+            .expect("pod");
+    }
+
+    pub fn add_view(
+        c: &Cluster,
+        ns: &str,
+        pod: &str,
+        container: &str,
+        mounts: Vec<Mount>,
+        has_shell: bool,
+    ) {
+        let root = c.dir.join(format!("pods/{ns}_{pod}"));
+        std::fs::create_dir_all(&root).expect("pod root");
+        let view = PodView {
+            namespace: ns.into(),
+            pod: pod.into(),
+            uid: format!("uid-{pod}"),
+            container: container.into(),
+            root,
+            mounts,
+            ip: Ipv4Addr::new(127, c.net, 1, 5),
+            has_shell,
+        };
+        c.kubelet
+            .views
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((ns.into(), pod.into(), container.into()), view);
+    }
+
+    async fn route(c: Arc<Cluster>, req: Request<Incoming>) -> Response<crate::api::Body> {
+        let path = req.uri().path().to_string();
+        let segs: Vec<&str> = path.split('/').collect();
+        // "", "api", "v1", "namespaces", ns, "pods", name, sub...
+        if segs.len() >= 7 && segs[1] == "api" && segs[3] == "namespaces" && segs[5] == "pods" {
+            let (ns, name) = (segs[4].to_string(), segs[6].to_string());
+            match segs.get(7) {
+                Some(&"exec") => return super::handle(c, req, &ns, &name).await,
+                Some(&"proxy") => {
+                    let prefix = format!("/api/v1/namespaces/{ns}/pods/{name}/proxy");
+                    let rest = path[prefix.len()..].to_string();
+                    return crate::proxy::handle_pod(c, req, &ns, &name, &rest).await;
+                }
+                None => {
+                    let pods = c.store.rt("pods");
+                    return match c.store.get(&pods, Some(&ns), &name) {
+                        Ok(p) => Response::builder()
+                            .header("content-type", "application/json")
+                            .body(crate::api::full(serde_json::to_vec(&p).unwrap_or_default()))
+                            .expect("response"),
+                        Err(e) => super::status_response(&e),
+                    };
+                }
+                _ => {}
+            }
+        }
+        if segs.len() >= 6 && segs[1] == "api" && segs[3] == "nodes" && segs[5] == "proxy" {
+            let name = segs[4].to_string();
+            let prefix = format!("/api/v1/nodes/{name}/proxy");
+            let rest = path[prefix.len()..].to_string();
+            return crate::proxy::handle_node(c, req, &name, &rest).await;
+        }
+        super::status_response(&crate::status::ApiError::path_not_found())
+    }
+
+    /// Serve the cluster on 127.NET.0.1 (an ephemeral port); the server lives as long as the runtime.
+    pub async fn serve(c: Arc<Cluster>) -> SocketAddr {
+        let l = tokio::net::TcpListener::bind((Ipv4Addr::new(127, c.net, 0, 1), 0))
+            .await
+            .expect("bind the test API server");
+        let addr = l.local_addr().expect("local addr");
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                let c = c.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| {
+                        let c = c.clone();
+                        async move { Ok::<_, std::convert::Infallible>(route(c, req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(s), svc)
+                        .with_upgrades()
+                        .await;
+                });
+            }
+        });
+        addr
+    }
+
+    /// A plain request (method, path, headers) and the answer: (status, headers, body).
+    pub async fn request(
+        addr: SocketAddr,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, http::HeaderMap, Vec<u8>) {
+        use http_body_util::BodyExt;
+        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (mut s, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+            .await
+            .expect("handshake");
+        tokio::spawn(conn);
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", addr.to_string());
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let r = s
+            .send_request(
+                b.body(http_body_util::Empty::<bytes::Bytes>::new())
+                    .expect("request"),
+            )
+            .await
+            .expect("send");
+        let status = r.status().as_u16();
+        let h = r.headers().clone();
+        let body = r
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
+        (status, h, body)
+    }
+}
+
+#[cfg(test)]
+mod wire {
+    use super::harness::*;
+    use super::*;
+    use crate::kubelet::Mount;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    /// What one exec session gave: negotiated protocol, frames per channel, the error channel.
+    #[derive(Debug, Default)]
+    struct Session {
+        protocol: Option<String>,
+        first: Option<Vec<u8>>,
+        stdout: Vec<u8>,
+        stderr: Vec<u8>,
+        error: Vec<u8>,
+    }
+
+    impl Session {
+        fn status(&self) -> Value {
+            serde_json::from_slice(&self.error).unwrap_or_else(|e| {
+                panic!(
+                    "error channel is not JSON ({e}): {:?}",
+                    String::from_utf8_lossy(&self.error)
+                )
+            })
+        }
+    }
+
+    async fn exec_ws(
+        addr: std::net::SocketAddr,
+        path_query: &str,
+        protocols: &str,
+        stdin: &[&[u8]],
+        close_stdin_v5: bool,
+    ) -> Session {
+        let mut req = format!("ws://{addr}{path_query}")
+            .into_client_request()
+            .expect("request");
+        req.headers_mut().insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_str(protocols).unwrap(),
+        );
+        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (mut ws, resp) = tokio_tungstenite::client_async(req, tcp)
+            .await
+            .expect("websocket handshake");
+        let mut s = Session {
+            protocol: resp
+                .headers()
+                .get(header::SEC_WEBSOCKET_PROTOCOL)
+                .map(|v| v.to_str().unwrap().to_string()),
+            ..Default::default()
+        };
+        for d in stdin {
+            let mut f = vec![STDIN];
+            f.extend_from_slice(d);
+            ws.send(Message::binary(f)).await.expect("stdin");
+        }
+        if close_stdin_v5 {
+            ws.send(Message::binary(vec![CLOSE, STDIN]))
+                .await
+                .expect("close");
+        }
+        let read = async {
+            while let Some(m) = ws.next().await {
+                let Ok(m) = m else { break };
+                let data = match m {
+                    Message::Binary(b) => b.to_vec(),
+                    Message::Close(_) => break,
+                    _ => continue,
+                };
+                if s.first.is_none() {
+                    s.first = Some(data.clone());
+                }
+                match data[0] {
+                    STDOUT => s.stdout.extend_from_slice(&data[1..]),
+                    STDERR => s.stderr.extend_from_slice(&data[1..]),
+                    ERROR => s.error.extend_from_slice(&data[1..]),
+                    c => panic!("frame on channel {c}"),
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), read)
+            .await
+            .expect("the session ends");
+        s
+    }
+
+    fn secret_dir(c: &Cluster) -> Mount {
+        let d = c
+            .dir
+            .join("pods/monitoring_prometheus-k8s-0/volumes/secret-etcd-client-cert");
+        std::fs::create_dir_all(&d).unwrap();
+        for f in ["ca.crt", "client.crt", "client.key"] {
+            std::fs::write(d.join(f), b"x").unwrap();
+        }
+        Mount {
+            host_path: d,
+            container_path: "/etc/prometheus/secrets/etcd-client-cert".into(),
+            read_only: true,
+        }
+    }
+
+    fn q(cmd: &[&str], extra: &str) -> String {
+        let mut s = String::from("/api/v1/namespaces/monitoring/pods/prometheus-k8s-0/exec?");
+        for c in cmd {
+            let enc: String = c
+                .bytes()
+                .map(|b| match b {
+                    b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'/' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            s.push_str(&format!("command={enc}&"));
+        }
+        s.push_str(extra);
+        s
+    }
+
+    fn prom_cluster(net: u8, has_shell: bool) -> (Arc<Cluster>, tempfile::TempDir) {
+        let (c, d) = cluster(net);
+        add_pod(
+            &c,
+            "monitoring",
+            "prometheus-k8s-0",
+            &[("prometheus", &[("web", 9090)]), ("config-reloader", &[])],
+            Some(Ipv4Addr::new(127, net, 1, 5)),
+        );
+        let m = secret_dir(&c);
+        add_view(
+            &c,
+            "monitoring",
+            "prometheus-k8s-0",
+            "prometheus",
+            vec![m],
+            has_shell,
+        );
+        (c, d)
+    }
+
+    use std::net::Ipv4Addr;
+
+    #[tokio::test]
+    async fn ls_of_a_bound_secret_dir_over_v4_and_v5() {
+        let (c, _d) = prom_cluster(240, true);
+        let addr = serve(c).await;
+        let path = q(
+            &["ls", "/etc/prometheus/secrets/etcd-client-cert/"],
+            "container=prometheus&stdout=true&stderr=true",
+        );
+        for (offer, want) in [
+            ("v5.channel.k8s.io, v4.channel.k8s.io", V5),
+            ("v4.channel.k8s.io", V4),
+        ] {
+            let s = exec_ws(addr, &path, offer, &[], false).await;
+            assert_eq!(s.protocol.as_deref(), Some(want));
+            // The empty frame on stdout announces the streams (kubelet/translator createWebSocketStreams).
+            assert_eq!(s.first, Some(vec![STDOUT]));
+            assert_eq!(
+                String::from_utf8_lossy(&s.stdout),
+                "ca.crt\nclient.crt\nclient.key\n"
+            );
+            assert_eq!(
+                s.status(),
+                serde_json::json!({"metadata": {}, "status": "Success"})
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn non_zero_exit_is_a_status_with_the_exit_code() {
+        let (c, _d) = prom_cluster(241, true);
+        let addr = serve(c).await;
+        let path = q(
+            &["sh", "-c", "echo oops >&2; exit 3"],
+            "container=prometheus&stdout=1&stderr=1",
+        );
+        let s = exec_ws(addr, &path, "v4.channel.k8s.io", &[], false).await;
+        assert_eq!(String::from_utf8_lossy(&s.stderr), "oops\n");
+        let st = s.status();
+        assert_eq!(st["status"], "Failure");
+        assert_eq!(st["reason"], "NonZeroExitCode");
+        assert_eq!(
+            st["details"]["causes"],
+            serde_json::json!([{"reason": "ExitCode", "message": "3"}])
+        );
+        assert_eq!(
+            st["message"],
+            "command terminated with non-zero exit code: error executing command [sh -c echo oops >&2; exit 3], exit code 3"
+        );
+        let s = exec_ws(addr, &path, "v5.channel.k8s.io", &[], false).await;
+        let st = s.status();
+        assert_eq!(st["details"]["causes"][0]["message"], "3");
+        assert_eq!(
+            st["message"],
+            "command terminated with non-zero exit code: command terminated with exit code 3"
+        );
+    }
+
+    #[tokio::test]
+    async fn stdin_reaches_the_process() {
+        let (c, _d) = prom_cluster(242, true);
+        let addr = serve(c).await;
+        let path = q(
+            &["cat"],
+            "container=prometheus&stdin=true&stdout=true&stderr=true",
+        );
+        // v5: stdin closed with the close channel, then the output and Success.
+        let s = exec_ws(
+            addr,
+            &path,
+            "v5.channel.k8s.io",
+            &[b"hello\n", b"world\n"],
+            true,
+        )
+        .await;
+        assert_eq!(String::from_utf8_lossy(&s.stdout), "hello\nworld\n");
+        assert_eq!(s.status()["status"], "Success");
+
+        // v4 has no close channel: the client reads the echo and closes the socket; the process
+        // then sees EOF (and nothing more is delivered).
+        let mut req = format!("ws://{addr}{path}").into_client_request().unwrap();
+        req.headers_mut()
+            .insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(V4));
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut ws, _) = tokio_tungstenite::client_async(req, tcp).await.unwrap();
+        ws.send(Message::binary(b"\x00ping\n".to_vec()))
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(Ok(Message::Binary(b))) = ws.next().await {
+                if b[0] == STDOUT {
+                    out.extend_from_slice(&b[1..]);
+                }
+                if out.ends_with(b"ping\n") {
+                    break;
+                }
+            }
+        })
+        .await
+        .expect("echo over v4");
+        assert_eq!(out, b"ping\n");
+        ws.close(None).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn distroless_image_has_no_shell() {
+        let (c, _d) = prom_cluster(243, false);
+        let addr = serve(c).await;
+        let path = q(
+            &["sh", "-c", "ls"],
+            "container=prometheus&stdout=true&stderr=true",
+        );
+        let s = exec_ws(addr, &path, "v4.channel.k8s.io", &[], false).await;
+        let st = s.status();
+        assert_eq!(st["code"], 500);
+        assert_eq!(st["reason"], "InternalError");
+        let m = st["message"].as_str().unwrap();
+        let re_prefix = "Internal error occurred: error executing command in container: failed to exec in container: failed to start exec \"";
+        assert!(m.starts_with(re_prefix), "{m}");
+        let id = &m[re_prefix.len()..re_prefix.len() + 64];
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        assert_eq!(
+            &m[re_prefix.len() + 64..],
+            "\": OCI runtime exec failed: exec failed: unable to start container process: exec: \"sh\": executable file not found in $PATH: unknown"
+        );
+        // kubectl 1.30+ (translator): wrapped once more.
+        let s = exec_ws(
+            addr,
+            &q(&["/bin/ls"], "container=prometheus&stdout=true"),
+            "v5.channel.k8s.io",
+            &[],
+            false,
+        )
+        .await;
+        let m = s.status()["message"].as_str().unwrap().to_string();
+        assert!(m.starts_with("Internal error occurred: Internal error occurred: error executing command in container: failed to exec in container: failed to start exec"), "{m}");
+        assert!(
+            m.ends_with("exec: \"/bin/ls\": stat /bin/ls: no such file or directory: unknown"),
+            "{m}"
+        );
+        // The image's own binary runs.
+        let s = exec_ws(
+            addr,
+            &q(
+                &["promtool", "--version"],
+                "container=prometheus&stdout=true&stderr=true",
+            ),
+            V5,
+            &[],
+            false,
+        )
+        .await;
+        assert_eq!(
+            s.status()["status"],
+            "Success",
+            "promtool (Debian package prometheus): {:?}",
+            String::from_utf8_lossy(&s.stderr)
+        );
+    }
+
+    #[tokio::test]
+    async fn refusals_before_and_after_the_upgrade() {
+        let (c, _d) = prom_cluster(244, true);
+        let addr = serve(c).await;
+        let ws_headers: &[(&str, &str)] = &[
+            ("connection", "Upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("sec-websocket-protocol", "v4.channel.k8s.io"),
+        ];
+        // Pod not found: the API server's 404 Status.
+        let (code, _, body) = request(
+            addr,
+            "GET",
+            "/api/v1/namespaces/monitoring/pods/nope/exec?command=ls&stdout=true",
+            ws_headers,
+        )
+        .await;
+        assert_eq!(code, 404);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["message"], "pods \"nope\" not found");
+        // No container with two containers.
+        let (code, _, body) = request(addr, "GET", &q(&["ls"], "stdout=true"), ws_headers).await;
+        assert_eq!(code, 400);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v["message"],
+            "a container name must be specified for pod prometheus-k8s-0, choose one of: [prometheus config-reloader]"
+        );
+        let (code, _, body) = request(
+            addr,
+            "GET",
+            &q(&["ls"], "container=thanos&stdout=true"),
+            ws_headers,
+        )
+        .await;
+        assert_eq!(code, 400);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v["message"],
+            "container thanos is not valid for pod prometheus-k8s-0"
+        );
+        assert_eq!(v["reason"], "BadRequest");
+        // A container the kubelet does not run: the kubelet's text on the v4 path ...
+        let (code, _, body) = request(
+            addr,
+            "GET",
+            &q(&["ls"], "container=config-reloader&stdout=true"),
+            ws_headers,
+        )
+        .await;
+        assert_eq!(
+            (code, String::from_utf8_lossy(&body).as_ref()),
+            (500, "container not found (\"config-reloader\")")
+        );
+        // ... and an InternalError on the error channel through the translator.
+        let s = exec_ws(
+            addr,
+            &q(&["ls"], "container=config-reloader&stdout=true"),
+            V5,
+            &[],
+            false,
+        )
+        .await;
+        assert_eq!(
+            s.status()["message"],
+            "Internal error occurred: unable to upgrade connection: container not found (\"config-reloader\")"
+        );
+        // No stream requested.
+        let (code, _, body) =
+            request(addr, "GET", &q(&["ls"], "container=prometheus"), ws_headers).await;
+        assert_eq!(
+            (code, String::from_utf8_lossy(&body).as_ref()),
+            (400, "you must specify at least 1 of stdin, stdout, stderr")
+        );
+        // Protocols the kubelet does not speak: 403.
+        let mut h = ws_headers.to_vec();
+        h[4] = (
+            "sec-websocket-protocol",
+            "v3.channel.k8s.io, v2.channel.k8s.io",
+        );
+        let (code, _, _) = request(
+            addr,
+            "GET",
+            &q(&["ls"], "container=prometheus&stdout=true"),
+            &h,
+        )
+        .await;
+        assert_eq!(code, 403);
+        // SPDY (kubectl 1.27–1.29): a clear 400 Status.
+        let spdy: &[(&str, &str)] = &[
+            ("connection", "Upgrade"),
+            ("upgrade", "SPDY/3.1"),
+            ("x-stream-protocol-version", "v4.channel.k8s.io"),
+            ("x-stream-protocol-version", "v3.channel.k8s.io"),
+        ];
+        let (code, _, body) = request(
+            addr,
+            "POST",
+            &q(&["ls"], "container=prometheus&stdout=true"),
+            spdy,
+        )
+        .await;
+        assert_eq!(code, 400);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["reason"], "BadRequest");
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap()
+                .contains("SPDY/3.1 is not supported")
+        );
+        // ... but the same validation first, as a real server's kubelet would refuse.
+        let (code, _, _) = request(
+            addr,
+            "POST",
+            "/api/v1/namespaces/monitoring/pods/nope/exec?command=ls&stdout=true",
+            spdy,
+        )
+        .await;
+        assert_eq!(code, 404);
     }
 }

@@ -1,14 +1,132 @@
 //! `pods/proxy` (to the pod's real Prometheus) and `nodes/proxy` (the kubelet's `/configz`,
-//! `/metrics`).
+//! `/healthz`).
 //!
 //! OWNER: exec helper. The api layer authenticates and authorizes (`get`/`create`... on
 //! `pods/proxy`, `nodes/proxy`), then calls these.
+//!
+//! As the real API server does it:
+//! - `pods/{[scheme:]name[:port]}/proxy{path}`: `ResourceLocation` in kubernetes
+//!   pkg/registry/core/pod/strategy.go: `SplitSchemeNamePort` (invalid → 400
+//!   `invalid pod request "<id>"`), the pod (404), the port as given, or the first container
+//!   port when omitted. The port is not resolved against the pod's named ports: a name goes to
+//!   the dialer as a service name (Go knows `http`, `https`...; `web` fails with
+//!   `dial tcp: lookup tcp/web: unknown port`). A pod without an IP → 400 `address not allowed`
+//!   (the real check also refuses non-global-unicast IPs; loopback is this cluster's pod network
+//!   and is allowed). Transport errors → 503 `error trying to reach service: <err>`
+//!   (apimachinery pkg/util/proxy/transport.go). `X-Forwarded-*` headers are added and a
+//!   redirect's `Location` is rewritten under the proxy path; HTML bodies are not rewritten.
+//! - `nodes/{name}/proxy{path}`: the node (404), then the kubelet: `/configz` →
+//!   `{"kubeletconfig":...}` as `application/json` (component-base/configz), `/healthz` → `ok`,
+//!   anything else → Go's `404 page not found`.
 
 use crate::api::Body;
 use crate::cluster::Cluster;
-use http::{Request, Response};
+use crate::exec::{go_quote, status_response, text_response};
+use crate::status::ApiError;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
+
+/// `utilnet.SplitSchemeNamePort`: `name`, `name:port` or `scheme:name:port` with scheme `http`,
+/// `https` or empty.
+pub fn split_scheme_name_port(id: &str) -> Option<(String, String, String)> {
+    let parts: Vec<&str> = id.split(':').collect();
+    let (scheme, name, port) = match parts.as_slice() {
+        [n] => ("", *n, ""),
+        [n, p] => ("", *n, *p),
+        [s, n, p] => (*s, *n, *p),
+        _ => return None,
+    };
+    if !name.is_empty() && matches!(scheme, "" | "http" | "https") {
+        Some((scheme.to_string(), name.to_string(), port.to_string()))
+    } else {
+        None
+    }
+}
+
+/// Go's `net.LookupPort("tcp", service)`: a number, or one of the names Go knows without
+/// /etc/services (net/lookup.go `services`). `Err` is the dial error text.
+fn lookup_port(port: &str) -> Result<u16, String> {
+    if let Ok(n) = port.parse::<u32>() {
+        return u16::try_from(n).map_err(|_| format!("dial tcp: address {port}: invalid port"));
+    }
+    let known: &[(&str, u16)] = &[
+        ("ftp", 21),
+        ("ftps", 990),
+        ("gopher", 70),
+        ("http", 80),
+        ("https", 443),
+        ("imap2", 143),
+        ("imap3", 220),
+        ("imaps", 993),
+        ("pop3", 110),
+        ("pop3s", 995),
+        ("smtp", 25),
+        ("submissions", 465),
+        ("ssh", 22),
+        ("telnet", 23),
+    ];
+    let lower = port.to_ascii_lowercase();
+    known
+        .iter()
+        .find(|(n, _)| *n == lower)
+        .map(|(_, p)| *p)
+        .ok_or_else(|| format!("dial tcp: lookup tcp/{port}: unknown port"))
+}
+
+/// `apierrors.NewServiceUnavailable(reason)`.
+fn service_unavailable(message: String) -> ApiError {
+    ApiError {
+        code: 503,
+        reason: "ServiceUnavailable".into(),
+        message,
+        name: None,
+        group: None,
+        kind: None,
+        causes: Vec::new(),
+        retry_after: None,
+    }
+}
+
+/// The pod's IP as the API server reads it: `status.podIPs[0].ip` (the kubelet writes `podIP`
+/// too; it is read when `podIPs` is missing).
+fn pod_ip(pod: &serde_json::Value) -> Option<Ipv4Addr> {
+    let s = pod["status"]["podIPs"][0]["ip"]
+        .as_str()
+        .or_else(|| pod["status"]["podIP"].as_str())?;
+    s.parse().ok()
+}
+
+/// Headers not forwarded (RFC 7230 hop-by-hop, as `httputil.ReverseProxy` drops them), and the
+/// credentials the API server's authentication filter removes.
+fn strip_headers(h: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for n in listed {
+        h.remove(n);
+    }
+    for n in [
+        "connection",
+        "proxy-connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ] {
+        h.remove(n);
+    }
+}
 
 /// Serve `/api/v1/namespaces/{ns}/pods/{name_or_name:port}/proxy{rest}` (`rest` starts with `/` or is empty).
 pub async fn handle_pod(
@@ -18,11 +136,229 @@ pub async fn handle_pod(
     name: &str,
     rest: &str,
 ) -> Response<Body> {
-    let _ = (cluster, req, namespace, name, rest);
-    Response::builder()
-        .status(501)
-        .body(crate::api::full("pods/proxy is not implemented yet"))
-        .expect("static response")
+    let Some((scheme, pod_name, mut port)) = split_scheme_name_port(name) else {
+        return status_response(&ApiError::bad_request(format!(
+            "invalid pod request {}",
+            go_quote(name)
+        )));
+    };
+    let pods = cluster.store.rt("pods");
+    let pod = match cluster.store.get(&pods, Some(namespace), &pod_name) {
+        Ok(p) => p,
+        Err(e) => return status_response(&e),
+    };
+    if port.is_empty()
+        && let Some(cs) = pod["spec"]["containers"].as_array()
+    {
+        for c in cs {
+            if let Some(p) = c["ports"][0]["containerPort"].as_u64() {
+                port = p.to_string();
+                break;
+            }
+        }
+    }
+    let ip = match pod_ip(&pod) {
+        Some(ip)
+            if !ip.is_unspecified()
+                && !ip.is_multicast()
+                && !ip.is_broadcast()
+                && !ip.is_link_local() =>
+        {
+            ip
+        }
+        _ => return status_response(&ApiError::bad_request("address not allowed")),
+    };
+    let scheme = if scheme.is_empty() {
+        "http".to_string()
+    } else {
+        scheme
+    };
+    let host = if port.is_empty() {
+        ip.to_string()
+    } else {
+        format!("{ip}:{port}")
+    };
+    let prefix = format!("/api/v1/namespaces/{namespace}/pods/{name}/proxy");
+    forward(req, &scheme, ip, &port, &host, rest, &prefix).await
+}
+
+/// Forward the request to `scheme://host{rest}` and stream the answer back.
+async fn forward(
+    req: Request<Incoming>,
+    scheme: &str,
+    ip: Ipv4Addr,
+    port: &str,
+    host: &str,
+    rest: &str,
+    prefix: &str,
+) -> Response<Body> {
+    let default_port = if scheme == "https" { 443 } else { 80 };
+    let port_num = if port.is_empty() {
+        default_port
+    } else {
+        match lookup_port(port) {
+            Ok(p) => p,
+            Err(e) => {
+                return status_response(&service_unavailable(format!(
+                    "error trying to reach service: {e}"
+                )));
+            }
+        }
+    };
+    if scheme == "https" {
+        // The pods serve plain HTTP; Go's TLS client reports that as below.
+        let addr = std::net::SocketAddr::from((ip, port_num));
+        let why = match tokio::net::TcpStream::connect(addr).await {
+            Ok(_) => "tls: first record does not look like a TLS handshake".to_string(),
+            Err(e) => dial_error(addr, &e),
+        };
+        return status_response(&service_unavailable(format!(
+            "error trying to reach service: {why}"
+        )));
+    }
+    let addr = std::net::SocketAddr::from((ip, port_num));
+    let tcp = match tokio::net::TcpStream::connect(addr).await {
+        Ok(t) => t,
+        Err(e) => {
+            return status_response(&service_unavailable(format!(
+                "error trying to reach service: {}",
+                dial_error(addr, &e)
+            )));
+        }
+    };
+    let (sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await {
+        Ok(x) => x,
+        Err(e) => {
+            return status_response(&service_unavailable(format!(
+                "error trying to reach service: {e}"
+            )));
+        }
+    };
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut sender = sender;
+
+    let (parts, body) = req.into_parts();
+    let path = if rest.is_empty() { "/" } else { rest };
+    let pq = match parts.uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_string(),
+    };
+    let mut out = Request::builder().method(parts.method.clone()).uri(pq);
+    let mut headers = parts.headers.clone();
+    strip_headers(&mut headers);
+    headers.remove(header::AUTHORIZATION);
+    let original_host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+        .unwrap_or_default();
+    if let Ok(v) = HeaderValue::from_str(host) {
+        headers.insert(header::HOST, v);
+    }
+    // proxy.Transport: X-Forwarded-Uri is the proxy path joined with the request's
+    // (X-Forwarded-Host and -Proto stay unset: the server-side request URL has neither).
+    let forwarded_uri = format!(
+        "{}/{}",
+        prefix.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    );
+    if let Ok(v) = HeaderValue::from_str(&forwarded_uri) {
+        headers.insert("x-forwarded-uri", v);
+    }
+    if let Some(h) = out.headers_mut() {
+        *h = headers;
+    }
+    let out = match out.body(body) {
+        Ok(r) => r,
+        Err(e) => return status_response(&ApiError::internal(e.to_string())),
+    };
+    let resp = match sender.send_request(out).await {
+        Ok(r) => r,
+        Err(e) => {
+            return status_response(&service_unavailable(format!(
+                "error trying to reach service: {e}"
+            )));
+        }
+    };
+    let (mut rparts, rbody) = resp.into_parts();
+    strip_headers(&mut rparts.headers);
+    // corsRemovingTransport
+    for n in [
+        "access-control-allow-credentials",
+        "access-control-allow-headers",
+        "access-control-allow-methods",
+        "access-control-allow-origin",
+    ] {
+        rparts.headers.remove(n);
+    }
+    // A redirect to a path on the pod stays behind the proxy (proxy.Transport rewriteURL).
+    if let Some(loc) = rparts
+        .headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+    {
+        let rewritten = rewrite_location(&loc, host, prefix, &original_host);
+        if let Ok(v) = HeaderValue::from_str(&rewritten) {
+            rparts.headers.insert(header::LOCATION, v);
+        }
+    }
+    let body = rbody.map_err(std::io::Error::other).boxed();
+    Response::from_parts(rparts, body)
+}
+
+/// Go's dial error text: `dial tcp 127.0.1.5:9090: connect: connection refused`.
+fn dial_error(addr: std::net::SocketAddr, e: &std::io::Error) -> String {
+    let why = match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+        std::io::ErrorKind::TimedOut => "i/o timeout".to_string(),
+        _ => match e.raw_os_error() {
+            Some(libc::EHOSTUNREACH) => "no route to host".to_string(),
+            Some(libc::ENETUNREACH) => "network is unreachable".to_string(),
+            _ => e.to_string(),
+        },
+    };
+    format!("dial tcp {addr}: connect: {why}")
+}
+
+/// `Location` of a redirect from the pod, moved under the proxy path when it points at the pod
+/// (apimachinery proxy `Transport.rewriteURL`: the proxy's scheme and host are empty on the
+/// server side, so the result is a path).
+fn rewrite_location(loc: &str, pod_host: &str, prefix: &str, request_host: &str) -> String {
+    let (host, rest) = if let Some(r) = loc
+        .strip_prefix("http://")
+        .or_else(|| loc.strip_prefix("https://"))
+    {
+        match r.find(['/', '?', '#']) {
+            Some(i) => (&r[..i], &r[i..]),
+            None => (r, ""),
+        }
+    } else {
+        ("", loc)
+    };
+    if !host.is_empty() && host != pod_host && host != request_host {
+        return loc.to_string();
+    }
+    let (path, tail) = match rest.find(['?', '#']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if !path.starts_with('/') {
+        return loc.to_string();
+    }
+    if path.starts_with(prefix) {
+        return format!("{path}{tail}");
+    }
+    let joined = format!(
+        "{}/{}",
+        prefix.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    );
+    format!("{joined}{tail}")
 }
 
 /// Serve `/api/v1/nodes/{name_or_name:port}/proxy{rest}`.
@@ -32,9 +368,92 @@ pub async fn handle_node(
     node: &str,
     rest: &str,
 ) -> Response<Body> {
-    let _ = (cluster, req, node, rest);
-    Response::builder()
-        .status(501)
-        .body(crate::api::full("nodes/proxy is not implemented yet"))
-        .expect("static response")
+    let Some((_scheme, name, _port)) = split_scheme_name_port(node) else {
+        return status_response(&ApiError::bad_request(format!(
+            "invalid node request {}",
+            go_quote(node)
+        )));
+    };
+    let nodes = cluster.store.rt("nodes");
+    if let Err(e) = cluster.store.get(&nodes, None, &name) {
+        return status_response(&e);
+    }
+    let method = req.method().clone();
+    drop(req);
+    let path = if rest.is_empty() { "/" } else { rest };
+    match path {
+        "/configz" => {
+            let cfg = cluster
+                .kubelet
+                .configz
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&name)
+                .cloned();
+            match cfg {
+                Some(c) => {
+                    let body = serde_json::to_vec(&serde_json::json!({ "kubeletconfig": c }))
+                        .unwrap_or_default();
+                    Response::builder()
+                        .status(StatusCode::OK)
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .header("X-Content-Type-Options", "nosniff")
+                        .body(crate::api::full(body))
+                        .expect("static headers")
+                }
+                None => text_response(404, "404 page not found\n"),
+            }
+        }
+        "/healthz" if method == http::Method::GET || method == http::Method::HEAD => {
+            text_response(200, "ok")
+        }
+        _ => text_response(404, "404 page not found\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheme_name_port_split() {
+        assert_eq!(
+            split_scheme_name_port("p"),
+            Some(("".into(), "p".into(), "".into()))
+        );
+        assert_eq!(
+            split_scheme_name_port("p:9090"),
+            Some(("".into(), "p".into(), "9090".into()))
+        );
+        assert_eq!(
+            split_scheme_name_port("https:p:web"),
+            Some(("https".into(), "p".into(), "web".into()))
+        );
+        assert_eq!(split_scheme_name_port("ftp:p:1"), None);
+        assert_eq!(split_scheme_name_port(":9090"), None);
+        assert_eq!(split_scheme_name_port("a:b:c:d"), None);
+    }
+
+    #[test]
+    fn ports_as_go_dials_them() {
+        assert_eq!(lookup_port("9090"), Ok(9090));
+        assert_eq!(lookup_port("http"), Ok(80));
+        assert_eq!(
+            lookup_port("web"),
+            Err("dial tcp: lookup tcp/web: unknown port".into())
+        );
+    }
+
+    #[test]
+    fn redirects_stay_behind_the_proxy() {
+        let p = "/api/v1/namespaces/monitoring/pods/prometheus-k8s-0:9090/proxy";
+        assert_eq!(
+            rewrite_location("/query?x=1", "127.0.1.5:9090", p, "127.0.0.1:6443"),
+            format!("{p}/query?x=1")
+        );
+        assert_eq!(
+            rewrite_location("http://example.org/x", "127.0.1.5:9090", p, "h"),
+            "http://example.org/x"
+        );
+    }
 }
