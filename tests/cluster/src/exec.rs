@@ -1322,6 +1322,17 @@ pub(crate) mod harness {
         path: &str,
         headers: &[(&str, &str)],
     ) -> (u16, http::HeaderMap, Vec<u8>) {
+        request_body(addr, method, path, headers, Vec::new()).await
+    }
+
+    /// `request` with a body.
+    pub async fn request_body(
+        addr: SocketAddr,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (u16, http::HeaderMap, Vec<u8>) {
         use http_body_util::BodyExt;
         let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
         let (mut s, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
@@ -1337,7 +1348,7 @@ pub(crate) mod harness {
         }
         let r = s
             .send_request(
-                b.body(http_body_util::Empty::<bytes::Bytes>::new())
+                b.body(http_body_util::Full::new(bytes::Bytes::from(body)))
                     .expect("request"),
             )
             .await

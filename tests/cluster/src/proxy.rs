@@ -457,3 +457,250 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod wire {
+    use crate::exec::harness::*;
+    use http_body_util::BodyExt;
+    use serde_json::{Value, json};
+    use std::net::Ipv4Addr;
+
+    /// A pod's web server: answers with what it received, `/redirect` with a 302 to `/query`.
+    async fn pod_server(ip: Ipv4Addr, port: u16) {
+        let l = tokio::net::TcpListener::bind((ip, port))
+            .await
+            .expect("bind the pod listener");
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(
+                        |req: http::Request<hyper::body::Incoming>| async move {
+                            if req.uri().path() == "/redirect" {
+                                return Ok::<_, std::convert::Infallible>(
+                                    http::Response::builder()
+                                        .status(302)
+                                        .header("location", "/query?g0.expr=up")
+                                        .body(crate::api::full(""))
+                                        .expect("response"),
+                                );
+                            }
+                            let method = req.method().to_string();
+                            let uri = req.uri().to_string();
+                            let headers: serde_json::Map<String, Value> = req
+                                .headers()
+                                .iter()
+                                .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or(""))))
+                                .collect();
+                            let body = req
+                                .into_body()
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            let out = json!({"method": method, "uri": uri, "headers": headers,
+                                         "body": String::from_utf8_lossy(&body)});
+                            Ok(http::Response::builder()
+                                .header("content-type", "application/json")
+                                .header("access-control-allow-origin", "*")
+                                .body(crate::api::full(
+                                    serde_json::to_vec(&out).unwrap_or_default(),
+                                ))
+                                .expect("response"))
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
+                        .await;
+                });
+            }
+        });
+    }
+
+    #[tokio::test]
+    async fn pod_proxy_forwards_to_the_pod_ip() {
+        let net = 246;
+        let (c, _d) = cluster(net);
+        let ip = Ipv4Addr::new(127, net, 1, 5);
+        add_pod(
+            &c,
+            "monitoring",
+            "prometheus-k8s-0",
+            &[("prometheus", &[("web", 9090)])],
+            Some(ip),
+        );
+        add_pod(
+            &c,
+            "monitoring",
+            "pending-0",
+            &[("prometheus", &[("web", 9090)])],
+            None,
+        );
+        pod_server(ip, 9090).await;
+        let addr = serve(c).await;
+        let base = "/api/v1/namespaces/monitoring/pods";
+
+        let (code, h, body) = request_body(
+            addr,
+            "POST",
+            &format!(
+                "{base}/prometheus-k8s-0:9090/proxy/api/v1/query?query=up%7Bjob%3D%22etcd%22%7D"
+            ),
+            &[
+                ("authorization", "Bearer secret-token"),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            b"a=b".to_vec(),
+        )
+        .await;
+        assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+        assert!(h.get("access-control-allow-origin").is_none());
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["method"], "POST");
+        assert_eq!(v["uri"], "/api/v1/query?query=up%7Bjob%3D%22etcd%22%7D");
+        assert_eq!(v["body"], "a=b");
+        assert!(v["headers"].get("authorization").is_none(), "{v}");
+        assert_eq!(
+            v["headers"]["content-type"],
+            "application/x-www-form-urlencoded"
+        );
+        assert_eq!(
+            v["headers"]["x-forwarded-uri"],
+            format!("{base}/prometheus-k8s-0:9090/proxy/api/v1/query")
+        );
+
+        // No port: the first container port.
+        let (code, _, body) = request(
+            addr,
+            "GET",
+            &format!("{base}/prometheus-k8s-0/proxy/-/ready"),
+            &[],
+        )
+        .await;
+        assert_eq!(code, 200);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["uri"], "/-/ready");
+
+        // A redirect stays behind the proxy.
+        let (code, h, _) = request(
+            addr,
+            "GET",
+            &format!("{base}/prometheus-k8s-0:9090/proxy/redirect"),
+            &[],
+        )
+        .await;
+        assert_eq!(code, 302);
+        assert_eq!(
+            h["location"],
+            format!("{base}/prometheus-k8s-0:9090/proxy/query?g0.expr=up").as_str()
+        );
+
+        // A port name is not resolved for pods: Go's dialer fails on it.
+        let (code, _, body) = request(
+            addr,
+            "GET",
+            &format!("{base}/prometheus-k8s-0:web/proxy/-/ready"),
+            &[],
+        )
+        .await;
+        assert_eq!(code, 503);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                   "message": "error trying to reach service: dial tcp: lookup tcp/web: unknown port",
+                   "reason": "ServiceUnavailable", "code": 503})
+        );
+
+        // Nothing listening.
+        let (code, _, body) = request(
+            addr,
+            "GET",
+            &format!("{base}/prometheus-k8s-0:9091/proxy/"),
+            &[],
+        )
+        .await;
+        assert_eq!(code, 503);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v["message"],
+            format!(
+                "error trying to reach service: dial tcp {ip}:9091: connect: connection refused"
+            )
+        );
+
+        // Not found, no IP yet, bad id.
+        let (code, _, body) = request(addr, "GET", &format!("{base}/nope:9090/proxy/"), &[]).await;
+        assert_eq!(code, 404);
+        assert_eq!(
+            serde_json::from_slice::<Value>(&body).unwrap()["message"],
+            "pods \"nope\" not found"
+        );
+        let (code, _, body) =
+            request(addr, "GET", &format!("{base}/pending-0:9090/proxy/"), &[]).await;
+        assert_eq!(code, 400);
+        assert_eq!(
+            serde_json::from_slice::<Value>(&body).unwrap()["message"],
+            "address not allowed"
+        );
+        let (code, _, body) = request(
+            addr,
+            "GET",
+            &format!("{base}/ftp:prometheus-k8s-0:9090/proxy/"),
+            &[],
+        )
+        .await;
+        assert_eq!(code, 400);
+        assert_eq!(
+            serde_json::from_slice::<Value>(&body).unwrap()["message"],
+            "invalid pod request \"ftp:prometheus-k8s-0:9090\""
+        );
+    }
+
+    #[tokio::test]
+    async fn node_proxy_serves_the_kubelet_configz() {
+        let (c, _d) = cluster(247);
+        let nodes = c.store.rt("nodes");
+        for n in ["node-1", "node-2"] {
+            c.store
+                .create(
+                    &nodes,
+                    None,
+                    json!({"metadata": {"name": n}}),
+                    &crate::store::WriteCtx::update("test"),
+                )
+                .unwrap();
+        }
+        let cfg = json!({"kind": "KubeletConfiguration", "apiVersion": "kubelet.config.k8s.io/v1beta1",
+                         "authentication": {"webhook": {"enabled": true}}, "readOnlyPort": 0});
+        c.kubelet
+            .configz
+            .lock()
+            .unwrap()
+            .insert("node-1".into(), cfg.clone());
+        let addr = serve(c).await;
+
+        let (code, h, body) = request(addr, "GET", "/api/v1/nodes/node-1/proxy/configz", &[]).await;
+        assert_eq!(code, 200);
+        assert_eq!(h["content-type"], "application/json");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&body).unwrap(),
+            json!({"kubeletconfig": cfg})
+        );
+        let (code, _, body) =
+            request(addr, "GET", "/api/v1/nodes/node-1:10250/proxy/healthz", &[]).await;
+        assert_eq!((code, body.as_slice()), (200, b"ok".as_slice()));
+        let (code, _, body) = request(addr, "GET", "/api/v1/nodes/node-2/proxy/configz", &[]).await;
+        assert_eq!(
+            (code, body.as_slice()),
+            (404, b"404 page not found\n".as_slice())
+        );
+        let (code, _, _) = request(addr, "GET", "/api/v1/nodes/node-1/proxy/nope", &[]).await;
+        assert_eq!(code, 404);
+        let (code, _, body) = request(addr, "GET", "/api/v1/nodes/node-9/proxy/configz", &[]).await;
+        assert_eq!(code, 404);
+        assert_eq!(
+            serde_json::from_slice::<Value>(&body).unwrap()["message"],
+            "nodes \"node-9\" not found"
+        );
+    }
+}
