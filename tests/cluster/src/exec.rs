@@ -56,6 +56,8 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 /// `v5.channel.k8s.io`: v4 plus the close signal (channel 255).
 pub const V5: &str = "v5.channel.k8s.io";
@@ -808,7 +810,14 @@ async fn session(
     }
     // Signal the end and give the client time to read everything and close (streamtranslator
     // `finish`); the kubelet closes right away, which the client sees the same way.
-    let _ = sink.send(Message::Close(None)).await;
+    // golang.org/x/net/websocket closes with 1000 (normal closure): client-go's gorilla reader
+    // treats only that as the end of the streams; an empty close frame (1005) is an error there.
+    let _ = sink
+        .send(Message::Close(Some(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "".into(),
+        })))
+        .await;
     let _ = tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(Ok(m)) = stream.next().await {
             if matches!(m, Message::Close(_)) {
@@ -1256,8 +1265,39 @@ pub(crate) mod harness {
             .insert((ns.into(), pod.into(), container.into()), view);
     }
 
+    fn json_response(v: Value) -> Response<crate::api::Body> {
+        Response::builder()
+            .header("content-type", "application/json")
+            .body(crate::api::full(serde_json::to_vec(&v).unwrap_or_default()))
+            .expect("response")
+    }
+
     async fn route(c: Arc<Cluster>, req: Request<Incoming>) -> Response<crate::api::Body> {
         let path = req.uri().path().to_string();
+        // Just enough discovery for kubectl.
+        match path.as_str() {
+            "/api" => {
+                return json_response(json!({"kind": "APIVersions", "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}]}));
+            }
+            "/apis" => {
+                return json_response(
+                    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []}),
+                );
+            }
+            "/api/v1" => {
+                return json_response(
+                    json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+                    {"name": "pods", "singularName": "pod", "namespaced": true, "kind": "Pod",
+                     "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+                     "shortNames": ["po"], "categories": ["all"]},
+                    {"name": "pods/exec", "singularName": "", "namespaced": true, "kind": "PodExecOptions", "verbs": ["create", "get"]},
+                    {"name": "pods/proxy", "singularName": "", "namespaced": true, "kind": "PodProxyOptions",
+                     "verbs": ["create", "delete", "get", "patch", "update"]}]}),
+                );
+            }
+            _ => {}
+        }
         let segs: Vec<&str> = path.split('/').collect();
         // "", "api", "v1", "namespaces", ns, "pods", name, sub...
         if segs.len() >= 7 && segs[1] == "api" && segs[3] == "namespaces" && segs[5] == "pods" {
@@ -1792,5 +1832,278 @@ mod wire {
         )
         .await;
         assert_eq!(code, 404);
+    }
+}
+
+/// The real kubectl (Debian package kubectl, 1.30+: WebSocket v5 first) against the handlers.
+#[cfg(test)]
+mod kubectl {
+    use super::harness::*;
+    use crate::kubelet::Mount;
+    use std::net::Ipv4Addr;
+    use std::process::Stdio;
+    use tokio::io::AsyncWriteExt;
+
+    async fn kubectl_env(
+        server: std::net::SocketAddr,
+        home: &std::path::Path,
+        args: &[&str],
+        env: (&str, &str),
+    ) -> (i32, String, String) {
+        run_kubectl(server, home, args, None, Some(env)).await
+    }
+
+    async fn kubectl(
+        server: std::net::SocketAddr,
+        home: &std::path::Path,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+    ) -> (i32, String, String) {
+        run_kubectl(server, home, args, stdin, None).await
+    }
+
+    async fn run_kubectl(
+        server: std::net::SocketAddr,
+        home: &std::path::Path,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+        env: Option<(&str, &str)>,
+    ) -> (i32, String, String) {
+        let mut cmd = tokio::process::Command::new("kubectl");
+        cmd.env_clear();
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        cmd.env("HOME", home)
+            .env("KUBECONFIG", home.join("kubeconfig"))
+            .env("PATH", "/usr/bin:/bin")
+            .arg(format!("--server=http://{server}"))
+            .arg(format!("--cache-dir={}", home.join("cache").display()))
+            .args(args)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("kubectl (Debian package kubectl) cannot be run: {e}"));
+        if let (Some(data), Some(mut w)) = (stdin, child.stdin.take()) {
+            w.write_all(data).await.expect("stdin");
+            drop(w);
+        }
+        let out =
+            tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+                .await
+                .expect("kubectl finishes")
+                .expect("kubectl output");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    #[tokio::test]
+    async fn kubectl_exec_runs_over_websocket() {
+        let net = 245;
+        let (c, d) = cluster(net);
+        add_pod(
+            &c,
+            "monitoring",
+            "prometheus-k8s-0",
+            &[("prometheus", &[("web", 9090)]), ("config-reloader", &[])],
+            Some(Ipv4Addr::new(127, net, 1, 5)),
+        );
+        add_pod(
+            &c,
+            "monitoring",
+            "distroless-0",
+            &[("prometheus", &[("web", 9090)])],
+            Some(Ipv4Addr::new(127, net, 1, 6)),
+        );
+        let secret = c.dir.join("secret");
+        std::fs::create_dir_all(&secret).unwrap();
+        std::fs::write(secret.join("client.crt"), b"x").unwrap();
+        add_view(
+            &c,
+            "monitoring",
+            "prometheus-k8s-0",
+            "prometheus",
+            vec![Mount {
+                host_path: secret,
+                container_path: "/etc/prometheus/secrets/etcd-client-cert".into(),
+                read_only: true,
+            }],
+            true,
+        );
+        add_view(
+            &c,
+            "monitoring",
+            "distroless-0",
+            "prometheus",
+            vec![],
+            false,
+        );
+        let home = d.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::write(home.join("kubeconfig"), "apiVersion: v1\nkind: Config\n").unwrap();
+        let addr = serve(c).await;
+        let ns = ["-n", "monitoring"];
+
+        let (rc, out, err) = kubectl(
+            addr,
+            &home,
+            &[
+                ns[0],
+                ns[1],
+                "exec",
+                "prometheus-k8s-0",
+                "-c",
+                "prometheus",
+                "--",
+                "ls",
+                "/etc/prometheus/secrets/etcd-client-cert/",
+            ],
+            None,
+        )
+        .await;
+        assert_eq!((rc, out.as_str()), (0, "client.crt\n"), "stderr: {err}");
+
+        let (rc, _, err) = kubectl(
+            addr,
+            &home,
+            &[
+                ns[0],
+                ns[1],
+                "exec",
+                "prometheus-k8s-0",
+                "-c",
+                "prometheus",
+                "--",
+                "sh",
+                "-c",
+                "exit 3",
+            ],
+            None,
+        )
+        .await;
+        assert_eq!(rc, 3);
+        assert_eq!(err, "command terminated with exit code 3\n");
+
+        let (rc, out, err) = kubectl(
+            addr,
+            &home,
+            &[
+                ns[0],
+                ns[1],
+                "exec",
+                "-i",
+                "prometheus-k8s-0",
+                "-c",
+                "prometheus",
+                "--",
+                "cat",
+            ],
+            Some(b"hello\n"),
+        )
+        .await;
+        assert_eq!((rc, out.as_str()), (0, "hello\n"), "stderr: {err}");
+
+        let (rc, _, err) = kubectl(
+            addr,
+            &home,
+            &[ns[0], ns[1], "exec", "distroless-0", "--", "sh"],
+            None,
+        )
+        .await;
+        assert_eq!(rc, 1);
+        assert!(
+            err.starts_with("error: Internal error occurred: Internal error occurred: error executing command in container: failed to exec in container: failed to start exec \""),
+            "{err}"
+        );
+        assert!(
+            err.ends_with("OCI runtime exec failed: exec failed: unable to start container process: exec: \"sh\": executable file not found in $PATH: unknown\n"),
+            "{err}"
+        );
+
+        let (rc, _, err) = kubectl(
+            addr,
+            &home,
+            &[
+                ns[0],
+                ns[1],
+                "exec",
+                "prometheus-k8s-0",
+                "-c",
+                "thanos",
+                "--",
+                "ls",
+            ],
+            None,
+        )
+        .await;
+        assert_eq!(rc, 1);
+        assert_eq!(
+            err,
+            "Error from server (BadRequest): container thanos is not valid for pod prometheus-k8s-0\n"
+        );
+
+        // A container the kubelet does not run (pending, crashed).
+        let (rc, _, err) = kubectl(
+            addr,
+            &home,
+            &[
+                ns[0],
+                ns[1],
+                "exec",
+                "prometheus-k8s-0",
+                "-c",
+                "config-reloader",
+                "--",
+                "ls",
+            ],
+            None,
+        )
+        .await;
+        assert_eq!(rc, 1);
+        assert_eq!(
+            err,
+            "error: Internal error occurred: unable to upgrade connection: container not found (\"config-reloader\")\n"
+        );
+
+        // kubectl 1.27-1.29 speak SPDY only (as 1.30+ does with KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false).
+        let mut spdy_home = home.clone();
+        spdy_home.push("spdy");
+        std::fs::create_dir_all(&spdy_home).unwrap();
+        std::fs::write(
+            spdy_home.join("kubeconfig"),
+            "apiVersion: v1\nkind: Config\n",
+        )
+        .unwrap();
+        let (rc, _, err) = kubectl_env(
+            addr,
+            &spdy_home,
+            &[
+                ns[0],
+                ns[1],
+                "exec",
+                "prometheus-k8s-0",
+                "-c",
+                "prometheus",
+                "--",
+                "ls",
+            ],
+            ("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false"),
+        )
+        .await;
+        assert_eq!(rc, 1);
+        assert!(
+            err.starts_with("Error from server (BadRequest): Upgrade request required: "),
+            "{err}"
+        );
     }
 }
