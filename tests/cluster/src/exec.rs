@@ -2107,3 +2107,99 @@ mod kubectl {
         );
     }
 }
+
+/// kube-rs (kube 5, feature `ws`), as the plugin uses it: offers v5 then v4, gets v5.
+#[cfg(test)]
+mod kube_rs {
+    use super::harness::*;
+    use crate::kubelet::Mount;
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Api, AttachParams};
+    use std::net::Ipv4Addr;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn kube_rs_exec_reads_output_stdin_and_status() {
+        let net = 248;
+        let (c, _d) = cluster(net);
+        add_pod(
+            &c,
+            "monitoring",
+            "prometheus-k8s-0",
+            &[("prometheus", &[("web", 9090)])],
+            Some(Ipv4Addr::new(127, net, 1, 5)),
+        );
+        let secret = c.dir.join("secret");
+        std::fs::create_dir_all(&secret).unwrap();
+        for f in ["ca.crt", "client.crt", "client.key"] {
+            std::fs::write(secret.join(f), b"x").unwrap();
+        }
+        add_view(
+            &c,
+            "monitoring",
+            "prometheus-k8s-0",
+            "prometheus",
+            vec![Mount {
+                host_path: secret,
+                container_path: "/etc/prometheus/secrets/etcd-client-cert".into(),
+                read_only: true,
+            }],
+            true,
+        );
+        let addr = serve(c).await;
+        let config = kube::Config::new(format!("http://{addr}").parse().unwrap());
+        let client = kube::Client::try_from(config).expect("client");
+        let pods: Api<Pod> = Api::namespaced(client, "monitoring");
+
+        let mut p = pods
+            .exec(
+                "prometheus-k8s-0",
+                ["ls", "/etc/prometheus/secrets/etcd-client-cert/"],
+                &AttachParams::default().container("prometheus").stderr(true),
+            )
+            .await
+            .expect("exec");
+        let mut out = String::new();
+        p.stdout().unwrap().read_to_string(&mut out).await.unwrap();
+        let status = p.take_status().unwrap().await.expect("status");
+        assert_eq!(out, "ca.crt\nclient.crt\nclient.key\n");
+        assert_eq!(status.status.as_deref(), Some("Success"));
+        p.join().await.expect("join");
+
+        let mut p = pods
+            .exec(
+                "prometheus-k8s-0",
+                ["sh", "-c", "exit 3"],
+                &AttachParams::default().container("prometheus").stderr(true),
+            )
+            .await
+            .expect("exec");
+        let status = p.take_status().unwrap().await.expect("status");
+        assert_eq!(status.reason.as_deref(), Some("NonZeroExitCode"));
+        let causes = status.details.and_then(|d| d.causes).unwrap_or_default();
+        assert_eq!(causes[0].reason.as_deref(), Some("ExitCode"));
+        assert_eq!(causes[0].message.as_deref(), Some("3"));
+
+        // stdin through cat; dropping the writer sends the v5 close signal.
+        let mut p = pods
+            .exec(
+                "prometheus-k8s-0",
+                ["cat"],
+                &AttachParams::default()
+                    .container("prometheus")
+                    .stdin(true)
+                    .stderr(false),
+            )
+            .await
+            .expect("exec");
+        let mut w = p.stdin().unwrap();
+        w.write_all(b"hello\n").await.unwrap();
+        w.shutdown().await.unwrap();
+        drop(w);
+        let mut out = String::new();
+        p.stdout().unwrap().read_to_string(&mut out).await.unwrap();
+        assert_eq!(out, "hello\n");
+        let status = p.take_status().unwrap().await.expect("status");
+        assert_eq!(status.status.as_deref(), Some("Success"));
+    }
+}
