@@ -713,10 +713,17 @@ pub async fn handle(
         return status_response(&spdy_unsupported());
     }
 
-    // golang.org/x/net/websocket's handshake checks.
+    // golang.org/x/net/websocket's handshake checks, in its order: method, key, version.
     if req.method() != http::Method::GET {
         return text_response(405, "bad method");
     }
+    let Some(key) = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_KEY)
+        .map(|k| k.as_bytes().to_vec())
+    else {
+        return text_response(400, "mismatch challenge/response");
+    };
     let version_ok = req
         .headers()
         .get(header::SEC_WEBSOCKET_VERSION)
@@ -731,13 +738,6 @@ pub async fn handle(
         );
         return r;
     }
-    let Some(key) = req
-        .headers()
-        .get(header::SEC_WEBSOCKET_KEY)
-        .map(|k| k.as_bytes().to_vec())
-    else {
-        return text_response(400, "mismatch challenge/response");
-    };
     let Some(protocol) = protocol else {
         return Response::builder()
             .status(StatusCode::FORBIDDEN)

@@ -205,17 +205,6 @@ async fn forward(
             }
         }
     };
-    if scheme == "https" {
-        // The pods serve plain HTTP; Go's TLS client reports that as below.
-        let addr = std::net::SocketAddr::from((ip, port_num));
-        let why = match tokio::net::TcpStream::connect(addr).await {
-            Ok(_) => "tls: first record does not look like a TLS handshake".to_string(),
-            Err(e) => dial_error(addr, &e),
-        };
-        return status_response(&service_unavailable(format!(
-            "error trying to reach service: {why}"
-        )));
-    }
     let addr = std::net::SocketAddr::from((ip, port_num));
     let tcp = match tokio::net::TcpStream::connect(addr).await {
         Ok(t) => t,
@@ -226,17 +215,48 @@ async fn forward(
             )));
         }
     };
-    let (sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await {
-        Ok(x) => x,
+    let handshake = if scheme == "https" {
+        // kube-apiserver's proxy transport does not verify the pod's certificate.
+        let config = match insecure_tls_config() {
+            Ok(c) => c,
+            Err(e) => return status_response(&ApiError::internal(e.to_string())),
+        };
+        let connector = tokio_rustls::TlsConnector::from(config);
+        let server_name = rustls_pki_types::ServerName::IpAddress(std::net::IpAddr::V4(ip).into());
+        match connector.connect(server_name, tcp).await {
+            Ok(tls) => hyper::client::conn::http1::handshake(TokioIo::new(tls))
+                .await
+                .map(|(s, conn)| {
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                    });
+                    s
+                }),
+            Err(e) => {
+                return status_response(&service_unavailable(format!(
+                    "error trying to reach service: {}",
+                    tls_error_text(&e)
+                )));
+            }
+        }
+    } else {
+        hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+            .await
+            .map(|(s, conn)| {
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                s
+            })
+    };
+    let sender = match handshake {
+        Ok(s) => s,
         Err(e) => {
             return status_response(&service_unavailable(format!(
                 "error trying to reach service: {e}"
             )));
         }
     };
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
     let mut sender = sender;
 
     let (parts, body) = req.into_parts();
@@ -309,6 +329,77 @@ async fn forward(
     }
     let body = rbody.map_err(std::io::Error::other).boxed();
     Response::from_parts(rparts, body)
+}
+
+/// A TLS client that accepts any server certificate (`InsecureSkipVerify`).
+fn insecure_tls_config() -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+    #[derive(Debug)]
+    struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+    impl rustls::client::danger::ServerCertVerifier for NoVerify {
+        fn verify_server_cert(
+            &self,
+            _end_entity: &rustls_pki_types::CertificateDer<'_>,
+            _intermediates: &[rustls_pki_types::CertificateDer<'_>],
+            _server_name: &rustls_pki_types::ServerName<'_>,
+            _ocsp_response: &[u8],
+            _now: rustls_pki_types::UnixTime,
+        ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls_pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls_pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+        .with_no_client_auth();
+    Ok(Arc::new(cfg))
+}
+
+/// Go's crypto/tls text for a handshake that failed; a plain-HTTP server answering the
+/// ClientHello is `first record does not look like a TLS handshake`.
+fn tls_error_text(e: &std::io::Error) -> String {
+    let inner = e.get_ref().map(|i| i.to_string()).unwrap_or_default();
+    if inner.contains("InvalidContentType")
+        || inner.contains("corrupt message")
+        || inner.contains("MessageTooLarge")
+        || inner.contains("invalid")
+    {
+        "tls: first record does not look like a TLS handshake".to_string()
+    } else if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        "EOF".to_string()
+    } else {
+        format!("remote error: {e}")
+    }
 }
 
 /// Go's dial error text: `dial tcp 127.0.1.5:9090: connect: connection refused`.
@@ -516,6 +607,48 @@ mod wire {
         });
     }
 
+    /// A TLS web server with a self-signed certificate.
+    async fn tls_pod_server(ip: Ipv4Addr, port: u16) {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let params = rcgen::CertificateParams::new(vec!["prometheus".to_string()]).expect("params");
+        let cert = params.self_signed(&key).expect("cert");
+        let cfg = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(cfg));
+        let l = tokio::net::TcpListener::bind((ip, port))
+            .await
+            .expect("bind the TLS pod listener");
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(s).await else {
+                        return;
+                    };
+                    let svc = hyper::service::service_fn(
+                        |req: http::Request<hyper::body::Incoming>| async move {
+                            Ok::<_, std::convert::Infallible>(http::Response::new(
+                                crate::api::full(format!("tls ok {}", req.uri().path())),
+                            ))
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                        .await;
+                });
+            }
+        });
+    }
+
     #[tokio::test]
     async fn pod_proxy_forwards_to_the_pod_ip() {
         let net = 246;
@@ -626,6 +759,33 @@ mod wire {
             format!(
                 "error trying to reach service: dial tcp {ip}:9091: connect: connection refused"
             )
+        );
+
+        // https: to a plain-HTTP port, as Go's TLS client reports it ...
+        let (code, _, body) = request(
+            addr,
+            "GET",
+            &format!("{base}/https:prometheus-k8s-0:9090/proxy/"),
+            &[],
+        )
+        .await;
+        assert_eq!(code, 503);
+        assert_eq!(
+            serde_json::from_slice::<Value>(&body).unwrap()["message"],
+            "error trying to reach service: tls: first record does not look like a TLS handshake"
+        );
+        // ... and to a TLS port, without verifying the pod's certificate.
+        tls_pod_server(ip, 9443).await;
+        let (code, _, body) = request(
+            addr,
+            "GET",
+            &format!("{base}/https:prometheus-k8s-0:9443/proxy/metrics"),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            (code, body.as_slice()),
+            (200, b"tls ok /metrics".as_slice())
         );
 
         // Not found, no IP yet, bad id.
