@@ -8,8 +8,9 @@
 //! - `pods/{[scheme:]name[:port]}/proxy{path}`: `ResourceLocation` in kubernetes
 //!   pkg/registry/core/pod/strategy.go: `SplitSchemeNamePort` (invalid → 400
 //!   `invalid pod request "<id>"`), the pod (404), the port as given, or the first container
-//!   port when omitted. The port is not resolved against the pod's named ports: a name goes to
-//!   the dialer as a service name (Go knows `http`, `https`...; `web` fails with
+//!   port when omitted. The port is not resolved against the pod's named ports (the TODO for it
+//!   was dropped in kubernetes PR #79813: no more features for this proxy): a name goes to the
+//!   dialer as a service name (Go knows `http`, `https`...; `web` fails with
 //!   `dial tcp: lookup tcp/web: unknown port`). A pod without an IP → 400 `address not allowed`
 //!   (the real check also refuses non-global-unicast IPs; loopback is this cluster's pod network
 //!   and is allowed). Transport errors → 503 `error trying to reach service: <err>`
