@@ -845,7 +845,11 @@ async fn run(
     argv: Vec<String>,
 ) -> Outcome {
     let argv0 = argv.first().cloned().unwrap_or_default();
-    if let Err(why) = lookup_executable(view, &argv0) {
+    // The view of an image with a shell is the host's root (with the volumes): bwrap's own lookup
+    // decides there (see `bwrap_exec_failure`); a distroless image has only its binaries.
+    if (!view.has_shell || argv0.is_empty())
+        && let Err(why) = lookup_executable(view, &argv0)
+    {
         return Outcome::RuntimeFailed(format!(
             "failed to start exec {}: OCI runtime exec failed: exec failed: unable to start container process: {why}: unknown",
             go_quote(&exec_id(view))
@@ -879,11 +883,8 @@ async fn run(
     } else {
         None
     };
-    cmd.stderr(if stderr_to.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
+    // Always read: bwrap reports a command it cannot start there.
+    cmd.stderr(Stdio::piped());
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -900,10 +901,15 @@ async fn run(
         pumps += 1;
         tokio::spawn(pump(out, STDOUT, tx.clone()));
     }
-    if let (Some(err), Some(ch)) = (child.stderr.take(), stderr_to) {
+    if let Some(err) = child.stderr.take() {
         pumps += 1;
-        tokio::spawn(pump(err, ch, tx.clone()));
+        tokio::spawn(pump(err, STDERR, tx.clone()));
     }
+    // The process's stderr is held back while it may still be bwrap's own report of a command
+    // it could not start (`bwrap: execvp X: No such file or directory`), which the runtime
+    // answers as runc does, not as output.
+    let mut held: Vec<u8> = Vec::new();
+    let mut holding = true;
     // Stdin: the client's frames, in order, to the process.
     let (in_tx, mut in_rx) = mpsc::channel::<Option<Vec<u8>>>(64);
     if let Some(mut stdin) = child.stdin.take() {
@@ -932,7 +938,36 @@ async fn run(
         tokio::select! {
             ev = rx.recv(), if pumps > 0 => match ev {
                 Some(Event::Out(ch, data)) => {
-                    if !client_gone && sink.send(codec.frame(ch, &data)).await.is_err() {
+                    let mut data = data.to_vec();
+                    let mut ch = Some(ch);
+                    if ch == Some(STDERR) {
+                        if holding {
+                            held.extend_from_slice(&data);
+                            if could_be_bwrap_exec_failure(&held) {
+                                continue;
+                            }
+                            holding = false;
+                            data = std::mem::take(&mut held);
+                        }
+                        ch = stderr_to;
+                    } else if holding && !held.is_empty() {
+                        // Output on stdout: the command ran; what was held is its own stderr.
+                        holding = false;
+                        let h = std::mem::take(&mut held);
+                        if let Some(c) = stderr_to
+                            && !client_gone
+                            && sink.send(codec.frame(c, &h)).await.is_err()
+                        {
+                            client_gone = true;
+                        }
+                    } else {
+                        holding = false;
+                    }
+                    if let Some(c) = ch
+                        && !data.is_empty()
+                        && !client_gone
+                        && sink.send(codec.frame(c, &data)).await.is_err()
+                    {
                         client_gone = true;
                     }
                 }
@@ -994,11 +1029,58 @@ async fn run(
             128 + status.signal().unwrap_or(0)
         }
     };
+    if holding
+        && code == 1
+        && let Some(why) = bwrap_exec_failure(&held)
+    {
+        return Outcome::RuntimeFailed(format!(
+            "failed to start exec {}: OCI runtime exec failed: exec failed: unable to start container process: {why}: unknown",
+            go_quote(&exec_id(view))
+        ));
+    }
+    if !held.is_empty()
+        && let Some(c) = stderr_to
+        && !client_gone
+    {
+        let _ = sink.send(codec.frame(c, &held)).await;
+    }
     if code == 0 {
         Outcome::Success
     } else {
         Outcome::Exit { argv, code }
     }
+}
+
+const BWRAP_EXECVP: &[u8] = b"bwrap: execvp ";
+
+/// Whether stderr so far may still be (the start of) bwrap's one-line exec failure.
+fn could_be_bwrap_exec_failure(held: &[u8]) -> bool {
+    if held.len() <= BWRAP_EXECVP.len() {
+        BWRAP_EXECVP.starts_with(held)
+    } else {
+        held.starts_with(BWRAP_EXECVP)
+            && held.iter().filter(|&&b| b == b'\n').count() <= 1
+            && (!held.contains(&b'\n') || held.ends_with(b"\n"))
+    }
+}
+
+/// runc's text for bwrap's `bwrap: execvp X: <strerror>` line, if that is what `held` is.
+fn bwrap_exec_failure(held: &[u8]) -> Option<String> {
+    let line = std::str::from_utf8(held).ok()?.strip_suffix('\n')?;
+    let rest = line.strip_prefix("bwrap: execvp ")?;
+    let (name, why) = rest.rsplit_once(": ")?;
+    Some(match (name.contains('/'), why) {
+        (true, "No such file or directory") => format!(
+            "exec: {}: stat {name}: no such file or directory",
+            go_quote(name)
+        ),
+        (false, "No such file or directory") => format!(
+            "exec: {}: executable file not found in $PATH",
+            go_quote(name)
+        ),
+        (_, "Permission denied") => format!("exec: {}: permission denied", go_quote(name)),
+        (_, other) => format!("exec: {}: {}", go_quote(name), other.to_lowercase()),
+    })
 }
 
 async fn pump(mut r: impl tokio::io::AsyncRead + Unpin, ch: u8, tx: mpsc::Sender<Event>) {
@@ -1153,6 +1235,23 @@ mod tests {
             validate_container(&pod, "p", "init-config-reloader").unwrap(),
             "init-config-reloader"
         );
+    }
+
+    #[test]
+    fn bwrap_exec_failures_read_as_runc_reports_them() {
+        assert!(could_be_bwrap_exec_failure(b"bwrap: "));
+        assert!(could_be_bwrap_exec_failure(b"bwrap: execvp nope"));
+        assert!(!could_be_bwrap_exec_failure(b"oops\n"));
+        assert!(!could_be_bwrap_exec_failure(b"bwrap: execvp x: y\nmore"));
+        assert_eq!(
+            bwrap_exec_failure(b"bwrap: execvp nope: No such file or directory\n").as_deref(),
+            Some("exec: \"nope\": executable file not found in $PATH")
+        );
+        assert_eq!(
+            bwrap_exec_failure(b"bwrap: execvp /bin/nope: No such file or directory\n").as_deref(),
+            Some("exec: \"/bin/nope\": stat /bin/nope: no such file or directory")
+        );
+        assert_eq!(bwrap_exec_failure(b"other\n"), None);
     }
 
     #[test]
@@ -1680,6 +1779,53 @@ mod wire {
         .expect("echo over v4");
         assert_eq!(out, b"ping\n");
         ws.close(None).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_command_missing_from_the_image_fails_to_start() {
+        let (c, _d) = prom_cluster(241, true);
+        let addr = serve(c).await;
+        let s = exec_ws(
+            addr,
+            &q(
+                &["no-such-tool", "-x"],
+                "container=prometheus&stdout=true&stderr=true",
+            ),
+            V4,
+            &[],
+            false,
+        )
+        .await;
+        assert!(
+            s.stderr.is_empty(),
+            "{:?}",
+            String::from_utf8_lossy(&s.stderr)
+        );
+        let m = s.status()["message"].as_str().unwrap().to_string();
+        assert!(m.starts_with("Internal error occurred: error executing command in container: failed to exec in container: failed to start exec \""), "{m}");
+        assert!(
+            m.ends_with("exec: \"no-such-tool\": executable file not found in $PATH: unknown"),
+            "{m}"
+        );
+        // A command whose own stderr starts like bwrap's still streams it.
+        let s = exec_ws(
+            addr,
+            &q(
+                &[
+                    "sh",
+                    "-c",
+                    "echo 'bwrap: execvp x: y' >&2; echo out; exit 1",
+                ],
+                "container=prometheus&stdout=true&stderr=true",
+            ),
+            V4,
+            &[],
+            false,
+        )
+        .await;
+        assert_eq!(String::from_utf8_lossy(&s.stderr), "bwrap: execvp x: y\n");
+        assert_eq!(String::from_utf8_lossy(&s.stdout), "out\n");
+        assert_eq!(s.status()["reason"], "NonZeroExitCode");
     }
 
     #[tokio::test]
