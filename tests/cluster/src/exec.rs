@@ -865,66 +865,103 @@ async fn run(
     if opts.tty {
         cmd.env("TERM", "xterm");
     }
-    cmd.stdin(if opts.stdin {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    cmd.stdout(if opts.stdout {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
+    let (tx, mut rx) = mpsc::channel::<Event>(64);
+    let (in_tx, in_rx) = mpsc::channel::<Option<Vec<u8>>>(64);
+    let mut pumps = 0;
     // With a TTY the kubelet has no stderr stream: the terminal carries both.
     let stderr_to = if opts.effective_stderr() {
         Some(STDERR)
-    } else if opts.tty && opts.stdout {
-        Some(STDOUT)
     } else {
         None
     };
-    // Always read: bwrap reports a command it cannot start there.
-    cmd.stderr(Stdio::piped());
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            return Outcome::RuntimeFailed(format!(
-                "failed to start exec {}: bwrap (Debian package bubblewrap) could not be started: {e}: unknown",
-                go_quote(&exec_id(view))
+    let mut pty_master: Option<std::os::fd::OwnedFd> = None;
+    let mut child = if opts.tty {
+        let pty = match Pty::open() {
+            Ok(p) => p,
+            Err(e) => return Outcome::RuntimeFailed(format!("failed to create a console: {e}")),
+        };
+        let (slave_in, slave_out, slave_err) = match (
+            pty.slave.try_clone(),
+            pty.slave.try_clone(),
+            pty.slave.try_clone(),
+        ) {
+            (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+            _ => return Outcome::RuntimeFailed("failed to create a console".into()),
+        };
+        cmd.stdin(Stdio::from(slave_in))
+            .stdout(Stdio::from(slave_out))
+            .stderr(Stdio::from(slave_err));
+        // The process gets the terminal as its controlling terminal (bwrap without
+        // --new-session passes it on).
+        // SAFETY: only async-signal-safe calls (setsid, ioctl) between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                libc::ioctl(0, libc::TIOCSCTTY as _, 0);
+                Ok(())
+            });
+        }
+        let spawned = cmd.spawn();
+        // Our copies of the terminal's slave side must go, or its reader never sees the end.
+        drop(cmd);
+        drop(pty.slave);
+        let child = match spawned {
+            Ok(c) => c,
+            Err(e) => return bwrap_missing(view, &e),
+        };
+        let (reader, writer) = match (pty.master.try_clone(), pty.master.try_clone()) {
+            (Ok(r), Ok(w)) => (r, w),
+            _ => return Outcome::RuntimeFailed("failed to attach to the console".into()),
+        };
+        pty_master = Some(pty.master);
+        pumps += 1;
+        tokio::spawn(pump(
+            tokio::fs::File::from_std(std::fs::File::from(reader)),
+            STDOUT,
+            tx.clone(),
+        ));
+        if opts.stdin {
+            tokio::spawn(feed(
+                tokio::fs::File::from_std(std::fs::File::from(writer)),
+                in_rx,
             ));
         }
+        child
+    } else {
+        cmd.stdin(if opts.stdin {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        cmd.stdout(if opts.stdout {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        // Always read: bwrap reports a command it cannot start there.
+        cmd.stderr(Stdio::piped());
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => return bwrap_missing(view, &e),
+        };
+        if let Some(out) = child.stdout.take() {
+            pumps += 1;
+            tokio::spawn(pump(out, STDOUT, tx.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            pumps += 1;
+            tokio::spawn(pump(err, STDERR, tx.clone()));
+        }
+        if let Some(stdin) = child.stdin.take() {
+            tokio::spawn(feed(stdin, in_rx));
+        }
+        child
     };
-
-    let (tx, mut rx) = mpsc::channel::<Event>(64);
-    let mut pumps = 0;
-    if let Some(out) = child.stdout.take() {
-        pumps += 1;
-        tokio::spawn(pump(out, STDOUT, tx.clone()));
-    }
-    if let Some(err) = child.stderr.take() {
-        pumps += 1;
-        tokio::spawn(pump(err, STDERR, tx.clone()));
-    }
     // The process's stderr is held back while it may still be bwrap's own report of a command
     // it could not start (`bwrap: execvp X: No such file or directory`), which the runtime
     // answers as runc does, not as output.
     let mut held: Vec<u8> = Vec::new();
-    let mut holding = true;
-    // Stdin: the client's frames, in order, to the process.
-    let (in_tx, mut in_rx) = mpsc::channel::<Option<Vec<u8>>>(64);
-    if let Some(mut stdin) = child.stdin.take() {
-        tokio::spawn(async move {
-            while let Some(Some(data)) = in_rx.recv().await {
-                if stdin.write_all(&data).await.is_err() {
-                    break;
-                }
-                let _ = stdin.flush().await;
-            }
-            // Dropping stdin closes it: EOF for the process.
-        });
-    } else {
-        drop(in_rx);
-    }
+    let mut holding = !opts.tty;
     let mut in_tx = Some(in_tx);
     drop(tx);
 
@@ -987,7 +1024,12 @@ async fn run(
                         Some((CLOSE, chans)) if chans.first() == Some(&STDIN) => {
                             in_tx = None;
                         }
-                        Some((RESIZE, _)) | Some(_) | None => {}
+                        Some((RESIZE, size)) => {
+                            if let Some(m) = &pty_master {
+                                resize(m, &size);
+                            }
+                        }
+                        Some(_) | None => {}
                     }
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
@@ -1081,6 +1123,96 @@ fn bwrap_exec_failure(held: &[u8]) -> Option<String> {
         (_, "Permission denied") => format!("exec: {}: permission denied", go_quote(name)),
         (_, other) => format!("exec: {}: {}", go_quote(name), other.to_lowercase()),
     })
+}
+
+/// The process's stdin: the client's frames in order; `None` or a closed channel is EOF.
+async fn feed(mut w: impl tokio::io::AsyncWrite + Unpin, mut rx: mpsc::Receiver<Option<Vec<u8>>>) {
+    while let Some(Some(data)) = rx.recv().await {
+        if w.write_all(&data).await.is_err() {
+            break;
+        }
+        let _ = w.flush().await;
+    }
+    // Dropping the writer closes it.
+}
+
+fn bwrap_missing(view: &PodView, e: &std::io::Error) -> Outcome {
+    Outcome::RuntimeFailed(format!(
+        "failed to start exec {}: bwrap (Debian package bubblewrap) could not be started: {e}: unknown",
+        go_quote(&exec_id(view))
+    ))
+}
+
+/// A pseudo-terminal for `tty=true`.
+struct Pty {
+    master: std::os::fd::OwnedFd,
+    slave: std::os::fd::OwnedFd,
+}
+
+impl Pty {
+    fn open() -> std::io::Result<Pty> {
+        use std::os::fd::FromRawFd;
+        let mut master: libc::c_int = -1;
+        let mut slave: libc::c_int = -1;
+        let size = libc::winsize {
+            ws_row: 24,
+            ws_col: 80,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: openpty writes two fds into the pointers; name and termios may be null.
+        let rc = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                &size,
+            )
+        };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: both fds were just opened and are owned by nothing else.
+        let (master, slave) = unsafe {
+            (
+                std::os::fd::OwnedFd::from_raw_fd(master),
+                std::os::fd::OwnedFd::from_raw_fd(slave),
+            )
+        };
+        Ok(Pty { master, slave })
+    }
+}
+
+/// The resize channel's `{"Width":w,"Height":h}` (remotecommand.TerminalSize) to the terminal.
+fn resize(master: &std::os::fd::OwnedFd, json: &[u8]) {
+    use std::os::fd::AsRawFd;
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Size {
+        width: u16,
+        height: u16,
+    }
+    // The channel is a JSON stream; the last complete object counts.
+    let mut last = None;
+    for s in serde_json::Deserializer::from_slice(json)
+        .into_iter::<Size>()
+        .flatten()
+    {
+        last = Some(s);
+    }
+    if let Some(s) = last {
+        let ws = libc::winsize {
+            ws_row: s.height,
+            ws_col: s.width,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize from the pointer; the fd is a pty master we own.
+        unsafe {
+            libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws);
+        }
+    }
 }
 
 async fn pump(mut r: impl tokio::io::AsyncRead + Unpin, ch: u8, tx: mpsc::Sender<Event>) {
@@ -1702,6 +1834,52 @@ mod wire {
             String::from_utf8_lossy(&s.stdout),
             "prometheus-k8s-0 /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n/\nsecrets\n"
         );
+    }
+
+    #[tokio::test]
+    async fn tty_sessions_get_a_terminal_and_resizes() {
+        let (c, _d) = prom_cluster(242, true);
+        let addr = serve(c).await;
+        let path = q(
+            &[
+                "sh",
+                "-c",
+                "test -t 0 && echo is-a-tty; read x; stty size; echo err >&2",
+            ],
+            "container=prometheus&stdin=true&stdout=true&stderr=true&tty=true",
+        );
+        let mut req = format!("ws://{addr}{path}").into_client_request().unwrap();
+        req.headers_mut()
+            .insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(V5));
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut ws, _) = tokio_tungstenite::client_async(req, tcp).await.unwrap();
+        let mut resize = vec![RESIZE];
+        resize.extend_from_slice(br#"{"Width":100,"Height":40}"#);
+        ws.send(Message::binary(resize)).await.unwrap();
+        ws.send(Message::binary(b"\x00go\n".to_vec()))
+            .await
+            .unwrap();
+        let (mut out, mut status) = (Vec::new(), Vec::new());
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(Ok(m)) = ws.next().await {
+                if let Message::Binary(b) = m {
+                    match b[0] {
+                        STDOUT => out.extend_from_slice(&b[1..]),
+                        ERROR => status.extend_from_slice(&b[1..]),
+                        c => panic!("channel {c} with a TTY"),
+                    }
+                }
+            }
+        })
+        .await
+        .expect("the session ends");
+        let out = String::from_utf8_lossy(&out);
+        assert!(out.contains("is-a-tty\r\n"), "{out:?}");
+        assert!(out.contains("40 100\r\n"), "{out:?}");
+        // stderr goes to the terminal, hence to stdout.
+        assert!(out.contains("err\r\n"), "{out:?}");
+        let st: Value = serde_json::from_slice(&status).unwrap();
+        assert_eq!(st["status"], "Success");
     }
 
     #[tokio::test]
