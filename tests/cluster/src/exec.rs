@@ -303,6 +303,16 @@ pub fn is_websocket_request(headers: &HeaderMap) -> bool {
         .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
 }
 
+/// `httpstream.IsUpgradeRequest`: a `Connection` header naming upgrade (SPDY or WebSocket).
+pub fn is_upgrade_request(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+}
+
 /// The protocols the client offers, from the first `Sec-WebSocket-Protocol` header, comma-split
 /// and trimmed (as golang.org/x/net/websocket and `IsWebSocketRequestWithStreamCloseProtocol` read it).
 pub fn offered_protocols(headers: &HeaderMap) -> Vec<String> {
@@ -677,6 +687,11 @@ pub async fn handle(
         )));
     }
 
+    // UpgradeAwareHandler with UpgradeRequired: a request that asks for no upgrade at all is
+    // refused by the API server itself.
+    if !is_upgrade_request(req.headers()) {
+        return status_response(&ApiError::bad_request("Upgrade request required"));
+    }
     let websocket = is_websocket_request(req.headers());
     let (path, protocol) = if websocket {
         select_protocol(req.headers())
@@ -2175,6 +2190,17 @@ mod wire {
                 .unwrap()
                 .contains("SPDY/3.1 is not supported")
         );
+        // No upgrade at all: the API server's own refusal.
+        let (code, _, body) = request(
+            addr,
+            "POST",
+            &q(&["ls"], "container=prometheus&stdout=true"),
+            &[],
+        )
+        .await;
+        assert_eq!(code, 400);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["message"], "Upgrade request required");
         // ... but the same validation first, as a real server's kubelet would refuse.
         let (code, _, _) = request(
             addr,

@@ -129,6 +129,26 @@ fn strip_headers(h: &mut HeaderMap) {
     }
 }
 
+/// `proxyRedirectsforRootPath` (apimachinery UpgradeAwareHandler): a GET or HEAD of the proxy
+/// root without its trailing slash is redirected to it.
+fn redirect_root(req: &Request<Incoming>, rest: &str) -> Option<Response<Body>> {
+    if !rest.is_empty()
+        || !(req.method() == http::Method::GET || req.method() == http::Method::HEAD)
+    {
+        return None;
+    }
+    let query = req
+        .uri()
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    Response::builder()
+        .status(StatusCode::MOVED_PERMANENTLY)
+        .header(header::LOCATION, format!("{}/{query}", req.uri().path()))
+        .body(crate::api::full(""))
+        .ok()
+}
+
 /// Serve `/api/v1/namespaces/{ns}/pods/{name_or_name:port}/proxy{rest}` (`rest` starts with `/` or is empty).
 pub async fn handle_pod(
     cluster: Arc<Cluster>,
@@ -180,6 +200,9 @@ pub async fn handle_pod(
         format!("{ip}:{port}")
     };
     let prefix = format!("/api/v1/namespaces/{namespace}/pods/{name}/proxy");
+    if let Some(r) = redirect_root(&req, rest) {
+        return r;
+    }
     forward(req, &scheme, ip, &port, &host, rest, &prefix).await
 }
 
@@ -470,6 +493,9 @@ pub async fn handle_node(
     if let Err(e) = cluster.store.get(&nodes, None, &name) {
         return status_response(&e);
     }
+    if let Some(r) = redirect_root(&req, rest) {
+        return r;
+    }
     let method = req.method().clone();
     drop(req);
     let path = if rest.is_empty() { "/" } else { rest };
@@ -700,6 +726,20 @@ mod wire {
         assert_eq!(
             v["headers"]["x-forwarded-uri"],
             format!("{base}/prometheus-k8s-0:9090/proxy/api/v1/query")
+        );
+
+        // The proxy root without its slash is redirected to it.
+        let (code, h, _) = request(
+            addr,
+            "GET",
+            &format!("{base}/prometheus-k8s-0:9090/proxy?a=b"),
+            &[],
+        )
+        .await;
+        assert_eq!(code, 301);
+        assert_eq!(
+            h["location"],
+            format!("{base}/prometheus-k8s-0:9090/proxy/?a=b").as_str()
         );
 
         // No port: the first container port.
