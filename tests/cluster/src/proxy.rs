@@ -230,6 +230,13 @@ async fn forward(
         }
     };
     let addr = std::net::SocketAddr::from((ip, port_num));
+    // This cluster's network is 127.0.0.0/8: nothing is ever sent elsewhere. An address outside
+    // it (a scenario's pod IP that was not moved) is unreachable, as an unroutable pod IP is.
+    if !ip.is_loopback() {
+        return status_response(&service_unavailable(format!(
+            "error trying to reach service: dial tcp {addr}: i/o timeout"
+        )));
+    }
     let tcp = match tokio::net::TcpStream::connect(addr).await {
         Ok(t) => t,
         Err(e) => {
@@ -696,6 +703,7 @@ mod wire {
             None,
         );
         pod_server(ip, 9090).await;
+        let c2 = c.clone();
         let addr = serve(c).await;
         let base = "/api/v1/namespaces/monitoring/pods";
 
@@ -827,6 +835,22 @@ mod wire {
         assert_eq!(
             (code, body.as_slice()),
             (200, b"tls ok /metrics".as_slice())
+        );
+
+        // Never anywhere but loopback.
+        add_pod(
+            &c2,
+            "monitoring",
+            "outside-0",
+            &[("prometheus", &[("web", 9090)])],
+            Some(Ipv4Addr::new(10, 244, 1, 5)),
+        );
+        let (code, _, body) =
+            request(addr, "GET", &format!("{base}/outside-0:9090/proxy/"), &[]).await;
+        assert_eq!(code, 503);
+        assert_eq!(
+            serde_json::from_slice::<Value>(&body).unwrap()["message"],
+            "error trying to reach service: dial tcp 10.244.1.5:9090: i/o timeout"
         );
 
         // Not found, no IP yet, bad id.
