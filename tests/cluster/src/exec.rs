@@ -2436,6 +2436,40 @@ mod kubectl {
             "Error from server (BadRequest): container thanos is not valid for pod prometheus-k8s-0\n"
         );
 
+        // -it on a terminal (script(1), Debian package bsdutils, gives kubectl one): the process
+        // runs on a TTY and its exit code comes back.
+        let mut cmd = tokio::process::Command::new("script");
+        cmd.env_clear()
+            .env("HOME", &home)
+            .env("KUBECONFIG", home.join("kubeconfig"))
+            .env("PATH", "/usr/bin:/bin")
+            .env("TERM", "xterm")
+            .arg("-qec")
+            .arg(format!(
+                "kubectl --server=http://{addr} --cache-dir={}/cache -n monitoring exec -it prometheus-k8s-0 -c prometheus -- sh -c 'test -t 1 && echo on-a-tty; exit 4'",
+                home.display()
+            ))
+            .arg("/dev/null")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("script (Debian package bsdutils) cannot be run: {e}"));
+        let out =
+            tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+                .await
+                .expect("kubectl -it finishes")
+                .expect("output");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(4), "{text}");
+        assert!(text.contains("on-a-tty\r\n"), "{text}");
+        assert!(
+            text.contains("command terminated with exit code 4"),
+            "{text}"
+        );
+
         // A container the kubelet does not run (pending, crashed).
         let (rc, _, err) = kubectl(
             addr,
