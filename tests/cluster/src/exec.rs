@@ -33,7 +33,18 @@
 //!   unknown`, an `InternalError` Status (the translator wraps it once more, so kubectl 1.30+
 //!   prints `Internal error occurred: Internal error occurred: error executing command in
 //!   container: ...`). The exit code 126 with the OCI text on stdout is Docker's (cri-dockerd)
-//!   behaviour, not containerd's, and is not reproduced.
+//!   behaviour, not containerd's, and is not reproduced. A distroless view (`has_shell == false`)
+//!   holds only `/bin/prometheus` and `/bin/promtool`; in a view with a shell, bwrap's own
+//!   `execvp` failure is read back as runc's text.
+//! - `tty=true` runs the process on a pseudo-terminal (stderr joins stdout, as with the kubelet);
+//!   the resize channel (4) sets its size. The process gets the container's environment (image
+//!   PATH, HOSTNAME), not the test process's.
+//! - The session ends as the API server ends it: the Status on channel 3, a close frame with
+//!   1000 (client-go treats only that as a clean end), then waiting for the client's close.
+//!
+//! The API server must serve these connections over HTTP/1.1 with upgrades enabled
+//! (`serve_connection_with_upgrades` / `.with_upgrades()`); kubectl and kube-rs both upgrade
+//! over HTTP/1.1 (client-go's gorilla dialer does not offer h2).
 
 use crate::api::Body;
 use crate::cluster::Cluster;
