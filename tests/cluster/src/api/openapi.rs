@@ -1,0 +1,1 @@
+//! OpenAPI. OWNER: compat helper.
