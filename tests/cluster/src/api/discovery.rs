@@ -251,6 +251,11 @@ pub fn group_resources(registry: &Registry, group: &str, version: &str) -> Optio
 /// (in the client's order) that is aggregated discovery as JSON, or None when a plain type
 /// (`application/json`, `*/*`) comes first or none is aggregated.
 fn asked_version(accept: &str) -> Option<&'static str> {
+    asked_version_among(accept, &["v2", "v2beta1"])
+}
+
+/// As `asked_version`, among the aggregated discovery versions a server serves.
+fn asked_version_among(accept: &str, served: &[&'static str]) -> Option<&'static str> {
     for item in accept.split(',') {
         let mut parts = item.split(';').map(str::trim);
         let media = parts.next().unwrap_or("").to_ascii_lowercase();
@@ -281,10 +286,8 @@ fn asked_version(accept: &str) -> Option<&'static str> {
         if g.as_deref() == Some("apidiscovery.k8s.io")
             && r#as.as_deref() == Some("APIGroupDiscoveryList")
         {
-            match v.as_deref() {
-                Some("v2") => return Some("v2"),
-                Some("v2beta1") => return Some("v2beta1"),
-                _ => {}
+            if let Some(found) = served.iter().find(|s| v.as_deref() == Some(**s)) {
+                return Some(found);
             }
         }
     }
@@ -348,6 +351,38 @@ fn discovery_group(registry: &Registry, group: &str) -> Value {
 /// APIGroupDiscoveryList and the `Content-Type` to answer with; None when not asked.
 pub fn aggregated(registry: &Registry, accept: &str, core: bool) -> Option<(Value, String)> {
     let v = asked_version(accept)?;
+    Some(aggregated_doc(registry, v, core))
+}
+
+/// As `aggregated`, for a server of `git_version` (`v1.29.4`): 1.27–1.29 serve only
+/// `apidiscovery.k8s.io/v2beta1` (aggregated discovery beta, on by default since 1.27);
+/// 1.30+ serve v2 and still v2beta1 (deprecated, served through 1.33). Older servers have none.
+pub fn aggregated_for_version(
+    registry: &Registry,
+    accept: &str,
+    core: bool,
+    git_version: &str,
+) -> Option<(Value, String)> {
+    let minor: u32 = git_version
+        .trim_start_matches('v')
+        .split('.')
+        .nth(1)
+        .and_then(|m| {
+            m.trim_end_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .ok()
+        })
+        .unwrap_or(33);
+    let served: &[&'static str] = match minor {
+        0..=26 => &[],
+        27..=29 => &["v2beta1"],
+        _ => &["v2", "v2beta1"],
+    };
+    let v = asked_version_among(accept, served)?;
+    Some(aggregated_doc(registry, v, core))
+}
+
+fn aggregated_doc(registry: &Registry, v: &'static str, core: bool) -> (Value, String) {
     let items: Vec<Value> = if core {
         vec![discovery_group(registry, "")]
     } else {
@@ -362,10 +397,10 @@ pub fn aggregated(registry: &Registry, accept: &str, core: bool) -> Option<(Valu
         "metadata": {},
         "items": items,
     });
-    Some((
+    (
         doc,
         format!("application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList"),
-    ))
+    )
 }
 
 #[cfg(test)]
@@ -500,5 +535,18 @@ mod tests {
         assert!(aggregated(&r, "application/json", false).is_none());
         assert!(aggregated(&r, "application/json, */*", true).is_none());
         assert!(aggregated(&r, "", true).is_none());
+    }
+
+    #[test]
+    fn aggregated_versions_by_server_version() {
+        let r = Registry::new(false);
+        let v2_first = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+        let v2_only =
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+        let ct = |a, v| aggregated_for_version(&r, a, false, v).map(|(_, c)| c);
+        assert!(ct(v2_first, "v1.28.3").unwrap().contains("v=v2beta1"));
+        assert!(ct(v2_first, "v1.33.1").unwrap().contains("v=v2;"));
+        assert!(ct(v2_only, "v1.29.0").is_none());
+        assert!(ct(v2_first, "v1.26.0").is_none());
     }
 }
