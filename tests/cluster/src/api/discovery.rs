@@ -285,10 +285,9 @@ fn asked_version_among(accept: &str, served: &[&'static str]) -> Option<&'static
         }
         if g.as_deref() == Some("apidiscovery.k8s.io")
             && r#as.as_deref() == Some("APIGroupDiscoveryList")
+            && let Some(found) = served.iter().find(|s| v.as_deref() == Some(**s))
         {
-            if let Some(found) = served.iter().find(|s| v.as_deref() == Some(**s)) {
-                return Some(found);
-            }
+            return Some(found);
         }
     }
     None
