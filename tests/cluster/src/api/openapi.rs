@@ -606,7 +606,6 @@ fn core_defs() -> Vec<(String, Value)> {
                         ),
                         ("configMap", secret_projection.clone()),
                         ("downwardAPI", obj(&[("items", downward_items.clone())])),
-                        ("podCertificate", json!({"type": "object"})),
                         ("secret", secret_projection.clone()),
                         (
                             "serviceAccountToken",
@@ -716,7 +715,7 @@ fn core_defs() -> Vec<(String, Value)> {
             ("enableServiceLinks", bo()),
             (
                 "ephemeralContainers",
-                merged(json!({"type": "object"}), "name", "merge", &["name"]),
+                merged(core("EphemeralContainer"), "name", "merge", &["name"]),
             ),
             (
                 "hostAliases",
@@ -732,7 +731,6 @@ fn core_defs() -> Vec<(String, Value)> {
             ("hostPID", bo()),
             ("hostUsers", bo()),
             ("hostname", st()),
-            ("hostnameOverride", st()),
             (
                 "imagePullSecrets",
                 merged(local_ref(), "name", "merge", &["name"]),
@@ -829,7 +827,6 @@ fn core_defs() -> Vec<(String, Value)> {
             "ephemeralContainerStatuses",
             atomic(core("ContainerStatus")),
         ),
-        ("extendedResourceClaimStatus", json!({"type": "object"})),
         ("hostIP", st()),
         ("hostIPs", merged(obj(&[("ip", st())]), "ip", "merge", &[])),
         ("initContainerStatuses", atomic(core("ContainerStatus"))),
@@ -1148,7 +1145,6 @@ fn core_defs() -> Vec<(String, Value)> {
                                 "daemonEndpoints",
                                 obj(&[("kubeletEndpoint", obj(&[("Port", i32_())]))]),
                             ),
-                            ("declaredFeatures", atomic(st())),
                             ("features", obj(&[("supplementalGroupsPolicy", bo())])),
                             (
                                 "images",
@@ -1227,6 +1223,8 @@ fn core_defs() -> Vec<(String, Value)> {
             c("PodTemplateSpec"),
             obj(&[("metadata", meta("ObjectMeta")), ("spec", core("PodSpec"))]),
         ),
+        // EphemeralContainer carries Container's fields with the same patch metadata.
+        (c("EphemeralContainer"), req(container.clone(), &["name"])),
         (c("Container"), req(container, &["name"])),
         (
             c("ContainerStatus"),
@@ -1260,7 +1258,6 @@ fn core_defs() -> Vec<(String, Value)> {
                         obj(&[
                             ("configMapKeyRef", key_selector()),
                             ("fieldRef", core("ObjectFieldSelector")),
-                            ("fileKeyRef", json!({"type": "object"})),
                             ("resourceFieldRef", core("ResourceFieldSelector")),
                             ("secretKeyRef", key_selector()),
                         ]),
