@@ -162,6 +162,8 @@ fn leaf_params(
     p
 }
 
+/// kubeadm's etcd server/peer SANs (certs/pkiutil GetEtcdAltNames): localhost and the node name,
+/// the node IP, 127.0.0.1 and ::1.
 fn sans_for(host: &str, ip: Ipv4Addr) -> Result<Vec<SanType>> {
     let mut v = vec![
         SanType::DnsName(host.to_string().try_into()?),
@@ -171,6 +173,9 @@ fn sans_for(host: &str, ip: Ipv4Addr) -> Result<Vec<SanType>> {
     if ip != Ipv4Addr::LOCALHOST {
         v.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
     }
+    v.push(SanType::IpAddress(IpAddr::V6(
+        std::net::Ipv6Addr::LOCALHOST,
+    )));
     Ok(v)
 }
 
@@ -234,41 +239,45 @@ pub fn generate(layout: Layout, hosts: &[(String, Ipv4Addr)], dir: &Path) -> Res
     let mut members = Vec::new();
     match layout {
         Layout::Kubespray => {
-            // kubespray (roles/etcd/templates/openssl.conf.j2): member and node certificates carry
-            // `extendedKeyUsage = clientAuth, serverAuth`; admin and node certs are clients.
+            // kubespray (roles/etcd/templates/make-ssl-etcd.sh.j2, openssl.conf.j2): subjects
+            // `/CN=etcd-member-<short host>`, `etcd-admin-`, `etcd-node-`, all with the
+            // `ssl_client` extensions (`extendedKeyUsage = clientAuth, serverAuth`) and one SAN
+            // list shared by every certificate: localhost, the etcd service names, every etcd
+            // host's name and IP, 127.0.0.1; `-days {{certificates_duration}}` (36500).
+            let century = OffsetDateTime::now_utc() + Duration::days(36500);
+            let mut sans = Vec::new();
+            for d in [
+                "localhost",
+                "etcd.kube-system.svc.cluster.local",
+                "etcd.kube-system.svc",
+                "etcd.kube-system",
+                "etcd",
+            ] {
+                sans.push(SanType::DnsName(d.to_string().try_into()?));
+            }
+            for (host, _) in hosts {
+                sans.push(SanType::DnsName(host.clone().try_into()?));
+            }
+            sans.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+            for (_, ip) in hosts {
+                sans.push(SanType::IpAddress(IpAddr::V4(*ip)));
+            }
             let mut leaves = Vec::new();
             for (host, ip) in hosts {
-                let sans = sans_for(host, *ip)?;
-                let member = sign(
-                    &leaf_params(
-                        &format!("etcd-member-{host}"),
-                        None,
-                        &sans,
-                        Usage::ServerAndClient,
-                        year,
-                    ),
-                    &issuer,
-                )?;
-                let admin = sign(
-                    &leaf_params(
-                        &format!("etcd-admin-{host}"),
-                        None,
-                        &sans,
-                        Usage::ServerAndClient,
-                        year,
-                    ),
-                    &issuer,
-                )?;
-                let node = sign(
-                    &leaf_params(
-                        &format!("etcd-node-{host}"),
-                        None,
-                        &sans,
-                        Usage::ServerAndClient,
-                        year,
-                    ),
-                    &issuer,
-                )?;
+                let cn = host.split('.').next().unwrap_or(host);
+                let mk = |what: &str| -> Result<Leaf> {
+                    sign(
+                        &leaf_params(
+                            &format!("etcd-{what}-{cn}"),
+                            None,
+                            &sans,
+                            Usage::ServerAndClient,
+                            century,
+                        ),
+                        &issuer,
+                    )
+                };
+                let (member, admin, node) = (mk("member")?, mk("admin")?, mk("node")?);
                 leaves.push((host.clone(), *ip, member, admin, node));
             }
             for (host, ip) in hosts {

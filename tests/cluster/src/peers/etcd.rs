@@ -295,6 +295,7 @@ mod tests {
         let none = tls_client_config(&pki.ca.cert, None).unwrap();
         let e = https_get(none, ip, 2379, "/metrics", to).await.unwrap_err();
         let e = format!("{e:#}");
+        eprintln!("no client cert: {e}");
         assert!(
             e.contains("CertificateRequired")
                 || e.contains("BadCertificate")
@@ -308,6 +309,7 @@ mod tests {
             "{:#}",
             https_get(cfg, ip, 2379, "/metrics", to).await.unwrap_err()
         );
+        eprintln!("foreign client cert: {e}");
         assert!(e.contains("BadCertificate"), "{e}");
         // an expired client certificate from the right CA
         let exp = pki
@@ -342,6 +344,40 @@ mod tests {
                 "etcd {p} still runs"
             );
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn kubeadm_layout_member_with_plain_peers() {
+        const NET2: u8 = 230;
+        let hosts = vec![("cp1".to_string(), Ipv4Addr::new(127, NET2, 2, 11))];
+        let t = tempfile::tempdir().unwrap();
+        let pki = generate(Layout::Kubeadm, &hosts, &t.path().join("nodes")).unwrap();
+        let etcd = EtcdCluster::start(
+            &pki,
+            t.path(),
+            EtcdOptions {
+                peer_tls: false,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(etcd.members[0].peer_url, "http://127.230.2.11:2380");
+        assert!(
+            pki.client
+                .cert
+                .ends_with("cp1/etc/kubernetes/pki/apiserver-etcd-client.crt")
+        );
+        let r = https_get(
+            etcd.client_config().unwrap(),
+            hosts[0].1,
+            2379,
+            "/health",
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
     }
 
     fn is_zombie(pid: u32) -> bool {
