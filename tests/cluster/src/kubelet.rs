@@ -150,33 +150,25 @@ pub fn node_root(cluster: &Cluster, node: &str) -> PathBuf {
 /// is written.
 ///
 /// The host root is bound one top-level entry at a time onto bwrap's own (tmpfs) root, so mount
-/// points that do not exist on the host (`/prometheus`) can be created. Mounts are bound parents
-/// first.
+/// points that do not exist on the host (`/prometheus`) can be created. A mount point below a
+/// host directory where it does not exist (`/etc/ssl/etcd` when the host has only `/etc/ssl`)
+/// gets that directory mirrored: a tmpfs with each of the host's entries bound back read-only.
+/// Mounts are bound parents first.
 pub fn bwrap_command(view: &PodView, argv: &[String]) -> tokio::process::Command {
     let mut c = tokio::process::Command::new("bwrap");
     c.arg("--die-with-parent");
-    let mut entries: Vec<_> = std::fs::read_dir("/")
-        .map(|rd| rd.filter_map(Result::ok).collect())
-        .unwrap_or_default();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if matches!(name.as_ref(), "proc" | "dev" | "tmp") {
-            continue;
+    mirror_dir(&mut c, Path::new("/"), &["proc", "dev", "tmp"]);
+    let mut mirrors = BTreeSet::new();
+    for m in &view.mounts {
+        if let Some(a) = dir_to_mirror(&m.container_path) {
+            mirrors.insert(a);
         }
-        let host = format!("/{name}");
-        match std::fs::symlink_metadata(&host) {
-            Ok(m) if m.file_type().is_symlink() => {
-                if let Ok(target) = std::fs::read_link(&host) {
-                    c.arg("--symlink").arg(target).arg(&host);
-                }
-            }
-            Ok(_) => {
-                c.args(["--ro-bind", &host, &host]);
-            }
-            Err(_) => {}
-        }
+    }
+    let mut mirrors: Vec<PathBuf> = mirrors.into_iter().collect();
+    mirrors.sort_by_key(|p| p.components().count());
+    for d in &mirrors {
+        c.arg("--tmpfs").arg(d);
+        mirror_dir(&mut c, d, &[]);
     }
     c.args(["--dev", "/dev", "--proc", "/proc"]);
     c.args(["--tmpfs", "/tmp", "--tmpfs", "/etc/prometheus"]);
@@ -191,6 +183,58 @@ pub fn bwrap_command(view: &PodView, argv: &[String]) -> tokio::process::Command
     c.args(argv);
     c.kill_on_drop(true);
     c
+}
+
+/// Bind every entry of the host directory `dir` at the same place, read-only (symlinks as
+/// symlinks), except `skip`.
+fn mirror_dir(c: &mut tokio::process::Command, dir: &Path, skip: &[&str]) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(Result::ok).collect())
+        .unwrap_or_default();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name();
+        if skip.iter().any(|s| name.to_string_lossy() == *s) {
+            continue;
+        }
+        let host = dir.join(&name);
+        match std::fs::symlink_metadata(&host) {
+            Ok(m) if m.file_type().is_symlink() => {
+                if let Ok(target) = std::fs::read_link(&host) {
+                    c.arg("--symlink").arg(target).arg(&host);
+                }
+            }
+            Ok(_) => {
+                c.arg("--ro-bind").arg(&host).arg(&host);
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// The host directory to mirror so that `container_path` can be created: its deepest existing
+/// ancestor, when that is a real directory of the read-only host root (not `/`, `/tmp`,
+/// `/etc/prometheus` or below, which are writable in the sandbox).
+fn dir_to_mirror(container_path: &str) -> Option<PathBuf> {
+    let p = Path::new(container_path);
+    if std::fs::symlink_metadata(p).is_ok() {
+        return None;
+    }
+    let mut a = p.parent()?;
+    while std::fs::symlink_metadata(a).is_err() {
+        a = a.parent()?;
+    }
+    let writable = |d: &Path| {
+        d == Path::new("/")
+            || d.starts_with("/tmp")
+            || d.starts_with("/etc/prometheus")
+            || d.starts_with("/dev")
+            || d.starts_with("/proc")
+    };
+    if writable(a) || !std::fs::symlink_metadata(a).is_ok_and(|m| m.is_dir()) {
+        return None;
+    }
+    Some(a.to_path_buf())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -954,7 +998,6 @@ struct PodRun {
     init_names: Vec<(String, String)>,
     mounted: bool,
     start_time: String,
-    containers_started: Option<Instant>,
     transitions: HashMap<String, (String, String)>,
     last_status: Option<Value>,
     prometheus: Option<Prometheus>,
@@ -1425,17 +1468,21 @@ impl PodRun {
     fn status(&mut self, cluster: &Cluster) -> Value {
         let now = now_rfc3339();
         let delay = *lock(&cluster.kubelet.not_ready_delay);
-        let delay_passed = self
-            .containers_started
-            .is_some_and(|t| t.elapsed() >= delay);
+        // The not-ready delay acts like a readiness probe's initialDelaySeconds: a container is
+        // ready once its own check passes and the delay has passed since it started.
+        let ready: Vec<bool> = self
+            .ctrs
+            .iter()
+            .map(|c| c.ready && c.started.is_some_and(|t| t.elapsed() >= delay))
+            .collect();
         let unready: Vec<String> = self
             .ctrs
             .iter()
-            .filter(|c| !c.ready)
-            .map(|c| c.name.clone())
+            .zip(&ready)
+            .filter(|(_, r)| !**r)
+            .map(|(c, _)| c.name.clone())
             .collect();
         let all_ready = unready.is_empty() && self.mounted;
-        let pod_ready = all_ready && delay_passed;
         let mut cond = |t: &str, ok: bool, reason: Option<String>, message: Option<String>| {
             let st = if ok { "True" } else { "False" }.to_string();
             let e = self
@@ -1460,15 +1507,8 @@ impl PodRun {
             cond("PodReadyToStartContainers", self.mounted, None, None),
             cond("Initialized", true, None, None),
         ];
-        conditions.push(if pod_ready {
+        conditions.push(if all_ready {
             cond("Ready", true, None, None)
-        } else if all_ready {
-            cond(
-                "Ready",
-                false,
-                Some("ContainersNotReady".into()),
-                Some("the pod's not-ready delay has not passed".into()),
-            )
         } else {
             cond(
                 "Ready",
@@ -1499,7 +1539,8 @@ impl PodRun {
         let statuses: Vec<Value> = self
             .ctrs
             .iter()
-            .map(|c| {
+            .zip(&ready)
+            .map(|(c, ready)| {
                 let state = if let Some((reason, msg)) = &c.waiting {
                     let mut w = json!({"reason": reason});
                     if let Some(m) = msg {
@@ -1515,7 +1556,7 @@ impl PodRun {
                     "name": c.name,
                     "state": state,
                     "lastState": c.last_terminated.clone().unwrap_or_else(|| json!({})),
-                    "ready": c.ready,
+                    "ready": ready,
                     "restartCount": c.restarts,
                     "image": c.image,
                     "imageID": "",
@@ -1853,7 +1894,6 @@ async fn pod_main(
         init_names,
         mounted: false,
         start_time,
-        containers_started: None,
         transitions: HashMap::new(),
         last_status: None,
         prometheus: None,
@@ -1896,7 +1936,6 @@ async fn pod_main(
                         }
                         run.start_container(i, &cluster);
                     }
-                    run.containers_started = Some(Instant::now());
                 }
                 Err(e) => {
                     let key = (run.ns.clone(), run.name.clone());
@@ -2062,6 +2101,7 @@ mod tests {
                         "volumeMounts": [
                             {"name": "certs", "mountPath": "/etc/certs"},
                             {"name": "one", "mountPath": "/etc/one"},
+                            {"name": "certs", "mountPath": "/etc/tls.crt", "subPath": "tls.crt"},
                             {"name": "cache", "mountPath": "/cache"}]}],
                     "volumes": [
                         {"name": "certs", "secret": {"secretName": "etcd-client-cert"}},
@@ -2156,6 +2196,33 @@ mod tests {
         })
         .await;
         assert!(t0.elapsed() < Duration::from_secs(2));
+        // what `kubectl exec` sees through bwrap: `ls` the keys, `ls -a` the atomic writer's entries
+        let out = bwrap_command(
+            &v,
+            &[
+                "sh".into(),
+                "-c".into(),
+                "ls /etc/certs; echo --; ls -a /etc/certs; echo --; cat /etc/certs/tls.crt /etc/tls.crt; touch /etc/certs/x 2>/dev/null || echo read-only".into(),
+            ],
+        )
+        .output()
+        .await
+        .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let parts: Vec<&str> = text.split("--\n").collect();
+        assert_eq!(parts[0], "ca.crt\ntls.crt\ntls.key\n", "{text}");
+        assert!(
+            parts[1].contains("..data\n") && parts[1].contains("\n..20"),
+            "{text}"
+        );
+        assert_eq!(parts[2], "NEWCRTread-only\n", "{text}");
+        // a subPath mount keeps what it had when the container started
+        let sub = v
+            .mounts
+            .iter()
+            .find(|m| m.container_path == "/etc/tls.crt")
+            .unwrap();
+        assert_eq!(std::fs::read(&sub.host_path).unwrap(), b"CRT");
         // a new volume in the spec never appears in the running pod
         c.store
             .modify(&pods, Some("monitoring"), "p", &w, |p| {
@@ -2174,6 +2241,46 @@ mod tests {
             .unwrap();
         eventually("root removed", 10, || (!v.root.exists()).then_some(())).await;
         assert!(c.kubelet.view("monitoring", "p", "app").is_none());
+        task.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn not_ready_delay_holds_ready_back() {
+        let (_t, c) = cluster(234);
+        c.kubelet.set_not_ready_delay(Duration::from_millis(1500));
+        let task = spawn(c.clone());
+        c.store
+            .create(
+                &c.store.rt("pods"),
+                Some("default"),
+                json!({"metadata": {"name": "app"}, "spec": {"containers": [{"name": "app", "image": "busybox"}]}}),
+                &WriteCtx::update("test"),
+            )
+            .unwrap();
+        let cond = |p: &Value, t: &str| {
+            p["status"]["conditions"]
+                .as_array()
+                .and_then(|cs| cs.iter().find(|c| c["type"] == t).cloned())
+                .unwrap_or(Value::Null)
+        };
+        let p = eventually("Running", 5, || {
+            let p = pod_of(&c, "default", "app");
+            (p["status"]["phase"] == "Running").then_some(p)
+        })
+        .await;
+        let t0 = Instant::now();
+        let ready = cond(&p, "Ready");
+        assert_eq!(ready["status"], "False", "{p}");
+        assert_eq!(ready["reason"], "ContainersNotReady");
+        assert_eq!(ready["message"], "containers with unready status: [app]");
+        assert_eq!(p["status"]["containerStatuses"][0]["ready"], false);
+        assert_eq!(p["status"]["podIP"], "127.234.1.2");
+        eventually("Ready", 5, || {
+            let p = pod_of(&c, "default", "app");
+            (cond(&p, "Ready")["status"] == "True").then_some(())
+        })
+        .await;
+        assert!(t0.elapsed() >= Duration::from_millis(900));
         task.abort();
     }
 
