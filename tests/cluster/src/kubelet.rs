@@ -422,7 +422,8 @@ fn map_items(
     missing_key: impl Fn(&str) -> String,
     out: &mut Payload,
 ) -> Result<(), String> {
-    match items {
+    // secret.go MakePayload: `len(mappings) == 0` projects every key.
+    match items.filter(|i| !i.is_empty()) {
         None => {
             for (k, v) in data {
                 out.insert(k.clone(), (v.clone(), default_mode));
@@ -605,8 +606,11 @@ fn volume_payload(cluster: &Cluster, facts: &PodFacts<'_>, vol: &Value) -> Resul
             downward_items(facts, src.get("items"), mode, &mut out);
         }
         VolKind::Projected => {
+            // projected.go collectData: failures are collected and reported together
+            // (utilerrors.NewAggregate: one error as is, several as `[a, b]`).
             let src = &vol["projected"];
             let mode = mode_of(src, "defaultMode").unwrap_or(0o644);
+            let mut errs: Vec<String> = Vec::new();
             for source in src
                 .get("sources")
                 .and_then(Value::as_array)
@@ -617,41 +621,39 @@ fn volume_payload(cluster: &Cluster, facts: &PodFacts<'_>, vol: &Value) -> Resul
                     let sname = s(sp, "name");
                     let optional = sp.get("optional").and_then(Value::as_bool) == Some(true);
                     match get("secrets", sname) {
-                        Some(sec) => map_items(
-                            &secret_data(&sec),
-                            sp.get("items").and_then(Value::as_array),
-                            mode,
-                            optional,
-                            |k| failed(format!("references non-existent secret key: {k}")),
-                            &mut out,
-                        )?,
-                        None if optional => {}
-                        None => {
-                            return Err(failed(format!(
-                                "couldn't get secret {ns}/{sname}: secret \"{sname}\" not found"
-                            )));
+                        Some(sec) => {
+                            if let Err(e) = map_items(
+                                &secret_data(&sec),
+                                sp.get("items").and_then(Value::as_array),
+                                mode,
+                                optional,
+                                |k| format!("references non-existent secret key: {k}"),
+                                &mut out,
+                            ) {
+                                errs.push(e);
+                            }
                         }
+                        None if optional => {}
+                        None => errs.push(format!("secret \"{sname}\" not found")),
                     }
                 } else if let Some(cp) = source.get("configMap") {
                     let cname = s(cp, "name");
                     let optional = cp.get("optional").and_then(Value::as_bool) == Some(true);
                     match get("configmaps", cname) {
-                        Some(cm) => map_items(
-                            &configmap_data(&cm),
-                            cp.get("items").and_then(Value::as_array),
-                            mode,
-                            optional,
-                            |k| {
-                                failed(format!("configmap references non-existent config key: {k}"))
-                            },
-                            &mut out,
-                        )?,
-                        None if optional => {}
-                        None => {
-                            return Err(failed(format!(
-                                "couldn't get configMap {ns}/{cname}: configmap \"{cname}\" not found"
-                            )));
+                        Some(cm) => {
+                            if let Err(e) = map_items(
+                                &configmap_data(&cm),
+                                cp.get("items").and_then(Value::as_array),
+                                mode,
+                                optional,
+                                |k| format!("configmap references non-existent config key: {k}"),
+                                &mut out,
+                            ) {
+                                errs.push(e);
+                            }
                         }
+                        None if optional => {}
+                        None => errs.push(format!("configmap \"{cname}\" not found")),
                     }
                 } else if let Some(dp) = source.get("downwardAPI") {
                     downward_items(facts, dp.get("items"), mode, &mut out);
@@ -671,6 +673,11 @@ fn volume_payload(cluster: &Cluster, facts: &PodFacts<'_>, vol: &Value) -> Resul
                         ),
                     );
                 }
+            }
+            match errs.len() {
+                0 => {}
+                1 => return Err(failed(errs.remove(0))),
+                _ => return Err(failed(format!("[{}]", errs.join(", ")))),
             }
         }
         _ => {}
@@ -1433,8 +1440,8 @@ impl PodRun {
                 c.waiting = Some((
                     "CrashLoopBackOff".into(),
                     Some(format!(
-                        "back-off {}s restarting failed container={} pod={}_{}({})",
-                        backoff.as_secs().max(10),
+                        "back-off {} restarting failed container={} pod={}_{}({})",
+                        go_duration(backoff.max(Duration::from_secs(10))),
                         c.name,
                         self.name,
                         self.ns,
@@ -1677,6 +1684,16 @@ impl PodRun {
                 ));
             }
         }
+    }
+}
+
+/// A whole-second duration as Go's `time.Duration.String` writes it (`10s`, `1m20s`, `5m0s`).
+fn go_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    match (secs / 3600, secs / 60 % 60, secs % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, m, s) => format!("{h}h{m}m{s}s"),
     }
 }
 
@@ -2069,6 +2086,68 @@ mod tests {
         assert_eq!(std::fs::read(d.join("ca.crt")).unwrap(), b"CA2");
         assert!(validate_path("..data").is_err());
         assert!(validate_path("a/../b").is_err());
+    }
+
+    #[test]
+    fn volume_setup_failures_read_like_the_kubelet() {
+        let (_t, c) = cluster(235);
+        c.store
+            .create(
+                &c.store.rt("secrets"),
+                Some("monitoring"),
+                json!({"metadata": {"name": "s"}, "data": {"a": b64(b"A")}}),
+                &WriteCtx::update("test"),
+            )
+            .unwrap();
+        let pod =
+            json!({"metadata": {"name": "p", "namespace": "monitoring", "uid": "u"}, "spec": {}});
+        let facts = PodFacts {
+            pod: &pod,
+            ip: Ipv4Addr::new(127, 235, 1, 2),
+            host_ip: Ipv4Addr::new(127, 235, 0, 1),
+        };
+        let err = |vol: Value| volume_payload(&c, &facts, &vol).unwrap_err();
+        assert_eq!(
+            err(
+                json!({"name": "certs", "secret": {"secretName": "s", "items": [{"key": "b", "path": "b"}]}})
+            ),
+            "MountVolume.SetUp failed for volume \"certs\" : references non-existent secret key: b"
+        );
+        assert_eq!(
+            err(
+                json!({"name": "tls-assets", "projected": {"sources": [{"secret": {"name": "nope"}}]}})
+            ),
+            "MountVolume.SetUp failed for volume \"tls-assets\" : secret \"nope\" not found"
+        );
+        assert_eq!(
+            err(json!({"name": "cm", "configMap": {"name": "nope"}})),
+            "MountVolume.SetUp failed for volume \"cm\" : configmap \"nope\" not found"
+        );
+        // optional: an empty volume, or the missing key left out
+        let ok = volume_payload(
+            &c,
+            &facts,
+            &json!({"name": "x", "secret": {"secretName": "s", "optional": true,
+                "items": [{"key": "a", "path": "a.txt", "mode": 0o400}, {"key": "b", "path": "b"}]}}),
+        )
+        .unwrap();
+        assert_eq!(ok.len(), 1);
+        assert_eq!(ok["a.txt"], (b"A".to_vec(), 0o400));
+        // empty items: every key
+        let all = volume_payload(
+            &c,
+            &facts,
+            &json!({"name": "x", "secret": {"secretName": "s", "items": []}}),
+        )
+        .unwrap();
+        assert_eq!(all["a"], (b"A".to_vec(), 0o644));
+    }
+
+    #[test]
+    fn back_off_reads_like_go() {
+        assert_eq!(go_duration(Duration::from_secs(10)), "10s");
+        assert_eq!(go_duration(Duration::from_secs(80)), "1m20s");
+        assert_eq!(go_duration(Duration::from_secs(300)), "5m0s");
     }
 
     #[test]
