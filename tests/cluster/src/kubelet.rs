@@ -1008,6 +1008,8 @@ struct PodRun {
     transitions: HashMap<String, (String, String)>,
     last_status: Option<Value>,
     prometheus: Option<Prometheus>,
+    /// The config-reloader has a reload to send.
+    reload_pending: bool,
 }
 
 fn image_has_shell(image: &str) -> bool {
@@ -1047,23 +1049,60 @@ impl PodRun {
         }
     }
 
-    /// Set up (or refresh) every volume; the first failure stops the setup.
-    fn mount_volumes(&mut self, cluster: &Cluster) -> Result<bool, String> {
-        let mut changed = false;
+    /// Set up (or refresh) every volume, each on its own: a failing one keeps its old files.
+    /// Returns the names of the volumes whose files changed and the first failure.
+    fn mount_volumes(&self, cluster: &Cluster) -> (BTreeSet<String>, Option<String>) {
+        let mut changed = BTreeSet::new();
+        let mut first_err = None;
         for v in &self.vols {
-            match v.kind {
-                k if k.atomic() => {
-                    let payload = volume_payload(cluster, &self.facts(), &v.spec)?;
-                    changed |= atomic_write(&v.dir, &payload).map_err(|e| {
+            let r = if v.kind.atomic() {
+                volume_payload(cluster, &self.facts(), &v.spec).and_then(|payload| {
+                    atomic_write(&v.dir, &payload).map_err(|e| {
                         format!("MountVolume.SetUp failed for volume \"{}\" : {e}", v.name)
-                    })?;
+                    })
+                })
+            } else {
+                std::fs::create_dir_all(&v.dir).map(|_| false).map_err(|e| {
+                    format!("MountVolume.SetUp failed for volume \"{}\" : {e}", v.name)
+                })
+            };
+            match r {
+                Ok(true) => {
+                    changed.insert(v.name.clone());
                 }
-                _ => {
-                    std::fs::create_dir_all(&v.dir).map_err(|e| e.to_string())?;
+                Ok(false) => {}
+                Err(e) => {
+                    first_err.get_or_insert(e);
                 }
             }
         }
-        Ok(changed)
+        (changed, first_err)
+    }
+
+    /// The volumes the config-reloader watches (`--watched-dir`, e.g. the rule files).
+    fn watched_volumes(&self) -> BTreeSet<String> {
+        let Some(r) = self.ctrs.iter().find(|c| c.kind == CtrKind::Reloader) else {
+            return BTreeSet::new();
+        };
+        let dirs: Vec<String> = str_list(&r.spec, "args")
+            .iter()
+            .filter_map(|a| a.strip_prefix("--watched-dir=").map(str::to_string))
+            .collect();
+        r.spec
+            .get("volumeMounts")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter(|vm| {
+                let mp = s(vm, "mountPath").trim_end_matches('/');
+                dirs.iter().any(|d| {
+                    let d = d.trim_end_matches('/');
+                    d == mp || d.starts_with(&format!("{mp}/"))
+                })
+            })
+            .map(|vm| s(vm, "name").to_string())
+            .collect()
     }
 
     fn mounts_of(&self, c: &Value, cname: &str) -> Vec<Mount> {
@@ -1260,27 +1299,39 @@ impl PodRun {
             .unwrap_or_else(|| "/-/reload".into())
     }
 
-    async fn trigger_reload(&self) {
+    /// `POST /-/reload`; false when Prometheus could not be reached (retried on the next round).
+    async fn trigger_reload(&self) -> bool {
         let path = self.reload_path();
         let r =
             crate::peers::http_request("POST", self.ip, 9090, &path, Duration::from_secs(10)).await;
         match r {
-            Ok(r) if r.status == 200 => self.log(
-                "config-reloader.log",
-                "level=info msg=\"Reload triggered\" cfg_out=prometheus.env.yaml",
-            ),
-            Ok(r) => self.log(
-                "config-reloader.log",
-                &format!(
-                    "level=error msg=\"Failed to trigger reload\" status={} body={:?}",
-                    r.status,
-                    r.text()
-                ),
-            ),
-            Err(e) => self.log(
-                "config-reloader.log",
-                &format!("level=error msg=\"Failed to trigger reload\" err=\"{e:#}\""),
-            ),
+            Ok(r) if r.status == 200 => {
+                self.log(
+                    "config-reloader.log",
+                    "level=info msg=\"Reload triggered\" cfg_out=prometheus.env.yaml",
+                );
+                true
+            }
+            Ok(r) => {
+                self.log(
+                    "config-reloader.log",
+                    &format!(
+                        "level=error msg=\"Failed to trigger reload\" status={} body={:?}",
+                        r.status,
+                        r.text()
+                    ),
+                );
+                true
+            }
+            Err(e) => {
+                self.log(
+                    "config-reloader.log",
+                    &format!(
+                        "level=error msg=\"Failed to trigger reload. Retrying.\" err=\"{e:#}\""
+                    ),
+                );
+                false
+            }
         }
     }
 
@@ -1914,6 +1965,7 @@ async fn pod_main(
         transitions: HashMap::new(),
         last_status: None,
         prometheus: None,
+        reload_pending: false,
     };
     let _ = std::fs::create_dir_all(run.root.join("logs"));
     let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -1938,7 +1990,7 @@ async fn pod_main(
         let refresh = matches!(msg, Some(PodMsg::Refresh));
         if !run.mounted {
             match run.mount_volumes(&cluster) {
-                Ok(_) => {
+                (_, None) => {
                     run.mounted = true;
                     lock(&cluster.kubelet.mount_errors).remove(&(run.ns.clone(), run.name.clone()));
                     // init-config-reloader: the first config before Prometheus starts
@@ -1954,7 +2006,7 @@ async fn pod_main(
                         run.start_container(i, &cluster);
                     }
                 }
-                Err(e) => {
+                (_, Some(e)) => {
                     let key = (run.ns.clone(), run.name.clone());
                     let mut errs = lock(&cluster.kubelet.mount_errors);
                     if errs.get(&key) != Some(&e) {
@@ -1965,17 +2017,23 @@ async fn pod_main(
             }
         } else if refresh {
             // Secret/ConfigMap changes reach the files; a failing volume keeps its old files.
-            if let Err(e) = run.mount_volumes(&cluster) {
+            let (changed, err) = run.mount_volumes(&cluster);
+            if let Some(e) = err {
                 run.log("kubelet.log", &format!("Warning FailedMount {e}"));
             }
-            if run.reload_config()
-                && run
-                    .ctrs
-                    .iter()
-                    .any(|c| c.kind == CtrKind::Prometheus && c.child.is_some())
-            {
-                run.trigger_reload().await;
+            let watched = run.watched_volumes();
+            if run.reload_config() || changed.iter().any(|v| watched.contains(v)) {
+                run.reload_pending = true;
             }
+        }
+        if run.reload_pending
+            && run
+                .ctrs
+                .iter()
+                .any(|c| c.kind == CtrKind::Prometheus && c.child.is_some())
+            && run.trigger_reload().await
+        {
+            run.reload_pending = false;
         }
         if run.mounted && msg.is_none() {
             run.check_containers(&cluster).await;
@@ -2375,7 +2433,20 @@ mod tests {
             e.write_all(text.as_bytes()).unwrap();
             b64(&e.finish().unwrap())
         };
-        let cfg1 = "global:\n  scrape_interval: 30s\n  external_labels:\n    prometheus_replica: $(POD_NAME)\nscrape_configs: []\n";
+        let cfg1 = "global:\n  scrape_interval: 30s\n  external_labels:\n    prometheus_replica: $(POD_NAME)\nrule_files:\n- /etc/prometheus/rules/prometheus-k8s-rulefiles-0/*.yaml\nscrape_configs: []\n";
+        let rules = |g: &str| {
+            format!(
+                "groups:\n- name: {g}\n  rules:\n  - record: promfix_test\n    expr: vector(1)\n"
+            )
+        };
+        c.store
+            .create(
+                &c.store.rt("configmaps"),
+                Some("monitoring"),
+                json!({"metadata": {"name": "prometheus-k8s-rulefiles-0"}, "data": {"monitoring-a.yaml": rules("group-a")}}),
+                &w,
+            )
+            .unwrap();
         c.store
             .create(
                 &c.store.rt("secrets"),
@@ -2401,19 +2472,23 @@ mod tests {
                          "readinessProbe": {"httpGet": {"path": "/-/ready", "port": "web"}},
                          "volumeMounts": [
                             {"name": "config-out", "mountPath": "/etc/prometheus/config_out", "readOnly": true},
+                            {"name": "prometheus-k8s-rulefiles-0", "mountPath": "/etc/prometheus/rules/prometheus-k8s-rulefiles-0"},
                             {"name": "prometheus-k8s-db", "mountPath": "/prometheus", "subPath": "prometheus-db"}]},
                         {"name": "config-reloader", "image": "quay.io/prometheus-operator/prometheus-config-reloader:v0.76.0",
                          "args": ["--listen-address=:8080", "--reload-url=http://127.0.0.1:9090/-/reload",
                                   "--config-file=/etc/prometheus/config/prometheus.yaml.gz",
-                                  "--config-envsubst-file=/etc/prometheus/config_out/prometheus.env.yaml"],
+                                  "--config-envsubst-file=/etc/prometheus/config_out/prometheus.env.yaml",
+                                  "--watched-dir=/etc/prometheus/rules/prometheus-k8s-rulefiles-0"],
                          "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                                  {"name": "SHARD", "value": "0"}],
                          "volumeMounts": [
                             {"name": "config", "mountPath": "/etc/prometheus/config"},
-                            {"name": "config-out", "mountPath": "/etc/prometheus/config_out"}]}],
+                            {"name": "config-out", "mountPath": "/etc/prometheus/config_out"},
+                            {"name": "prometheus-k8s-rulefiles-0", "mountPath": "/etc/prometheus/rules/prometheus-k8s-rulefiles-0"}]}],
                     "volumes": [
                         {"name": "config", "secret": {"secretName": "prometheus-k8s"}},
                         {"name": "config-out", "emptyDir": {"medium": "Memory"}},
+                        {"name": "prometheus-k8s-rulefiles-0", "configMap": {"name": "prometheus-k8s-rulefiles-0"}},
                         {"name": "prometheus-k8s-db", "emptyDir": {}}]}}),
                 &w,
             )
