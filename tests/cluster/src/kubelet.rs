@@ -23,7 +23,10 @@
 //!   envsubst file before Prometheus starts and on every change, followed by `POST /-/reload`.
 //! * Status (manager `kubelet`, status subresource): phase, hostIP, podIP, startTime,
 //!   conditions, containerStatuses; the pod is Ready once Prometheus answers `/-/ready` and the
-//!   not-ready delay has passed since its containers started.
+//!   not-ready delay (`Kubelet::not_ready_delay`, or the pod's annotation
+//!   `promfix.test/not-ready-seconds`) has passed since its containers started.
+//! * `promfix.test/no-shell: "<container>,..."` on a pod marks containers whose image has no
+//!   shell (`PodView::has_shell` false); images from registry.k8s.io or distroless have none.
 //! * A deleted pod's processes are stopped (SIGTERM, then SIGKILL), its views dropped and its root
 //!   removed. Aborting the task returned by `spawn` (or dropping the cluster) stops everything.
 
@@ -1525,7 +1528,14 @@ impl PodRun {
 
     fn status(&mut self, cluster: &Cluster) -> Value {
         let now = now_rfc3339();
-        let delay = *lock(&cluster.kubelet.not_ready_delay);
+        // The pod's own `promfix.test/not-ready-seconds` annotation overrides the kubelet's delay.
+        let delay = self.pod["metadata"]["annotations"]
+            .get("promfix.test/not-ready-seconds")
+            .and_then(Value::as_str)
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or_else(|| *lock(&cluster.kubelet.not_ready_delay));
         // The not-ready delay acts like a readiness probe's initialDelaySeconds: a container is
         // ready once its own check passes and the delay has passed since it started.
         let ready: Vec<bool> = self
@@ -2588,6 +2598,98 @@ mod tests {
                 .await
                 .is_err()
         );
+        task.abort();
+    }
+
+    /// The chain the plugin builds: etcd client certificate in a Secret, mounted into the
+    /// Prometheus pod, scraping real etcd over mTLS.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn prometheus_scrapes_etcd_with_the_client_cert_from_a_secret() {
+        use crate::peers::certs::{Layout, generate};
+        use crate::peers::etcd::{EtcdCluster, EtcdOptions};
+        let (t, c) = cluster(236);
+        let hosts = vec![("node1".to_string(), Ipv4Addr::new(127, 236, 2, 11))];
+        let pki = generate(Layout::Kubeadm, &hosts, &t.path().join("nodes")).unwrap();
+        let _etcd = EtcdCluster::start(&pki, &t.path().join("etcd"), EtcdOptions::default())
+            .await
+            .unwrap();
+        let task = spawn(c.clone());
+        let w = WriteCtx::update("test");
+        let file = |p: &Path| b64(&std::fs::read(p).unwrap());
+        c.store
+            .create(
+                &c.store.rt("secrets"),
+                Some("monitoring"),
+                json!({"metadata": {"name": "etcd-client-cert"}, "data": {
+                    "ca.crt": file(&pki.ca.cert),
+                    "tls.crt": file(&pki.client.cert),
+                    "tls.key": file(&pki.client.key)}}),
+                &w,
+            )
+            .unwrap();
+        let cfg = "global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: etcd\n  scheme: https\n  tls_config:\n    ca_file: /etc/prometheus/secrets/etcd-client-cert/ca.crt\n    cert_file: /etc/prometheus/secrets/etcd-client-cert/tls.crt\n    key_file: /etc/prometheus/secrets/etcd-client-cert/tls.key\n  static_configs:\n  - targets: ['127.236.2.11:2379']\n";
+        c.store
+            .create(
+                &c.store.rt("secrets"),
+                Some("monitoring"),
+                json!({"metadata": {"name": "prometheus-k8s"}, "data": {"prometheus.yaml": b64(cfg.as_bytes())}}),
+                &w,
+            )
+            .unwrap();
+        c.store
+            .create(
+                &c.store.rt("pods"),
+                Some("monitoring"),
+                json!({"metadata": {"name": "prometheus-k8s-0"}, "spec": {
+                    "containers": [
+                        {"name": "prometheus", "image": "quay.io/prometheus/prometheus:v2.54.1",
+                         "args": ["--config.file=/etc/prometheus/config/prometheus.yaml",
+                                  "--storage.tsdb.path=/prometheus"],
+                         "volumeMounts": [
+                            {"name": "config", "mountPath": "/etc/prometheus/config"},
+                            {"name": "secret-etcd-client-cert", "mountPath": "/etc/prometheus/secrets/etcd-client-cert", "readOnly": true}]}],
+                    "volumes": [
+                        {"name": "config", "secret": {"secretName": "prometheus-k8s"}},
+                        {"name": "secret-etcd-client-cert", "secret": {"secretName": "etcd-client-cert", "defaultMode": 420}}]}}),
+                &w,
+            )
+            .unwrap();
+        let v = eventually("view", 10, || {
+            c.kubelet
+                .view("monitoring", "prometheus-k8s-0", "prometheus")
+        })
+        .await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let r = crate::peers::http_request(
+                "GET",
+                v.ip,
+                9090,
+                "/api/v1/targets",
+                Duration::from_secs(2),
+            )
+            .await;
+            if let Ok(r) = r
+                && r.text().contains("\"health\":\"up\"")
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "etcd target not up: {:?}\n{}",
+                crate::peers::http_request(
+                    "GET",
+                    v.ip,
+                    9090,
+                    "/api/v1/targets",
+                    Duration::from_secs(2)
+                )
+                .await
+                .map(|r| r.text()),
+                crate::peers::log_tail(&log_path(&v), 20)
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
         task.abort();
     }
 }
