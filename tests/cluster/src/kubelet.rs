@@ -1573,7 +1573,24 @@ impl PodRun {
         let unready_msg = format!("containers with unready status: [{}]", unready.join(" "));
         let mut conditions = vec![
             cond("PodReadyToStartContainers", self.mounted, None, None),
-            cond("Initialized", true, None, None),
+            if self.mounted || self.init_names.is_empty() {
+                cond("Initialized", true, None, None)
+            } else {
+                // status/generate.go GeneratePodInitializedCondition
+                cond(
+                    "Initialized",
+                    false,
+                    Some("ContainersNotInitialized".into()),
+                    Some(format!(
+                        "containers with incomplete status: [{}]",
+                        self.init_names
+                            .iter()
+                            .map(|(n, _)| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    )),
+                )
+            },
         ];
         conditions.push(if all_ready {
             cond("Ready", true, None, None)
@@ -1609,7 +1626,10 @@ impl PodRun {
             .iter()
             .zip(&ready)
             .map(|(c, ready)| {
-                let state = if let Some((reason, msg)) = &c.waiting {
+                let state = if !self.mounted && !self.init_names.is_empty() {
+                    // init containers have not run: the app containers wait for them
+                    json!({"waiting": {"reason": "PodInitializing"}})
+                } else if let Some((reason, msg)) = &c.waiting {
                     let mut w = json!({"reason": reason});
                     if let Some(m) = msg {
                         w["message"] = json!(m);
@@ -1644,6 +1664,9 @@ impl PodRun {
                 st
             })
             .collect();
+        // kubelet_pods.go convertToAPIContainerStatuses: sorted by container name
+        let mut statuses = statuses;
+        statuses.sort_by(|a, b| s(a, "name").cmp(s(b, "name")));
         let mut status = json!({
             "phase": if self.mounted { "Running" } else { "Pending" },
             "conditions": conditions,
@@ -2553,7 +2576,15 @@ mod tests {
         })
         .await;
         assert_eq!(p["status"]["podIP"], v.ip.to_string());
-        assert_eq!(p["status"]["containerStatuses"][0]["ready"], true);
+        let names: Vec<&str> = p["status"]["containerStatuses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["config-reloader", "prometheus"]); // sorted by name, as the kubelet does
+        assert_eq!(p["status"]["containerStatuses"][1]["ready"], true);
+        assert!(p["status"]["containerStatuses"][1]["state"]["running"]["startedAt"].is_string());
         let log = std::fs::read_to_string(log_path(&v)).unwrap();
         assert!(log.contains("dropped --web.enable-otlp-receiver"), "{log}");
         // the config changes: the reloader rewrites and Prometheus reloads
