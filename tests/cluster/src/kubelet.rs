@@ -1503,11 +1503,10 @@ impl PodRun {
                     )),
                 ));
                 c.restart_at = Some(Instant::now() + backoff);
-                lock(&cluster.kubelet.pids).remove(&(
-                    self.ns.clone(),
-                    self.name.clone(),
-                    c.name.clone(),
-                ));
+                let key = (self.ns.clone(), self.name.clone(), c.name.clone());
+                lock(&cluster.kubelet.pids).remove(&key);
+                // A container that is not running cannot be exec'd into or proxied to.
+                lock(&cluster.kubelet.views).remove(&key);
             }
             if self.ctrs[i].child.is_none()
                 && self.ctrs[i].restart_at.is_some_and(|t| Instant::now() >= t)
@@ -1742,9 +1741,23 @@ impl PodRun {
             if let Some(mut ch) = c.child.take() {
                 let pgid = ch.id().map(|p| p as i32);
                 if let Some(pg) = pgid {
-                    // SAFETY: signalling our own child's process group.
+                    // The container's process is bwrap's child: SIGTERM goes to it (bwrap
+                    // exits with it), as the runtime stops a container; the whole group only
+                    // when the child cannot be found.
+                    let kids = std::fs::read_to_string(format!("/proc/{pg}/task/{pg}/children"))
+                        .unwrap_or_default();
+                    let kids: Vec<i32> = kids
+                        .split_whitespace()
+                        .filter_map(|k| k.parse().ok())
+                        .collect();
+                    // SAFETY: signalling our own child's process group / its children.
                     unsafe {
-                        libc::kill(-pg, libc::SIGTERM);
+                        if kids.is_empty() {
+                            libc::kill(-pg, libc::SIGTERM);
+                        }
+                        for k in kids {
+                            libc::kill(k, libc::SIGTERM);
+                        }
                     }
                 }
                 if tokio::time::timeout(Duration::from_secs(grace), ch.wait())
@@ -2629,6 +2642,42 @@ mod tests {
                 .await
                 .is_err()
         );
+        task.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_prometheus_that_exits_goes_into_crash_loop_back_off() {
+        let (_t, c) = cluster(237);
+        let task = spawn(c.clone());
+        c.store
+            .create(
+                &c.store.rt("pods"),
+                Some("default"),
+                json!({"metadata": {"name": "crash"}, "spec": {"containers": [
+                    {"name": "prometheus", "image": "quay.io/prometheus/prometheus:v2.54.1",
+                     "args": ["--config.file=/etc/prometheus/missing.yaml"]}]}}),
+                &WriteCtx::update("test"),
+            )
+            .unwrap();
+        let st = eventually("CrashLoopBackOff", 20, || {
+            let p = pod_of(&c, "default", "crash");
+            let st = p["status"]["containerStatuses"][0].clone();
+            (st["restartCount"].as_u64()? >= 2
+                && st["state"]["waiting"]["reason"] == "CrashLoopBackOff")
+                .then_some(st)
+        })
+        .await;
+        let msg = st["state"]["waiting"]["message"].as_str().unwrap();
+        assert!(
+            msg.starts_with(
+                "back-off 10s restarting failed container=prometheus pod=crash_default("
+            ),
+            "{msg}"
+        );
+        assert_eq!(st["lastState"]["terminated"]["reason"], "Error");
+        assert_ne!(st["lastState"]["terminated"]["exitCode"], 0);
+        assert_eq!(st["ready"], false);
+        assert!(c.kubelet.view("default", "crash", "prometheus").is_none());
         task.abort();
     }
 
