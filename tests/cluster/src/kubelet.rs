@@ -161,9 +161,14 @@ pub fn bwrap_command(view: &PodView, argv: &[String]) -> tokio::process::Command
     let mut c = tokio::process::Command::new("bwrap");
     c.arg("--die-with-parent");
     mirror_dir(&mut c, Path::new("/"), &["proc", "dev", "tmp"]);
+    let dests: Vec<(PathBuf, &Mount)> = view
+        .mounts
+        .iter()
+        .map(|m| (resolve_dest(&m.container_path), m))
+        .collect();
     let mut mirrors = BTreeSet::new();
-    for m in &view.mounts {
-        if let Some(a) = dir_to_mirror(&m.container_path) {
+    for (d, _) in &dests {
+        if let Some(a) = dir_to_mirror(d) {
             mirrors.insert(a);
         }
     }
@@ -175,11 +180,11 @@ pub fn bwrap_command(view: &PodView, argv: &[String]) -> tokio::process::Command
     }
     c.args(["--dev", "/dev", "--proc", "/proc"]);
     c.args(["--tmpfs", "/tmp", "--tmpfs", "/etc/prometheus"]);
-    let mut mounts: Vec<&Mount> = view.mounts.iter().collect();
-    mounts.sort_by_key(|m| m.container_path.matches('/').count());
-    for m in mounts {
+    let mut dests = dests;
+    dests.sort_by_key(|(d, _)| d.components().count());
+    for (d, m) in dests {
         let flag = if m.read_only { "--ro-bind" } else { "--bind" };
-        c.arg(flag).arg(&m.host_path).arg(&m.container_path);
+        c.arg(flag).arg(&m.host_path).arg(d);
     }
     c.arg("--chdir").arg("/");
     c.arg("--");
@@ -215,15 +220,38 @@ fn mirror_dir(c: &mut tokio::process::Command, dir: &Path, skip: &[&str]) {
     }
 }
 
-/// The host directory to mirror so that `container_path` can be created: its deepest existing
+/// `container_path` with the host's symlinks in its existing part resolved (`/var/run/x` ->
+/// `/run/x`): bwrap creates mount points outside the final root, where an absolute symlink
+/// would lead astray.
+fn resolve_dest(container_path: &str) -> PathBuf {
+    let p = Path::new(container_path);
+    let mut a = p;
+    loop {
+        if std::fs::symlink_metadata(a).is_ok() {
+            break;
+        }
+        match a.parent() {
+            Some(parent) => a = parent,
+            None => return p.to_path_buf(),
+        }
+    }
+    let Ok(real) = std::fs::canonicalize(a) else {
+        return p.to_path_buf();
+    };
+    match p.strip_prefix(a) {
+        Ok(rest) if !rest.as_os_str().is_empty() => real.join(rest),
+        _ => real,
+    }
+}
+
+/// The host directory to mirror so that `dest` (resolved) can be created: its deepest existing
 /// ancestor, when that is a real directory of the read-only host root (not `/`, `/tmp`,
 /// `/etc/prometheus` or below, which are writable in the sandbox).
-fn dir_to_mirror(container_path: &str) -> Option<PathBuf> {
-    let p = Path::new(container_path);
-    if std::fs::symlink_metadata(p).is_ok() {
+fn dir_to_mirror(dest: &Path) -> Option<PathBuf> {
+    if std::fs::symlink_metadata(dest).is_ok() {
         return None;
     }
-    let mut a = p.parent()?;
+    let mut a = dest.parent()?;
     while std::fs::symlink_metadata(a).is_err() {
         a = a.parent()?;
     }
@@ -2245,6 +2273,60 @@ mod tests {
         )
         .unwrap();
         assert_eq!(all["a"], (b"A".to_vec(), 0o644));
+    }
+
+    #[tokio::test]
+    async fn bwrap_mounts_where_the_host_has_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let mk = |name: &str, file: &str, text: &str| {
+            let d = t.path().join(name);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join(file), text).unwrap();
+            d
+        };
+        let view = PodView {
+            namespace: "ns".into(),
+            pod: "p".into(),
+            uid: "u".into(),
+            container: "c".into(),
+            root: t.path().to_path_buf(),
+            mounts: vec![
+                Mount {
+                    host_path: mk("sa", "namespace", "ns"),
+                    container_path: "/var/run/secrets/kubernetes.io/serviceaccount".into(),
+                    read_only: true,
+                },
+                Mount {
+                    host_path: mk("etcd", "ca.pem", "CA"),
+                    container_path: "/etc/ssl/etcd/ssl".into(),
+                    read_only: true,
+                },
+                Mount {
+                    host_path: mk("data", "x", "X"),
+                    container_path: "/prometheus".into(),
+                    read_only: false,
+                },
+            ],
+            ip: Ipv4Addr::new(127, 238, 1, 2),
+            has_shell: true,
+        };
+        let out = bwrap_command(
+            &view,
+            &[
+                "sh".into(),
+                "-c".into(),
+                "cat /var/run/secrets/kubernetes.io/serviceaccount/namespace /etc/ssl/etcd/ssl/ca.pem /prometheus/x; ls /etc/prometheus | wc -l; test -e /etc/passwd && echo host-etc".into(),
+            ],
+        )
+        .output()
+        .await
+        .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "nsCAX0\nhost-etc\n",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     #[test]
