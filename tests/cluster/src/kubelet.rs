@@ -1092,6 +1092,12 @@ impl PodRun {
                         format!("MountVolume.SetUp failed for volume \"{}\" : {e}", v.name)
                     })
                 })
+            } else if v.kind == VolKind::HostPath {
+                host_path_check(&v.spec["hostPath"], &v.dir)
+                    .map(|_| false)
+                    .map_err(|e| {
+                        format!("MountVolume.SetUp failed for volume \"{}\" : {e}", v.name)
+                    })
             } else {
                 std::fs::create_dir_all(&v.dir).map(|_| false).map_err(|e| {
                     format!("MountVolume.SetUp failed for volume \"{}\" : {e}", v.name)
@@ -1812,6 +1818,47 @@ impl PodRun {
     }
 }
 
+/// hostPath `type` checks (pkg/volume/hostpath/host_path.go checkTypeInternal) on the node's
+/// file `dir`; the message names the path as on the node. No type: a missing path becomes a
+/// directory, as the container runtime creates it.
+fn host_path_check(src: &Value, dir: &Path) -> Result<(), String> {
+    let node_path = s(src, "path");
+    let ty = s(src, "type");
+    let is_dir = dir.is_dir();
+    let exists = std::fs::symlink_metadata(dir).is_ok();
+    let mkdir = || std::fs::create_dir_all(dir).map_err(|e| e.to_string());
+    match ty {
+        "" => {
+            if !exists {
+                mkdir()?;
+            }
+        }
+        "DirectoryOrCreate" | "Directory" => {
+            if !exists && ty == "DirectoryOrCreate" {
+                mkdir()?;
+            } else if !is_dir {
+                return Err(format!(
+                    "hostPath type check failed: {node_path} is not a directory"
+                ));
+            }
+        }
+        "FileOrCreate" | "File" => {
+            if !exists && ty == "FileOrCreate" {
+                if let Some(parent) = dir.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+                }
+                std::fs::write(dir, b"").map_err(|e| e.to_string())?;
+            } else if !dir.is_file() {
+                return Err(format!(
+                    "hostPath type check failed: {node_path} is not a file"
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// A whole-second duration as Go's `time.Duration.String` writes it (`10s`, `1m20s`, `5m0s`).
 fn go_duration(d: Duration) -> String {
     let secs = d.as_secs();
@@ -2238,7 +2285,18 @@ mod tests {
             ip: Ipv4Addr::new(127, 235, 1, 2),
             host_ip: Ipv4Addr::new(127, 235, 0, 1),
         };
-        let err = |vol: Value| volume_payload(&c, &facts, &vol).unwrap_err();
+        let err = |vol: Value| match VolKind::of(&vol) {
+            VolKind::HostPath => {
+                let dir = node_root(&c, "node1")
+                    .join(s(&vol["hostPath"], "path").trim_start_matches('/'));
+                format!(
+                    "MountVolume.SetUp failed for volume \"{}\" : {}",
+                    s(&vol, "name"),
+                    host_path_check(&vol["hostPath"], &dir).unwrap_err()
+                )
+            }
+            _ => volume_payload(&c, &facts, &vol).unwrap_err(),
+        };
         assert_eq!(
             err(
                 json!({"name": "certs", "secret": {"secretName": "s", "items": [{"key": "b", "path": "b"}]}})
@@ -2254,6 +2312,11 @@ mod tests {
         assert_eq!(
             err(json!({"name": "cm", "configMap": {"name": "nope"}})),
             "MountVolume.SetUp failed for volume \"cm\" : configmap \"nope\" not found"
+        );
+        assert_eq!(
+            err(json!({"name": "pki", "hostPath": {"path": "/etc/kubernetes/pki/etcd", "type": "Directory"}}))
+                .replace("MountVolume.SetUp failed for volume \"pki\" : ", ""),
+            "hostPath type check failed: /etc/kubernetes/pki/etcd is not a directory"
         );
         // optional: an empty volume, or the missing key left out
         let ok = volume_payload(
