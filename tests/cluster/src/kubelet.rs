@@ -1828,11 +1828,7 @@ fn host_path_check(src: &Value, dir: &Path) -> Result<(), String> {
     let exists = std::fs::symlink_metadata(dir).is_ok();
     let mkdir = || std::fs::create_dir_all(dir).map_err(|e| e.to_string());
     match ty {
-        "" => {
-            if !exists {
-                mkdir()?;
-            }
-        }
+        "" if !exists => mkdir()?,
         "DirectoryOrCreate" | "Directory" => {
             if !exists && ty == "DirectoryOrCreate" {
                 mkdir()?;
