@@ -1049,6 +1049,17 @@ fn image_has_shell(image: &str) -> bool {
         || image.starts_with("k8s.gcr.io/"))
 }
 
+/// The repository of an image reference (`quay.io/prometheus/prometheus:v2` ->
+/// `quay.io/prometheus/prometheus`; a registry port is not a tag).
+fn image_repo(image: &str) -> &str {
+    let image = image.split('@').next().unwrap_or(image);
+    let last_slash = image.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match image[last_slash..].find(':') {
+        Some(i) => &image[..last_slash + i],
+        None => image,
+    }
+}
+
 fn hex_id(parts: &[&str]) -> String {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
@@ -1690,7 +1701,7 @@ impl PodRun {
                     ));
                     st["imageID"] = json!(format!(
                         "{}@sha256:{}",
-                        c.image.split(':').next().unwrap_or(&c.image),
+                        image_repo(&c.image),
                         hex_id(&[&c.image])
                     ));
                 }
@@ -2386,6 +2397,20 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    #[test]
+    fn image_repositories() {
+        assert_eq!(
+            image_repo("quay.io/prometheus/prometheus:v2.54.1"),
+            "quay.io/prometheus/prometheus"
+        );
+        assert_eq!(image_repo("registry:5000/busybox"), "registry:5000/busybox");
+        assert_eq!(
+            image_repo("registry:5000/busybox:1.36"),
+            "registry:5000/busybox"
+        );
+        assert_eq!(image_repo("busybox@sha256:abc"), "busybox");
     }
 
     #[test]
