@@ -2936,6 +2936,28 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
+        // aborting the kubelet stops its processes
+        let pid = c
+            .kubelet
+            .pid("monitoring", "prometheus-k8s-0", "prometheus")
+            .unwrap();
         task.abort();
+        let _ = task.await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while crate::peers::http_request("GET", v.ip, 9090, "/-/ready", Duration::from_secs(1))
+            .await
+            .is_ok()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "Prometheus still answers after the abort"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(
+            stat.is_empty() || stat.contains(") Z "),
+            "bwrap {pid} still runs: {stat}"
+        );
     }
 }
