@@ -4,6 +4,16 @@
 //! OWNER: runtime helper.
 //!
 //! Also small HTTP(S) clients the harness and tests use to talk to the peers over loopback.
+//!
+//! Typical use by the scenario (nodes' files below `Cluster::dir/nodes/<node>/`, which is where
+//! the kubelet puts `hostPath` volumes too):
+//!
+//! ```ignore
+//! let hosts = vec![("node1".to_string(), Ipv4Addr::new(127, net, 2, 11))];
+//! let pki = certs::generate(certs::Layout::Kubespray, &hosts, &cluster.dir.join("nodes"))?;
+//! let etcd = etcd::EtcdCluster::start(&pki, &cluster.dir.join("etcd"), Default::default()).await?;
+//! // pki.client: the kube-apiserver's etcd client cert (node-node1.pem / apiserver-etcd-client.crt)
+//! ```
 
 pub mod certs;
 pub mod etcd;
