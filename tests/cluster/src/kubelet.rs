@@ -1614,6 +1614,9 @@ impl PodRun {
             }
             c
         };
+        // RecursiveReadOnlyMounts (beta and on by default from 1.31): containerStatuses list the
+        // volume mounts.
+        let rro = minor_version(&cluster.version) >= 31;
         let unready_msg = format!("containers with unready status: [{}]", unready.join(" "));
         let mut conditions = vec![
             cond("PodReadyToStartContainers", self.mounted, None, None),
@@ -1694,6 +1697,9 @@ impl PodRun {
                     "imageID": "",
                     "started": c.started_at.is_some(),
                 });
+                if rro {
+                    st["volumeMounts"] = volume_mount_statuses(&c.spec);
+                }
                 if c.started_at.is_some() {
                     st["containerID"] = json!(format!(
                         "containerd://{}",
@@ -1736,8 +1742,16 @@ impl PodRun {
                         } else {
                             json!({"waiting": {"reason": "PodInitializing"}})
                         };
-                        json!({"name": n, "state": state, "lastState": {}, "ready": self.mounted,
-                               "restartCount": 0, "image": image, "imageID": "", "started": false})
+                        let mut st = json!({"name": n, "state": state, "lastState": {}, "ready": self.mounted,
+                               "restartCount": 0, "image": image, "imageID": "", "started": false});
+                        if rro
+                            && let Some(spec) = self.pod["spec"]["initContainers"]
+                                .as_array()
+                                .and_then(|a| a.iter().find(|c| s(c, "name") == n))
+                        {
+                            st["volumeMounts"] = volume_mount_statuses(spec);
+                        }
+                        st
                     })
                     .collect::<Vec<_>>()
             );
@@ -1827,6 +1841,40 @@ impl PodRun {
             }
         }
     }
+}
+
+/// `v1.33.1` -> 33 (0 when unreadable).
+fn minor_version(v: &str) -> u32 {
+    v.trim_start_matches('v')
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `containerStatuses[].volumeMounts` (kubelet_pods.go convertToAPIContainerStatuses): name,
+/// mountPath, readOnly as in the spec, `recursiveReadOnly: Disabled` on read-only mounts.
+fn volume_mount_statuses(c: &Value) -> Value {
+    Value::Array(
+        c.get("volumeMounts")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|vm| {
+                let mut st = json!({"name": s(vm, "name"), "mountPath": s(vm, "mountPath")});
+                if vm.get("readOnly").and_then(Value::as_bool) == Some(true) {
+                    st["readOnly"] = json!(true);
+                    let rro = match s(vm, "recursiveReadOnly") {
+                        "Enabled" | "IfPossible" => "Enabled",
+                        _ => "Disabled",
+                    };
+                    st["recursiveReadOnly"] = json!(rro);
+                }
+                st
+            })
+            .collect(),
+    )
 }
 
 /// hostPath `type` checks (pkg/volume/hostpath/host_path.go checkTypeInternal) on the node's
@@ -2763,6 +2811,11 @@ mod tests {
             .collect();
         assert_eq!(names, ["config-reloader", "prometheus"]); // sorted by name, as the kubelet does
         assert_eq!(p["status"]["containerStatuses"][1]["ready"], true);
+        assert_eq!(
+            p["status"]["containerStatuses"][1]["volumeMounts"][0],
+            json!({"name": "config-out", "mountPath": "/etc/prometheus/config_out",
+                   "readOnly": true, "recursiveReadOnly": "Disabled"})
+        );
         assert!(p["status"]["containerStatuses"][1]["state"]["running"]["startedAt"].is_string());
         let log = std::fs::read_to_string(log_path(&v)).unwrap();
         assert!(log.contains("dropped --web.enable-otlp-receiver"), "{log}");
