@@ -3,6 +3,10 @@
 //!
 //! OWNER: api helper.
 
+pub mod discovery;
+pub mod openapi;
+pub mod table;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
 
