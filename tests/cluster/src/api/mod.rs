@@ -4,8 +4,14 @@
 //! OWNER: api helper.
 
 pub mod discovery;
+mod handler;
 pub mod openapi;
+mod server;
 pub mod table;
+pub mod testing;
+mod watch;
+
+pub use server::{ApiServer, start, write_kubeconfig};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
