@@ -8,6 +8,9 @@
 //! authenticated user gets what the default ClusterRoles `system:basic-user`, `system:discovery`
 //! and `system:public-info-viewer` grant (plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go).
 
+// ApiError is the crate's error type (status.rs); its size is not this module's to change.
+#![allow(clippy::result_large_err)]
+
 use crate::status::ApiError;
 use serde_json::{Value, json};
 
@@ -172,9 +175,7 @@ fn resource_matches(rule: &Rule, a: &Attributes) -> bool {
 
 fn url_matches(rule: &Rule, path: &str) -> bool {
     rule.non_resource_urls.iter().any(|u| {
-        u == "*"
-            || u == path
-            || (u.ends_with('*') && path.starts_with(u.trim_end_matches('*')))
+        u == "*" || u == path || (u.ends_with('*') && path.starts_with(u.trim_end_matches('*')))
     })
 }
 
@@ -189,12 +190,12 @@ pub fn rule_allows(rule: &Rule, a: &Attributes) -> bool {
     if rule.resources.is_empty() {
         return false;
     }
-    if !rule.namespaces.is_empty() && !rule.namespaces.iter().any(|n| *n == a.namespace) {
+    if !rule.namespaces.is_empty() && !rule.namespaces.contains(&a.namespace) {
         return false;
     }
     matches_any(&rule.api_groups, &a.api_group)
         && resource_matches(rule, a)
-        && (rule.resource_names.is_empty() || rule.resource_names.iter().any(|n| *n == a.name))
+        && (rule.resource_names.is_empty() || rule.resource_names.contains(&a.name))
 }
 
 /// What every authenticated user may do: `system:basic-user`, `system:discovery`,
@@ -273,7 +274,12 @@ impl Auth {
 
     /// The decision and the RBAC-style reason for it (the reason is empty on a denial, as RBAC
     /// gives none when it merely has no rule that allows).
-    pub fn decide(&self, user: Option<&User>, groups: &[String], attrs: &Attributes) -> (bool, String) {
+    pub fn decide(
+        &self,
+        user: Option<&User>,
+        groups: &[String],
+        attrs: &Attributes,
+    ) -> (bool, String) {
         let authenticated = user.is_some() || groups.iter().any(|g| g == "system:authenticated");
         if authenticated && default_rules().iter().any(|r| rule_allows(r, attrs)) {
             let role = if attrs.resource_request {
@@ -305,7 +311,12 @@ impl Auth {
     /// Evaluate a SelfSubjectAccessReview (`self_review`, for `requester`) or a
     /// SubjectAccessReview (for `spec.user` / `spec.groups`): the review object as the real
     /// server answers it, with `status.allowed` and `status.reason`.
-    pub fn review(&self, requester: &User, review: &Value, self_review: bool) -> Result<Value, ApiError> {
+    pub fn review(
+        &self,
+        requester: &User,
+        review: &Value,
+        self_review: bool,
+    ) -> Result<Value, ApiError> {
         let spec = review.get("spec").cloned().unwrap_or(json!({}));
         let attrs = if let Some(ra) = spec.get("resourceAttributes").filter(|v| v.is_object()) {
             let s = |k: &str| ra.get(k).and_then(Value::as_str).unwrap_or("").to_string();
@@ -351,7 +362,11 @@ impl Auth {
             let groups: Vec<String> = spec
                 .get("groups")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|g| g.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|g| g.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
             self.decide(self.user(name), &groups, &attrs)
         };
@@ -390,7 +405,12 @@ mod tests {
             token: "t".into(),
             groups: vec![],
             rules: vec![
-                Rule::resources(&["get", "list"], &[""], &["configmaps", "pods/log"], &["monitoring"]),
+                Rule::resources(
+                    &["get", "list"],
+                    &[""],
+                    &["configmaps", "pods/log"],
+                    &["monitoring"],
+                ),
                 Rule {
                     resource_names: vec!["one".into()],
                     ..Rule::resources(&["get"], &[""], &["secrets"], &["monitoring"])
@@ -421,7 +441,14 @@ mod tests {
         assert!(!a.allowed(&u, &Attributes::non_resource("get", "/metrics")));
         assert!(a.allowed(
             &u,
-            &Attributes::resource("create", "authorization.k8s.io", "selfsubjectaccessreviews", "", "", "")
+            &Attributes::resource(
+                "create",
+                "authorization.k8s.io",
+                "selfsubjectaccessreviews",
+                "",
+                "",
+                ""
+            )
         ));
     }
 

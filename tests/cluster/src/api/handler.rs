@@ -1,6 +1,9 @@
 //! One request: latency, authentication, request info, authorization, routing, the verbs, faults
 //! and the request log.
 
+// ApiError is the crate's error type (status.rs); its size is not this module's to change.
+#![allow(clippy::result_large_err)]
+
 use super::server::Dropped;
 use super::{Body, full};
 use crate::auth::{Attributes, User};
@@ -75,7 +78,10 @@ impl Query {
     }
     /// A boolean parameter as the real server parses it (`true`, `1`, ...: strconv.ParseBool).
     pub(crate) fn flag(&self, k: &str) -> bool {
-        matches!(self.get(k), Some("1" | "t" | "T" | "true" | "TRUE" | "True"))
+        matches!(
+            self.get(k),
+            Some("1" | "t" | "T" | "true" | "TRUE" | "True")
+        )
     }
 }
 
@@ -183,10 +189,7 @@ impl Info {
         // kube-apiserver 1.31+ (AuthorizePodWebsocketUpgradeCreatePermission): the WebSocket GET
         // of exec/attach/portforward needs `create`.
         if info.resource == "pods"
-            && matches!(
-                info.subresource.as_str(),
-                "exec" | "attach" | "portforward"
-            )
+            && matches!(info.subresource.as_str(), "exec" | "attach" | "portforward")
         {
             info.verb = "create".into();
         }
@@ -208,7 +211,7 @@ impl Info {
     }
 }
 
-fn header_str<'a>(req: &'a Request<Incoming>, h: header::HeaderName) -> &'a str {
+fn header_str(req: &Request<Incoming>, h: header::HeaderName) -> &str {
     req.headers()
         .get(h)
         .and_then(|v| v.to_str().ok())
@@ -249,7 +252,11 @@ async fn route(
 ) -> Result<Response<Body>, Dropped> {
     let Some(user) = c
         .auth
-        .authenticate(req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))
+        .authenticate(
+            req.headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok()),
+        )
         .cloned()
     else {
         return Ok(error_response(&ApiError::unauthorized()));
@@ -330,9 +337,7 @@ fn non_resource(c: &Arc<Cluster>, req: &Request<Incoming>, path: &str) -> Respon
         ["apis"] => discovery::aggregated(registry, accept, false)
             .or_else(|| Some((discovery::api_group_list(registry), String::new()))),
         ["apis", g] => discovery::api_group(registry, g).map(|v| (v, String::new())),
-        ["apis", g, v] => {
-            discovery::group_resources(registry, g, v).map(|v| (v, String::new()))
-        }
+        ["apis", g, v] => discovery::group_resources(registry, g, v).map(|v| (v, String::new())),
         ["openapi", "v2"] => Some((openapi::v2(registry), String::new())),
         ["openapi", "v3"] => Some((openapi::v3_index(registry), String::new())),
         ["openapi", "v3", ..] => {
@@ -416,16 +421,18 @@ fn dry_run(values: &[&str], options_kind: &str) -> ApiResult<bool> {
 }
 
 fn media_type(ct: &str) -> String {
-    ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    ct.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// Decode a request body (JSON or YAML) into an object of type `rt`.
 fn decode(rt: &ResourceType, body: &[u8], content_type: &str) -> ApiResult<Value> {
     let v: Value = match media_type(content_type).as_str() {
         "" | "application/json" | "*/*" => serde_json::from_slice(body).map_err(|e| {
-            ApiError::bad_request(format!(
-                "couldn't get version/kind; json parse error: {e}"
-            ))
+            ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
         })?,
         "application/yaml" => serde_yaml_ng::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))?,
@@ -549,10 +556,14 @@ async fn resource(
             }
             ("", "pods", "proxy") => {
                 let rest = proxy_rest(req.uri().path(), &info.name);
-                return Ok(
-                    crate::proxy::handle_pod(c.clone(), req, &info.namespace, &info.name, &rest)
-                        .await,
-                );
+                return Ok(crate::proxy::handle_pod(
+                    c.clone(),
+                    req,
+                    &info.namespace,
+                    &info.name,
+                    &rest,
+                )
+                .await);
             }
             ("", "nodes", "proxy") => {
                 let rest = proxy_rest(req.uri().path(), &info.name);
@@ -694,8 +705,8 @@ pub(crate) struct Filter {
 
 impl Filter {
     pub(crate) fn from_query(q: &Query) -> ApiResult<Filter> {
-        let labels = Selector::parse(q.get("labelSelector").unwrap_or(""))
-            .map_err(ApiError::bad_request)?;
+        let labels =
+            Selector::parse(q.get("labelSelector").unwrap_or("")).map_err(ApiError::bad_request)?;
         let fields = q.get("fieldSelector").unwrap_or("").to_string();
         field_matches(&fields, &json!({})).map_err(ApiError::bad_request)?;
         Ok(Filter {
@@ -745,8 +756,8 @@ fn decode_continue(token: &str) -> Result<(u64, String), String> {
             };
             format!("continue key is not valid: illegal base64 data at input byte {at}")
         })?;
-    let v: Value = serde_json::from_slice(&data)
-        .map_err(|e| format!("continue key is not valid: {e}"))?;
+    let v: Value =
+        serde_json::from_slice(&data).map_err(|e| format!("continue key is not valid: {e}"))?;
     if v["v"].as_str() != Some("meta.k8s.io/v1") {
         return Err(
             "continue key is not valid: server does not recognize this encoded version".into(),
@@ -831,12 +842,7 @@ fn list(x: &Ctx) -> ApiResult<(u16, Value)> {
     if wants_table(&x.accept) {
         return Ok((
             200,
-            super::table::to_table(
-                &x.rt,
-                &items,
-                meta,
-                x.q.get("includeObject").unwrap_or(""),
-            ),
+            super::table::to_table(&x.rt, &items, meta, x.q.get("includeObject").unwrap_or("")),
         ));
     }
     strip_type_meta(&x.rt, &mut items);
@@ -1019,7 +1025,9 @@ fn delete_pre(x: &Ctx, body: &[u8]) -> ApiResult<DeletePre> {
 fn decode_options(body: &[u8]) -> ApiResult<Value> {
     let v: Value = serde_json::from_slice(body)
         .or_else(|_| serde_yaml_ng::from_slice(body))
-        .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))?;
+        .map_err(|e| {
+            ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+        })?;
     if !v.is_object() {
         return Err(ApiError::bad_request(
             "the body of the request must be a JSON object",
@@ -1119,23 +1127,55 @@ mod tests {
     fn request_info_like_the_real_server() {
         let q = Query::parse("watch=1&labelSelector=a%3Db%2Cc+in+(x)");
         assert_eq!(q.get("labelSelector"), Some("a=b,c in (x)"));
-        let i = Info::parse(&Method::GET, "/api/v1/namespaces/mon/pods/p-0/exec", &Query::default());
+        let i = Info::parse(
+            &Method::GET,
+            "/api/v1/namespaces/mon/pods/p-0/exec",
+            &Query::default(),
+        );
         assert_eq!(
-            (i.verb.as_str(), i.namespace.as_str(), i.resource.as_str(), i.name.as_str(), i.subresource.as_str()),
+            (
+                i.verb.as_str(),
+                i.namespace.as_str(),
+                i.resource.as_str(),
+                i.name.as_str(),
+                i.subresource.as_str()
+            ),
             ("create", "mon", "pods", "p-0", "exec")
         );
         let i = Info::parse(&Method::GET, "/api/v1/namespaces/mon", &Query::default());
-        assert_eq!((i.verb.as_str(), i.resource.as_str(), i.name.as_str(), i.namespace.as_str()), ("get", "namespaces", "mon", "mon"));
+        assert_eq!(
+            (
+                i.verb.as_str(),
+                i.resource.as_str(),
+                i.name.as_str(),
+                i.namespace.as_str()
+            ),
+            ("get", "namespaces", "mon", "mon")
+        );
         let i = Info::parse(&Method::GET, "/apis/apps/v1/statefulsets", &q);
         assert_eq!((i.verb.as_str(), i.group.as_str()), ("watch", "apps"));
-        let i = Info::parse(&Method::DELETE, "/api/v1/namespaces/a/secrets", &Query::default());
+        let i = Info::parse(
+            &Method::DELETE,
+            "/api/v1/namespaces/a/secrets",
+            &Query::default(),
+        );
         assert_eq!(i.verb, "deletecollection");
         let i = Info::parse(&Method::GET, "/apis/apps", &Query::default());
         assert!(!i.resource_request);
         assert_eq!(i.verb, "get");
-        let i = Info::parse(&Method::GET, "/api/v1/nodes/n1/proxy/configz", &Query::default());
-        assert_eq!((i.subresource.as_str(), i.rest.clone()), ("proxy", vec!["configz".to_string()]));
-        assert_eq!(proxy_rest("/api/v1/nodes/n1/proxy/configz", "n1"), "/configz");
+        let i = Info::parse(
+            &Method::GET,
+            "/api/v1/nodes/n1/proxy/configz",
+            &Query::default(),
+        );
+        assert_eq!(
+            (i.subresource.as_str(), i.rest.clone()),
+            ("proxy", vec!["configz".to_string()])
+        );
+        assert_eq!(
+            proxy_rest("/api/v1/nodes/n1/proxy/configz", "n1"),
+            "/configz"
+        );
         assert_eq!(proxy_rest("/api/v1/nodes/n1/proxy", "n1"), "");
     }
 
@@ -1147,15 +1187,26 @@ mod tests {
             "kubectl"
         );
         assert_eq!(manager_or_user_agent(Some(""), "kube-rs/1.0"), "kube-rs");
-        assert_eq!(manager_or_user_agent(Some("promfix"), "kubectl/v1"), "promfix");
+        assert_eq!(
+            manager_or_user_agent(Some("promfix"), "kubectl/v1"),
+            "promfix"
+        );
     }
 
     #[test]
     fn continue_tokens() {
         let t = encode_continue(12, "default/b\u{0}");
-        assert_eq!(decode_continue(&t).unwrap(), (12, "default/b\u{0}".to_string()));
-        assert!(decode_continue("!!!").unwrap_err().starts_with("continue key is not valid: illegal base64 data at input byte 0"));
-        let bad = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"v":"meta.k8s.io/v1","rv":0,"start":"a"}"#);
+        assert_eq!(
+            decode_continue(&t).unwrap(),
+            (12, "default/b\u{0}".to_string())
+        );
+        assert!(
+            decode_continue("!!!")
+                .unwrap_err()
+                .starts_with("continue key is not valid: illegal base64 data at input byte 0")
+        );
+        let bad = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"v":"meta.k8s.io/v1","rv":0,"start":"a"}"#);
         assert_eq!(
             decode_continue(&bad).unwrap_err(),
             "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"
@@ -1177,7 +1228,10 @@ mod tests {
     #[test]
     fn version_document() {
         let v = version_info("v1.33.1");
-        assert_eq!((v["major"].as_str(), v["minor"].as_str()), (Some("1"), Some("33")));
+        assert_eq!(
+            (v["major"].as_str(), v["minor"].as_str()),
+            (Some("1"), Some("33"))
+        );
         assert_eq!(v["platform"], "linux/amd64");
         assert_eq!(v["gitCommit"].as_str().unwrap().len(), 40);
         let v = version_info("v1.27.16");

@@ -9,6 +9,8 @@ pub mod openapi;
 mod server;
 pub mod table;
 pub mod testing;
+#[cfg(test)]
+mod tests;
 mod watch;
 
 pub use server::{ApiServer, start, write_kubeconfig};

@@ -131,11 +131,9 @@ pub async fn start(cluster: Arc<Cluster>) -> anyhow::Result<ApiServer> {
                 };
                 let kill = Arc::new(Notify::new());
                 let k2 = kill.clone();
-                let svc = service_fn(move |req| {
-                    super::handler::handle(cluster.clone(), req, k2.clone())
-                });
-                let builder =
-                    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let svc =
+                    service_fn(move |req| super::handler::handle(cluster.clone(), req, k2.clone()));
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc);
                 tokio::select! {
                     _ = conn => {}
@@ -184,7 +182,8 @@ pub fn write_kubeconfig(path: &Path, server: &ApiServer, users: &[User]) -> anyh
         } else {
             uname.clone()
         };
-        contexts.push(json!({"name": cname, "context": {"cluster": "promfix-test", "user": uname}}));
+        contexts
+            .push(json!({"name": cname, "context": {"cluster": "promfix-test", "user": uname}}));
         kusers.push(json!({"name": uname, "user": {"token": u.token}}));
     }
     let cfg = json!({

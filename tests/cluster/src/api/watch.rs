@@ -60,11 +60,7 @@ impl Streamer {
     fn selected(&self, e: &Event) -> bool {
         e.resource == self.a.rt.qualified()
             && (self.a.ns.is_none() || e.namespace == self.a.ns)
-            && self
-                .a
-                .filter
-                .as_ref()
-                .is_ok_and(|f| f.matches(&e.object))
+            && self.a.filter.as_ref().is_ok_and(|f| f.matches(&e.object))
     }
 
     fn bookmark(&self, initial_end: bool) -> Vec<u8> {
