@@ -436,6 +436,17 @@ fn decode(rt: &ResourceType, body: &[u8], content_type: &str) -> ApiResult<Value
         })?,
         "application/yaml" => serde_yaml_ng::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))?,
+        "application/vnd.kubernetes.protobuf" if !rt.custom => {
+            match super::protobuf::decode(body) {
+                Ok(v) => v,
+                Err(_) => {
+                    return Err(ApiError::unsupported_media_type(
+                        content_type,
+                        &["application/json", "application/yaml"],
+                    ));
+                }
+            }
+        }
         _ => {
             let accepted: &[&str] = if rt.custom {
                 &["application/json", "application/yaml"]

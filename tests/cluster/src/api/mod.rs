@@ -5,7 +5,10 @@
 
 pub mod discovery;
 mod handler;
+#[cfg(test)]
+mod kubectl_tests;
 pub mod openapi;
+pub mod protobuf;
 mod server;
 pub mod table;
 pub mod testing;
