@@ -186,13 +186,6 @@ impl Info {
             _ => "",
         }
         .to_string();
-        // kube-apiserver 1.31+ (AuthorizePodWebsocketUpgradeCreatePermission): the WebSocket GET
-        // of exec/attach/portforward needs `create`.
-        if info.resource == "pods"
-            && matches!(info.subresource.as_str(), "exec" | "attach" | "portforward")
-        {
-            info.verb = "create".into();
-        }
         info
     }
 
@@ -269,10 +262,38 @@ async fn route(
     if !c.auth.allowed(&user, &attrs) {
         return Ok(error_response(&crate::auth::forbidden(&user.name, &attrs)));
     }
+    // The WebSocket GET of exec/attach/portforward is authorized as `get` (the verb of its
+    // method); from 1.35 (AuthorizePodWebsocketUpgradeCreatePermission, beta and on by default)
+    // the requester must also be allowed to `create` it.
+    if info.resource == "pods"
+        && matches!(info.subresource.as_str(), "exec" | "attach" | "portforward")
+        && info.verb != "create"
+        && minor_version(&c.version) >= 35
+    {
+        let mut create = attrs.clone();
+        create.verb = "create".into();
+        if !c.auth.allowed(&user, &create) {
+            return Ok(error_response(&crate::auth::forbidden(&user.name, &create)));
+        }
+    }
     if !info.resource_request {
         return Ok(non_resource(c, &req, &path));
     }
     resource(c, req, &user, &info, &q, entry, kill).await
+}
+
+/// The minor version of a `gitVersion` (`v1.33.1` → 33).
+pub(crate) fn minor_version(git_version: &str) -> u32 {
+    git_version
+        .trim_start_matches('v')
+        .split('.')
+        .nth(1)
+        .and_then(|m| {
+            m.trim_end_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
 }
 
 /// `gitVersion` → the rest of the real `/version` document.
@@ -1151,7 +1172,7 @@ mod tests {
                 i.name.as_str(),
                 i.subresource.as_str()
             ),
-            ("create", "mon", "pods", "p-0", "exec")
+            ("get", "mon", "pods", "p-0", "exec")
         );
         let i = Info::parse(&Method::GET, "/api/v1/namespaces/mon", &Query::default());
         assert_eq!(

@@ -91,11 +91,17 @@ pub struct TestCluster {
 
 /// Build and start a bare cluster on 127.`net`.0.1 (admin and limited users, operator types served).
 pub async fn start_bare(net: u8, version: &str) -> anyhow::Result<TestCluster> {
+    start_with(net, version, vec![admin(), limited()]).await
+}
+
+/// Build and start a bare cluster with these users (the first one is the kubeconfig's current
+/// context), operator types served.
+pub async fn start_with(net: u8, version: &str, users: Vec<User>) -> anyhow::Result<TestCluster> {
     let dir = tempfile::tempdir()?;
     let cluster = Arc::new(bare_cluster(
         net,
         version,
-        vec![admin(), limited()],
+        users,
         true,
         dir.path().to_path_buf(),
     ));

@@ -1,6 +1,7 @@
 //! In-process tests of the API server over real HTTPS (HTTP/2 and HTTP/1.1).
 
-use super::testing::{LIMITED_TOKEN, TestCluster, start_bare};
+use super::testing::{LIMITED_TOKEN, TestCluster, start_bare, start_with};
+use crate::auth::{Rule, User};
 use crate::faults::FaultKind;
 use http::Method;
 use http_body_util::BodyExt;
@@ -96,9 +97,20 @@ async fn unauthorized_and_forbidden_with_the_real_texts() {
         r.json()["message"],
         "statefulsets.apps \"prometheus-k8s\" is forbidden: User \"limited\" cannot get resource \"statefulsets\" in API group \"apps\" in the namespace \"monitoring\""
     );
-    // exec needs create on pods/exec, even for the WebSocket GET
+    // the WebSocket GET of exec is authorized as `get` on pods/exec (before 1.35), SPDY's POST as `create`
     let r = l
         .get("/api/v1/namespaces/monitoring/pods/prometheus-k8s-0/exec?command=sh&stdout=1")
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json()["message"],
+        "pods \"prometheus-k8s-0\" is forbidden: User \"limited\" cannot get resource \"pods/exec\" in API group \"\" in the namespace \"monitoring\""
+    );
+    let r = l
+        .post(
+            "/api/v1/namespaces/monitoring/pods/prometheus-k8s-0/exec?command=sh&stdout=1",
+            &json!({}),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -770,4 +782,41 @@ async fn patches_preconditions_and_apply() {
     assert_eq!(r.json()["spec"]["replicas"], 1);
     let r = c.get(&format!("{sts}/s/status")).await.unwrap();
     assert_eq!(r.json()["kind"], "StatefulSet");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_websocket_needs_create_too_from_1_35() {
+    let user = |name: &str, verbs: &[&str]| User {
+        name: name.into(),
+        token: format!("{name}-token"),
+        groups: vec![],
+        rules: vec![Rule::resources(
+            verbs,
+            &[""],
+            &["pods/exec"],
+            &["monitoring"],
+        )],
+    };
+    let path = "/api/v1/namespaces/monitoring/pods/p-0/exec?command=ls&stdout=1";
+    let t = start_with(
+        212,
+        "v1.35.0",
+        vec![user("getter", &["get"]), user("both", &["get", "create"])],
+    )
+    .await
+    .unwrap();
+    let r = t.client(Some("getter-token")).get(path).await.unwrap();
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.json()["message"],
+        "pods \"p-0\" is forbidden: User \"getter\" cannot create resource \"pods/exec\" in API group \"\" in the namespace \"monitoring\""
+    );
+    let r = t.client(Some("both-token")).get(path).await.unwrap();
+    assert_ne!(r.status, 403);
+    // before 1.35, get is enough
+    let t = start_with(213, "v1.33.1", vec![user("getter", &["get"])])
+        .await
+        .unwrap();
+    let r = t.client(Some("getter-token")).get(path).await.unwrap();
+    assert_ne!(r.status, 403);
 }
