@@ -90,6 +90,7 @@ pub(crate) fn json_response(code: u16, v: &Value) -> Response<Body> {
     Response::builder()
         .status(code)
         .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-cache, private")
         .body(full(body))
         .unwrap_or_else(|_| Response::new(full("")))
 }
@@ -228,6 +229,7 @@ pub(crate) async fn handle(
         content_type: header_str(&req, header::CONTENT_TYPE).to_string(),
         ..LogEntry::default()
     };
+    entry.is_write = is_write_request(req.method(), req.uri().path());
     let out = route(&cluster, req, &mut entry, &kill).await;
     entry.status = match &out {
         Ok(r) => r.status().as_u16(),
@@ -235,6 +237,24 @@ pub(crate) async fn handle(
     };
     cluster.faults.record(entry);
     out
+}
+
+/// A write: POST, PUT, PATCH or DELETE of a resource, not of an access review (they store
+/// nothing) nor of exec/attach/portforward/proxy (they stream).
+fn is_write_request(method: &Method, path: &str) -> bool {
+    if !matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    ) {
+        return false;
+    }
+    let info = Info::parse(method, path, &Query::default());
+    info.resource_request
+        && info.group != "authorization.k8s.io"
+        && !matches!(
+            info.subresource.as_str(),
+            "exec" | "attach" | "portforward" | "proxy"
+        )
 }
 
 async fn route(
@@ -618,11 +638,7 @@ async fn resource(
         return Ok(error_response(&ApiError::path_not_found()));
     }
     let review = rt.group == "authorization.k8s.io";
-    let is_write = matches!(
-        *req.method(),
-        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-    ) && !review;
-    entry.is_write = is_write;
+    let is_write = entry.is_write;
     let ctx = Ctx {
         c,
         rt,
