@@ -155,3 +155,126 @@ async fn kubectl_1_33() {
 async fn kubectl_1_27() {
     the_usual_kubectl_session(211, "v1.27.16").await;
 }
+
+/// Writes through kubectl's other paths: client-side apply (strategic merge patch with the
+/// last-applied annotation), server-side apply, patch by type, get -o jsonpath, delete.
+/// Needs the real discovery/OpenAPI documents (api::discovery, api::openapi) and patches
+/// (crate::patch): with their stubs it cannot pass.
+async fn kubectl_writes(net: u8, version: &str) {
+    let t = start_bare(net, version)
+        .await
+        .expect("start the test cluster");
+    let file = t.dir.path().join("cm.yaml");
+    let write = |data: &str| {
+        std::fs::write(
+            &file,
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  namespace: monitoring\ndata:\n{data}"
+            ),
+        )
+        .expect("write the manifest")
+    };
+    let f = file.to_str().unwrap_or_default().to_string();
+    write("  a: b\n");
+    let o = kubectl(&t, &["apply", "-f", &f]).await;
+    assert_eq!(
+        (o.code, o.stdout.trim()),
+        (0, "configmap/cfg created"),
+        "{}",
+        o.stderr
+    );
+    write("  a: c\n");
+    let o = kubectl(&t, &["apply", "-f", &f]).await;
+    assert_eq!(
+        (o.code, o.stdout.trim()),
+        (0, "configmap/cfg configured"),
+        "{}",
+        o.stderr
+    );
+    let o = kubectl(
+        &t,
+        &["apply", "--server-side", "--force-conflicts", "-f", &f],
+    )
+    .await;
+    assert_eq!(
+        (o.code, o.stdout.trim()),
+        (0, "configmap/cfg serverside-applied"),
+        "{}",
+        o.stderr
+    );
+    let o = kubectl(
+        &t,
+        &[
+            "patch",
+            "cm",
+            "cfg",
+            "-n",
+            "monitoring",
+            "-p",
+            r#"{"data":{"p":"q"}}"#,
+        ],
+    )
+    .await;
+    assert_eq!(
+        (o.code, o.stdout.trim()),
+        (0, "configmap/cfg patched"),
+        "{}",
+        o.stderr
+    );
+    let o = kubectl(
+        &t,
+        &[
+            "patch",
+            "cm",
+            "cfg",
+            "-n",
+            "monitoring",
+            "--type=json",
+            "-p",
+            r#"[{"op":"add","path":"/data/j","value":"k"}]"#,
+        ],
+    )
+    .await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = kubectl(
+        &t,
+        &[
+            "get",
+            "cm",
+            "cfg",
+            "-n",
+            "monitoring",
+            "-o",
+            "jsonpath={.data.a}{.data.p}{.data.j}",
+        ],
+    )
+    .await;
+    assert_eq!((o.code, o.stdout.as_str()), (0, "cqk"), "{}", o.stderr);
+    let o = kubectl(&t, &["get", "cm", "-n", "monitoring"]).await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.starts_with("NAME"), "{}", o.stdout);
+    assert!(o.stdout.contains("\ncfg "), "{}", o.stdout);
+    let o = kubectl(&t, &["delete", "cm", "cfg", "-n", "monitoring"]).await;
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.starts_with("configmap \"cfg\" deleted"),
+        "{}",
+        o.stdout
+    );
+    let o = kubectl(&t, &["get", "cm", "cfg", "-n", "monitoring"]).await;
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr.trim(),
+        "Error from server (NotFound): configmaps \"cfg\" not found"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_writes_1_33() {
+    kubectl_writes(214, "v1.33.1").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_writes_1_27() {
+    kubectl_writes(215, "v1.27.16").await;
+}
