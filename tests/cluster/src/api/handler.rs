@@ -369,6 +369,14 @@ fn non_resource(c: &Arc<Cluster>, req: &Request<Incoming>, path: &str) -> Respon
     let accept = header_str(req, header::ACCEPT);
     let p = path.trim_end_matches('/');
     let segs: Vec<&str> = p.trim_start_matches('/').split('/').collect();
+    if segs.as_slice() == ["openapi", "v2"] && super::openapi_pb::wants_protobuf(accept) {
+        let body = super::openapi_pb::encode(&openapi::v2(registry));
+        return Response::builder()
+            .status(200)
+            .header(header::CONTENT_TYPE, super::openapi_pb::CONTENT_TYPE)
+            .body(full(body))
+            .unwrap_or_else(|_| Response::new(full("")));
+    }
     let found: Option<(Value, String)> = match segs.as_slice() {
         ["version"] => Some((version_info(&c.version), String::new())),
         ["healthz"] | ["livez"] | ["readyz"] => return text_response(200, "ok"),

@@ -8,6 +8,7 @@ mod handler;
 #[cfg(test)]
 mod kubectl_tests;
 pub mod openapi;
+pub mod openapi_pb;
 pub mod protobuf;
 mod server;
 pub mod table;
