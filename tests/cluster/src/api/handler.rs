@@ -779,7 +779,7 @@ impl Filter {
                 .as_ref()
                 .is_none_or(|n| obj["metadata"]["name"].as_str() == Some(n))
     }
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.labels.is_empty() && self.fields.trim().is_empty()
     }
 }

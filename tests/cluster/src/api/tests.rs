@@ -820,3 +820,54 @@ async fn exec_websocket_needs_create_too_from_1_35() {
     let r = t.client(Some("getter-token")).get(path).await.unwrap();
     assert_ne!(r.status, 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_with_a_selector_sees_objects_enter_and_leave() {
+    let t = cluster(216).await;
+    let c = t.admin();
+    let base = "/api/v1/namespaces/monitoring/configmaps";
+    c.post(base, &cm("before", json!({"app": "x"})))
+        .await
+        .unwrap();
+    let r = c
+        .send(
+            Method::GET,
+            &format!("{base}?watch=1&labelSelector=app%3Dx&timeoutSeconds=5"),
+            &[],
+            vec![],
+        )
+        .await
+        .unwrap();
+    let c2 = c.clone();
+    let writer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let base = "/api/v1/namespaces/monitoring/configmaps";
+        c2.post(base, &cm("w", json!({"app": "x"}))).await.unwrap();
+        let relabel = |app: &str| format!(r#"{{"metadata":{{"labels":{{"app":"{app}"}}}}}}"#);
+        for app in ["y", "x"] {
+            c2.patch(
+                &format!("{base}/w"),
+                "application/merge-patch+json",
+                relabel(app).as_bytes(),
+            )
+            .await
+            .unwrap();
+        }
+        c2.post(base, &cm("other", json!({"app": "y"})))
+            .await
+            .unwrap();
+        c2.delete(&format!("{base}/w"), None).await.unwrap();
+    });
+    let evs = read_events(r, 5).await;
+    writer.await.unwrap();
+    assert_eq!(
+        types(&evs),
+        vec![
+            ("ADDED".into(), "before".into()),
+            ("ADDED".into(), "w".into()),
+            ("DELETED".into(), "w".into()),
+            ("ADDED".into(), "w".into()),
+            ("DELETED".into(), "w".into()),
+        ]
+    );
+}

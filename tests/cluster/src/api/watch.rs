@@ -10,6 +10,7 @@ use futures::SinkExt;
 use http::{Response, header};
 use http_body_util::{BodyExt, StreamBody};
 use serde_json::{Value, json};
+use std::collections::HashSet;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
@@ -31,6 +32,20 @@ struct Streamer {
     a: WatchArgs,
     tx: Tx,
     last_rv: u64,
+    /// With a label or field selector: the objects (namespace, name) the client was told match,
+    /// so a change that makes an object match is ADDED and one that makes it stop is DELETED,
+    /// as the watch cache does with the previous object.
+    present: Option<HashSet<(String, String)>>,
+}
+
+fn key_of(o: &Value) -> (String, String) {
+    (
+        o["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+        o["metadata"]["name"].as_str().unwrap_or("").to_string(),
+    )
 }
 
 impl Streamer {
@@ -57,10 +72,51 @@ impl Streamer {
         self.send(line(kind.as_str(), o)).await
     }
 
-    fn selected(&self, e: &Event) -> bool {
-        e.resource == self.a.rt.qualified()
-            && (self.a.ns.is_none() || e.namespace == self.a.ns)
-            && self.a.filter.as_ref().is_ok_and(|f| f.matches(&e.object))
+    fn matches(&self, o: &Value) -> bool {
+        self.a.filter.as_ref().is_ok_and(|f| f.matches(o))
+    }
+
+    /// What the client sees of a store event: nothing, or the event type to send.
+    fn translate(&mut self, e: &Event) -> Option<EventKind> {
+        if e.resource != self.a.rt.qualified() || (self.a.ns.is_some() && e.namespace != self.a.ns)
+        {
+            return None;
+        }
+        let now = self.matches(&e.object);
+        let Some(present) = self.present.as_mut() else {
+            return now.then_some(e.kind);
+        };
+        let k = key_of(&e.object);
+        let was = present.contains(&k);
+        match (e.kind, was, now) {
+            (EventKind::Deleted, true, _) => {
+                present.remove(&k);
+                Some(EventKind::Deleted)
+            }
+            (EventKind::Deleted, false, _) => None,
+            (_, false, true) => {
+                present.insert(k);
+                Some(EventKind::Added)
+            }
+            (_, true, true) => Some(EventKind::Modified),
+            (_, true, false) => {
+                present.remove(&k);
+                Some(EventKind::Deleted)
+            }
+            (_, false, false) => None,
+        }
+    }
+
+    /// Handle one store event in order: every event moves the watch's resourceVersion on.
+    async fn store_event(&mut self, e: Event) -> bool {
+        if e.rv <= self.last_rv {
+            return true;
+        }
+        self.last_rv = e.rv;
+        match self.translate(&e) {
+            Some(kind) => self.event(kind, e.object).await,
+            None => true,
+        }
     }
 
     fn bookmark(&self, initial_end: bool) -> Vec<u8> {
@@ -82,14 +138,14 @@ impl Streamer {
         // subscribe first: nothing written between the snapshot and the live stream is lost
         let mut rx = store.subscribe();
         let rv_param = self.a.resource_version.clone().unwrap_or_default();
+        let selective = self.a.filter.as_ref().is_ok_and(|f| !f.is_empty());
         if rv_param.is_empty() || rv_param == "0" {
             let (items, rv) = store.list(&self.a.rt, self.a.ns.as_deref());
             self.last_rv = rv;
-            let filter_ok = self.a.filter.as_ref().ok();
-            let items: Vec<Value> = items
-                .into_iter()
-                .filter(|o| filter_ok.is_some_and(|f| f.matches(o)))
-                .collect();
+            let items: Vec<Value> = items.into_iter().filter(|o| self.matches(o)).collect();
+            if selective {
+                self.present = Some(items.iter().map(key_of).collect());
+            }
             for o in items {
                 if !self.event(EventKind::Added, o).await {
                     return;
@@ -105,15 +161,22 @@ impl Streamer {
             let Ok(since) = rv_param.parse::<u64>() else {
                 return;
             };
+            if selective {
+                // what matches now stands for what matched at `since`
+                let (items, _) = store.list(&self.a.rt, self.a.ns.as_deref());
+                self.present = Some(
+                    items
+                        .iter()
+                        .filter(|o| self.matches(o))
+                        .map(key_of)
+                        .collect(),
+                );
+            }
             self.last_rv = since;
             match store.events_since(&self.a.rt, self.a.ns.as_deref(), since) {
                 Ok(evs) => {
                     for e in evs {
-                        if e.rv <= self.last_rv {
-                            continue;
-                        }
-                        self.last_rv = e.rv;
-                        if self.selected(&e) && !self.event(e.kind, e.object).await {
+                        if !self.store_event(e).await {
                             return;
                         }
                     }
@@ -146,11 +209,7 @@ impl Streamer {
                 }
                 r = rx.recv() => match r {
                     Ok(e) => {
-                        if e.rv <= self.last_rv || !self.selected(&e) {
-                            continue;
-                        }
-                        self.last_rv = e.rv;
-                        if !self.event(e.kind, e.object).await { return; }
+                        if !self.store_event(e).await { return; }
                     }
                     // too far behind or the store is gone: end the watch, the client watches again
                     Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
@@ -174,7 +233,12 @@ pub(crate) async fn watch(a: WatchArgs) -> Response<Body> {
         )));
     }
     let (tx, rx) = futures::channel::mpsc::channel(64);
-    let s = Streamer { a, tx, last_rv: 0 };
+    let s = Streamer {
+        a,
+        tx,
+        last_rv: 0,
+        present: None,
+    };
     tokio::spawn(s.run());
     let body: Body = BodyExt::boxed(StreamBody::new(rx));
     Response::builder()
