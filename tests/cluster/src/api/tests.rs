@@ -871,3 +871,45 @@ async fn watch_with_a_selector_sees_objects_enter_and_leave() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubeconfig_and_stopping_the_server() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = cluster(217).await;
+    let p = t.kubeconfig().unwrap();
+    assert_eq!(
+        std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let kc: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    assert_eq!(kc["current-context"], "promfix-test");
+    assert_eq!(kc["clusters"][0]["cluster"]["server"], json!(t.server.url));
+    assert!(t.server.url.starts_with("https://127.217.0.1:"));
+    let ctxs: Vec<&str> = kc["contexts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(ctxs, vec!["promfix-test", "promfix-test-limited"]);
+    assert_eq!(kc["users"][1]["user"]["token"], LIMITED_TOKEN);
+    assert_eq!(
+        super::server::context_name("system:serviceaccount:monitoring:prometheus"),
+        "promfix-test-system-serviceaccount-monitoring-prometheus"
+    );
+    // a watch in flight ends, and nothing answers any more, once the server is dropped
+    let c = t.admin();
+    let r = c
+        .send(Method::GET, "/api/v1/namespaces?watch=1", &[], vec![])
+        .await
+        .unwrap();
+    let TestCluster {
+        server,
+        cluster: _cluster,
+        dir: _dir,
+    } = t;
+    drop(server);
+    let evs = read_events(r, 100).await;
+    assert!(evs.len() <= 4);
+    assert!(c.get("/version").await.is_err());
+}
