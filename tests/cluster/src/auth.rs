@@ -380,7 +380,11 @@ impl Auth {
         } else {
             "SubjectAccessReview"
         });
-        let mut meta = out.get("metadata").cloned().unwrap_or(json!({}));
+        let mut meta = out
+            .get("metadata")
+            .filter(|m| m.is_object())
+            .cloned()
+            .unwrap_or(json!({}));
         if meta.get("creationTimestamp").is_none() {
             meta["creationTimestamp"] = Value::Null;
         }

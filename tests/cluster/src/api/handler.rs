@@ -477,6 +477,43 @@ fn media_type(ct: &str) -> String {
         .to_ascii_lowercase()
 }
 
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// The object must be a JSON object whose `metadata` (if any) is an object, as the decoder into
+/// the typed object requires (`transformDecodeError` in handlers/rest.go words the failure).
+fn check_shape(rt: &ResourceType, v: &Value) -> ApiResult<()> {
+    let fail = |detail: String| {
+        Err(ApiError::bad_request(format!(
+            "{kind} in version \"{ver}\" cannot be handled as a {kind}: {detail}",
+            kind = rt.kind,
+            ver = rt.version
+        )))
+    };
+    if !v.is_object() {
+        return fail(format!(
+            "json: cannot unmarshal {} into Go value of type struct",
+            json_type(v)
+        ));
+    }
+    match v.get("metadata") {
+        None | Some(Value::Null) | Some(Value::Object(_)) => Ok(()),
+        Some(m) => fail(format!(
+            "json: cannot unmarshal {} into Go struct field {}.metadata of type v1.ObjectMeta",
+            json_type(m),
+            rt.kind
+        )),
+    }
+}
+
 /// Decode a request body (JSON or YAML) into an object of type `rt`.
 fn decode(rt: &ResourceType, body: &[u8], content_type: &str) -> ApiResult<Value> {
     let v: Value = match media_type(content_type).as_str() {
@@ -509,11 +546,7 @@ fn decode(rt: &ResourceType, body: &[u8], content_type: &str) -> ApiResult<Value
             return Err(ApiError::unsupported_media_type(content_type, accepted));
         }
     };
-    if !v.is_object() {
-        return Err(ApiError::bad_request(
-            "the body of the request must be a JSON object",
-        ));
-    }
+    check_shape(rt, &v)?;
     if let Some(av) = v.get("apiVersion").and_then(Value::as_str)
         && !av.is_empty()
         && av != rt.api_version()
@@ -1015,6 +1048,10 @@ fn patch_object(x: &Ctx, body: &[u8]) -> ApiResult<(u16, Value)> {
         };
         let Some(cur) = current else {
             let mut obj = patch::apply(&x.rt, None, body, &manager, force)?;
+            check_shape(&x.rt, &obj)?;
+            if !obj["metadata"].is_object() {
+                obj["metadata"] = json!({});
+            }
             if obj["metadata"]["name"].as_str().unwrap_or("").is_empty() {
                 obj["metadata"]["name"] = json!(x.name);
             }
@@ -1032,11 +1069,7 @@ fn patch_object(x: &Ctx, body: &[u8]) -> ApiResult<(u16, Value)> {
         } else {
             patch::patch(&x.rt, &cur, body, pt)?
         };
-        if !new.is_object() {
-            return Err(ApiError::bad_request(
-                "the body of the request must be a JSON object",
-            ));
-        }
+        check_shape(&x.rt, &new)?;
         // a resourceVersion in the patch is the user's precondition
         let new_rv = rv_of(&new).to_string();
         if !new_rv.is_empty() && new_rv != rv_of(&cur) {
@@ -1103,7 +1136,30 @@ fn deleted_answer(rt: &ResourceType, gone: Value) -> Value {
 
 fn delete(x: &Ctx, body: &[u8]) -> ApiResult<(u16, Value)> {
     let pre = delete_pre(x, body)?;
-    let gone = x.c.store.delete(&x.rt, x.ns(), &x.name, &pre)?;
+    let mut gone = x.c.store.delete(&x.rt, x.ns(), &x.name, &pre)?;
+    // The store removes at once; the real server answers a pod (graceful deletion) and a
+    // namespace (finalization) as being deleted.
+    if x.rt.group.is_empty() && gone["metadata"].is_object() {
+        match x.rt.plural {
+            "pods" => {
+                let grace = serde_json::from_slice::<Value>(body)
+                    .ok()
+                    .and_then(|o| o["gracePeriodSeconds"].as_i64())
+                    .or_else(|| x.q.get("gracePeriodSeconds").and_then(|g| g.parse().ok()))
+                    .unwrap_or(30);
+                gone["metadata"]["deletionTimestamp"] = json!(crate::store::now_rfc3339());
+                gone["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+            }
+            "namespaces" => {
+                gone["metadata"]["deletionTimestamp"] = json!(crate::store::now_rfc3339());
+                if !gone["status"].is_object() {
+                    gone["status"] = json!({});
+                }
+                gone["status"]["phase"] = json!("Terminating");
+            }
+            _ => {}
+        }
+    }
     Ok((200, deleted_answer(&x.rt, gone)))
 }
 

@@ -242,6 +242,41 @@ async fn create_get_update_conflict_delete_and_dry_run() {
         .await
         .unwrap();
     assert_eq!(r.status, 404);
+    // bodies that are no objects, or whose metadata is none
+    let r = c
+        .request(
+            Method::POST,
+            base,
+            Some("application/json"),
+            br#"{"metadata":"x"}"#.to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["message"],
+        "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal string into Go struct field ConfigMap.metadata of type v1.ObjectMeta"
+    );
+    let r = c
+        .request(
+            Method::POST,
+            base,
+            Some("application/json"),
+            b"[1]".to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400);
+    c.post(base, &cm("shape", json!({}))).await.unwrap();
+    let r = c
+        .patch(
+            &format!("{base}/shape"),
+            "application/merge-patch+json",
+            br#"{"metadata":7}"#,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400);
     // an unknown body format
     let r = c
         .request(Method::POST, base, Some("text/plain"), b"x".to_vec())
