@@ -948,3 +948,42 @@ async fn kubeconfig_and_stopping_the_server() {
     assert!(evs.len() <= 4);
     assert!(c.get("/version").await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_collection_and_namespace_deletion() {
+    let t = cluster(218).await;
+    let c = t.admin();
+    let base = "/api/v1/namespaces/monitoring/configmaps";
+    for (n, app) in [("a", "x"), ("b", "x"), ("c", "y")] {
+        c.post(base, &cm(n, json!({"app": app}))).await.unwrap();
+    }
+    let r = c
+        .delete(&format!("{base}?labelSelector=app%3Dx"), None)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["kind"], "ConfigMapList");
+    assert_eq!(r.json()["items"].as_array().unwrap().len(), 2);
+    let left = c.get(base).await.unwrap().json();
+    assert_eq!(left["items"].as_array().unwrap().len(), 1);
+    // a namespace answers as being finalized; what was in it is gone
+    let r = c
+        .delete("/api/v1/namespaces/monitoring", None)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["kind"], "Namespace");
+    assert_eq!(r.json()["status"]["phase"], "Terminating");
+    assert!(r.json()["metadata"]["deletionTimestamp"].is_string());
+    assert_eq!(c.get(&format!("{base}/c")).await.unwrap().status, 404);
+    // the limited user may not delete collections
+    let r = t
+        .client(Some(LIMITED_TOKEN))
+        .delete("/api/v1/namespaces/default/configmaps", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json()["message"],
+        "configmaps is forbidden: User \"limited\" cannot deletecollection resource \"configmaps\" in API group \"\" in the namespace \"default\""
+    );
+}
