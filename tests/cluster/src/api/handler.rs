@@ -1033,7 +1033,9 @@ fn patch_object(x: &Ctx, body: &[u8]) -> ApiResult<(u16, Value)> {
         manager(x)
     };
     let mut last_err = None;
-    for _attempt in 0..8 {
+    // GuaranteedUpdate applies the patch to the newest object again after a conflict of a
+    // concurrent write; bounded here only to never spin forever.
+    for _attempt in 0..100 {
         let mut ctx = if apply {
             WriteCtx::apply(&manager)
         } else {

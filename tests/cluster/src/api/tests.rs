@@ -987,3 +987,47 @@ async fn delete_collection_and_namespace_deletion() {
         "configmaps is forbidden: User \"limited\" cannot deletecollection resource \"configmaps\" in API group \"\" in the namespace \"default\""
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patches_survive_concurrent_writes() {
+    let t = cluster(219).await;
+    let c = t.admin();
+    let base = "/api/v1/namespaces/monitoring/configmaps";
+    c.post(base, &cm("busy", json!({}))).await.unwrap();
+    let store = t.cluster.store.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let writer = std::thread::spawn(move || {
+        let rt = store.rt("configmaps");
+        let ctx = crate::store::WriteCtx::update("other");
+        let mut i = 0u64;
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            i += 1;
+            // a conditional write (Store::modify writes unconditionally and could undo a patch)
+            if let Ok(mut o) = store.get(&rt, Some("monitoring"), "busy") {
+                o["metadata"]["annotations"] = json!({"tick": i.to_string()});
+                let _ = store.update(&rt, Some("monitoring"), "busy", o, &ctx);
+            }
+        }
+        i
+    });
+    for k in 0..10 {
+        let body = format!(r#"{{"data":{{"k{k}":"v"}}}}"#);
+        let r = c
+            .patch(
+                &format!("{base}/busy"),
+                "application/merge-patch+json",
+                body.as_bytes(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let ticks = writer.join().unwrap();
+    assert!(ticks > 10);
+    let o = c.get(&format!("{base}/busy")).await.unwrap().json();
+    for k in 0..10 {
+        assert_eq!(o["data"][format!("k{k}")], "v");
+    }
+}
