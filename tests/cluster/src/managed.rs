@@ -115,29 +115,14 @@ pub fn strip_set() -> Set {
     s
 }
 
-fn root_ty(new: &Value) -> Ty {
-    let kind = new.get("kind").and_then(Value::as_str).unwrap_or("");
-    // kinds are 'static in the schema: map the ones it knows
-    const KINDS: &[&str] = &[
-        "Service",
-        "Pod",
-        "StatefulSet",
-        "DaemonSet",
-        "Namespace",
-        "Node",
-        "Secret",
-        "ConfigMap",
-        "Endpoints",
-        "EndpointSlice",
-        "ServiceAccount",
-        "Prometheus",
-        "ServiceMonitor",
-        "PodMonitor",
-    ];
-    match KINDS.iter().find(|k| **k == kind) {
-        Some(k) => Ty::Struct(schema::S::Root(k)),
-        None => Ty::Deduced,
-    }
+/// The served type of an object, by apiVersion and kind (built-in and operator types).
+fn type_of(obj: &Value) -> Option<crate::resources::ResourceType> {
+    let av = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    crate::resources::builtin()
+        .into_iter()
+        .chain(crate::resources::prometheus_operator())
+        .find(|t| t.kind == kind && (av.is_empty() || t.api_version() == av))
 }
 
 fn without_managed(v: &Value) -> Value {
@@ -146,14 +131,6 @@ fn without_managed(v: &Value) -> Value {
         m.remove("managedFields");
     }
     v
-}
-
-fn has_status_subresource(kind: &str) -> bool {
-    // resources.rs: the served types with a `status` subresource
-    matches!(
-        kind,
-        "Namespace" | "Service" | "Pod" | "Node" | "StatefulSet" | "DaemonSet" | "Prometheus"
-    )
 }
 
 /// Update `new.metadata.managedFields` for a write by `ctx.manager` with `ctx.operation`
@@ -206,13 +183,13 @@ pub fn track(old: Option<&Value>, new: &mut Value, api_version: &str, ctx: &Writ
         set_managed(new, Vec::new());
         return;
     }
-    let ty = root_ty(new);
+    let rt = type_of(new);
+    let ty = rt.as_ref().map(schema::root).unwrap_or(Ty::Deduced);
     let lhs = match old {
         Some(o) => without_managed(o),
         None => json!({}),
     };
     let rhs = without_managed(new);
-    let kind = new.get("kind").and_then(Value::as_str).unwrap_or("");
     let mut cmp = fieldset::compare(Some(&lhs), Some(&rhs), ty);
     let strip = strip_set();
     cmp.added = cmp.added.difference(&strip);
@@ -224,7 +201,7 @@ pub fn track(old: Option<&Value>, new: &mut Value, api_version: &str, ctx: &Writ
             keep.insert(vec![PE::Field(sub.to_string())]);
             cmp = cmp.only_under(&keep);
         }
-        None if has_status_subresource(kind) => {
+        None if rt.as_ref().is_some_and(|t| t.has_subresource("status")) => {
             let mut ignore = Set::new();
             ignore.insert(vec![PE::Field("status".into())]);
             cmp = cmp.without_under(&ignore);

@@ -578,6 +578,10 @@ pub fn remove_paths(v: &mut Value, ty: Ty, paths: &Set) {
     }
 }
 
+fn is_empty_container(v: &Value) -> bool {
+    v.as_object().is_some_and(|m| m.is_empty()) || v.as_array().is_some_and(|a| a.is_empty())
+}
+
 fn remove_one(v: &mut Value, ty: Ty, p: &[PE]) {
     let Some((first, rest)) = p.split_first() else {
         return;
@@ -588,7 +592,13 @@ fn remove_one(v: &mut Value, ty: Ty, p: &[PE]) {
                 m.remove(k);
             } else if let Some(c) = m.get_mut(k) {
                 let (cty, _, _) = child(ty, k);
+                let was_empty = is_empty_container(c);
                 remove_one(c, cty, rest);
+                // a map or list emptied by the removal is omitted, as the typed object's
+                // `omitempty` drops it
+                if !was_empty && is_empty_container(c) {
+                    m.remove(k);
+                }
             }
         }
         (pe, Value::Array(a)) => {

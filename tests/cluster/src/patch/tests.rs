@@ -528,6 +528,9 @@ fn apply_keeps_a_dropped_field_another_manager_owns() {
         br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{}}"#;
     let c3 = apply(&r, Some(&c2), body_one_again, "one", false).unwrap();
     assert_eq!(c3["data"], json!({"b": "2"}));
+    // the last applier of b drops it too: data is gone
+    let c4 = apply(&r, Some(&c3), body_one_again, "two", false).unwrap();
+    assert!(c4.get("data").is_none(), "{c4}");
 }
 
 /// versionCheckManager and structuredMergeManager.Apply input checks.
