@@ -634,3 +634,67 @@ fn apply_same_value_shares_ownership() {
     // Apply entries sort before Update entries (sortEncodedManagedFields)
     assert_eq!(out["metadata"]["managedFields"][0]["operation"], "Apply");
 }
+
+/// The whole path through the store: helm creates, promfix applies without the selector, then
+/// applies the same selector helm set (shared ownership: only managedFields change).
+#[test]
+fn apply_through_the_store() {
+    use crate::store::Store;
+    let s = Store::new(Registry::new(true));
+    let ns = s.rt("namespaces");
+    s.create(
+        &ns,
+        None,
+        json!({"metadata": {"name": "kube-system"}}),
+        &WriteCtx::update("test"),
+    )
+    .unwrap();
+    let svc_rt = s.rt("services");
+    let created = s
+        .create(
+            &svc_rt,
+            Some("kube-system"),
+            json!({"metadata": {"name": "kube-etcd", "labels": {"app": "etcd"}},
+                   "spec": {"clusterIP": "None", "selector": {"component": "etcd"},
+                            "ports": [{"name": "http-metrics", "port": 2379, "protocol": "TCP", "targetPort": 2379}]}}),
+            &WriteCtx::update("helm"),
+        )
+        .unwrap();
+    assert!(entry(&created, "helm", "Update").is_some());
+    let body = br#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"kube-etcd","namespace":"kube-system"},
+        "spec":{"ports":[{"name":"http-metrics","port":2379}]}}"#;
+    let obj = apply(&svc_rt, Some(&created), body, "promfix", false).unwrap();
+    let stored = s
+        .update(
+            &svc_rt,
+            Some("kube-system"),
+            "kube-etcd",
+            obj,
+            &WriteCtx::apply("promfix"),
+        )
+        .unwrap();
+    assert_eq!(stored["spec"]["selector"], json!({"component": "etcd"}));
+    assert!(
+        entry(&stored, "promfix", "Apply").is_some(),
+        "an apply that only adds ownership is stored: {stored}"
+    );
+    assert!(entry(&stored, "helm", "Update").is_some());
+    // a later Update by helm that changes the port name takes it from promfix
+    let mut next = stored.clone();
+    next["spec"]["ports"][0]["name"] = json!("metrics");
+    let after = s
+        .update(
+            &svc_rt,
+            Some("kube-system"),
+            "kube-etcd",
+            next,
+            &WriteCtx::update("helm"),
+        )
+        .unwrap();
+    let mine = entry(&after, "promfix", "Apply").unwrap();
+    assert!(
+        mine["fieldsV1"]["f:spec"]["f:ports"]["k:{\"port\":2379,\"protocol\":\"TCP\"}"]
+            .get("f:name")
+            .is_none()
+    );
+}
