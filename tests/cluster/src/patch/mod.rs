@@ -467,7 +467,25 @@ pub fn apply(
         }
     }
     if !force && !conflicts.is_empty() {
-        return Err(conflict_error(rt, &conflicts));
+        // lastappliedmanager.go: `kubectl apply --server-side` upgrading an object kubectl
+        // applied client-side takes the fields of the last-applied configuration without
+        // conflict; the others still conflict.
+        let allowed = if manager == "kubectl" {
+            last_applied(&live).and_then(|la| fieldset::to_field_set(&la, ty).ok())
+        } else {
+            None
+        };
+        let remaining: Vec<(Entry, Set)> = match &allowed {
+            Some(allowed) => conflicts
+                .iter()
+                .map(|(e, c)| (e.clone(), c.difference(allowed)))
+                .filter(|(_, c)| !c.is_empty())
+                .collect(),
+            None => conflicts.clone(),
+        };
+        if !remaining.is_empty() {
+            return Err(conflict_error(rt, &remaining));
+        }
     }
     for e in entries.iter_mut().filter(|e| !mine(e)) {
         e.set = e.set.difference(&changed).difference(&cmp.removed);
@@ -501,6 +519,29 @@ pub fn apply(
         }),
     }
     entries.retain(|e| !e.set.is_empty());
+    // lastappliedupdater.go: kubectl's server-side apply keeps an existing client-side apply
+    // annotation in step with what it applied.
+    if manager == "kubectl" && last_applied(&merged).is_some() {
+        let mut la = cfg_body.clone();
+        if let Some(a) = la
+            .get_mut("metadata")
+            .and_then(|m| m.get_mut("annotations"))
+            .and_then(Value::as_object_mut)
+        {
+            a.remove(LAST_APPLIED);
+            if a.is_empty()
+                && let Some(m) = la.get_mut("metadata").and_then(Value::as_object_mut)
+            {
+                m.remove("annotations");
+            }
+        }
+        // unstructured JSON encoding: json.Encoder (HTML-escaped, newline-terminated)
+        let text = format!("{la}\n")
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026");
+        merged["metadata"]["annotations"][LAST_APPLIED] = Value::String(text);
+    }
     defaults(rt, &mut merged);
     if !merged.get("metadata").is_some_and(Value::is_object) {
         merged["metadata"] = json!({});
@@ -514,6 +555,18 @@ pub fn apply(
         m.remove("managedFields");
     }
     Ok(merged)
+}
+
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// The client-side apply annotation of an object, parsed.
+fn last_applied(obj: &Value) -> Option<Value> {
+    let text = obj
+        .get("metadata")?
+        .get("annotations")?
+        .get(LAST_APPLIED)?
+        .as_str()?;
+    serde_json::from_str(text).ok()
 }
 
 /// printManager of apimachinery/pkg/util/managedfields/internal/conflict.go.

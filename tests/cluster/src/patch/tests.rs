@@ -698,3 +698,34 @@ fn apply_through_the_store() {
             .is_none()
     );
 }
+
+/// lastappliedmanager.go / lastappliedupdater.go: `kubectl apply --server-side` (manager
+/// "kubectl") takes over the fields of its own client-side last-applied configuration without
+/// conflict and rewrites the annotation; another manager still conflicts.
+#[test]
+fn kubectl_server_side_upgrade_from_client_side_apply() {
+    let r = rt("services");
+    let la = r#"{"apiVersion":"v1","kind":"Service","metadata":{"annotations":{},"name":"s","namespace":"d"},"spec":{"selector":{"a":"b"}}}"#;
+    let mut svc = json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "s", "namespace": "d", "uid": "u",
+                     "annotations": {"kubectl.kubernetes.io/last-applied-configuration": format!("{la}\n")}},
+        "spec": {"selector": {"a": "b"}}});
+    crate::managed::track(
+        None,
+        &mut svc,
+        "v1",
+        &WriteCtx::update("kubectl-client-side-apply"),
+    );
+    let body = br#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"s","namespace":"d"},"spec":{"selector":{"a":"c"}}}"#;
+    let e = apply(&r, Some(&svc), body, "promfix", false).unwrap_err();
+    assert_eq!(
+        e.message,
+        "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using v1: .spec.selector"
+    );
+    let out = apply(&r, Some(&svc), body, "kubectl", false).unwrap();
+    assert_eq!(out["spec"]["selector"], json!({"a": "c"}));
+    assert_eq!(
+        out["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"],
+        "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"s\",\"namespace\":\"d\"},\"spec\":{\"selector\":{\"a\":\"c\"}}}\n"
+    );
+}
