@@ -197,8 +197,13 @@ pub fn track(old: Option<&Value>, new: &mut Value, api_version: &str, ctx: &Writ
     cmp.removed = cmp.removed.difference(&strip);
     match ctx.subresource.as_deref() {
         Some(sub) => {
+            // the fields a subresource writes: `status`, or `spec.replicas` through `scale`
             let mut keep = Set::new();
-            keep.insert(vec![PE::Field(sub.to_string())]);
+            if sub == "scale" {
+                keep.insert(vec![PE::Field("spec".into()), PE::Field("replicas".into())]);
+            } else {
+                keep.insert(vec![PE::Field(sub.to_string())]);
+            }
             cmp = cmp.only_under(&keep);
         }
         None if rt.as_ref().is_some_and(|t| t.has_subresource("status")) => {

@@ -272,10 +272,19 @@ fn fs_walk(v: &Value, ty: Ty, path: &mut Path, out: &mut Set) -> Result<(), Type
             out.insert(path.clone());
         }
         (Ty::List(l, elem), Value::Array(items)) => {
+            let mut seen: Vec<PE> = Vec::new();
             for (i, it) in items.iter().enumerate() {
                 let pe = item_pe(l, it).map_err(|e| {
                     TypeError(format!("{}: element {i}: {}", path_string(path), e.0))
                 })?;
+                if seen.contains(&pe) {
+                    return Err(TypeError(format!(
+                        "{}: duplicate entries for key {}",
+                        path_string(path),
+                        pe.display()
+                    )));
+                }
+                seen.push(pe.clone());
                 path.push(pe);
                 fs_walk(it, *elem, path, out)?;
                 out.insert(path.clone());

@@ -729,3 +729,35 @@ fn kubectl_server_side_upgrade_from_client_side_apply() {
         "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"s\",\"namespace\":\"d\"},\"spec\":{\"selector\":{\"a\":\"c\"}}}\n"
     );
 }
+
+/// structuredmerge.go Apply: a configuration that is not a valid typed object (an associative
+/// list item without its key, duplicate keys) is not a Status: 500 with the error text.
+#[test]
+fn apply_rejects_list_items_without_keys_or_duplicated() {
+    let r = rt("services");
+    let e = apply(
+        &r,
+        None,
+        br#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"s","namespace":"d"},"spec":{"ports":[{"name":"x"}]}}"#,
+        "m",
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(e.code, 500);
+    assert_eq!(
+        e.message,
+        "failed to create typed patch object (/v1, Kind=Service; d/s): .spec.ports: element 0: associative list with keys has an element that omits key field \"port\" (and doesn't have default value)"
+    );
+    let e = apply(
+        &r,
+        None,
+        br#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"s","namespace":"d"},"spec":{"ports":[{"port":1},{"port":1,"protocol":"TCP"}]}}"#,
+        "m",
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.message,
+        "failed to create typed patch object (/v1, Kind=Service; d/s): .spec.ports: duplicate entries for key [port=1,protocol=\"TCP\"]"
+    );
+}
