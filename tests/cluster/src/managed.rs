@@ -160,23 +160,31 @@ pub fn track(old: Option<&Value>, new: &mut Value, api_version: &str, ctx: &Writ
         }
         return;
     }
-    // The managedFields a request carries replace the stored ones (fieldmanager.go Update); a
-    // list of one empty entry clears them.
+    // fieldmanager.go decodeManagedFields: the managedFields a request carries replace the
+    // stored ones, except on a subresource; `[]` or `[{}]` resets them; a list that decodes to
+    // nothing falls back to the stored ones.
     let requested = new
         .get("metadata")
         .and_then(|m| m.get("managedFields"))
         .and_then(Value::as_array)
         .cloned();
-    if let Some(r) = &requested
-        && r.len() == 1
-        && r[0].as_object().is_some_and(|o| o.is_empty())
-    {
-        set_managed(new, Vec::new());
-        return;
-    }
-    let mut entries = match &requested {
-        Some(r) if !r.is_empty() => decode(new),
-        _ => old.map(decode).unwrap_or_default(),
+    let stored = || old.map(decode).unwrap_or_default();
+    let mut entries = if ctx.subresource.is_some() {
+        stored()
+    } else {
+        match &requested {
+            Some(r)
+                if r.is_empty()
+                    || (r.len() == 1 && r[0].as_object().is_some_and(|o| o.is_empty())) =>
+            {
+                Vec::new()
+            }
+            Some(_) => {
+                let d = decode(new);
+                if d.is_empty() { stored() } else { d }
+            }
+            None => stored(),
+        }
     };
     // skipnonapplied.go: an existing object without managedFields is not tracked on update.
     if old.is_some() && entries.is_empty() {
@@ -391,5 +399,10 @@ mod tests {
         cleared["metadata"]["managedFields"] = json!([{}]);
         track(Some(&with), &mut cleared, "v1", &WriteCtx::update("y"));
         assert!(cleared["metadata"].get("managedFields").is_none());
+        // `[]` resets too (isResetManagedFields); a subresource write ignores the request's list
+        let mut emptied = with.clone();
+        emptied["metadata"]["managedFields"] = json!([]);
+        track(Some(&with), &mut emptied, "v1", &WriteCtx::update("y"));
+        assert!(emptied["metadata"].get("managedFields").is_none());
     }
 }
