@@ -455,9 +455,10 @@ pub fn apply(
         }
         fieldset::remove_paths(&mut merged, ty, &gone);
     }
-    remove_nulls(&mut merged);
-
+    // compared before the nulls go: an applied `null` modifies (and so conflicts on) a field
+    // another manager owns, as in structured-merge-diff where the merged object still holds it
     let cmp = fieldset::compare(Some(&live), Some(&merged), ty).without_under(&ignore);
+    remove_nulls(&mut merged);
     let changed = cmp.added.union(&cmp.modified);
     let mut conflicts: Vec<(Entry, Set)> = Vec::new();
     for e in entries.iter().filter(|e| !mine(e)) {

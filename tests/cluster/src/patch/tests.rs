@@ -761,3 +761,19 @@ fn apply_rejects_list_items_without_keys_or_duplicated() {
         "failed to create typed patch object (/v1, Kind=Service; d/s): .spec.ports: duplicate entries for key [port=1,protocol=\"TCP\"]"
     );
 }
+
+/// An applied `null` for a field helm owns is a change of it: a conflict, as in
+/// structured-merge-diff (the merged object holds the null until it is decoded).
+#[test]
+fn apply_null_conflicts_on_an_owned_field() {
+    let r = rt("services");
+    let svc = helm_service();
+    let body = br#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"kube-etcd","namespace":"kube-system"},"spec":{"selector":null}}"#;
+    let e = apply(&r, Some(&svc), body, "promfix", false).unwrap_err();
+    assert_eq!(
+        e.message,
+        "Apply failed with 1 conflict: conflict with \"helm\" using v1: .spec.selector"
+    );
+    let out = apply(&r, Some(&svc), body, "promfix", true).unwrap();
+    assert!(out["spec"].get("selector").is_none());
+}
