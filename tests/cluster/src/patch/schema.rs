@@ -272,6 +272,9 @@ pub fn field(s: S, name: &str) -> Field {
         S::PrometheusSpec => match name {
             // +listType:=set (prometheus-operator PR #6762)
             "secrets" => Some(f(List(L::Set, &SCALAR))),
+            // map[string]string without x-kubernetes-map-type: granular
+            "nodeSelector" => Some(f(StrMap)),
+            // serviceMonitorSelector, podMonitorNamespaceSelector, ...: metav1.LabelSelector
             n if n.ends_with("Selector") => Some(f(Atomic)),
             _ => None,
         },
