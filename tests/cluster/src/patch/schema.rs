@@ -278,8 +278,11 @@ pub fn field(s: S, name: &str) -> Field {
             n if n.ends_with("Selector") => Some(f(Atomic)),
             _ => None,
         },
+        // monitoring.coreos.com_servicemonitors.yaml: selector `x-kubernetes-map-type: atomic`,
+        // scrapeProtocols `x-kubernetes-list-type: set`, endpoints without a list type (atomic)
         S::MonitorSpec => match name {
             "selector" => Some(f(Atomic)),
+            "scrapeProtocols" => Some(f(List(L::Set, &SCALAR))),
             _ => None,
         },
     };
