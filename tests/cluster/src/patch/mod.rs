@@ -437,6 +437,9 @@ pub fn apply(
         m.remove("managedFields");
     }
     let mut merged = fieldset::merge(Some(&live), Some(&cfg_body), ty).unwrap_or(Value::Null);
+    if !merged.is_object() {
+        return Err(plain_500("failed to merge config: not an object".into()));
+    }
 
     let mine =
         |e: &Entry| e.manager == manager && e.operation == "Apply" && e.subresource.is_none();
