@@ -629,3 +629,39 @@ fn remove_one(v: &mut Value, ty: Ty, p: &[PE]) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A fieldsV1 as the real server writes it (kubectl get --show-managed-fields) survives a
+    /// decode/encode round trip unchanged, `.` markers included.
+    #[test]
+    fn fields_v1_round_trip() {
+        let v = json!({"f:metadata": {"f:labels": {".": {}, "f:app": {}},
+                                      "f:ownerReferences": {".": {}, "k:{\"uid\":\"abc\"}": {}}},
+                       "f:spec": {"f:ports": {".": {}, "k:{\"port\":2379,\"protocol\":\"TCP\"}": {
+                                      ".": {}, "f:name": {}, "f:port": {}}},
+                                  "f:secrets": {"v:\"etcd-client-cert\"": {}},
+                                  "f:selector": {}}});
+        let s = Set::from_fields_v1(&v);
+        assert_eq!(s.to_fields_v1(), v);
+        let key =
+            s.0.iter()
+                .find(|p| p.len() == 3 && matches!(p[2], PE::Field(ref n) if n == "name"))
+                .unwrap();
+        assert_eq!(
+            path_string(key),
+            ".spec.ports[port=2379,protocol=\"TCP\"].name"
+        );
+        let set_item =
+            s.0.iter()
+                .find(|p| matches!(p.last(), Some(PE::Value(_))))
+                .unwrap();
+        assert_eq!(
+            path_string(set_item),
+            ".spec.secrets[=\"etcd-client-cert\"]"
+        );
+    }
+}
