@@ -649,7 +649,7 @@ mod tests {
         assert_eq!(s.to_fields_v1(), v);
         let key =
             s.0.iter()
-                .find(|p| p.len() == 3 && matches!(p[2], PE::Field(ref n) if n == "name"))
+                .find(|p| p.len() == 4 && matches!(p[3], PE::Field(ref n) if n == "name"))
                 .unwrap();
         assert_eq!(
             path_string(key),
