@@ -12,6 +12,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod fieldset;
+pub mod gojson;
 pub mod schema;
 pub mod smp;
 
@@ -126,19 +127,7 @@ fn plain_500(message: String) -> ApiError {
 
 /// What Go's encoding/json says about a body that is not JSON.
 fn go_json_error(body: &[u8], e: &serde_json::Error) -> String {
-    if e.is_eof() || body.iter().all(u8::is_ascii_whitespace) {
-        return "unexpected end of JSON input".into();
-    }
-    // find the offending character
-    let text = String::from_utf8_lossy(body);
-    let line = e.line().max(1);
-    let col = e.column().max(1);
-    let c = text
-        .lines()
-        .nth(line - 1)
-        .and_then(|l| l.chars().nth(col - 1))
-        .unwrap_or(' ');
-    format!("invalid character '{c}' looking for beginning of value")
+    gojson::syntax_error(body).unwrap_or_else(|| e.to_string())
 }
 
 fn go_json_kind(v: &Value) -> &'static str {
