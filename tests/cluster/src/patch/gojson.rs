@@ -10,7 +10,6 @@ fn quote_char(c: u8) -> String {
         b'\n' => r"'\n'".into(),
         b'\r' => r"'\r'".into(),
         b'\t' => r"'\t'".into(),
-        c if c < 0x20 => format!(r"'\x{c:02x}'"),
         c => format!(r"'\x{c:02x}'"),
     }
 }
@@ -147,12 +146,11 @@ impl P<'_> {
         }
     }
     fn literal(&mut self, word: &str) -> R {
-        for (k, want) in word.bytes().enumerate() {
+        for want in word.bytes() {
             let Some(c) = self.peek() else {
                 return Err(EOF.into());
             };
             if c != want {
-                let _ = k;
                 return Err(Self::err(
                     c,
                     &format!("in literal {word} (expecting {})", quote_char(want)),
