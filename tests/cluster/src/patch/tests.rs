@@ -777,3 +777,32 @@ fn apply_null_conflicts_on_an_owned_field() {
     let out = apply(&r, Some(&svc), body, "promfix", true).unwrap();
     assert!(out["spec"].get("selector").is_none());
 }
+
+/// strategicpatch handleDirectiveInMergeMap: in a map only `replace` and `delete` are
+/// directives; `$patch: merge` is mergepatch.ErrBadPatchType, an error that is not a Status (500).
+#[test]
+fn smp_patch_merge_in_a_map_is_an_error() {
+    let r = rt("services");
+    let svc = helm_service();
+    let e = patch(
+        &r,
+        &svc,
+        br#"{"spec":{"selector":{"$patch":"merge","a":"b"}}}"#,
+        PatchType::Strategic,
+    )
+    .unwrap_err();
+    assert_eq!(e.code, 500);
+    assert_eq!(
+        e.message,
+        "unknown patch type: merge in map: map[$patch:merge a:b]"
+    );
+    // `$patch: delete` of a map empties it
+    let out = patch(
+        &r,
+        &svc,
+        br#"{"metadata":{"labels":{"$patch":"delete"}}}"#,
+        PatchType::Strategic,
+    )
+    .unwrap();
+    assert_eq!(out["metadata"]["labels"], json!({}));
+}
