@@ -6,6 +6,17 @@
 //! which errors become which Status), k8s.io/apimachinery/pkg/util/strategicpatch (SMP),
 //! k8s.io/apimachinery/pkg/util/managedfields and sigs.k8s.io/structured-merge-diff (apply).
 //!
+//! Integration: the api handler calls [`patch`] (JSON, merge, strategic) or [`apply`], then
+//! stores the result through the store, whose `managed::track` records `Update` ownership
+//! (`Apply` entries come from [`apply`]). [`defaults`] is the part of the real defaulting that
+//! decides merge keys (ports' `protocol`, Service `targetPort`); the real server defaults every
+//! write, so the store may call it on create/update too. [`accepted_types`] / [`unsupported`]
+//! give the 415 of a patch type a resource does not take.
+//!
+//! Known gaps: no capManagers (more than 10 Update managers are not merged into
+//! `ancient-changes`); only the listed built-in fields have schema facts (others are deduced:
+//! objects granular, lists atomic); apply to a subresource is not modelled.
+//!
 //! OWNER: patch helper.
 
 // ApiError is the crate-wide error type (status.rs); its size is not this module's to change.
