@@ -92,6 +92,81 @@ pub fn encode(mut entries: Vec<Entry>) -> Value {
     )
 }
 
+/// capmanagers.go: at most this many Update entries; the oldest are merged, per apiVersion, into
+/// an `ancient-changes` entry.
+pub const MAX_UPDATE_MANAGERS: usize = 10;
+
+/// BuildManagerIdentifier: the JSON of the entry without time and fields (apiVersion dropped for
+/// appliers), which orders entries of equal time.
+fn identifier(e: &Entry) -> String {
+    let mut m = Map::new();
+    m.insert("manager".into(), json!(e.manager));
+    m.insert("operation".into(), json!(e.operation));
+    if e.operation != "Apply" {
+        m.insert("apiVersion".into(), json!(e.api_version));
+    }
+    if let Some(s) = &e.subresource {
+        m.insert("subresource".into(), json!(s));
+    }
+    Value::Object(m).to_string()
+}
+
+/// capManagersManager.capUpdateManagers.
+pub fn cap_update_managers(entries: &mut Vec<Entry>) {
+    let mut updaters: Vec<usize> = (0..entries.len())
+        .filter(|&i| entries[i].operation != "Apply")
+        .collect();
+    if updaters.len() <= MAX_UPDATE_MANAGERS {
+        return;
+    }
+    updaters.sort_by(|&a, &b| {
+        let ta = entries[a].time.clone().unwrap_or_default();
+        let tb = entries[b].time.clone().unwrap_or_default();
+        ta.cmp(&tb)
+            .then_with(|| identifier(&entries[a]).cmp(&identifier(&entries[b])))
+    });
+    let mut length = updaters.len();
+    let mut first_of_version: Vec<(String, usize)> = Vec::new();
+    let mut bucket_of_version: Vec<(String, usize)> = Vec::new();
+    let mut dropped: Vec<usize> = Vec::new();
+    for &i in &updaters {
+        if length <= MAX_UPDATE_MANAGERS {
+            break;
+        }
+        let version = entries[i].api_version.clone();
+        match first_of_version
+            .iter()
+            .find(|(v, _)| *v == version)
+            .map(|(_, f)| *f)
+        {
+            Some(first) => {
+                let bucket = match bucket_of_version.iter().find(|(v, _)| *v == version) {
+                    Some((_, b)) => *b,
+                    None => {
+                        // the first entry of this version becomes the bucket
+                        entries[first].manager = "ancient-changes".into();
+                        entries[first].subresource = None;
+                        bucket_of_version.push((version.clone(), first));
+                        first
+                    }
+                };
+                let set = entries[i].set.clone();
+                entries[bucket].set = entries[bucket].set.union(&set);
+                entries[bucket].time = entries[i].time.clone();
+                dropped.push(i);
+                length -= 1;
+            }
+            None => first_of_version.push((version, i)),
+        }
+    }
+    let mut idx = 0;
+    entries.retain(|_| {
+        let keep = !dropped.contains(&idx);
+        idx += 1;
+        keep
+    });
+}
+
 /// stripmeta.go: paths no manager ever owns.
 pub fn strip_set() -> Set {
     let mut s = Set::new();
@@ -248,6 +323,7 @@ pub fn track(old: Option<&Value>, new: &mut Value, api_version: &str, ctx: &Writ
         }
     }
     entries.retain(|e| !e.set.is_empty());
+    cap_update_managers(&mut entries);
     set_managed(new, entries);
 }
 
@@ -404,5 +480,49 @@ mod tests {
         emptied["metadata"]["managedFields"] = json!([]);
         track(Some(&with), &mut emptied, "v1", &WriteCtx::update("y"));
         assert!(emptied["metadata"].get("managedFields").is_none());
+    }
+
+    /// capmanagers.go: an 11th Update manager merges the two oldest into `ancient-changes`.
+    #[test]
+    fn more_than_ten_update_managers_are_capped() {
+        let mut cm = created(
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k0": "v"}}),
+            "m00",
+        );
+        // distinct, increasing times
+        let set_time = |o: &mut Value, i: usize| {
+            for e in o["metadata"]["managedFields"].as_array_mut().unwrap() {
+                if e["manager"] == format!("m{i:02}") {
+                    e["time"] = json!(format!("2024-01-01T00:00:{i:02}Z"));
+                }
+            }
+        };
+        set_time(&mut cm, 0);
+        for i in 1..=10 {
+            let mut next = cm.clone();
+            next["data"][format!("k{i}")] = json!("v");
+            track(
+                Some(&cm),
+                &mut next,
+                "v1",
+                &WriteCtx::update(&format!("m{i:02}")),
+            );
+            set_time(&mut next, i);
+            cm = next;
+        }
+        let managers: Vec<String> = cm["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["manager"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(managers.len(), 10, "{managers:?}");
+        assert!(managers.contains(&"ancient-changes".to_string()));
+        assert!(!managers.contains(&"m00".to_string()));
+        assert!(!managers.contains(&"m01".to_string()));
+        assert_eq!(
+            fields(&cm, "ancient-changes"),
+            json!({"f:data": {".": {}, "f:k0": {}, "f:k1": {}}})
+        );
     }
 }

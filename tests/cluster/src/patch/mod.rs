@@ -523,6 +523,7 @@ pub fn apply(
         }),
     }
     entries.retain(|e| !e.set.is_empty());
+    managed::cap_update_managers(&mut entries);
     // lastappliedupdater.go: kubectl's server-side apply keeps an existing client-side apply
     // annotation in step with what it applied.
     if manager == "kubectl" && last_applied(&merged).is_some() {
