@@ -13,9 +13,9 @@
 //! write, so the store may call it on create/update too. [`accepted_types`] / [`unsupported`]
 //! give the 415 of a patch type a resource does not take.
 //!
-//! Known gaps: no capManagers (more than 10 Update managers are not merged into
-//! `ancient-changes`); only the listed built-in fields have schema facts (others are deduced:
-//! objects granular, lists atomic); apply to a subresource is not modelled.
+//! Known gaps: only the listed built-in fields have schema facts (others are deduced: objects
+//! granular, lists atomic); apply to a subresource is not modelled; custom resources get no
+//! CRD structural defaulting.
 //!
 //! OWNER: patch helper.
 
