@@ -477,13 +477,15 @@ impl Store {
             obj["metadata"]["generation"] = json!(g + 1);
         }
         managed::track(Some(&old), &mut obj, &rt.api_version(), ctx);
-        // A no-op write keeps the resourceVersion and sends no event, as on a real server.
+        // A no-op write keeps the resourceVersion and sends no event, as on a real server. A write
+        // that changes only managedFields (an apply sharing fields it did not own) is stored: the
+        // etcd3 store compares the whole serialized object. `managed::track` leaves managedFields
+        // untouched by a write that changes nothing.
         let mut cmp_old = old.clone();
         let mut cmp_new = obj.clone();
         for o in [&mut cmp_old, &mut cmp_new] {
             if let Some(m) = o["metadata"].as_object_mut() {
                 m.remove("resourceVersion");
-                m.remove("managedFields");
             }
         }
         if cmp_old == cmp_new {
