@@ -71,6 +71,10 @@ pub struct Options {
     pub version: Option<String>,
     /// Start no etcd even if the scenario has members (faster tests that do not scrape etcd).
     pub without_etcd: bool,
+    /// Users besides the admin and the scenario's (e.g. a limited user for Forbidden tests).
+    pub users: Vec<User>,
+    /// Override the scenario's not-ready delay of new pods.
+    pub not_ready_delay: Option<Duration>,
 }
 
 /// A running test cluster.
@@ -111,7 +115,11 @@ fn admin_user() -> User {
                 resources: vec!["*".into()],
                 ..Default::default()
             },
-            Rule { verbs: vec!["*".into()], non_resource_urls: vec!["*".into()], ..Default::default() },
+            Rule {
+                verbs: vec!["*".into()],
+                non_resource_urls: vec!["*".into()],
+                ..Default::default()
+            },
         ],
     }
 }
@@ -119,7 +127,12 @@ fn admin_user() -> User {
 fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
     h.finish()
 }
 
@@ -127,11 +140,12 @@ impl TestCluster {
     /// Start from a scenario file.
     pub async fn start(path: &Path, opts: Options) -> Result<TestCluster> {
         let lock = match opts.net {
-            Some(n) => NetLock::acquire(n..=n).with_context(|| format!("network octet {n} is taken by another test cluster"))?,
+            Some(n) => NetLock::acquire(n..=n)
+                .with_context(|| format!("network octet {n} is taken by another test cluster"))?,
             None => NetLock::acquire(10..=199)?,
         };
-        let scenario =
-            Scenario::load(path, lock.net).with_context(|| format!("loading scenario {}", path.display()))?;
+        let scenario = Scenario::load(path, lock.net)
+            .with_context(|| format!("loading scenario {}", path.display()))?;
         Self::start_scenario(scenario, lock, opts).await
     }
 
@@ -140,20 +154,42 @@ impl TestCluster {
         Self::start(&crate::scenario::builtin_path(name), opts).await
     }
 
-    async fn start_scenario(scenario: Scenario, lock: NetLock, opts: Options) -> Result<TestCluster> {
+    async fn start_scenario(
+        scenario: Scenario,
+        lock: NetLock,
+        opts: Options,
+    ) -> Result<TestCluster> {
         let net = lock.net;
-        let dir = tempfile::Builder::new().prefix("promfix-cluster-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("promfix-cluster-")
+            .tempdir()?;
         let spec = scenario.spec.clone();
         let mut users = vec![admin_user()];
         users.extend(spec.auth_users());
+        users.extend(opts.users.iter().cloned());
+        for (i, u) in users.iter().enumerate() {
+            if users[..i]
+                .iter()
+                .any(|o| o.name == u.name || o.token == u.token)
+            {
+                bail!(
+                    "user {:?} is defined twice (the scenario and the options)",
+                    u.name
+                );
+            }
+        }
         let kubelet = Kubelet::new();
         {
             let mut cz = kubelet.configz.lock().unwrap_or_else(|p| p.into_inner());
             for (node, cfg) in &spec.kubelets {
                 cz.insert(node.clone(), cfg.clone());
             }
-            *kubelet.not_ready_delay.lock().unwrap_or_else(|p| p.into_inner()) =
-                Duration::from_millis(spec.not_ready_delay_ms);
+            *kubelet
+                .not_ready_delay
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = opts
+                .not_ready_delay
+                .unwrap_or(Duration::from_millis(spec.not_ready_delay_ms));
         }
         let faults = Faults::new();
         if spec.faults.latency_ms > 0 {
@@ -177,12 +213,28 @@ impl TestCluster {
                 EtcdLayout::Kubespray => Layout::Kubespray,
                 EtcdLayout::Kubeadm => Layout::Kubeadm,
             };
-            let hosts: Vec<(String, Ipv4Addr)> = e.members.iter().map(|m| (m.name.clone(), m.ip)).collect();
+            let hosts: Vec<(String, Ipv4Addr)> =
+                e.members.iter().map(|m| (m.name.clone(), m.ip)).collect();
             let p = crate::peers::certs::generate(layout, &hosts, &dir.path().join("etcd-pki"))
                 .context("generating the etcd PKI")?;
-            let eopts = EtcdOptions { metrics: e.metrics_url.is_some(), ..Default::default() };
-            let c = EtcdCluster::start(&p, &dir.path().join("etcd"), eopts).await.context("starting etcd")?;
-            etcd_certs_dir = Some(p.dir.clone());
+            let eopts = EtcdOptions {
+                metrics: e.metrics_url.is_some(),
+                ..Default::default()
+            };
+            let c = EtcdCluster::start(&p, &dir.path().join("etcd"), eopts)
+                .await
+                .context("starting etcd")?;
+            // The first node's files, where the layout keeps them (kubeadm: the pki directory,
+            // so apiserver-etcd-client.* one level above etcd/ is found too).
+            let ca_dir =
+                p.ca.cert
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| p.dir.clone());
+            etcd_certs_dir = Some(match layout {
+                Layout::Kubespray => ca_dir,
+                Layout::Kubeadm => ca_dir.parent().map(Path::to_path_buf).unwrap_or(ca_dir),
+            });
             pki = Some(p);
             etcd = Some(c);
         }
@@ -201,15 +253,23 @@ impl TestCluster {
         }
 
         // The API server, its kubeconfig, and what runs against it.
-        let api = crate::api::server::start(cluster.clone()).await.context("starting the API server")?;
+        let api = crate::api::server::start(cluster.clone())
+            .await
+            .context("starting the API server")?;
         let kubeconfig = dir.path().join("kubeconfig");
         crate::api::server::write_kubeconfig(&kubeconfig, &api, &users)?;
         let ca_file = dir.path().join("api-ca.crt");
         std::fs::write(&ca_file, &api.ca_pem)?;
         if spec.prometheus_operator {
-            crate::controllers::operator::set_api_access(&cluster, &api.url, &ca_file, &users[0].token);
+            crate::controllers::operator::set_api_access(
+                &cluster,
+                &api.url,
+                &ca_file,
+                &users[0].token,
+            );
         }
         let mut tasks = crate::controllers::spawn_all(cluster.clone());
+        tasks.push(spawn_root_ca_publisher(store.clone(), api.ca_pem.clone()));
         tasks.push(crate::kubelet::spawn(cluster.clone()));
         for l in &spec.listeners {
             if let Some(t) = start_listener(l).await? {
@@ -242,12 +302,19 @@ impl TestCluster {
 
     /// The token of a user (`admin` or a scenario user).
     pub fn token(&self, user: &str) -> Option<&str> {
-        self.users.iter().find(|u| u.name == user).map(|u| u.token.as_str())
+        self.users
+            .iter()
+            .find(|u| u.name == user)
+            .map(|u| u.token.as_str())
     }
 
     /// The kubeconfig context of a user.
     pub fn context(&self, user: &str) -> String {
-        if user == ADMIN { "promfix-test".to_string() } else { crate::api::server::context_name(user) }
+        if user == ADMIN {
+            "promfix-test".to_string()
+        } else {
+            crate::api::server::context_name(user)
+        }
     }
 
     /// Real kubectl with this cluster's kubeconfig.
@@ -258,7 +325,12 @@ impl TestCluster {
     }
 
     /// Wait (bounded) until a condition over the store holds.
-    pub async fn wait_for<T>(&self, what: &str, timeout: Duration, mut f: impl FnMut(&Store) -> Option<T>) -> Result<T> {
+    pub async fn wait_for<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut f: impl FnMut(&Store) -> Option<T>,
+    ) -> Result<T> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if let Some(v) = f(&self.cluster.store) {
@@ -304,11 +376,65 @@ impl TestCluster {
     }
 }
 
+/// The root CA publisher (kube-controller-manager's `root-ca-cert-publisher`): a
+/// `kube-root-ca.crt` ConfigMap with the API server's CA in every namespace.
+fn spawn_root_ca_publisher(store: Arc<Store>, ca_pem: String) -> JoinHandle<()> {
+    let mut rx = store.subscribe();
+    let publish = move |store: &Store, ns: &str| {
+        let cm = store.rt("configmaps");
+        if store.get(&cm, Some(ns), "kube-root-ca.crt").is_err() {
+            let _ = store.create(
+                &cm,
+                Some(ns),
+                json!({"metadata": {"name": "kube-root-ca.crt", "namespace": ns,
+                        "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}},
+                       "data": {"ca.crt": ca_pem}}),
+                &WriteCtx::update("kube-controller-manager"),
+            );
+        }
+    };
+    let nsrt = store.rt("namespaces");
+    for ns in store.list(&nsrt, None).0 {
+        publish(&store, ns["metadata"]["name"].as_str().unwrap_or(""));
+    }
+    tokio::spawn(async move {
+        loop {
+            match rx.recv().await {
+                Ok(ev)
+                    if ev.resource == "namespaces"
+                        && ev.kind != crate::store::EventKind::Deleted =>
+                {
+                    publish(&store, ev.object["metadata"]["name"].as_str().unwrap_or(""));
+                }
+                Ok(ev)
+                    if ev.resource == "configmaps"
+                        && ev.kind == crate::store::EventKind::Deleted
+                        && ev.object["metadata"]["name"] == "kube-root-ca.crt" =>
+                {
+                    if let Some(ns) = ev.namespace.as_deref()
+                        && store.get(&nsrt, None, ns).is_ok()
+                    {
+                        publish(&store, ns);
+                    }
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    for ns in store.list(&nsrt, None).0 {
+                        publish(&store, ns["metadata"]["name"].as_str().unwrap_or(""));
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    })
+}
+
 /// A pod's Ready condition is True.
 pub fn is_ready(pod: &Value) -> bool {
-    pod["status"]["conditions"]
-        .as_array()
-        .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+    pod["status"]["conditions"].as_array().is_some_and(|c| {
+        c.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
 }
 
 fn load_object(store: &Store, obj: &Value) -> Result<()> {
@@ -347,19 +473,25 @@ async fn start_listener(l: &ListenerSpec) -> Result<Option<JoinHandle<()>>> {
         return Ok(None);
     }
     let addr = SocketAddr::from((l.ip, l.port));
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding listener {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding listener {addr}"))?;
     let tls = if l.behaviour == ListenerBehaviour::Forbidden {
         let key = rcgen::KeyPair::generate()?;
         let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()])?;
-        params.subject_alt_names.push(rcgen::SanType::IpAddress(l.ip.into()));
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::IpAddress(l.ip.into()));
         let cert = params.self_signed(&key)?;
-        let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![cert.der().clone()],
-                rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-            )?;
+        let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )?;
         Some(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
     } else {
         None
@@ -367,12 +499,15 @@ async fn start_listener(l: &ListenerSpec) -> Result<Option<JoinHandle<()>>> {
     let behaviour = l.behaviour;
     Ok(Some(tokio::spawn(async move {
         loop {
-            let Ok((sock, _)) = listener.accept().await else { continue };
+            let Ok((sock, _)) = listener.accept().await else {
+                continue;
+            };
             let tls = tls.clone();
             tokio::spawn(async move {
                 use tokio::io::{AsyncReadExt, AsyncWriteExt};
                 let body_ok = "# HELP up test\n# TYPE up gauge\nprocess_start_time_seconds 1\n";
-                let forbidden = "Forbidden (user=system:anonymous, verb=get, resource=, subresource=)\n";
+                let forbidden =
+                    "Forbidden (user=system:anonymous, verb=get, resource=, subresource=)\n";
                 let (status, body) = match behaviour {
                     ListenerBehaviour::Forbidden => ("403 Forbidden", forbidden),
                     _ => ("200 OK", body_ok),

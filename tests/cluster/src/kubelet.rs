@@ -69,6 +69,10 @@ pub struct PodView {
     pub has_shell: bool,
 }
 
+/// Where the service-discovery files of a Prometheus pod live, next to its config: a dot
+/// directory, so `ls` in the pod shows what a real pod shows.
+pub const SD_DIR: &str = "..promfix-discovery";
+
 /// The kubelet of every node of one cluster.
 #[derive(Debug, Default)]
 pub struct Kubelet {
@@ -771,6 +775,8 @@ struct PodHandle {
     ip: Ipv4Addr,
     owns_ip: bool,
     root: PathBuf,
+    /// The pod runs a config-reloader, so it rewrites its service-discovery files on changes.
+    discovers: bool,
     tx: mpsc::UnboundedSender<PodMsg>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -883,6 +889,12 @@ impl Runtime {
                     let _ = p.tx.send(PodMsg::Refresh);
                 }
             }
+            // What service discovery sees changed: Prometheus pods rewrite their target files.
+            "endpoints" | "endpointslices.discovery.k8s.io" | "services" => {
+                for p in self.pods.values().filter(|p| p.discovers) {
+                    let _ = p.tx.send(PodMsg::Refresh);
+                }
+            }
             _ => {}
         }
     }
@@ -920,6 +932,9 @@ impl Runtime {
             }
         };
         let root = cluster.dir.join("pods").join(format!("{ns}_{name}_{uid}"));
+        let discovers = pod["spec"]["containers"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().any(|c| c["name"] == "config-reloader"));
         let (tx, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(pod_main(
             self.weak.clone(),
@@ -938,6 +953,7 @@ impl Runtime {
                 ip,
                 owns_ip,
                 root,
+                discovers,
                 tx,
                 task,
             },
@@ -1263,7 +1279,7 @@ impl PodRun {
 
     /// The config-reloader: decompress the config file into the envsubst file. Returns whether
     /// the output changed.
-    fn reload_config(&self) -> bool {
+    fn reload_config(&self, cluster: &Cluster) -> bool {
         let Some(r) = self.ctrs.iter().find(|c| c.kind == CtrKind::Reloader) else {
             return false;
         };
@@ -1320,6 +1336,39 @@ impl PodRun {
                 return false;
             }
         };
+        // Debian's Prometheus has no Kubernetes service discovery: its targets come from files
+        // the store's objects are turned into (controllers::sd), next to the config.
+        let sd_container = Path::new(&cfg_out)
+            .parent()
+            .unwrap_or(Path::new("/etc/prometheus/config_out"))
+            .join(SD_DIR);
+        let (expanded, sd_files) =
+            match crate::controllers::sd::runnable_config(&cluster.store, &expanded, &sd_container)
+            {
+                Ok(x) => x,
+                Err(e) => {
+                    self.log(
+                        "config-reloader.log",
+                        &format!("level=error msg=\"service discovery files\" err=\"{e}\""),
+                    );
+                    return false;
+                }
+            };
+        if let Some(sd_host) = dst.parent().map(|p| p.join(SD_DIR)) {
+            let _ = std::fs::create_dir_all(&sd_host);
+            for (path, content) in sd_files {
+                let Some(file) = path.file_name() else {
+                    continue;
+                };
+                let host = sd_host.join(file);
+                if std::fs::read(&host).ok().as_deref() != Some(content.as_bytes()) {
+                    let tmp = host.with_extension("tmp");
+                    if std::fs::write(&tmp, content.as_bytes()).is_ok() {
+                        let _ = std::fs::rename(&tmp, &host);
+                    }
+                }
+            }
+        }
         if std::fs::read(&dst).ok().as_deref() == Some(expanded.as_bytes()) {
             return false;
         }
@@ -1781,7 +1830,7 @@ impl PodRun {
                 if s(&p["metadata"], "uid") != uid || p["status"] == st {
                     return false;
                 }
-                p["status"] = st;
+                p["status"] = st.clone();
                 true
             },
         );
@@ -2170,7 +2219,7 @@ async fn pod_main(
                     run.mounted = true;
                     lock(&cluster.kubelet.mount_errors).remove(&(run.ns.clone(), run.name.clone()));
                     // init-config-reloader: the first config before Prometheus starts
-                    run.reload_config();
+                    run.reload_config(&cluster);
                     for i in 0..run.ctrs.len() {
                         if run.ctrs[i].kind != CtrKind::Prometheus {
                             let v = run.view(&run.ctrs[i]);
@@ -2198,7 +2247,7 @@ async fn pod_main(
                 run.log("kubelet.log", &format!("Warning FailedMount {e}"));
             }
             let watched = run.watched_volumes();
-            if run.reload_config() || changed.iter().any(|v| watched.contains(v)) {
+            if run.reload_config(&cluster) || changed.iter().any(|v| watched.contains(v)) {
                 run.reload_pending = true;
             }
         }
@@ -2238,6 +2287,15 @@ mod tests {
                     &nsrt,
                     None,
                     json!({"metadata": {"name": n}}),
+                    &WriteCtx::update("test"),
+                )
+                .unwrap();
+            // what the root CA publisher puts in every namespace (service-account token volumes need it)
+            store
+                .create(
+                    &store.rt("configmaps"),
+                    Some(n),
+                    json!({"metadata": {"name": "kube-root-ca.crt"}, "data": {"ca.crt": "test CA"}}),
                     &WriteCtx::update("test"),
                 )
                 .unwrap();

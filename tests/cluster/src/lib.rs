@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod controllers;
 pub mod exec;
 pub mod faults;
+pub mod harness;
 pub mod kubelet;
 pub mod managed;
 pub mod patch;

@@ -359,6 +359,13 @@ impl Store {
             m.insert("generation".into(), json!(1));
         }
         m.remove("deletionTimestamp");
+        if rt.plural == "pods" && rt.group.is_empty() {
+            admit_service_account(&mut obj, inner.uid_seq);
+        }
+        // Registry strategies (PrepareForCreate): a new Namespace is Active.
+        if rt.plural == "namespaces" && rt.group.is_empty() {
+            obj["status"] = json!({"phase": "Active"});
+        }
         managed::track(None, &mut obj, &rt.api_version(), ctx);
         if ctx.dry_run {
             return Ok(obj);
@@ -578,24 +585,31 @@ impl Store {
     }
 
     /// Read, change and write back in one step (for controllers): `f` edits the object; returns the
-    /// stored result. `f` returning false skips the write.
+    /// stored result. `f` returning false skips the write. The write keeps the read
+    /// resourceVersion as its precondition, so a concurrent change is never overwritten: on a
+    /// conflict the object is read again and `f` runs again (a bounded number of times).
     pub fn modify(
         &self,
         rt: &ResourceType,
         ns: Option<&str>,
         name: &str,
         ctx: &WriteCtx,
-        f: impl FnOnce(&mut Value) -> bool,
+        mut f: impl FnMut(&mut Value) -> bool,
     ) -> ApiResult<Value> {
-        let cur = self.get(rt, ns, name)?;
-        let mut next = cur.clone();
-        if !f(&mut next) {
-            return Ok(cur);
+        let mut last = None;
+        for _ in 0..16 {
+            let cur = self.get(rt, ns, name)?;
+            let mut next = cur.clone();
+            if !f(&mut next) {
+                return Ok(cur);
+            }
+            next["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"].clone();
+            match self.update(rt, ns, name, next, ctx) {
+                Err(e) if e.code == 409 => last = Some(e),
+                other => return other,
+            }
         }
-        if let Some(m) = next["metadata"].as_object_mut() {
-            m.remove("resourceVersion");
-        }
-        self.update(rt, ns, name, next, ctx)
+        Err(last.unwrap_or_else(|| ApiError::internal("modify: gave up")))
     }
 
     /// Create or replace (for controllers and scenario loading): no preconditions.
@@ -612,6 +626,66 @@ impl Store {
             }
             Err(e) if e.code == 404 => self.create(rt, ns.as_deref(), obj, ctx),
             Err(e) => Err(e),
+        }
+    }
+}
+
+/// The ServiceAccount admission plugin (plugin/pkg/admission/serviceaccount): every pod but a
+/// mirror pod runs as a service account (`default` unless named) and, unless
+/// `automountServiceAccountToken: false`, gets the projected `kube-api-access-<suffix>` volume
+/// (token, the cluster CA from the `kube-root-ca.crt` ConfigMap, the namespace) mounted read-only
+/// at /var/run/secrets/kubernetes.io/serviceaccount in every container.
+fn admit_service_account(pod: &mut Value, seq: u64) {
+    const MOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+    if pod["metadata"]["annotations"]["kubernetes.io/config.mirror"].is_string() {
+        return;
+    }
+    let sa = pod["spec"]["serviceAccountName"]
+        .as_str()
+        .or_else(|| pod["spec"]["serviceAccount"].as_str())
+        .filter(|s| !s.is_empty())
+        .unwrap_or("default")
+        .to_string();
+    pod["spec"]["serviceAccountName"] = json!(sa);
+    pod["spec"]["serviceAccount"] = json!(sa);
+    if pod["spec"]["automountServiceAccountToken"] == json!(false) {
+        return;
+    }
+    let containers = ["initContainers", "containers"];
+    let already = containers.iter().any(|k| {
+        pod["spec"][*k].as_array().is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c["volumeMounts"]
+                    .as_array()
+                    .is_some_and(|m| m.iter().any(|m| m["mountPath"] == MOUNT))
+            })
+        })
+    });
+    if already {
+        return;
+    }
+    let name = format!(
+        "kube-api-access-{}",
+        suffix(seq.wrapping_mul(31).wrapping_add(7))
+    );
+    let volume = json!({"name": name, "projected": {"defaultMode": 420, "sources": [
+        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}
+    ]}});
+    match pod["spec"]["volumes"].as_array_mut() {
+        Some(v) => v.push(volume),
+        None => pod["spec"]["volumes"] = json!([volume]),
+    }
+    for k in containers {
+        if let Some(cs) = pod["spec"][k].as_array_mut() {
+            for c in cs {
+                let m = json!({"name": name, "readOnly": true, "mountPath": MOUNT});
+                match c["volumeMounts"].as_array_mut() {
+                    Some(v) => v.push(m),
+                    None => c["volumeMounts"] = json!([m]),
+                }
+            }
         }
     }
 }

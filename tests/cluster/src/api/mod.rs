@@ -34,10 +34,6 @@ mod watch;
 
 pub use server::{ApiServer, start, write_kubeconfig};
 
-pub mod discovery;
-pub mod openapi;
-pub mod table;
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
 

@@ -1,1 +1,278 @@
-fn main() {}
+//! `tests/sandbox [SCENARIO.yaml] [--demo]`: start the test cluster from a scenario (default:
+//! scenario a, the seed's layout) with real etcd and Prometheus, print the shell lines to use it,
+//! and serve until SIGINT/SIGTERM. `--demo` plays the seed's story end to end and exits:
+//! etcd targets down, `kubectl promfix etcd`, files mounted, targets up.
+
+use anyhow::{Context, Result, bail};
+use promfix_testcluster::harness::{Options, TestCluster};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+const DEFAULT: &str = "a-seed-stable-prometheus-operator.yaml";
+
+struct Args {
+    scenario: PathBuf,
+    demo: bool,
+    net: u8,
+}
+
+fn usage() -> &'static str {
+    "usage: tests/sandbox [SCENARIO.yaml] [--demo] [--net N]\n\
+     Starts the test cluster (default: scenario a, the seed's layout) and serves until Ctrl-C.\n\
+     --demo   play the seed's story end to end (etcd target down, kubectl promfix etcd, files, target up), then exit\n\
+     --net N  use the loopback range 127.N.0.0/16 (default 0: the addresses as the scenario writes them)"
+}
+
+fn parse_args() -> Result<Args> {
+    let mut a = Args {
+        scenario: promfix_testcluster::scenario::builtin_path(DEFAULT),
+        demo: false,
+        net: 0,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--demo" => a.demo = true,
+            "--net" => {
+                a.net = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .context("--net takes a number from 0 to 255")?;
+            }
+            "-h" | "--help" => {
+                println!("{}", usage());
+                std::process::exit(0);
+            }
+            s if s.starts_with('-') => bail!("unknown option {s}\n{}", usage()),
+            s => {
+                let p = PathBuf::from(s);
+                a.scenario = if p.exists() {
+                    p
+                } else {
+                    promfix_testcluster::scenario::builtin_path(s)
+                };
+                if !a.scenario.exists() {
+                    bail!(
+                        "no scenario file {s} (shipped ones: {})",
+                        promfix_testcluster::scenario::BUILTIN.join(", ")
+                    );
+                }
+            }
+        }
+    }
+    Ok(a)
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<()> {
+    let args = parse_args()?;
+    let tc = TestCluster::start(
+        &args.scenario,
+        Options {
+            net: Some(args.net),
+            ..Default::default()
+        },
+    )
+    .await
+    .with_context(|| format!("starting the test cluster from {}", args.scenario.display()))?;
+    println!("export KUBECONFIG={}", tc.kubeconfig.display());
+    if let Some(d) = &tc.etcd_certs_dir {
+        println!("export ETCD_CERTS_DIR={}", d.display());
+    }
+    let prom_pod = first_prometheus_pod(&tc);
+    if args.demo {
+        return demo(&tc, prom_pod.as_deref()).await;
+    }
+    println!();
+    println!(
+        "# The test cluster of {} is up at {}.",
+        args.scenario.display(),
+        tc.api.url
+    );
+    println!("# In another shell, paste the export lines above, then try:");
+    println!("kubectl get prometheuses,servicemonitors -A");
+    println!("kubectl get svc,endpoints -n kube-system");
+    if let Some(p) = &prom_pod {
+        println!(
+            "kubectl get --raw '/api/v1/namespaces/monitoring/pods/{p}:9090/proxy/api/v1/targets?state=active'"
+        );
+    }
+    if tc.etcd_certs_dir.is_some() {
+        println!("kubectl promfix etcd --from-dir \"$ETCD_CERTS_DIR\"");
+    }
+    if let Some(p) = &prom_pod {
+        println!(
+            "kubectl exec -n monitoring {p} -c prometheus -- ls /etc/prometheus/secrets/etcd-client-cert/"
+        );
+    }
+    println!("kubectl promfix verify");
+    println!("# Ctrl-C stops everything this started.");
+    wait_for_signal().await;
+    eprintln!("stopping ...");
+    drop(tc);
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // No signal handling: serve until killed.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+fn first_prometheus_pod(tc: &TestCluster) -> Option<String> {
+    let p = tc.scenario.objects_of("Prometheus").next()?;
+    Some(format!("prometheus-{}-0", p["metadata"]["name"].as_str()?))
+}
+
+fn kubectl(tc: &TestCluster, args: &[&str]) -> Result<String> {
+    let out = Command::new("kubectl")
+        .env("KUBECONFIG", &tc.kubeconfig)
+        .args(args)
+        .output()
+        .context("running kubectl (is it on PATH?)")?;
+    if !out.status.success() {
+        bail!(
+            "kubectl {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The etcd targets' health as Prometheus reports them.
+fn etcd_targets(tc: &TestCluster, pod: &str) -> Result<Vec<(String, String, String)>> {
+    let path =
+        format!("/api/v1/namespaces/monitoring/pods/{pod}:9090/proxy/api/v1/targets?state=active");
+    let v: Value = serde_json::from_str(&kubectl(tc, &["get", "--raw", &path])?)?;
+    Ok(v["data"]["activeTargets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["scrapePool"].as_str().is_some_and(|p| p.contains("etcd")))
+        .map(|t| {
+            (
+                t["scrapeUrl"].as_str().unwrap_or("").to_string(),
+                t["health"].as_str().unwrap_or("").to_string(),
+                t["lastError"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect())
+}
+
+fn show_targets(t: &[(String, String, String)]) {
+    if t.is_empty() {
+        println!(
+            "    (no etcd target at all: the Service's selector matches no pod, so its Endpoints are empty)"
+        );
+    }
+    for (url, health, err) in t {
+        println!("    {health:<7} {url} {err}");
+    }
+}
+
+async fn demo(tc: &TestCluster, pod: Option<&str>) -> Result<()> {
+    let pod = pod.context("the demo needs a scenario with a Prometheus resource")?;
+    let certs = tc
+        .etcd_certs_dir
+        .clone()
+        .context("the demo needs a scenario with etcd members")?;
+    println!("\n== 1. The seed's cluster: Prometheus scrapes no etcd target");
+    tc.wait_prometheus_ready(Duration::from_secs(120)).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    show_targets(&etcd_targets(tc, pod)?);
+
+    println!("\n== 2. kubectl promfix etcd --from-dir $ETCD_CERTS_DIR --yes");
+    let status = Command::new("kubectl")
+        .env("KUBECONFIG", &tc.kubeconfig)
+        .args(["promfix", "etcd", "--from-dir"])
+        .arg(&certs)
+        .args(["--yes", "--backup-dir"])
+        .arg(tc.dir())
+        .status()
+        .context("running kubectl promfix (is kubectl-promfix on PATH? tests/sandbox builds it)")?;
+    if !status.success() {
+        bail!("kubectl promfix etcd failed ({status})");
+    }
+
+    println!("\n== 3. The Prometheus pods roll; the files are mounted");
+    tc.wait_for(
+        "the Prometheus pods to roll",
+        Duration::from_secs(240),
+        |s| {
+            let pods = s.rt("pods");
+            let (all, _) = s.list(&pods, Some("monitoring"));
+            let rolled = all
+                .iter()
+                .filter(|p| p["metadata"]["labels"]["prometheus"].is_string())
+                .all(|p| {
+                    promfix_testcluster::harness::is_ready(p)
+                        && p["spec"]["volumes"]
+                            .to_string()
+                            .contains("etcd-client-cert")
+                });
+            rolled.then_some(())
+        },
+    )
+    .await?;
+    tc.wait_prometheus_ready(Duration::from_secs(120)).await?;
+    for p in [
+        pod.to_string(),
+        pod.trim_end_matches("-0").to_string() + "-1",
+    ] {
+        if let Ok(out) = kubectl(
+            tc,
+            &[
+                "exec",
+                &p,
+                "-n",
+                "monitoring",
+                "-c",
+                "prometheus",
+                "--",
+                "ls",
+                "/etc/prometheus/secrets/etcd-client-cert/",
+            ],
+        ) {
+            println!(
+                "    {p}: {}",
+                out.split_whitespace().collect::<Vec<_>>().join("  ")
+            );
+        }
+    }
+
+    println!("\n== 4. Prometheus scrapes etcd over mTLS");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let t = etcd_targets(tc, pod)?;
+        if !t.is_empty() && t.iter().all(|(_, h, _)| h == "up") {
+            show_targets(&t);
+            println!("\nAll etcd targets are up.");
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            show_targets(&t);
+            bail!("the etcd targets did not turn up within 2 minutes");
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
