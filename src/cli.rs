@@ -236,6 +236,28 @@ pub enum Command {
         #[arg(short = 'o', long, value_enum)]
         output: Option<Output>,
     },
+    /// Let Prometheus scrape kube-proxy: metricsBindAddress 0.0.0.0:10249, then a rollout restart
+    KubeProxy {
+        #[command(flatten)]
+        write: WriteOpts,
+        /// How long to wait for the rollout
+        #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+        timeout: std::time::Duration,
+    },
+    /// Move the scheduler and controller-manager scrapes to the secure ports (10259/10257, https)
+    ControlPlane {
+        #[command(flatten)]
+        write: WriteOpts,
+    },
+    /// The node-side fix for kubelets answering 403 (token webhook authentication, cadvisor port)
+    Kubelet {
+        /// Write the fix as a shell script to run on the affected nodes
+        #[arg(long, value_name = "FILE")]
+        script: Option<PathBuf>,
+        /// Print the findings as json
+        #[arg(short = 'o', long, value_enum)]
+        output: Option<Output>,
+    },
     /// Restore the objects saved in a backup file
     Rollback {
         /// The backup file printed by a previous run

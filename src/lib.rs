@@ -65,6 +65,9 @@ fn command_name(c: &Command) -> &'static str {
         Command::Servicemonitor(_) => "servicemonitor",
         Command::Verify { .. } => "verify",
         Command::Doctor { .. } => "doctor",
+        Command::KubeProxy { .. } => "kube-proxy",
+        Command::ControlPlane { .. } => "control-plane",
+        Command::Kubelet { .. } => "kubelet",
         Command::Rollback { .. } => "rollback",
         Command::Completion { .. } => "completion",
     }
