@@ -124,6 +124,12 @@ pub fn helm_release(obj: &Value) -> Option<HelmRelease> {
             namespace: ann("meta.helm.sh/release-namespace").map(str::to_string),
         });
     }
+    // Controllers copy a Service's labels onto its Endpoints and EndpointSlices; Helm did not
+    // write those objects, so only its annotations (Helm >= 3.2 stamps them) count there.
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    if matches!(kind, "Endpoints" | "EndpointSlice") {
+        return None;
+    }
     let by_helm =
         label("app.kubernetes.io/managed-by") == Some("Helm") || label("heritage") == Some("Helm");
     if by_helm {

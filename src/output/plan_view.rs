@@ -54,7 +54,15 @@ pub fn redact(v: &Value, kind_hint: Option<&str>, show_secrets: bool) -> Value {
 fn display_value(v: &Value, kind: &str, show_secrets: bool) -> Value {
     let mut v = redact(v, Some(kind), show_secrets);
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("managedFields");
+        for k in [
+            "managedFields",
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "generation",
+        ] {
+            m.remove(k);
+        }
     }
     v
 }
@@ -90,6 +98,10 @@ pub fn render(plan: &Plan, show_secrets: bool) -> String {
                 "  warning: Helm release {:?} manages this object; `helm upgrade` will revert this change unless the values carry it (see --helm-values)\n",
                 h.name
             ));
+        }
+        if c.after.is_none() {
+            // A deletion: the object is named above; its whole body would only be noise.
+            continue;
         }
         let before = c
             .before
