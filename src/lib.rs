@@ -46,29 +46,14 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Endpoints(a) => commands::etcd::run(g, a, Steps::Endpoints).await,
         Command::Servicemonitor(a) => commands::etcd::run(g, a, Steps::ServiceMonitor).await,
         Command::Rollback { file, write } => commands::rollback::run(g, file, write).await,
+        Command::Verify { .. } => commands::verify::run(&cli).await,
+        Command::Doctor { .. } => commands::doctor::run(&cli).await,
+        Command::KubeProxy { .. } => commands::kube_proxy::run(&cli).await,
+        Command::ControlPlane { .. } => commands::control_plane::run(&cli).await,
+        Command::Kubelet { .. } => commands::kubelet::run(&cli).await,
         Command::Completion { shell } => {
             output::completion::print(*shell);
             Ok(Outcome::Ok)
         }
-        other => Err(Error::Other(format!(
-            "`kubectl promfix {}` is not available in this build yet",
-            command_name(other)
-        ))),
-    }
-}
-
-fn command_name(c: &Command) -> &'static str {
-    match c {
-        Command::Etcd(_) => "etcd",
-        Command::Secret(_) => "secret",
-        Command::Endpoints(_) => "endpoints",
-        Command::Servicemonitor(_) => "servicemonitor",
-        Command::Verify { .. } => "verify",
-        Command::Doctor { .. } => "doctor",
-        Command::KubeProxy { .. } => "kube-proxy",
-        Command::ControlPlane { .. } => "control-plane",
-        Command::Kubelet { .. } => "kubelet",
-        Command::Rollback { .. } => "rollback",
-        Command::Completion { .. } => "completion",
     }
 }

@@ -1,0 +1,15 @@
+//! `kubectl promfix control-plane`.
+
+use crate::Outcome;
+use crate::cli::{Cli, Command};
+use crate::error::{Error, Result};
+
+/// Run the command (its flags are in `cli.command`, the global ones in `cli.global`).
+pub async fn run(cli: &Cli) -> Result<Outcome> {
+    let Command::ControlPlane { .. } = &cli.command else {
+        return Err(Error::Other("internal: wrong command".into()));
+    };
+    Err(Error::Other(
+        "`kubectl promfix control-plane` is not available in this build yet".into(),
+    ))
+}

@@ -1,0 +1,15 @@
+//! `kubectl promfix kube-proxy`.
+
+use crate::Outcome;
+use crate::cli::{Cli, Command};
+use crate::error::{Error, Result};
+
+/// Run the command (its flags are in `cli.command`, the global ones in `cli.global`).
+pub async fn run(cli: &Cli) -> Result<Outcome> {
+    let Command::KubeProxy { .. } = &cli.command else {
+        return Err(Error::Other("internal: wrong command".into()));
+    };
+    Err(Error::Other(
+        "`kubectl promfix kube-proxy` is not available in this build yet".into(),
+    ))
+}
