@@ -107,7 +107,20 @@ async fn run() -> Result<()> {
         );
     }
     if tc.etcd_certs_dir.is_some() {
-        println!("kubectl promfix etcd --from-dir \"$ETCD_CERTS_DIR\"");
+        if let Some(p) = &tc.pki
+            && let (Some(ca), Some(cert), Some(key)) = (
+                p.ca.cert.file_name(),
+                p.client.cert.file_name(),
+                p.client.key.file_name(),
+            )
+        {
+            println!(
+                "kubectl promfix etcd --ca \"$ETCD_CERTS_DIR/{}\" --cert \"$ETCD_CERTS_DIR/{}\" --key \"$ETCD_CERTS_DIR/{}\"",
+                ca.to_string_lossy(),
+                cert.to_string_lossy(),
+                key.to_string_lossy()
+            );
+        }
     }
     if let Some(p) = &prom_pod {
         println!(
@@ -201,11 +214,30 @@ async fn demo(tc: &TestCluster, pod: Option<&str>) -> Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     show_targets(&etcd_targets(tc, pod)?);
 
-    println!("\n== 2. kubectl promfix etcd --from-dir $ETCD_CERTS_DIR --yes");
+    // The files the kube-apiserver itself uses (kubespray: node-<host>.pem), as the seed did.
+    let pki = tc
+        .pki
+        .as_ref()
+        .context("the demo needs generated etcd certificates")?;
+    let rel = |p: &std::path::Path| {
+        p.strip_prefix(&certs)
+            .map(|r| format!("$ETCD_CERTS_DIR/{}", r.display()))
+            .unwrap_or_else(|_| p.display().to_string())
+    };
+    println!(
+        "\n== 2. kubectl promfix etcd --ca {} --cert {} --key {} --yes",
+        rel(&pki.ca.cert),
+        rel(&pki.client.cert),
+        rel(&pki.client.key)
+    );
     let status = Command::new("kubectl")
         .env("KUBECONFIG", &tc.kubeconfig)
-        .args(["promfix", "etcd", "--from-dir"])
-        .arg(&certs)
+        .args(["promfix", "etcd", "--ca"])
+        .arg(&pki.ca.cert)
+        .arg("--cert")
+        .arg(&pki.client.cert)
+        .arg("--key")
+        .arg(&pki.client.key)
         .args(["--yes", "--backup-dir"])
         .arg(tc.dir())
         .status()
@@ -239,25 +271,25 @@ async fn demo(tc: &TestCluster, pod: Option<&str>) -> Result<()> {
         pod.to_string(),
         pod.trim_end_matches("-0").to_string() + "-1",
     ] {
-        if let Ok(out) = kubectl(
-            tc,
-            &[
-                "exec",
-                &p,
-                "-n",
-                "monitoring",
-                "-c",
-                "prometheus",
-                "--",
-                "ls",
-                "/etc/prometheus/secrets/etcd-client-cert/",
-            ],
-        ) {
-            println!(
-                "    {p}: {}",
-                out.split_whitespace().collect::<Vec<_>>().join("  ")
-            );
-        }
+        println!(
+            "    $ kubectl exec {p} -n monitoring -c prometheus -- ls /etc/prometheus/secrets/etcd-client-cert/"
+        );
+        let args = [
+            "exec",
+            &p,
+            "-n",
+            "monitoring",
+            "-c",
+            "prometheus",
+            "--",
+            "ls",
+            "/etc/prometheus/secrets/etcd-client-cert/",
+        ];
+        let out = kubectl(tc, &args)?;
+        println!(
+            "    {}",
+            out.split_whitespace().collect::<Vec<_>>().join("  ")
+        );
     }
 
     println!("\n== 4. Prometheus scrapes etcd over mTLS");
