@@ -159,6 +159,14 @@ impl TestCluster {
         lock: NetLock,
         opts: Options,
     ) -> Result<TestCluster> {
+        // The real peers this scenario drives: missing ones fail here, naming their package.
+        require("bwrap", "bubblewrap")?;
+        if scenario.spec.prometheus_operator {
+            require("prometheus", "prometheus")?;
+        }
+        if scenario.spec.etcd.is_some() && !opts.without_etcd {
+            require("etcd", "etcd-server")?;
+        }
         let net = lock.net;
         let dir = tempfile::Builder::new()
             .prefix("promfix-cluster-")
@@ -429,6 +437,20 @@ fn spawn_root_ca_publisher(store: Arc<Store>, ca_pem: String) -> JoinHandle<()> 
     })
 }
 
+/// A program the test cluster runs must be on PATH; the error names the Debian package.
+pub fn require(program: &str, package: &str) -> Result<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let p = dir.join(program);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    bail!(
+        "`{program}` is not installed: install the Debian package {package} (apt-get install -y {package}), or run tests/run, which installs it"
+    )
+}
+
 /// A pod's Ready condition is True.
 pub fn is_ready(pod: &Value) -> bool {
     pod["status"]["conditions"].as_array().is_some_and(|c| {
@@ -535,4 +557,26 @@ async fn start_listener(l: &ListenerSpec) -> Result<Option<JoinHandle<()>>> {
             });
         }
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_peer_names_its_package() {
+        let e = require("promfix-no-such-program", "etcd-server")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("apt-get install -y etcd-server"), "{e}");
+        assert!(require("sh", "dash").is_ok());
+    }
+
+    #[test]
+    fn network_octets_are_exclusive() {
+        let a = NetLock::acquire(250..=251).unwrap();
+        let b = NetLock::acquire(250..=251).unwrap();
+        assert_ne!(a.net, b.net);
+        assert!(NetLock::acquire(a.net..=a.net).is_err());
+    }
 }
