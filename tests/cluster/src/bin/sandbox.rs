@@ -106,21 +106,20 @@ async fn run() -> Result<()> {
             "kubectl get --raw '/api/v1/namespaces/monitoring/pods/{p}:9090/proxy/api/v1/targets?state=active'"
         );
     }
-    if tc.etcd_certs_dir.is_some() {
-        if let Some(p) = &tc.pki
-            && let (Some(ca), Some(cert), Some(key)) = (
-                p.ca.cert.file_name(),
-                p.client.cert.file_name(),
-                p.client.key.file_name(),
-            )
-        {
-            println!(
-                "kubectl promfix etcd --ca \"$ETCD_CERTS_DIR/{}\" --cert \"$ETCD_CERTS_DIR/{}\" --key \"$ETCD_CERTS_DIR/{}\"",
-                ca.to_string_lossy(),
-                cert.to_string_lossy(),
-                key.to_string_lossy()
-            );
-        }
+    if tc.etcd_certs_dir.is_some()
+        && let Some(p) = &tc.pki
+        && let (Some(ca), Some(cert), Some(key)) = (
+            p.ca.cert.file_name(),
+            p.client.cert.file_name(),
+            p.client.key.file_name(),
+        )
+    {
+        println!(
+            "kubectl promfix etcd --ca \"$ETCD_CERTS_DIR/{}\" --cert \"$ETCD_CERTS_DIR/{}\" --key \"$ETCD_CERTS_DIR/{}\"",
+            ca.to_string_lossy(),
+            cert.to_string_lossy(),
+            key.to_string_lossy()
+        );
     }
     if let Some(p) = &prom_pod {
         println!(
