@@ -25,14 +25,13 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
     let Command::KubeProxy { write, timeout } = &cli.command else {
         return Err(Error::Other("internal: wrong command".into()));
     };
-    let mut kube = Kube::connect(&cli.global, cli.global.context.first().map(String::as_str)).await?;
+    let mut kube =
+        Kube::connect(&cli.global, cli.global.context.first().map(String::as_str)).await?;
     kube.server_dry_run = write.dry_run == DryRun::Server;
     let written = execute(&kube, write, "kube-proxy", async || {
         let obs = observe(&kube).await?;
         let now = fix::rfc3339(SystemTime::now());
-        fix::plan(&obs, &now)
-            .map(|(p, _)| p)
-            .map_err(Error::Input)
+        fix::plan(&obs, &now).map(|(p, _)| p).map_err(Error::Input)
     })
     .await?;
     let restarted = written
@@ -42,7 +41,13 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
     if let Some(c) = restarted
         && !kube.server_dry_run
     {
-        wait_rollout(&kube, c.object.namespace.as_deref(), &c.object.name, *timeout).await?;
+        wait_rollout(
+            &kube,
+            c.object.namespace.as_deref(),
+            &c.object.name,
+            *timeout,
+        )
+        .await?;
     }
     Ok(Outcome::Ok)
 }
@@ -191,7 +196,10 @@ pub(crate) async fn execute(
             break;
         }
         if write.dry_run == DryRun::None {
-            let dir = write.backup_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+            let dir = write
+                .backup_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("."));
             let p = apply::write_backup(&plan, &kube.context, &dir, command)?;
             if backup.is_none() {
                 eprintln!(

@@ -149,7 +149,9 @@ pub fn config_source(ds: &Value) -> Result<ConfigSource, String> {
     let vol = ds["spec"]["template"]["spec"]["volumes"]
         .as_array()
         .and_then(|vs| vs.iter().find(|v| v["name"] == vname))
-        .ok_or_else(|| format!("DaemonSet {ns}/{dsname} mounts volume {vname:?}, which it does not define"))?;
+        .ok_or_else(|| {
+            format!("DaemonSet {ns}/{dsname} mounts volume {vname:?}, which it does not define")
+        })?;
     let cm = vol["configMap"]["name"].as_str().ok_or_else(|| {
         format!(
             "kube-proxy's config {path} comes from volume {vname:?}, which is not a ConfigMap; edit it where it comes from"
@@ -265,7 +267,11 @@ pub fn set_metrics_bind_address(config: &str) -> Result<Option<String>, String> 
         }
     }
     if !done {
-        let eol = if config.contains("\r\n") { "\r\n" } else { "\n" };
+        let eol = if config.contains("\r\n") {
+            "\r\n"
+        } else {
+            "\n"
+        };
         if !out.is_empty() && !out.ends_with('\n') {
             out.push_str(eol);
         }
@@ -409,7 +415,9 @@ pub fn rollout_status(ds: &Value) -> Result<Option<String>, String> {
     let st = &ds["status"];
     let observed = st["observedGeneration"].as_i64().unwrap_or(0);
     if generation > observed {
-        return Ok(Some("Waiting for daemon set spec update to be observed...".into()));
+        return Ok(Some(
+            "Waiting for daemon set spec update to be observed...".into(),
+        ));
     }
     let desired = st["desiredNumberScheduled"].as_i64().unwrap_or(0);
     let updated = st["updatedNumberScheduled"].as_i64().unwrap_or(0);
@@ -491,7 +499,8 @@ mod tests {
         );
         // renamed ConfigMap and items: follow the volume, not the name
         let mut d = ds();
-        d["spec"]["template"]["spec"]["volumes"][0]["configMap"] = json!({"name": "proxy-cfg", "items": [{"key": "cfg.yaml", "path": "config.conf"}]});
+        d["spec"]["template"]["spec"]["volumes"][0]["configMap"] =
+            json!({"name": "proxy-cfg", "items": [{"key": "cfg.yaml", "path": "config.conf"}]});
         let src = config_source(&d).unwrap();
         assert_eq!(
             (src.configmap.as_str(), src.key.as_str()),
@@ -529,13 +538,19 @@ mod tests {
     #[test]
     fn empty_quoted_commented_absent_and_crlf_forms() {
         assert_eq!(
-            set_metrics_bind_address("kind: KubeProxyConfiguration\nmetricsBindAddress: \"\"\nmode: \"\"\n").unwrap().unwrap(),
+            set_metrics_bind_address(
+                "kind: KubeProxyConfiguration\nmetricsBindAddress: \"\"\nmode: \"\"\n"
+            )
+            .unwrap()
+            .unwrap(),
             "kind: KubeProxyConfiguration\nmetricsBindAddress: 0.0.0.0:10249\nmode: \"\"\n"
         );
         assert_eq!(
-            set_metrics_bind_address("metricsBindAddress: '127.0.0.1:9999' # why\r\nmode: ipvs\r\n")
-                .unwrap()
-                .unwrap(),
+            set_metrics_bind_address(
+                "metricsBindAddress: '127.0.0.1:9999' # why\r\nmode: ipvs\r\n"
+            )
+            .unwrap()
+            .unwrap(),
             "metricsBindAddress: 0.0.0.0:9999 # why\r\nmode: ipvs\r\n"
         );
         assert_eq!(
@@ -617,7 +632,12 @@ mod tests {
         );
         d["status"]["updatedNumberScheduled"] = json!(3);
         d["status"]["numberAvailable"] = json!(2);
-        assert!(rollout_status(&d).unwrap().unwrap().contains("2 of 3 updated"));
+        assert!(
+            rollout_status(&d)
+                .unwrap()
+                .unwrap()
+                .contains("2 of 3 updated")
+        );
         d["status"]["numberAvailable"] = json!(3);
         assert_eq!(rollout_status(&d).unwrap(), None);
         d["spec"]["updateStrategy"]["type"] = json!("OnDelete");

@@ -64,8 +64,7 @@ fn should_run(ds: &Value, node: &Value) -> bool {
     let Some(sel) = ds["spec"]["template"]["spec"]["nodeSelector"].as_object() else {
         return true;
     };
-    sel.iter()
-        .all(|(k, v)| node["metadata"]["labels"][k] == *v)
+    sel.iter().all(|(k, v)| node["metadata"]["labels"][k] == *v)
 }
 
 fn new_pod(ds: &Value, node: &str, hash: &str) -> Value {
@@ -209,7 +208,11 @@ pub fn sync_daemonset(store: &Store, ds: &Value) {
         // outdated unavailable pods first (they cost nothing), then ready ones
         let mut outdated: Vec<(String, bool)> = by_node
             .iter()
-            .filter_map(|(n, v)| v.first().filter(|p| hash_of(p) != hash).map(|p| (n.clone(), pod_ready(p))))
+            .filter_map(|(n, v)| {
+                v.first()
+                    .filter(|p| hash_of(p) != hash)
+                    .map(|p| (n.clone(), pod_ready(p)))
+            })
             .collect();
         outdated.sort_by_key(|(_, ready)| *ready);
         for (node, ready) in outdated {
@@ -236,7 +239,11 @@ pub fn sync_daemonset(store: &Store, ds: &Value) {
     let on_wanted = |p: &&Value| wanted.iter().any(|n| p["spec"]["nodeName"] == n.as_str());
     let scheduled = pods.iter().filter(on_wanted).count();
     let misscheduled = pods.len() - scheduled;
-    let ready = pods.iter().filter(on_wanted).filter(|p| pod_ready(p)).count();
+    let ready = pods
+        .iter()
+        .filter(on_wanted)
+        .filter(|p| pod_ready(p))
+        .count();
     let updated = pods
         .iter()
         .filter(on_wanted)
@@ -289,7 +296,8 @@ mod tests {
             ..WriteCtx::update("kubelet")
         };
         let _ = c.store.modify(&rt, Some(ns), pod, &ctx, |p| {
-            p["status"] = json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]});
+            p["status"] =
+                json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]});
             true
         });
     }
@@ -355,7 +363,13 @@ mod tests {
         }
         let ds2 = c
             .store
-            .update(&rt, Some("kube-system"), "kube-proxy", ds2, &WriteCtx::update("kubectl"))
+            .update(
+                &rt,
+                Some("kube-system"),
+                "kube-proxy",
+                ds2,
+                &WriteCtx::update("kubectl"),
+            )
             .unwrap();
         assert_eq!(ds2["metadata"]["generation"], 2);
         let h2 = template_hash(&ds2);

@@ -1,0 +1,228 @@
+//! The node-side fixes of issue 5 against the test cluster: `kube-proxy`, `control-plane`,
+//! `kubelet`. Each: --dry-run=client writes nothing; the real run changes exactly what it should;
+//! a second run writes nothing; rollback restores (where the fix writes to the cluster).
+
+use promfix_testcluster::harness::{Options, TestCluster};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cluster/scenarios")
+        .join(name)
+}
+
+async fn start(name: &str) -> TestCluster {
+    TestCluster::start(&scenario(name), Options::default())
+        .await
+        .unwrap_or_else(|e| panic!("starting scenario {name}: {e:#}"))
+}
+
+/// Run the built plugin with the cluster's kubeconfig.
+async fn promfix(tc: &TestCluster, args: &[&str]) -> Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-promfix"));
+    cmd.arg("--kubeconfig").arg(&tc.kubeconfig).args(args);
+    cmd.env("NO_COLOR", "1");
+    cmd.stdin(std::process::Stdio::null());
+    tokio::task::spawn_blocking(move || cmd.output().expect("running kubectl-promfix"))
+        .await
+        .expect("plugin task")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[track_caller]
+fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "{}", text(o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The writes the plugin made (the request log holds only API requests: the test cluster's
+/// controllers write to the store directly).
+fn writes(tc: &TestCluster) -> Vec<String> {
+    tc.cluster
+        .faults
+        .log()
+        .into_iter()
+        .filter(|e| e.is_write)
+        .map(|e| format!("{} {} {}", e.method, e.path, e.content_type))
+        .collect()
+}
+
+fn get(tc: &TestCluster, plural: &str, ns: Option<&str>, name: &str) -> Value {
+    let s = &tc.cluster.store;
+    s.get(&s.rt(plural), ns, name)
+        .unwrap_or_else(|e| panic!("{plural} {name}: {e:?}"))
+}
+
+fn list(tc: &TestCluster, plural: &str, ns: Option<&str>) -> Vec<Value> {
+    let s = &tc.cluster.store;
+    s.list(&s.rt(plural), ns).0
+}
+
+fn backups(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The kube-proxy pods (not being deleted) and their template hashes.
+fn proxy_pods(tc: &TestCluster) -> Vec<Value> {
+    list(tc, "pods", Some("kube-system"))
+        .into_iter()
+        .filter(|p| {
+            p["metadata"]["labels"]["k8s-app"] == "kube-proxy"
+                && p["metadata"]["deletionTimestamp"].is_null()
+        })
+        .collect()
+}
+
+async fn rolled_out(tc: &TestCluster, generation: i64) {
+    tc.wait_for(
+        "the kube-proxy DaemonSet rollout",
+        Duration::from_secs(60),
+        |s| {
+            let ds = s
+                .get(&s.rt("daemonsets"), Some("kube-system"), "kube-proxy")
+                .ok()?;
+            let st = &ds["status"];
+            (ds["metadata"]["generation"] == generation
+                && st["observedGeneration"] == generation
+                && st["desiredNumberScheduled"] == 3
+                && st["updatedNumberScheduled"] == 3
+                && st["numberAvailable"] == 3)
+                .then_some(())
+        },
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_proxy_fix_dry_run_apply_idempotent_rollback() {
+    let tc = start("f-kube-proxy.yaml").await;
+    rolled_out(&tc, 1).await;
+    let cm0 = get(&tc, "configmaps", Some("kube-system"), "kube-proxy");
+    let conf0 = cm0["data"]["config.conf"].as_str().unwrap().to_string();
+    let pods0 = proxy_pods(&tc);
+    assert_eq!(pods0.len(), 3);
+    let hash0 = pods0[0]["metadata"]["labels"]["controller-revision-hash"].clone();
+    let backup_dir = tempfile::tempdir().unwrap();
+    let bdir = backup_dir.path().to_str().unwrap();
+
+    // dry run: the plan, the objects, no write
+    tc.cluster.faults.clear_log();
+    let out = ok(&promfix(&tc, &["kube-proxy", "--dry-run=client", "-o", "yaml"]).await);
+    assert!(out.contains("metricsBindAddress: 0.0.0.0:10249"), "{out}");
+    assert!(out.contains("kubectl.kubernetes.io/restartedAt"), "{out}");
+    assert_eq!(writes(&tc), Vec::<String>::new());
+    assert_eq!(
+        get(&tc, "configmaps", Some("kube-system"), "kube-proxy")["metadata"]["resourceVersion"],
+        cm0["metadata"]["resourceVersion"]
+    );
+
+    // without --yes and without a terminal: exit 4, nothing written
+    let o = promfix(&tc, &["kube-proxy", "--backup-dir", bdir]).await;
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert_eq!(writes(&tc), Vec::<String>::new());
+
+    // the real run
+    let o = promfix(
+        &tc,
+        &[
+            "kube-proxy",
+            "--yes",
+            "--backup-dir",
+            bdir,
+            "--timeout",
+            "60s",
+        ],
+    )
+    .await;
+    ok(&o);
+    let w = writes(&tc);
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w[0].starts_with("PATCH /api/v1/namespaces/kube-system/configmaps/kube-proxy application/merge-patch+json"),
+        "{w:?}"
+    );
+    assert!(
+        w[1].starts_with("PATCH /apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy application/strategic-merge-patch+json"),
+        "{w:?}"
+    );
+    let cm1 = get(&tc, "configmaps", Some("kube-system"), "kube-proxy");
+    let conf1 = cm1["data"]["config.conf"].as_str().unwrap();
+    let changed: Vec<(String, String)> = conf0
+        .lines()
+        .zip(conf1.lines())
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(conf0.lines().count(), conf1.lines().count());
+    assert_eq!(
+        changed,
+        // (the scenario's 127.0.0.1 is this cluster's 127.NET.0.1)
+        vec![(
+            format!("metricsBindAddress: 127.{}.0.1:10249", tc.net()),
+            "metricsBindAddress: 0.0.0.0:10249".to_string()
+        )]
+    );
+    assert_eq!(
+        cm1["data"]["kubeconfig.conf"],
+        cm0["data"]["kubeconfig.conf"]
+    );
+    // the rollout finished before the command returned
+    let ds = get(&tc, "daemonsets", Some("kube-system"), "kube-proxy");
+    assert!(
+        ds["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
+            .as_str()
+            .is_some_and(|t| t.len() == 20 && t.ends_with('Z')),
+        "{ds}"
+    );
+    assert_eq!(ds["status"]["observedGeneration"], 2);
+    assert_eq!(ds["status"]["updatedNumberScheduled"], 3);
+    assert_eq!(ds["status"]["numberAvailable"], 3);
+    let pods1 = proxy_pods(&tc);
+    assert_eq!(pods1.len(), 3);
+    for p in &pods1 {
+        assert_ne!(p["metadata"]["labels"]["controller-revision-hash"], hash0);
+        assert_eq!(p["metadata"]["labels"]["pod-template-generation"], "2");
+        assert!(
+            !pods0
+                .iter()
+                .any(|q| q["metadata"]["name"] == p["metadata"]["name"])
+        );
+    }
+    let b = backups(backup_dir.path());
+    assert_eq!(b.len(), 1, "{b:?}");
+
+    // a second run: nothing to write
+    tc.cluster.faults.clear_log();
+    ok(&promfix(&tc, &["kube-proxy", "--yes", "--backup-dir", bdir]).await);
+    assert_eq!(writes(&tc), Vec::<String>::new());
+    assert_eq!(backups(backup_dir.path()).len(), 1);
+
+    // rollback: the config as it was, and the pods rolled again
+    let o = promfix(&tc, &["rollback", b[0].to_str().unwrap(), "--yes"]).await;
+    ok(&o);
+    let cm2 = get(&tc, "configmaps", Some("kube-system"), "kube-proxy");
+    assert_eq!(cm2["data"]["config.conf"].as_str().unwrap(), conf0);
+    let ds = get(&tc, "daemonsets", Some("kube-system"), "kube-proxy");
+    assert!(
+        ds["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
+            .is_null(),
+        "{ds}"
+    );
+    rolled_out(&tc, 3).await;
+}
