@@ -275,7 +275,6 @@ async fn wait_rollout(kube: &Kube, ns: Option<&str>, name: &str, timeout: Durati
     );
     let step = Step::start(label.clone());
     let deadline = Instant::now() + timeout;
-    let mut last = String::new();
     loop {
         let ds = kube
             .get_opt(&k::DAEMONSETS, ns, name)
@@ -284,17 +283,17 @@ async fn wait_rollout(kube: &Kube, ns: Option<&str>, name: &str, timeout: Durati
                 what: format!("DaemonSet {}/{name}", ns.unwrap_or("")),
                 hint: "it was deleted during the rollout".into(),
             })?;
-        match fix::rollout_status(&ds) {
+        let last = match fix::rollout_status(&ds) {
             Ok(None) => {
                 step.done("successfully rolled out");
                 return Ok(());
             }
-            Ok(Some(msg)) => last = msg,
+            Ok(Some(msg)) => msg,
             Err(e) => {
                 step.fail(&e);
                 return Ok(());
             }
-        }
+        };
         if Instant::now() >= deadline {
             step.fail(&format!("not finished after {timeout:?}"));
             return Err(Error::Other(format!(

@@ -1,1 +1,1 @@
-
+//! The kubelet fix (node side only).
