@@ -226,3 +226,174 @@ async fn kube_proxy_fix_dry_run_apply_idempotent_rollback() {
     );
     rolled_out(&tc, 3).await;
 }
+
+/// The active targets of the scrape pools whose name contains `pool`, as one Prometheus pod
+/// sees them (through pods/proxy, with real kubectl).
+async fn targets(tc: &TestCluster, pod: &str, pool: &str) -> Option<Vec<Value>> {
+    let path =
+        format!("/api/v1/namespaces/monitoring/pods/{pod}:9090/proxy/api/v1/targets?state=active");
+    let mut cmd = tc.kubectl();
+    cmd.args(["get", "--raw", &path]);
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .ok()?
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+    let t: Vec<Value> = v["data"]["activeTargets"]
+        .as_array()?
+        .iter()
+        .filter(|t| t["scrapePool"].as_str().is_some_and(|p| p.contains(pool)))
+        .cloned()
+        .collect();
+    Some(t)
+}
+
+/// Wait until the pool's targets all satisfy `f` (scrapeUrl, lastError).
+async fn wait_targets(tc: &TestCluster, pool: &str, what: &str, f: impl Fn(&str, &str) -> bool) {
+    const POD: &str = "prometheus-prometheus-kube-prometheus-prometheus-0";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
+    let mut last = None;
+    loop {
+        if let Some(t) = targets(tc, POD, pool).await {
+            if !t.is_empty()
+                && t.iter().all(|t| {
+                    f(
+                        t["scrapeUrl"].as_str().unwrap_or(""),
+                        t["lastError"].as_str().unwrap_or(""),
+                    )
+                })
+            {
+                return;
+            }
+            last = Some(t);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for the {pool} targets: {what}; last seen: {last:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_plane_fix_moves_the_scrapes_to_the_secure_ports() {
+    let tc = start("f-control-plane.yaml").await;
+    let net = tc.net();
+    tc.wait_prometheus_ready(Duration::from_secs(90))
+        .await
+        .expect("Prometheus ready");
+    // Before: the insecure ports, refused.
+    for (pool, port) in [
+        ("kube-scheduler", 10251),
+        ("kube-controller-manager", 10252),
+    ] {
+        let url = format!("http://127.{net}.2.11:{port}/metrics");
+        wait_targets(
+            &tc,
+            pool,
+            "scraped on the insecure port and refused",
+            |u, e| u == url && e.contains("connection refused"),
+        )
+        .await;
+    }
+    let svc = |c: &str| {
+        get(
+            &tc,
+            "services",
+            Some("kube-system"),
+            &format!("prometheus-kube-prometheus-{c}"),
+        )
+    };
+    let sm = |c: &str| {
+        get(
+            &tc,
+            "servicemonitors",
+            Some("monitoring"),
+            &format!("prometheus-kube-prometheus-{c}"),
+        )
+    };
+    let before = [
+        svc("kube-scheduler"),
+        sm("kube-scheduler"),
+        svc("kube-controller-manager"),
+        sm("kube-controller-manager"),
+    ];
+    let backup_dir = tempfile::tempdir().unwrap();
+    let bdir = backup_dir.path().to_str().unwrap();
+
+    tc.cluster.faults.clear_log();
+    let out = ok(&promfix(&tc, &["control-plane", "--dry-run=client", "-o", "json"]).await);
+    assert!(out.contains("\"scheme\": \"https\""), "{out}");
+    assert!(
+        out.contains("/etc/kubernetes/manifests/kube-scheduler.yaml"),
+        "{out}"
+    );
+    assert_eq!(writes(&tc), Vec::<String>::new());
+
+    let o = promfix(&tc, &["control-plane", "--yes", "--backup-dir", bdir]).await;
+    let out = ok(&o);
+    let w = writes(&tc);
+    assert_eq!(w.len(), 4, "{w:?}");
+    assert!(
+        w.iter()
+            .all(|w| w.starts_with("PATCH ") && w.ends_with("application/merge-patch+json")),
+        "{w:?}"
+    );
+    assert!(
+        out.contains("node node1: /etc/kubernetes/manifests/kube-controller-manager.yaml"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("- - --bind-address=127.{net}.0.1")),
+        "{out}"
+    );
+    assert!(out.contains("+ - --bind-address=0.0.0.0"), "{out}");
+    for (c, port) in [
+        ("kube-scheduler", 10259),
+        ("kube-controller-manager", 10257),
+    ] {
+        let s = svc(c);
+        assert_eq!(
+            s["spec"]["ports"],
+            serde_json::json!([{"name": "http-metrics", "port": port, "protocol": "TCP", "targetPort": port}])
+        );
+        assert_eq!(s["spec"]["selector"]["component"], c);
+        let m = sm(c);
+        assert_eq!(
+            m["spec"]["endpoints"],
+            serde_json::json!([{"bearerTokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token",
+                                "port": "http-metrics", "scheme": "https", "tlsConfig": {"insecureSkipVerify": true}}])
+        );
+    }
+    // After: Prometheus scrapes the secure ports (the listeners answer 403 over HTTPS).
+    for (pool, port) in [
+        ("kube-scheduler", 10259),
+        ("kube-controller-manager", 10257),
+    ] {
+        let url = format!("https://127.{net}.2.11:{port}/metrics");
+        wait_targets(&tc, pool, "scraped on the secure port", |u, e| {
+            u == url && e.contains("403")
+        })
+        .await;
+    }
+
+    tc.cluster.faults.clear_log();
+    ok(&promfix(&tc, &["control-plane", "--yes", "--backup-dir", bdir]).await);
+    assert_eq!(writes(&tc), Vec::<String>::new());
+
+    let b = backups(backup_dir.path());
+    assert_eq!(b.len(), 1, "{b:?}");
+    ok(&promfix(&tc, &["rollback", b[0].to_str().unwrap(), "--yes"]).await);
+    let after = [
+        svc("kube-scheduler"),
+        sm("kube-scheduler"),
+        svc("kube-controller-manager"),
+        sm("kube-controller-manager"),
+    ];
+    for (a, b) in after.iter().zip(&before) {
+        assert_eq!(a["spec"], b["spec"]);
+    }
+}

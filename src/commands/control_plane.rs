@@ -23,7 +23,8 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
     let w = Wanted {
         ca_file: ca_file.clone(),
     };
-    let mut kube = Kube::connect(&cli.global, cli.global.context.first().map(String::as_str)).await?;
+    let mut kube =
+        Kube::connect(&cli.global, cli.global.context.first().map(String::as_str)).await?;
     kube.server_dry_run = write.dry_run == DryRun::Server;
     if !kube.serves(&k::SERVICEMONITORS).await? {
         return Err(Error::NotFound {

@@ -150,7 +150,10 @@ pub fn is_component_monitor(obs: &Observed, sm: &Value, c: &Component) -> bool {
     }
     let by_selector = sm["spec"]["selector"]["matchLabels"]
         .as_object()
-        .is_some_and(|m| m.values().any(|v| v.as_str().is_some_and(|v| names_component(v, c))));
+        .is_some_and(|m| {
+            m.values()
+                .any(|v| v.as_str().is_some_and(|v| names_component(v, c)))
+        });
     by_selector
         || services_of(obs, sm).iter().any(|s| {
             s["metadata"]["labels"]["jobLabel"] == c.name
@@ -170,9 +173,15 @@ pub fn monitors<'a>(obs: &'a Observed, c: &Component) -> Vec<&'a Value> {
 fn secure_endpoint(ep: &Value, w: &Wanted) -> Value {
     let mut e = ep.clone();
     e["scheme"] = json!("https");
-    let authenticates = ["bearerTokenFile", "bearerTokenSecret", "authorization", "oauth2", "basicAuth"]
-        .iter()
-        .any(|k| !ep[k].is_null());
+    let authenticates = [
+        "bearerTokenFile",
+        "bearerTokenSecret",
+        "authorization",
+        "oauth2",
+        "basicAuth",
+    ]
+    .iter()
+    .any(|k| !ep[k].is_null());
     if !authenticates {
         e["bearerTokenFile"] = json!(TOKEN_FILE);
     }
@@ -282,11 +291,21 @@ pub fn plan(obs: &Observed, w: &Wanted) -> (Plan, Vec<NodeEdit>) {
                 }
                 if let Some(patch) = guarded_merge_patch(svc, &after) {
                     plan.changes.push(Change {
-                        object: ObjectRef::of("v1", "Service", "services", Some(ns(svc)), name(svc)),
+                        object: ObjectRef::of(
+                            "v1",
+                            "Service",
+                            "services",
+                            Some(ns(svc)),
+                            name(svc),
+                        ),
                         before: Some(svc.clone()),
                         after: Some(after),
                         op: Op::MergePatch { patch },
-                        reason: format!("port {} to {}'s secure port {port}", moved.join(", "), c.name),
+                        reason: format!(
+                            "port {} to {}'s secure port {port}",
+                            moved.join(", "),
+                            c.name
+                        ),
                         helm: helm_release(svc),
                     });
                 }
@@ -305,7 +324,10 @@ pub fn plan(obs: &Observed, w: &Wanted) -> (Plan, Vec<NodeEdit>) {
                         for s in subsets {
                             if let Some(ps) = s["ports"].as_array_mut() {
                                 for p in ps {
-                                    if p["name"].as_str().is_some_and(|n| moved.iter().any(|m| m == n)) {
+                                    if p["name"]
+                                        .as_str()
+                                        .is_some_and(|n| moved.iter().any(|m| m == n))
+                                    {
                                         p["port"] = json!(port);
                                     }
                                 }
@@ -314,11 +336,20 @@ pub fn plan(obs: &Observed, w: &Wanted) -> (Plan, Vec<NodeEdit>) {
                     }
                     if let Some(patch) = guarded_merge_patch(ep, &after) {
                         plan.changes.push(Change {
-                            object: ObjectRef::of("v1", "Endpoints", "endpoints", Some(ns(ep)), name(ep)),
+                            object: ObjectRef::of(
+                                "v1",
+                                "Endpoints",
+                                "endpoints",
+                                Some(ns(ep)),
+                                name(ep),
+                            ),
                             before: Some(ep.clone()),
                             after: Some(after),
                             op: Op::MergePatch { patch },
-                            reason: format!("the selector-free Service's addresses, on {}'s secure port {port}", c.name),
+                            reason: format!(
+                                "the selector-free Service's addresses, on {}'s secure port {port}",
+                                c.name
+                            ),
                             helm: None,
                         });
                     }
@@ -396,7 +427,8 @@ pub fn helm_values(obs: &Observed, w: &Wanted) -> Value {
             Some(ca) => sm["caFile"] = json!(ca),
             None => sm["insecureSkipVerify"] = json!(true),
         }
-        v[c.values_key] = json!({"service": {"port": port, "targetPort": port}, "serviceMonitor": sm});
+        v[c.values_key] =
+            json!({"service": {"port": port, "targetPort": port}, "serviceMonitor": sm});
     }
     v
 }
@@ -411,7 +443,10 @@ mod tests {
 
     fn kps() -> Observed {
         let mut obs = Observed::default();
-        for (c, old) in [("kube-scheduler", 10251), ("kube-controller-manager", 10252)] {
+        for (c, old) in [
+            ("kube-scheduler", 10251),
+            ("kube-controller-manager", 10252),
+        ] {
             let app = format!("kube-prometheus-stack-{c}");
             obs.services.push(json!({"apiVersion": "v1", "kind": "Service",
                 "metadata": {"name": format!("prometheus-kube-prometheus-{c}"), "namespace": "kube-system", "resourceVersion": "3", "labels": kps_labels(&app)},
@@ -436,21 +471,30 @@ mod tests {
         assert_eq!(plan.changes.len(), 4, "{:#?}", plan.changes);
         let sm = &plan.changes[0];
         assert_eq!(sm.object.name, "prometheus-kube-prometheus-kube-scheduler");
-        let Op::MergePatch { patch } = &sm.op else { panic!() };
+        let Op::MergePatch { patch } = &sm.op else {
+            panic!()
+        };
         assert_eq!(
             patch["spec"]["endpoints"],
             json!([{"bearerTokenFile": TOKEN_FILE, "port": "http-metrics", "scheme": "https", "tlsConfig": {"insecureSkipVerify": true}}])
         );
         assert_eq!(patch["metadata"]["resourceVersion"], "4");
-        let Op::MergePatch { patch } = &plan.changes[1].op else { panic!() };
+        let Op::MergePatch { patch } = &plan.changes[1].op else {
+            panic!()
+        };
         assert_eq!(
             patch["spec"]["ports"],
             json!([{"name": "http-metrics", "port": 10259, "protocol": "TCP", "targetPort": 10259}])
         );
-        let Op::MergePatch { patch } = &plan.changes[3].op else { panic!() };
+        let Op::MergePatch { patch } = &plan.changes[3].op else {
+            panic!()
+        };
         assert_eq!(patch["spec"]["ports"][0]["port"], 10257);
         assert_eq!(edits.len(), 2);
-        assert_eq!(edits[0].file, "/etc/kubernetes/manifests/kube-scheduler.yaml");
+        assert_eq!(
+            edits[0].file,
+            "/etc/kubernetes/manifests/kube-scheduler.yaml"
+        );
         assert_eq!(edits[0].old_line.trim(), "- --bind-address=127.0.0.1");
         assert_eq!(edits[0].new_line.trim(), "- --bind-address=0.0.0.0");
         assert!(render_edits(&edits).contains("--bind-address=0.0.0.0"));
@@ -484,25 +528,41 @@ mod tests {
             "spec": {"ports": [{"name": "https-metrics", "port": 10251, "targetPort": 10251}]}}));
         obs.endpoints.push(json!({"metadata": {"name": "kube-scheduler-prometheus", "namespace": "kube-system", "resourceVersion": "5"},
             "subsets": [{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"name": "https-metrics", "port": 10251}]}]}));
-        let w = Wanted { ca_file: Some("/etc/prometheus/secrets/cp-ca/ca.crt".into()) };
+        let w = Wanted {
+            ca_file: Some("/etc/prometheus/secrets/cp-ca/ca.crt".into()),
+        };
         let (p, _) = plan(&obs, &w);
         let kinds: Vec<&str> = p.changes.iter().map(|c| c.object.kind.as_str()).collect();
         assert_eq!(kinds, ["ServiceMonitor", "Service", "Endpoints"]);
-        let Op::MergePatch { patch } = &p.changes[0].op else { panic!() };
-        assert_eq!(patch["spec"]["endpoints"][0]["tlsConfig"], json!({"caFile": "/etc/prometheus/secrets/cp-ca/ca.crt"}));
-        let Op::MergePatch { patch } = &p.changes[2].op else { panic!() };
+        let Op::MergePatch { patch } = &p.changes[0].op else {
+            panic!()
+        };
+        assert_eq!(
+            patch["spec"]["endpoints"][0]["tlsConfig"],
+            json!({"caFile": "/etc/prometheus/secrets/cp-ca/ca.crt"})
+        );
+        let Op::MergePatch { patch } = &p.changes[2].op else {
+            panic!()
+        };
         assert_eq!(patch["subsets"][0]["ports"][0]["port"], 10259);
         // the controller-manager has no monitor: a note
-        assert!(p.notes.iter().any(|n| n.contains("kube-controller-manager")));
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("kube-controller-manager"))
+        );
     }
 
     #[test]
     fn secure_port_from_the_pods_flags() {
         let mut obs = kps();
-        obs.pods[0]["spec"]["containers"][0]["command"] = json!(["kube-scheduler", "--secure-port=11259", "--port=10251"]);
+        obs.pods[0]["spec"]["containers"][0]["command"] =
+            json!(["kube-scheduler", "--secure-port=11259", "--port=10251"]);
         assert_eq!(secure_port(&obs, &COMPONENTS[0]), 11259);
         let (p, edits) = plan(&obs, &Wanted::default());
-        let Op::MergePatch { patch } = &p.changes[1].op else { panic!() };
+        let Op::MergePatch { patch } = &p.changes[1].op else {
+            panic!()
+        };
         assert_eq!(patch["spec"]["ports"][0]["port"], 11259);
         assert_eq!(edits.len(), 1, "no --bind-address: the default 0.0.0.0");
         assert!(p.notes.iter().any(|n| n.contains("--port=10251")));
