@@ -397,3 +397,238 @@ async fn control_plane_fix_moves_the_scrapes_to_the_secure_ports() {
         assert_eq!(a["spec"], b["spec"]);
     }
 }
+
+/// kubeadm v1.33's /var/lib/kubelet/config.yaml (cmd/kubeadm/app/componentconfigs/kubelet.go
+/// defaults, as `kubeadm init` writes it), with token webhook authentication turned off.
+const KUBELET_CONFIG: &str = "apiVersion: kubelet.config.k8s.io/v1beta1
+authentication:
+  anonymous:
+    enabled: true
+  webhook:
+    cacheTTL: 0s
+    enabled: false
+  x509:
+    clientCAFile: /etc/kubernetes/pki/ca.crt
+authorization:
+  mode: Webhook
+  webhook:
+    cacheAuthorizedTTL: 0s
+    cacheUnauthorizedTTL: 0s
+cgroupDriver: systemd
+clusterDNS:
+- 10.96.0.10
+clusterDomain: cluster.local
+containerRuntimeEndpoint: \"\"
+cpuManagerReconcilePeriod: 0s
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+kind: KubeletConfiguration
+rotateCertificates: true
+staticPodPath: /etc/kubernetes/manifests
+";
+
+/// kubeadm v1.33's drop-in.
+const DROPIN_NOW: &str = "# Note: This dropin only works with kubeadm and kubelet v1.11+
+[Service]
+Environment=\"KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf\"
+Environment=\"KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml\"
+EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
+EnvironmentFile=-/etc/default/kubelet
+ExecStart=
+ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
+";
+
+/// The seed's drop-in (kubeadm 1.9/1.10: flags only, no config file, cadvisor port disabled).
+const DROPIN_SEED: &str = "[Service]
+Environment=\"KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf\"
+Environment=\"KUBELET_SYSTEM_PODS_ARGS=--pod-manifest-path=/etc/kubernetes/manifests --allow-privileged=true\"
+Environment=\"KUBELET_NETWORK_ARGS=--network-plugin=cni --cni-conf-dir=/etc/cni/net.d --cni-bin-dir=/opt/cni/bin\"
+Environment=\"KUBELET_DNS_ARGS=--cluster-dns=10.96.0.10 --cluster-domain=cluster.local\"
+Environment=\"KUBELET_AUTHZ_ARGS=--authorization-mode=Webhook --client-ca-file=/etc/kubernetes/pki/ca.crt\"
+Environment=\"KUBELET_CADVISOR_ARGS=--cadvisor-port=0\"
+Environment=\"KUBELET_CERTIFICATE_ARGS=--rotate-certificates=true --cert-dir=/var/lib/kubelet/pki\"
+ExecStart=
+ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_SYSTEM_PODS_ARGS $KUBELET_NETWORK_ARGS $KUBELET_DNS_ARGS $KUBELET_AUTHZ_ARGS $KUBELET_CADVISOR_ARGS $KUBELET_CERTIFICATE_ARGS $KUBELET_EXTRA_ARGS
+";
+
+/// A node's files in a temp dir, and a fake systemctl logging its calls.
+struct Node {
+    dir: tempfile::TempDir,
+}
+
+impl Node {
+    fn new(config: Option<&str>, dropin: &str) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(c) = config {
+            std::fs::write(dir.path().join("config.yaml"), c).unwrap();
+        }
+        std::fs::write(dir.path().join("10-kubeadm.conf"), dropin).unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let fake = bin.join("systemctl");
+        std::fs::write(
+            &fake,
+            format!(
+                "#!/bin/sh\necho \"$*\" >> {}\n",
+                dir.path().join("systemctl.log").display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Node { dir }
+    }
+
+    fn read(&self, f: &str) -> Option<String> {
+        std::fs::read_to_string(self.dir.path().join(f)).ok()
+    }
+
+    /// Run the script with `sh` (Debian's dash: POSIX) against this node's files.
+    fn run(&self, script: &Path) -> String {
+        let d = self.dir.path();
+        let out = std::process::Command::new("sh")
+            .arg(script)
+            .env("KUBELET_CONFIG", d.join("config.yaml"))
+            .env("KUBELET_DROPIN", d.join("10-kubeadm.conf"))
+            .env("KUBELET_FLAGS_ENV", d.join("kubeadm-flags.env"))
+            .env("KUBELET_DEFAULTS", d.join("default-kubelet"))
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    d.join("bin").display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .output()
+            .expect("running sh (Debian package dash)");
+        assert!(
+            out.status.success(),
+            "script failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+fn yaml(s: &str) -> serde_yaml_ng::Value {
+    serde_yaml_ng::from_str(s).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubelet_fix_reports_the_seed_workers_and_its_script_works() {
+    let tc = start("f-kubelet.yaml").await;
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("fix-kubelet.sh");
+
+    tc.cluster.faults.clear_log();
+    let out = ok(&promfix(
+        &tc,
+        &[
+            "kubelet",
+            "-o",
+            "json",
+            "--script",
+            script.to_str().unwrap(),
+        ],
+    )
+    .await);
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(
+        v["affected"],
+        serde_json::json!(["node2", "node3"]),
+        "{v:#}"
+    );
+    assert_eq!(v["nodes"][0]["webhookAuthentication"], true);
+    assert_eq!(v["nodes"][1]["webhookAuthentication"], false);
+    assert!(v["nodes"][1]["reason"].as_str().unwrap().contains("403"));
+    assert_eq!(writes(&tc), Vec::<String>::new());
+    let configz_reads = tc
+        .cluster
+        .faults
+        .log()
+        .iter()
+        .filter(|e| e.path.ends_with("/proxy/configz"))
+        .count();
+    assert_eq!(configz_reads, 3);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&script).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+    let text = ok(&promfix(&tc, &["kubelet"]).await);
+    assert!(text.contains("AFFECTED"), "{text}");
+    assert!(text.contains("node2, node3"), "{text}");
+
+    // A kubeadm node: the config file changes in that one field, the drop-in stays.
+    let n = Node::new(Some(KUBELET_CONFIG), DROPIN_NOW);
+    let first = n.run(&script);
+    assert!(first.contains("kubelet restarted"), "{first}");
+    let cfg = n.read("config.yaml").unwrap();
+    let mut want = yaml(KUBELET_CONFIG);
+    want["authentication"]["webhook"]["enabled"] = serde_yaml_ng::Value::Bool(true);
+    assert_eq!(yaml(&cfg), want);
+    let diff: Vec<(&str, &str)> = KUBELET_CONFIG
+        .lines()
+        .zip(cfg.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(diff, vec![("    enabled: false", "    enabled: true")]);
+    assert_eq!(n.read("10-kubeadm.conf").unwrap(), DROPIN_NOW);
+    assert_eq!(n.read("config.yaml.promfix.bak").unwrap(), KUBELET_CONFIG);
+    assert_eq!(
+        n.read("systemctl.log").unwrap(),
+        "daemon-reload\nrestart kubelet\n"
+    );
+    // idempotent: nothing changes, no restart
+    let second = n.run(&script);
+    assert!(second.contains("nothing to change"), "{second}");
+    assert_eq!(n.read("config.yaml").unwrap(), cfg);
+    assert_eq!(
+        n.read("systemctl.log").unwrap(),
+        "daemon-reload\nrestart kubelet\n"
+    );
+
+    // A config without the webhook block gets one.
+    let no_webhook =
+        KUBELET_CONFIG.replace("  webhook:\n    cacheTTL: 0s\n    enabled: false\n", "");
+    let n = Node::new(Some(&no_webhook), DROPIN_NOW);
+    n.run(&script);
+    let cfg = n.read("config.yaml").unwrap();
+    let mut want = yaml(&no_webhook);
+    want["authentication"]["webhook"] = yaml("enabled: true");
+    assert_eq!(yaml(&cfg), want, "{cfg}");
+
+    // The seed's node: flags only; the flag joins --authorization-mode=Webhook, cadvisor goes.
+    let n = Node::new(None, DROPIN_SEED);
+    n.run(&script);
+    let d = n.read("10-kubeadm.conf").unwrap();
+    assert!(d.contains("Environment=\"KUBELET_AUTHZ_ARGS=--authentication-token-webhook=true --authorization-mode=Webhook --client-ca-file=/etc/kubernetes/pki/ca.crt\""), "{d}");
+    assert!(
+        d.contains("Environment=\"KUBELET_CADVISOR_ARGS=\"\n"),
+        "{d}"
+    );
+    assert!(!d.contains("cadvisor-port"), "{d}");
+    assert_eq!(d.lines().count(), DROPIN_SEED.lines().count());
+    assert!(n.read("config.yaml").is_none());
+    let again = n.run(&script);
+    assert!(again.contains("nothing to change"), "{again}");
+    assert_eq!(n.read("10-kubeadm.conf").unwrap(), d);
+    assert_eq!(
+        n.read("systemctl.log").unwrap(),
+        "daemon-reload\nrestart kubelet\n"
+    );
+
+    // An explicit --authentication-token-webhook=false flag in kubeadm-flags.env wins over the file.
+    let n = Node::new(Some(KUBELET_CONFIG), DROPIN_NOW);
+    std::fs::write(
+        n.dir.path().join("kubeadm-flags.env"),
+        "KUBELET_KUBEADM_ARGS=\"--authentication-token-webhook=false --pod-infra-container-image=registry.k8s.io/pause:3.10\"\n",
+    )
+    .unwrap();
+    n.run(&script);
+    assert_eq!(
+        n.read("kubeadm-flags.env").unwrap(),
+        "KUBELET_KUBEADM_ARGS=\"--authentication-token-webhook=true --pod-infra-container-image=registry.k8s.io/pause:3.10\"\n"
+    );
+}
