@@ -632,3 +632,100 @@ async fn kubelet_fix_reports_the_seed_workers_and_its_script_works() {
         "KUBELET_KUBEADM_ARGS=\"--authentication-token-webhook=true --pod-infra-container-image=registry.k8s.io/pause:3.10\"\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_proxy_fix_server_dry_run_and_a_conflict_re_plans() {
+    use promfix_testcluster::faults::FaultKind;
+    let tc = start("f-kube-proxy.yaml").await;
+    rolled_out(&tc, 1).await;
+    let cm0 = get(&tc, "configmaps", Some("kube-system"), "kube-proxy");
+    let backup_dir = tempfile::tempdir().unwrap();
+    let bdir = backup_dir.path().to_str().unwrap();
+
+    // --dry-run=server: both writes sent with dryRun=All, nothing stored, no wait, no backup.
+    tc.cluster.faults.clear_log();
+    ok(&promfix(
+        &tc,
+        &[
+            "kube-proxy",
+            "--dry-run=server",
+            "--yes",
+            "--backup-dir",
+            bdir,
+        ],
+    )
+    .await);
+    let w: Vec<_> = tc
+        .cluster
+        .faults
+        .log()
+        .into_iter()
+        .filter(|e| e.is_write)
+        .collect();
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w.iter()
+            .all(|e| e.query.contains("dryRun=All") && e.status == 200),
+        "{w:?}"
+    );
+    let cm = get(&tc, "configmaps", Some("kube-system"), "kube-proxy");
+    assert_eq!(
+        cm["metadata"]["resourceVersion"],
+        cm0["metadata"]["resourceVersion"]
+    );
+    assert_eq!(
+        get(&tc, "daemonsets", Some("kube-system"), "kube-proxy")["metadata"]["generation"],
+        1
+    );
+    assert!(backups(backup_dir.path()).is_empty());
+
+    // A 409 on the ConfigMap: read again, plan again, finish.
+    tc.cluster.faults.clear_log();
+    tc.cluster
+        .faults
+        .fail_next_writes(Some("configmaps"), 1, FaultKind::Conflict);
+    let o = promfix(
+        &tc,
+        &[
+            "kube-proxy",
+            "--yes",
+            "--backup-dir",
+            bdir,
+            "--timeout",
+            "60s",
+        ],
+    )
+    .await;
+    ok(&o);
+    let w: Vec<(String, u16)> = tc
+        .cluster
+        .faults
+        .log()
+        .into_iter()
+        .filter(|e| e.is_write)
+        .map(|e| (e.path, e.status))
+        .collect();
+    assert_eq!(
+        w,
+        vec![
+            (
+                "/api/v1/namespaces/kube-system/configmaps/kube-proxy".to_string(),
+                409
+            ),
+            (
+                "/api/v1/namespaces/kube-system/configmaps/kube-proxy".to_string(),
+                200
+            ),
+            (
+                "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy".to_string(),
+                200
+            ),
+        ]
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("409"),
+        "{}",
+        text(&o)
+    );
+    rolled_out(&tc, 2).await;
+}

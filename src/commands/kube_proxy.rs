@@ -200,12 +200,27 @@ pub(crate) async fn execute(
                 .backup_dir
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("."));
-            let p = apply::write_backup(&plan, &kube.context, &dir, command)?;
+            // Backup names carry the second: a re-planned round gets its own file.
+            let name = if round == 0 {
+                command.to_string()
+            } else {
+                format!("{command}-round{}", round + 1)
+            };
+            let p = apply::write_backup(&plan, &kube.context, &dir, &name)?;
             if backup.is_none() {
                 eprintln!(
                     "backup: {} (restore with `kubectl promfix rollback {}`)",
                     p.display(),
                     p.display()
+                );
+            } else {
+                eprintln!(
+                    "backup of the re-planned changes: {} (restore it first, then {})",
+                    p.display(),
+                    backup
+                        .as_ref()
+                        .map(|b| b.display().to_string())
+                        .unwrap_or_default()
                 );
             }
             backup.get_or_insert(p);

@@ -281,10 +281,11 @@ pub fn plan(obs: &Observed, w: &Wanted) -> (Plan, Vec<NodeEdit>) {
                         if port_num(&p["port"]) != Some(port) {
                             p["port"] = json!(port);
                         }
-                        if p["targetPort"].is_number() || p["targetPort"].is_null() {
-                            if port_num(&p["targetPort"]) != Some(port) {
-                                p["targetPort"] = json!(port);
-                            }
+                        // A named targetPort is left alone (a container port name).
+                        if (p["targetPort"].is_number() || p["targetPort"].is_null())
+                            && port_num(&p["targetPort"]) != Some(port)
+                        {
+                            p["targetPort"] = json!(port);
                         }
                         moved.push(pn);
                     }
