@@ -55,14 +55,16 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
 /// kube-system's DaemonSets and ConfigMaps, and the pods of the kube-proxy DaemonSet.
 async fn observe(kube: &Kube) -> Result<Observed> {
     let ns = Some("kube-system");
-    let (daemonsets, configmaps) = tokio::try_join!(
+    let (daemonsets, configmaps, services) = tokio::try_join!(
         kube.list(&k::DAEMONSETS, ns, None),
         kube.list(&k::CONFIGMAPS, ns, None),
+        kube.list(&k::SERVICES, ns, None),
     )?;
     let mut obs = Observed {
         daemonsets,
         configmaps,
         pods: Vec::new(),
+        services,
     };
     if let Ok(ds) = fix::find_daemonset(&obs.daemonsets) {
         let uid = ds["metadata"]["uid"].as_str().unwrap_or("").to_string();

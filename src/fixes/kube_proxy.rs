@@ -34,6 +34,8 @@ pub struct Observed {
     pub daemonsets: Vec<Value>,
     pub configmaps: Vec<Value>,
     pub pods: Vec<Value>,
+    /// kube-system's Services (to check that one selects kube-proxy on its metrics port).
+    pub services: Vec<Value>,
 }
 
 /// Where kube-proxy's configuration file comes from.
@@ -296,6 +298,47 @@ pub fn set_metrics_bind_address(config: &str) -> Result<Option<String>, String> 
     Ok(Some(out))
 }
 
+/// What the user should know besides the changes: a `--metrics-bind-address` flag next to
+/// `--config` (ignored: "This parameter is ignored if a config file is specified by --config",
+/// kube-proxy's flag help; kubernetes/kubernetes#108737), and whether any Service selects the
+/// kube-proxy pods on the metrics port (else no ServiceMonitor can scrape them).
+fn notes(obs: &Observed, ds: &Value, config: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(c) = proxy_container(ds) {
+        let args: Vec<String> = str_list(&c["command"])
+            .into_iter()
+            .chain(str_list(&c["args"]))
+            .collect();
+        if let Some(v) = flag_value(&args, "--metrics-bind-address") {
+            out.push(format!(
+                "the DaemonSet also passes --metrics-bind-address={v}, which kube-proxy ignores when --config is given: \
+                 the config file's metricsBindAddress is what counts"
+            ));
+        }
+    }
+    let port = port_of(&metrics_bind_address(config));
+    let labels = &ds["spec"]["template"]["metadata"]["labels"];
+    let selected = obs.services.iter().any(|svc| {
+        let sel = &svc["spec"]["selector"];
+        sel.as_object()
+            .is_some_and(|m| !m.is_empty() && m.iter().all(|(k, v)| labels[k] == *v))
+            && svc["spec"]["ports"].as_array().is_some_and(|ps| {
+                ps.iter().any(|p| {
+                    p["targetPort"].as_u64() == Some(u64::from(port))
+                        || (p["targetPort"].is_null()
+                            && p["port"].as_u64() == Some(u64::from(port)))
+                })
+            })
+    });
+    if !selected {
+        out.push(format!(
+            "no Service in kube-system selects the kube-proxy pods on port {port}: nothing scrapes them yet \
+             (kube-prometheus-stack: kubeProxy.enabled: true creates the Service and ServiceMonitor)"
+        ));
+    }
+    out
+}
+
 /// When this tool last wrote the ConfigMap (its managedFields entry), RFC 3339.
 fn written_by_us_at(cm: &Value) -> Option<&str> {
     cm["metadata"]["managedFields"]
@@ -333,6 +376,7 @@ pub fn plan(obs: &Observed, now: &str) -> Result<(Plan, ConfigSource), String> {
         )
     })?;
     let mut plan = Plan::default();
+    plan.notes.extend(notes(obs, ds, text));
     let edited = set_metrics_bind_address(text)?;
     if let Some(new_text) = &edited {
         let mut after = cm.clone();
@@ -581,9 +625,11 @@ mod tests {
             daemonsets: vec![ds()],
             configmaps: vec![cm(KUBEADM_CONFIG)],
             pods: vec![],
+            services: vec![],
         };
         let (plan, _) = plan(&obs, "2026-01-02T03:04:05Z").unwrap();
         assert_eq!(plan.changes.len(), 2);
+        assert!(plan.notes[0].contains("no Service"), "{:?}", plan.notes);
         let Op::MergePatch { patch } = &plan.changes[0].op else {
             panic!()
         };
@@ -608,8 +654,13 @@ mod tests {
             daemonsets: vec![ds()],
             configmaps: vec![c],
             pods: vec![pod("2026-01-02T03:00:01Z")],
+            services: vec![
+                json!({"spec": {"selector": {"k8s-app": "kube-proxy"}, "ports": [{"name": "http-metrics", "port": 10249, "targetPort": 10249}]}}),
+            ],
         };
-        assert!(plan(&obs, "x").unwrap().0.is_empty());
+        let (p, _) = plan(&obs, "x").unwrap();
+        assert!(p.is_empty());
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
         obs.pods.push(pod("2026-01-01T00:00:00Z"));
         let (p, _) = plan(&obs, "x").unwrap();
         assert_eq!(p.changes.len(), 1);

@@ -250,15 +250,21 @@ pub fn sync_daemonset(store: &Store, ds: &Value) {
         .filter(|p| hash_of(p) == hash)
         .count();
     let available = ready;
+    // DaemonSetStatus: observedGeneration, updatedNumberScheduled, numberAvailable and
+    // numberUnavailable are `omitempty` (absent when 0), the other counts are always written.
     let mut status = json!({
         "currentNumberScheduled": scheduled,
         "desiredNumberScheduled": wanted.len(),
         "numberMisscheduled": misscheduled,
         "numberReady": ready,
         "observedGeneration": ds["metadata"]["generation"].as_i64().unwrap_or(1),
-        "updatedNumberScheduled": updated,
-        "numberAvailable": available,
     });
+    if updated > 0 {
+        status["updatedNumberScheduled"] = json!(updated);
+    }
+    if available > 0 {
+        status["numberAvailable"] = json!(available);
+    }
     if wanted.len() > available {
         status["numberUnavailable"] = json!(wanted.len() - available);
     }
