@@ -728,4 +728,44 @@ async fn kube_proxy_fix_server_dry_run_and_a_conflict_re_plans() {
         text(&o)
     );
     rolled_out(&tc, 2).await;
+
+    // Real kubectl agrees: the rollout is done, and its own restart is the same kind of write.
+    let kubectl = |args: &'static [&'static str]| {
+        let mut c = tc.kubectl();
+        c.args(args);
+        async move {
+            tokio::task::spawn_blocking(move || c.output().expect("kubectl (Debian/peer kubectl)"))
+                .await
+                .unwrap()
+        }
+    };
+    let st = kubectl(&[
+        "-n",
+        "kube-system",
+        "rollout",
+        "status",
+        "daemonset/kube-proxy",
+        "--timeout=30s",
+    ])
+    .await;
+    let out = ok(&st);
+    assert!(
+        out.contains("daemon set \"kube-proxy\" successfully rolled out"),
+        "{out}"
+    );
+    tc.cluster.faults.clear_log();
+    ok(&kubectl(&[
+        "-n",
+        "kube-system",
+        "rollout",
+        "restart",
+        "daemonset/kube-proxy",
+    ])
+    .await);
+    let w = writes(&tc);
+    assert_eq!(
+        w,
+        vec!["PATCH /apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy application/strategic-merge-patch+json".to_string()]
+    );
+    rolled_out(&tc, 3).await;
 }

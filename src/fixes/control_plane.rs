@@ -222,6 +222,26 @@ pub fn plan(obs: &Observed, w: &Wanted) -> (Plan, Vec<NodeEdit>) {
         }
         for sm in sms {
             let svcs = services_of(obs, sm);
+            if svcs.is_empty() {
+                let labels = sm["spec"]["selector"]["matchLabels"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or("")))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                let pname = sm["spec"]["endpoints"][0]["port"]
+                    .as_str()
+                    .unwrap_or("https-metrics");
+                plan.notes.push(format!(
+                    "ServiceMonitor {}/{} selects no Service (its targets are empty; kube-prometheus ships none): create one in                      kube-system labelled {{{labels}}} with selector {{component: {}}}, clusterIP None and port {pname:?} {port}",
+                    ns(sm),
+                    name(sm),
+                    c.name
+                ));
+            }
             let Some(eps) = sm["spec"]["endpoints"].as_array() else {
                 continue;
             };
@@ -546,6 +566,18 @@ mod tests {
             panic!()
         };
         assert_eq!(patch["subsets"][0]["ports"][0]["port"], 10259);
+        // no Service: a note saying which one to create
+        obs.services.clear();
+        obs.endpoints.clear();
+        let (p2, _) = plan(&obs, &w);
+        assert!(p2.is_empty());
+        assert!(
+            p2.notes[0].contains("selects no Service")
+                && p2.notes[0].contains("app.kubernetes.io/name: kube-scheduler")
+                && p2.notes[0].contains("\"https-metrics\" 10259"),
+            "{:?}",
+            p2.notes
+        );
         // the controller-manager has no monitor: a note
         assert!(
             p.notes
