@@ -587,6 +587,16 @@ mod tests {
     }
 
     #[test]
+    fn helm_values_carry_the_change() {
+        let v = helm_values(&kps(), &Wanted::default());
+        assert_eq!(
+            v["kubeScheduler"],
+            json!({"service": {"port": 10259, "targetPort": 10259}, "serviceMonitor": {"https": true, "insecureSkipVerify": true}})
+        );
+        assert_eq!(v["kubeControllerManager"]["service"]["port"], 10257);
+    }
+
+    #[test]
     fn secure_port_from_the_pods_flags() {
         let mut obs = kps();
         obs.pods[0]["spec"]["containers"][0]["command"] =

@@ -5,7 +5,8 @@
 //! 1. The ConfigMap holding kube-proxy's `--config` file, found through the DaemonSet (the
 //!    container's `--config=PATH`, the volumeMount under which PATH lies, that volume's
 //!    ConfigMap and key; kubeadm: ConfigMap `kube-proxy`, key `config.conf`), gets
-//!    `metricsBindAddress: 0.0.0.0:<port>`. The embedded YAML is edited as text: exactly one
+//!    `metricsBindAddress: 0.0.0.0:<port>` (`"[::]:<port>"` when the address or kube-proxy's
+//!    `bindAddress` is IPv6). The embedded YAML is edited as text: exactly one
 //!    line changes (or one line is appended when the field is absent); comments, key order,
 //!    quoting and every other line stay as they were.
 //! 2. The DaemonSet is restarted as `kubectl rollout restart` does it (kubectl
@@ -226,6 +227,15 @@ fn port_of(addr: &str) -> u16 {
         .unwrap_or(METRICS_PORT)
 }
 
+/// A bind address as a YAML scalar (`[::]:10249` must be quoted: `[` starts a flow sequence).
+fn quoted(addr: &str) -> String {
+    if addr.starts_with('[') {
+        format!("\"{addr}\"")
+    } else {
+        addr.to_string()
+    }
+}
+
 /// The current `metricsBindAddress` of a kube-proxy config ("" when absent).
 pub fn metrics_bind_address(config: &str) -> String {
     config
@@ -248,7 +258,16 @@ pub fn set_metrics_bind_address(config: &str) -> Result<Option<String>, String> 
     if binds_all(&current) {
         return Ok(None);
     }
-    let want = format!("0.0.0.0:{}", port_of(&current));
+    // IPv6: `[::]` (kube-proxy's default follows bindAddress: `[::1]:10249` for an IPv6 one).
+    let ipv6 = match current.rsplit_once(':') {
+        Some((h, _)) => h.contains(':'),
+        None => config
+            .lines()
+            .find_map(|l| l.strip_prefix("bindAddress:").map(scalar))
+            .is_some_and(|b| b.contains(':')),
+    };
+    let any = if ipv6 { "[::]" } else { "0.0.0.0" };
+    let want = format!("{any}:{}", port_of(&current));
     let mut out = String::with_capacity(config.len() + 40);
     let mut done = false;
     for line in config.split_inclusive('\n') {
@@ -257,7 +276,7 @@ pub fn set_metrics_bind_address(config: &str) -> Result<Option<String>, String> 
             let eol = &rest[body.len()..];
             let (_, comment) = split_comment(body.trim());
             out.push_str("metricsBindAddress: ");
-            out.push_str(&want);
+            out.push_str(&quoted(&want));
             if !comment.is_empty() {
                 out.push(' ');
                 out.push_str(comment);
@@ -277,7 +296,7 @@ pub fn set_metrics_bind_address(config: &str) -> Result<Option<String>, String> 
         if !out.is_empty() && !out.ends_with('\n') {
             out.push_str(eol);
         }
-        out.push_str(&format!("metricsBindAddress: {want}{eol}"));
+        out.push_str(&format!("metricsBindAddress: {}{eol}", quoted(&want)));
     }
     // Check: the same document but for that field.
     let after: serde_yaml_ng::Value = serde_yaml_ng::from_str(&out)
@@ -613,6 +632,18 @@ mod tests {
         assert_eq!(
             set_metrics_bind_address("metricsBindAddress: '[::]:10249'\n").unwrap(),
             None
+        );
+        assert_eq!(
+            set_metrics_bind_address("bindAddress: '::'\nmetricsBindAddress: \"\"\n")
+                .unwrap()
+                .unwrap(),
+            "bindAddress: '::'\nmetricsBindAddress: \"[::]:10249\"\n"
+        );
+        assert_eq!(
+            set_metrics_bind_address("metricsBindAddress: '[::1]:10249'\n")
+                .unwrap()
+                .unwrap(),
+            "metricsBindAddress: \"[::]:10249\"\n"
         );
         assert!(set_metrics_bind_address("{metricsBindAddress: x, a: b}").is_err());
         assert!(set_metrics_bind_address(": : :\n- [").is_err());
