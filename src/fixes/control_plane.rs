@@ -438,16 +438,16 @@ pub fn render_edits(edits: &[NodeEdit]) -> String {
     out
 }
 
-/// The kube-prometheus-stack values that carry this change (for `--helm-values`).
+/// The kube-prometheus-stack values that carry this change (for `--helm-values`). With
+/// `--ca-file`, the chart verifies against the service account's CA (its template's fixed
+/// `caFile`), not the given one.
 pub fn helm_values(obs: &Observed, w: &Wanted) -> Value {
     let mut v = json!({});
     for c in &COMPONENTS {
         let port = secure_port(obs, c);
-        let mut sm = json!({"https": true});
-        match &w.ca_file {
-            Some(ca) => sm["caFile"] = json!(ca),
-            None => sm["insecureSkipVerify"] = json!(true),
-        }
+        // The chart's template (templates/exporters/kube-scheduler/servicemonitor.yaml) writes
+        // `tlsConfig.caFile` = the service account's CA itself: another CA is not a value.
+        let sm = json!({"https": true, "insecureSkipVerify": w.ca_file.is_none()});
         v[c.values_key] =
             json!({"service": {"port": port, "targetPort": port}, "serviceMonitor": sm});
     }
