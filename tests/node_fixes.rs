@@ -556,6 +556,25 @@ async fn kubelet_fix_reports_the_seed_workers_and_its_script_works() {
         std::fs::metadata(&script).unwrap().permissions().mode() & 0o777,
         0o755
     );
+    // Through kubectl's plugin mechanism too.
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_kubectl-promfix"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let mut cmd = tc.kubectl();
+    cmd.args(["promfix", "kubelet", "-o", "json"]).env(
+        "PATH",
+        format!(
+            "{}:{}",
+            bin_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        ),
+    );
+    let o = tokio::task::spawn_blocking(move || cmd.output().expect("kubectl"))
+        .await
+        .unwrap();
+    let via_kubectl: Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(via_kubectl["affected"], v["affected"]);
     let text = ok(&promfix(&tc, &["kubelet"]).await);
     assert!(text.contains("AFFECTED"), "{text}");
     assert!(text.contains("node2, node3"), "{text}");
