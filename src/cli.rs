@@ -248,6 +248,10 @@ pub enum Command {
     ControlPlane {
         #[command(flatten)]
         write: WriteOpts,
+        /// Verify the components' serving certificates with this CA file (a path inside the
+        /// Prometheus pods, e.g. from spec.secrets) instead of insecureSkipVerify
+        #[arg(long, value_name = "PATH")]
+        ca_file: Option<String>,
     },
     /// The node-side fix for kubelets answering 403 (token webhook authentication, cadvisor port)
     Kubelet {

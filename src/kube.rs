@@ -307,6 +307,26 @@ impl Kube {
             .map(|o| Self::to_value(res, o))
     }
 
+    /// Strategic merge patch (built-in types only), as `kubectl patch` and `kubectl rollout
+    /// restart` send it. No precondition: the patch names only the fields it sets.
+    pub async fn strategic_merge_patch(
+        &self,
+        res: &Res,
+        ns: Option<&str>,
+        name: &str,
+        patch: &Value,
+    ) -> std::result::Result<Value, kube::Error> {
+        let pp = PatchParams {
+            dry_run: self.server_dry_run,
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..Default::default()
+        };
+        self.api(res, ns)
+            .patch(name, &pp, &Patch::Strategic(patch))
+            .await
+            .map(|o| Self::to_value(res, o))
+    }
+
     /// Replace (PUT) with the object's resourceVersion as precondition.
     pub async fn replace(&self, res: &Res, obj: &Value) -> std::result::Result<Value, kube::Error> {
         let ns = obj["metadata"]["namespace"].as_str();

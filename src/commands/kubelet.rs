@@ -1,15 +1,95 @@
-//! `kubectl promfix kubelet`.
+//! `kubectl promfix kubelet`: read every node's kubelet `/configz` through `nodes/proxy`
+//! (bounded concurrency), report the kubelets that refuse Prometheus' token, and print (or write
+//! with `--script FILE`) the node-side fix. Writes nothing to the cluster.
 
 use crate::Outcome;
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, Output};
 use crate::error::{Error, Result};
+use crate::fixes::kubelet::{self as fix, Finding};
+use crate::kube::{self as k, Kube};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+/// How many `/configz` reads run at once.
+const CONCURRENCY: usize = 8;
 
 /// Run the command (its flags are in `cli.command`, the global ones in `cli.global`).
 pub async fn run(cli: &Cli) -> Result<Outcome> {
-    let Command::Kubelet { .. } = &cli.command else {
+    let Command::Kubelet { script, output } = &cli.command else {
         return Err(Error::Other("internal: wrong command".into()));
     };
-    Err(Error::Other(
-        "`kubectl promfix kubelet` is not available in this build yet".into(),
-    ))
+    let kube = Kube::connect(&cli.global, cli.global.context.first().map(String::as_str)).await?;
+    let nodes = kube.list(&k::NODES, None, None).await?;
+    let names: Vec<String> = nodes
+        .iter()
+        .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_string))
+        .collect();
+    let mut findings: Vec<Finding> = futures::stream::iter(names.iter().cloned())
+        .map(|node| {
+            let kube = kube.clone();
+            async move {
+                let path = format!("/api/v1/nodes/{node}/proxy/configz");
+                match kube.get_text(&path).await {
+                    Ok(body) => match serde_json::from_str::<Value>(&body) {
+                        Ok(v) => fix::assess(&node, &v),
+                        Err(e) => fix::unknown(&node, format!("not JSON: {e}")),
+                    },
+                    Err(kube::Error::Api(s)) => {
+                        fix::unknown(&node, format!("{} ({})", s.message, s.code))
+                    }
+                    Err(e) => fix::unknown(&node, e.to_string()),
+                }
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    findings.sort_by(|a, b| a.node.cmp(&b.node));
+    let affected: Vec<&str> = findings
+        .iter()
+        .filter(|f| f.affected)
+        .map(|f| f.node.as_str())
+        .collect();
+    let mut script_path = None;
+    if let Some(p) = script {
+        write_script(p, &fix::script(&affected))?;
+        eprintln!("script written to {}", p.display());
+        script_path = Some(p.display().to_string());
+    }
+    match output {
+        Some(fmt) => {
+            let v = json!({
+                "nodes": findings,
+                "affected": affected,
+                "script": script_path,
+            });
+            let text = match fmt {
+                Output::Json => serde_json::to_string_pretty(&v).unwrap_or_default() + "\n",
+                Output::Yaml => serde_yaml_ng::to_string(&v).unwrap_or_default(),
+            };
+            print!("{text}");
+        }
+        None => print!("{}", fix::render(&findings, script_path.as_deref())),
+    }
+    if findings.iter().all(|f| f.error.is_some()) && !findings.is_empty() {
+        return Err(Error::Other(format!(
+            "no kubelet's /configz could be read (first: {})\n  hint: reading it needs `get` on nodes/proxy",
+            findings[0].error.as_deref().unwrap_or("")
+        )));
+    }
+    Ok(Outcome::Ok)
+}
+
+/// Write the script, mode 0755 (replacing an older one).
+fn write_script(path: &std::path::Path, text: &str) -> Result<()> {
+    let err = |e: std::io::Error| {
+        Error::Input(format!("cannot write the script {}: {e}", path.display()))
+    };
+    std::fs::write(path, text).map_err(err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(err)?;
+    }
+    Ok(())
 }

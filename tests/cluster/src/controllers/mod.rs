@@ -8,6 +8,7 @@
 //!
 //! OWNER: controllers helper.
 
+pub mod daemonset;
 pub mod endpoints;
 pub mod endpointslices;
 pub mod operator;
@@ -37,7 +38,8 @@ pub fn spawn_all(cluster: Arc<Cluster>) -> Vec<tokio::task::JoinHandle<()>> {
     if cluster.store.serves("prometheuses") {
         v.push(operator::spawn(cluster.clone()));
     }
-    v.push(operator::spawn_statefulsets(cluster));
+    v.push(operator::spawn_statefulsets(cluster.clone()));
+    v.push(daemonset::spawn(cluster));
     v
 }
 
@@ -302,7 +304,7 @@ mod tests {
     async fn spawn_all_runs_every_controller() {
         let (c, _d) = cluster(228);
         let hs = spawn_all(c.clone());
-        assert_eq!(hs.len(), 6);
+        assert_eq!(hs.len(), 7);
         put(
             &c,
             "services",
