@@ -59,7 +59,20 @@ fn cert_paths(args: &EtcdArgs) -> Result<certs::intake::CertPaths> {
         });
     }
     if let Some(dir) = &s.from_dir {
-        return pick_candidate(certs::intake::discover(dir)?);
+        let found = certs::intake::discover(dir)?;
+        // One directory holds one cluster's sets (kubeadm always makes both
+        // apiserver-etcd-client and healthcheck-client), all signed by the same etcd CA, listed
+        // best first: without a terminal take the first rather than fail.
+        if found.len() > 1 && !interact::interactive() {
+            eprintln!(
+                "note: {} certificate sets in {}; using {} (choose another with --ca/--cert/--key)",
+                found.len(),
+                dir.display(),
+                found[0]
+            );
+            return Ok(found[0].paths.clone());
+        }
+        return pick_candidate(found);
     }
     // On a control-plane node: what the running kube-apiserver uses.
     if let Some(paths) = apiserver_process_paths() {
