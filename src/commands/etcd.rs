@@ -327,6 +327,70 @@ async fn endpoints_from_cluster(kube: &Kube) -> Result<Vec<certs::intake::Endpoi
     Ok(out)
 }
 
+/// A read was forbidden: list every read this command needs that the user may not do (one
+/// SelfSubjectAccessReview each), so one round of RBAC changes is enough. Writes are checked
+/// the same way once the plan is known.
+async fn forbidden_reads(kube: &Kube, ns: Option<&str>, e: Error) -> Error {
+    if e.status() != Some(403) {
+        return e;
+    }
+    let mut checks: Vec<(&str, k::Res, Option<&str>, &str)> = vec![
+        ("list", k::PROMETHEUSES, ns, "find the Prometheus"),
+        (
+            "list",
+            k::SERVICEMONITORS,
+            None,
+            "find the etcd ServiceMonitor",
+        ),
+        ("list", k::NAMESPACES, None, "match its namespaceSelector"),
+        (
+            "list",
+            k::PODS,
+            Some("kube-system"),
+            "read the etcd members from the control-plane pods",
+        ),
+        (
+            "list",
+            k::SERVICES,
+            Some("kube-system"),
+            "read the etcd Service",
+        ),
+        (
+            "list",
+            k::ENDPOINTS,
+            Some("kube-system"),
+            "read its Endpoints",
+        ),
+        (
+            "list",
+            k::ENDPOINTSLICES,
+            Some("kube-system"),
+            "read its EndpointSlices",
+        ),
+    ];
+    if let Some(ns) = ns {
+        checks.push(("get", k::SECRETS, Some(ns), "read the Secret"));
+    }
+    let mut denied = Vec::new();
+    for (verb, res, ns, why) in checks {
+        match kube.can_i(verb, &res, None, ns, None).await {
+            Ok(true) => {}
+            Ok(false) => denied.push(format!(
+                "{verb} {}{} (needed to {why})",
+                res.plural,
+                ns.map(|n| format!(" in namespace {n}"))
+                    .unwrap_or_else(|| " in all namespaces".into())
+            )),
+            // No access reviews either: the error as the server gave it.
+            Err(_) => return Error::Forbidden(vec![e.to_string()]),
+        }
+    }
+    if denied.is_empty() {
+        denied.push(e.to_string());
+    }
+    Error::Forbidden(denied)
+}
+
 /// The plan for the chosen steps.
 fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
     let (mode, note) = fix::tls_mode(&obs.prometheus, w);
@@ -408,21 +472,29 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
     // 2. The cluster.
     let mut kube = Kube::connect(global, global.context.first().map(String::as_str)).await?;
     kube.server_dry_run = args.write.dry_run == DryRun::Server;
-    if !kube.serves(&k::PROMETHEUSES).await? {
+    let ns = global.namespace.as_deref();
+    let served = match kube.serves(&k::PROMETHEUSES).await {
+        Ok(v) => v,
+        Err(e) => return Err(forbidden_reads(&kube, ns, e).await),
+    };
+    if !served {
         return Err(Error::NotFound {
             what: "the Prometheus Operator (monitoring.coreos.com/v1 prometheuses)".into(),
             hint: "this cluster does not serve the operator's resources; install kube-prometheus-stack or kube-prometheus first".into(),
         });
     }
-    let prom = choose_prometheus(
-        &kube,
-        global.namespace.as_deref(),
-        args.prometheus.prometheus.as_deref(),
-    )
-    .await?;
+    let prom = match choose_prometheus(&kube, ns, args.prometheus.prometheus.as_deref()).await {
+        Ok(p) => p,
+        Err(e) => return Err(forbidden_reads(&kube, ns, e).await),
+    };
+    let prom_ns = prom["metadata"]["namespace"].as_str().map(str::to_string);
+    let prom_ns = prom_ns.as_deref().or(ns);
     if steps.endpoints() || (args.probe && certs.is_some()) {
         if endpoints.is_empty() {
-            endpoints = endpoints_from_cluster(&kube).await?;
+            endpoints = match endpoints_from_cluster(&kube).await {
+                Ok(e) => e,
+                Err(e) => return Err(forbidden_reads(&kube, prom_ns, e).await),
+            };
         }
         w.ips = endpoint_hosts(&endpoints);
         if let Some(p) = endpoints.first() {
@@ -459,7 +531,11 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
     let mut backup: Option<PathBuf> = None;
     let mut applied: Vec<String> = Vec::new();
     for round in 0..ROUNDS {
-        let obs = observe(&kube, &prom, &w).await?;
+        let obs = match observe(&kube, &prom, &w).await {
+            Ok(o) => o,
+            Err(e) if round == 0 => return Err(forbidden_reads(&kube, prom_ns, e).await),
+            Err(e) => return Err(e),
+        };
         let (plan, mode) = plan(&obs, &w, steps)?;
         if round == 0 {
             print!("{}", plan_view::render(&plan, args.write.show_secrets));
@@ -502,15 +578,19 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
                 .backup_dir
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("."));
-            let p = apply::write_backup(&plan, &kube.context, &dir, steps.name())?;
-            if backup.is_none() {
-                eprintln!(
-                    "backup: {} (restore with `kubectl promfix rollback {}`)",
-                    p.display(),
-                    p.display()
-                );
+            match &backup {
+                // A later round (after a 409): the same backup, with any object it lacks.
+                Some(p) => apply::extend_backup(p, &plan)?,
+                None => {
+                    let p = apply::write_backup(&plan, &kube.context, &dir, steps.name())?;
+                    eprintln!(
+                        "backup: {} (restore with `kubectl promfix rollback {}`)",
+                        p.display(),
+                        p.display()
+                    );
+                    backup = Some(p);
+                }
             }
-            backup.get_or_insert(p);
         }
         let mut conflict = false;
         for (i, change) in plan.changes.iter().enumerate() {
