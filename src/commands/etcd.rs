@@ -137,6 +137,23 @@ pub fn load_certs(args: &EtcdArgs) -> Result<certs::ValidatedCerts> {
     Ok(validated)
 }
 
+/// Endpoints objects hold IP addresses only (the API server rejects names): every member must
+/// be given as an IP.
+fn require_ips(eps: &[certs::intake::Endpoint], source: &str) -> Result<()> {
+    let names: Vec<String> = eps
+        .iter()
+        .filter(|e| !matches!(e.host, certs::intake::Host::Ip(_)))
+        .map(|e| e.host_str())
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Input(format!(
+        "{source} names {} instead of IP addresses; an Endpoints object can list only IPs\n  hint: pass the etcd members' IPs with --endpoints IP[,IP...]",
+        names.join(", ")
+    )))
+}
+
 fn endpoint_hosts(eps: &[certs::intake::Endpoint]) -> Vec<String> {
     let mut v: Vec<String> = eps.iter().map(|e| e.host_str()).collect();
     v.dedup();
@@ -449,6 +466,9 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
     for e in &args.endpoints.endpoints {
         endpoints.extend(certs::intake::parse_endpoint_list(e, args.endpoints.port)?);
     }
+    if steps.endpoints() {
+        require_ips(&endpoints, "--endpoints")?;
+    }
     let mut w = Wanted::with_defaults();
     w.secret_name = args.names.secret_name.clone();
     w.ca_key = args.names.ca_secret_key.clone();
@@ -495,6 +515,9 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
                 Ok(e) => e,
                 Err(e) => return Err(forbidden_reads(&kube, prom_ns, e).await),
             };
+            if steps.endpoints() {
+                require_ips(&endpoints, "the cluster's etcd server list")?;
+            }
         }
         w.ips = endpoint_hosts(&endpoints);
         if let Some(p) = endpoints.first() {
