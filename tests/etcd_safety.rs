@@ -580,5 +580,63 @@ async fn bad_inputs_make_no_request() {
         }
         eprintln!("{case:?}: {}", r.stderr.lines().next().unwrap_or(""));
     }
+    // Other local inputs: a directory in no known layout, bad endpoints, bad backup files.
+    let empty_dir = dir.path().join("empty");
+    std::fs::create_dir(&empty_dir).unwrap();
+    let not_yaml = dir.path().join("not-a-backup.yaml");
+    std::fs::write(&not_yaml, "kind: [unclosed\n").unwrap();
+    let empty_s = empty_dir.display().to_string();
+    let not_yaml_s = not_yaml.display().to_string();
+    let missing_backup = dir.path().join("missing-backup.yaml").display().to_string();
+    let ca = corpus("good-ca.pem").display().to_string();
+    let cert = corpus("good-client.pem").display().to_string();
+    let key_s = corpus("good-client-key.pem").display().to_string();
+    let others: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["etcd", "--yes", "--from-dir", &empty_s], "empty"),
+        (
+            vec!["secret", "--yes", "--from-dir", &missing_backup],
+            "missing-backup.yaml",
+        ),
+        (
+            vec![
+                "etcd",
+                "--yes",
+                "--no-probe",
+                "--ca",
+                &ca,
+                "--cert",
+                &cert,
+                "--key",
+                &key_s,
+                "--endpoints",
+                "not-an-address",
+            ],
+            "not-an-address",
+        ),
+        (
+            vec!["endpoints", "--yes", "--endpoints", "10.0.0.1,300.1.1.1"],
+            "300.1.1.1",
+        ),
+        (
+            vec!["rollback", &missing_backup, "--yes"],
+            "missing-backup.yaml",
+        ),
+        (vec!["rollback", &not_yaml_s, "--yes"], "not-a-backup.yaml"),
+    ];
+    for (args, names) in others {
+        let r = plugin(&tc, dir.path(), &args).await;
+        assert_ne!(r.code, 0, "{args:?} must fail:\n{}", r.both());
+        assert!(
+            r.log.is_empty(),
+            "{args:?}: no request:\n{}",
+            describe_log(&r.log.iter().collect::<Vec<_>>())
+        );
+        assert!(
+            r.stderr.contains(names),
+            "{args:?}: names {names}:\n{}",
+            r.stderr
+        );
+        eprintln!("{args:?}: {}", r.stderr.lines().next().unwrap_or(""));
+    }
     assert_eq!(tc.cluster.faults.writes(), 0);
 }
