@@ -330,6 +330,24 @@ async fn rollback_restores_every_touched_object() {
         assert_eq!(mode, 0o600, "backup mode");
     }
 
+    // Without a terminal and without --yes: shows the plan, asks nothing, writes nothing.
+    let ask = plugin(&tc, dir.path(), &["rollback", backup.to_str().unwrap()]).await;
+    ask.expect_code(4);
+    assert!(ask.writes().is_empty(), "{}", describe_log(&ask.writes()));
+    assert!(
+        ask.stdout.contains("restore from the backup"),
+        "{}",
+        ask.stdout
+    );
+    // A client dry run reads only.
+    let dry = plugin(
+        &tc,
+        dir.path(),
+        &["rollback", backup.to_str().unwrap(), "--dry-run=client"],
+    )
+    .await;
+    dry.ok();
+    assert!(dry.log.iter().all(|e| e.method == "GET"));
     // The operator keeps writing the Prometheus' status during the rollout: the rollback's
     // guarded patch may meet 409; make sure it does once, and that it reads again.
     tc.cluster
