@@ -408,6 +408,33 @@ async fn forbidden_reads(kube: &Kube, ns: Option<&str>, e: Error) -> Error {
     Error::Forbidden(denied)
 }
 
+/// The Helm values override for the steps that ran: values of a step that did not run (e.g. the
+/// members, unknown to `secret`) would be wrong, such as `kubeEtcd.endpoints: []`.
+fn helm_values(w: &Wanted, mode: TlsMode, steps: Steps) -> Value {
+    let mut v = fix::helm_values(w, mode);
+    if let Some(etcd) = v.get_mut("kubeEtcd").and_then(Value::as_object_mut) {
+        if !steps.endpoints() {
+            etcd.remove("endpoints");
+            etcd.remove("service");
+        }
+        if !steps.servicemonitor() {
+            etcd.remove("serviceMonitor");
+        }
+    }
+    if let Some(m) = v.as_object_mut() {
+        if !steps.secret() && !steps.servicemonitor() {
+            m.remove("prometheus");
+        }
+        if m.get("kubeEtcd")
+            .and_then(Value::as_object)
+            .is_some_and(|e| e.is_empty())
+        {
+            m.remove("kubeEtcd");
+        }
+    }
+    v
+}
+
 /// The plan for the chosen steps.
 fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
     let (mode, note) = fix::tls_mode(&obs.prometheus, w);
@@ -566,7 +593,7 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
                 && plan.changes.iter().any(|c| c.helm.is_some())
             {
                 let text =
-                    serde_yaml_ng::to_string(&fix::helm_values(&w, mode)).unwrap_or_default();
+                    serde_yaml_ng::to_string(&helm_values(&w, mode, steps)).unwrap_or_default();
                 std::fs::write(path, text).map_err(|e| {
                     Error::Input(format!(
                         "cannot write the Helm values file {}: {e}",
