@@ -166,6 +166,28 @@ async fn helm_warning_and_values_file() {
     assert_eq!(sm["caFile"], format!("{d}/etcd-ca"));
     assert_eq!(sm["certFile"], format!("{d}/etcd-client"));
     assert_eq!(sm["keyFile"], format!("{d}/etcd-client-key"));
+    // `secret` alone knows nothing of the members: its values say only what it changes.
+    let values2 = dir.path().join("values-secret.yaml");
+    let mut args = vec![
+        "secret".to_string(),
+        "--dry-run=client".into(),
+        "--no-probe".into(),
+        "--helm-values".into(),
+        values2.display().to_string(),
+    ];
+    args.extend(corpus_cert_args());
+    plugin(&tc, dir.path(), &strs(&args)).await.ok();
+    let text2 = std::fs::read_to_string(&values2).expect("the values file is written");
+    let v2: Value = serde_yaml_ng::from_str(&text2).expect("valid YAML");
+    assert_eq!(
+        v2["prometheus"]["prometheusSpec"]["secrets"],
+        json!(["etcd-client-cert"]),
+        "{text2}"
+    );
+    assert!(
+        v2["kubeEtcd"]["endpoints"].is_null(),
+        "no member list from `secret`: {text2}"
+    );
     // The same as the ServiceMonitor the plugin writes.
     let r = plugin(&tc, dir.path(), &strs(&etcd_args(&["--yes"]))).await;
     r.ok();

@@ -137,6 +137,7 @@ async fn etcd_on_scenario_a_turns_the_etcd_targets_up() {
         .map(|m| format!("127.{}.{m}:2379", tc.net()))
         .collect();
     wait_targets_up(&tc, &pods, &before, &want).await;
+    second_run_writes_nothing(&tc, dir.path(), &args).await;
     eprintln!("total {:.1}s", t0.elapsed().as_secs_f64());
 }
 
@@ -242,5 +243,49 @@ async fn etcd_on_scenario_c_replaces_stale_slices_and_scrapes_the_members() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(slices_of(&tc, "etcd", SLICE_CONTROLLER).is_empty());
     wait_targets_up(&tc, &pods, &before, &[format!("{member}:2379")]).await;
+    second_run_writes_nothing(&tc, dir.path(), &args).await;
     eprintln!("total {:.1}s", t0.elapsed().as_secs_f64());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_on_scenario_b_from_the_kubeadm_pki_dir_turns_the_target_up() {
+    let t0 = Instant::now();
+    let tc = start(B, Options::default()).await;
+    tc.wait_prometheus_ready(Duration::from_secs(90))
+        .await
+        .expect("Prometheus pods ready");
+    let pods: Vec<String> = list(&tc, "pods", Some("monitoring"))
+        .into_iter()
+        .filter(|p| {
+            p["metadata"]["labels"]["prometheus"] == "prometheus-kube-prometheus-prometheus"
+        })
+        .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string))
+        .collect();
+    assert!(!pods.is_empty());
+    let before = uids(&tc, &pods);
+    let dir = tempfile::tempdir().unwrap();
+    let (certs, key) = cluster_cert_args(&tc);
+    let mut args = vec!["etcd".to_string(), "--yes".into(), "--no-verify".into()];
+    args.extend(certs);
+    let r = kubectl_promfix(&tc, dir.path(), &strs(&args)).await;
+    r.ok();
+    assert_no_key_material(&r, &key);
+    // The member from the etcd pod's --advertise-client-urls, not the apiserver's loopback.
+    let member = format!("127.{}.2.11:2379", tc.net());
+    assert!(r.stderr.contains(&format!("{member}: ok")), "{}", r.stderr);
+    wait_targets_up(&tc, &pods, &before, &[member]).await;
+    second_run_writes_nothing(&tc, dir.path(), &args).await;
+    eprintln!("total {:.1}s", t0.elapsed().as_secs_f64());
+}
+
+/// Once the operator, the controllers and the kubelet are done, running again writes nothing.
+async fn second_run_writes_nothing(tc: &TestCluster, dir: &std::path::Path, args: &[String]) {
+    let r = plugin(tc, dir, &strs(args)).await;
+    r.ok();
+    assert!(
+        r.writes().is_empty(),
+        "the second run writes:\n{}\n{}",
+        describe_log(&r.writes()),
+        r.both()
+    );
 }
