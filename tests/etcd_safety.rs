@@ -680,3 +680,97 @@ async fn bad_inputs_make_no_request() {
     }
     assert_eq!(tc.cluster.faults.writes(), 0);
 }
+
+/// A renewed client certificate: the next run updates the Secret's data, shows only digests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewed_certificate_updates_the_secret() {
+    let tc = start_light(B).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Someone's own secret already mounted: it stays.
+    let s = &tc.cluster.store;
+    let prt = s.rt("prometheuses");
+    let name = "prometheus-kube-prometheus-prometheus";
+    let mut p = s.get(&prt, Some("monitoring"), name).unwrap();
+    p["spec"]["secrets"] = json!(["my-own"]);
+    s.update(&prt, Some("monitoring"), name, p, &WriteCtx::update("helm"))
+        .unwrap();
+    plugin(&tc, dir.path(), &strs(&etcd_args(&["--yes"])))
+        .await
+        .ok();
+    let p = get(&tc, "prometheuses", Some("monitoring"), name).unwrap();
+    assert_eq!(p["spec"]["secrets"], json!(["my-own", "etcd-client-cert"]));
+    let old = get(&tc, "secrets", Some("monitoring"), "etcd-client-cert").unwrap();
+
+    let rsa_key = corpus("rsa-client-key-pkcs8.pem");
+    let args = vec![
+        "secret".to_string(),
+        "--yes".into(),
+        "--no-probe".into(),
+        "--ca".into(),
+        corpus("good-ca.pem").display().to_string(),
+        "--cert".into(),
+        corpus("rsa-client.pem").display().to_string(),
+        "--key".into(),
+        rsa_key.display().to_string(),
+    ];
+    let r = plugin(&tc, dir.path(), &strs(&args)).await;
+    r.ok();
+    println!("{}", r.stdout);
+    assert_no_key_material(&r, &rsa_key);
+    assert_no_key_material(&r, &key());
+    assert!(
+        r.stdout.contains("Secret monitoring/etcd-client-cert"),
+        "{}",
+        r.stdout
+    );
+    let writes = r.writes();
+    assert_eq!(
+        writes.len(),
+        1,
+        "only the Secret: {}",
+        describe_log(&writes)
+    );
+    let new = get(&tc, "secrets", Some("monitoring"), "etcd-client-cert").unwrap();
+    assert_eq!(new["data"]["etcd-ca"], old["data"]["etcd-ca"]);
+    assert_ne!(new["data"]["etcd-client"], old["data"]["etcd-client"]);
+    assert_ne!(
+        new["data"]["etcd-client-key"],
+        old["data"]["etcd-client-key"]
+    );
+    // A backup of the old Secret exists (it holds the old key: 0600).
+    let p = get(&tc, "prometheuses", Some("monitoring"), name).unwrap();
+    assert_eq!(p["spec"]["secrets"], json!(["my-own", "etcd-client-cert"]));
+}
+
+/// Connections cut around writes: the run either converges by itself or stops with a partial
+/// report, and the next run finishes; no write is made twice in a way that fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_connections_around_writes_converge() {
+    let tc = start_light(A).await;
+    let dir = tempfile::tempdir().unwrap();
+    // The Secret's create is applied but its answer lost; the Service patch is lost unapplied.
+    tc.cluster.faults.drop_at_write(1, true);
+    tc.cluster.faults.drop_at_write(3, false);
+    let r = plugin(&tc, dir.path(), &strs(&etcd_args(&["--yes"]))).await;
+    println!("{}", r.stderr);
+    if r.code != 0 {
+        r.expect_code(1);
+        assert!(
+            r.stderr.contains("run the same command again"),
+            "{}",
+            r.stderr
+        );
+        plugin(&tc, dir.path(), &strs(&etcd_args(&["--yes"])))
+            .await
+            .ok();
+    }
+    let again = plugin(&tc, dir.path(), &strs(&etcd_args(&["--yes"]))).await;
+    again.ok();
+    assert!(
+        again.writes().is_empty(),
+        "{}",
+        describe_log(&again.writes())
+    );
+    let svc = get(&tc, "services", Some("kube-system"), SVC).unwrap();
+    assert!(svc["spec"]["selector"].is_null());
+}
