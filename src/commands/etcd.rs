@@ -588,7 +588,14 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
         };
         let (plan, mode) = plan(&obs, &w, steps)?;
         if round == 0 {
-            print!("{}", plan_view::render(&plan, args.write.show_secrets));
+            // With -o the objects are the output (to redirect into a file): the plan goes to
+            // stderr.
+            let shown = plan_view::render(&plan, args.write.show_secrets);
+            if args.write.output.is_some() {
+                eprint!("{shown}");
+            } else {
+                print!("{shown}");
+            }
             if let Some(path) = &args.write.helm_values
                 && plan.changes.iter().any(|c| c.helm.is_some())
             {

@@ -53,7 +53,14 @@ pub async fn run(global: &GlobalOpts, file: &Path, write: &WriteOpts) -> Result<
         }
         let plan = apply::rollback_plan(&backup, &current);
         if round == 0 {
-            print!("{}", plan_view::render(&plan, write.show_secrets));
+            // With -o the objects are the output (to redirect into a file): the plan goes to
+            // stderr.
+            let shown = plan_view::render(&plan, write.show_secrets);
+            if write.output.is_some() {
+                eprint!("{shown}");
+            } else {
+                print!("{shown}");
+            }
             if write.dry_run == DryRun::Client {
                 if let Some(fmt) = write.output {
                     print!("{}", plan_view::objects(&plan, fmt, write.show_secrets));
