@@ -80,6 +80,34 @@ async fn dry_runs_change_nothing() {
     r.ok();
     assert_no_key_material(&r, &key());
     assert!(r.log.iter().all(|e| e.method == "GET"));
+    // stdout is the objects alone (redirectable); the plan is on stderr.
+    let objs: Value = serde_yaml_ng::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("-o yaml prints YAML only ({e}):\n{}", r.stdout));
+    assert_eq!(objs["kind"], "List");
+    let kinds: Vec<&str> = objs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"Secret") && kinds.contains(&"ServiceMonitor"),
+        "{kinds:?}"
+    );
+    assert!(
+        objs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["status"].is_null()),
+        "no status in the planned objects"
+    );
+    assert!(
+        r.stderr
+            .contains("create Secret monitoring/etcd-client-cert"),
+        "{}",
+        r.stderr
+    );
 
     // Server: every write carries dryRun=All.
     let r = plugin(
