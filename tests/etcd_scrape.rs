@@ -45,10 +45,7 @@ fn uids(tc: &TestCluster, pods: &[String]) -> Vec<Value> {
         .collect()
 }
 
-/// Wait for every replica to be replaced (the operator rolls them to mount the Secret) and for
-/// the etcd targets to be exactly `want` (host:port) and up.
-async fn wait_targets_up(tc: &TestCluster, pods: &[String], before: &[Value], want: &[String]) {
-    let t0 = Instant::now();
+async fn wait_rolled(tc: &TestCluster, pods: &[String], before: &[Value]) {
     eventually(
         "the Prometheus pods to be replaced and Ready",
         180,
@@ -65,7 +62,16 @@ async fn wait_targets_up(tc: &TestCluster, pods: &[String], before: &[Value], wa
         },
     )
     .await;
-    eprintln!("pods rolled after {:.1}s", t0.elapsed().as_secs_f64());
+}
+
+/// Wait for every replica to be replaced (the operator rolls them to mount the Secret) and for
+/// the etcd targets to be exactly `want` (host:port) and up.
+async fn wait_targets_up(tc: &TestCluster, pods: &[String], before: &[Value], want: &[String]) {
+    let t0 = Instant::now();
+    if !before.is_empty() {
+        wait_rolled(tc, pods, before).await;
+        eprintln!("pods rolled after {:.1}s", t0.elapsed().as_secs_f64());
+    }
     let mut want = want.to_vec();
     want.sort();
     for pod in pods {
@@ -288,4 +294,51 @@ async fn second_run_writes_nothing(tc: &TestCluster, dir: &std::path::Path, args
         describe_log(&r.writes()),
         r.both()
     );
+}
+
+/// `--tls-from secret`: the operator's Secret references (the Secret in the ServiceMonitor's
+/// namespace, copied by the operator into the tls-assets Secret), no mount.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_with_secret_references_on_scenario_c_scrapes_the_member() {
+    let t0 = Instant::now();
+    let tc = start(C, Options::default()).await;
+    tc.wait_prometheus_ready(Duration::from_secs(90))
+        .await
+        .expect("Prometheus pods ready");
+    let pods: Vec<String> = (0..2).map(|i| format!("prometheus-k8s-{i}")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (certs, key) = cluster_cert_args(&tc);
+    let mut args = vec![
+        "etcd".to_string(),
+        "--yes".into(),
+        "--no-verify".into(),
+        "--tls-from".into(),
+        "secret".into(),
+    ];
+    args.extend(certs);
+    let r = plugin(&tc, dir.path(), &strs(&args)).await;
+    r.ok();
+    println!("{}", r.stdout);
+    assert_no_key_material(&r, &key);
+    let sm = get(&tc, "servicemonitors", Some("kube-system"), "etcd").unwrap();
+    let tls = &sm["spec"]["endpoints"][0]["tlsConfig"];
+    assert!(
+        tls["keySecret"].is_object() && tls["keyFile"].is_null(),
+        "{tls:#}"
+    );
+    let secret = get(&tc, "secrets", Some("kube-system"), "etcd-client-cert");
+    assert!(
+        secret.is_some(),
+        "the Secret is in the ServiceMonitor's namespace"
+    );
+    let p = get(&tc, "prometheuses", Some("monitoring"), "k8s").unwrap();
+    assert!(
+        p["spec"]["secrets"].is_null(),
+        "no mount: {:#}",
+        p["spec"]["secrets"]
+    );
+    let member = format!("127.{}.2.11:2379", tc.net());
+    wait_targets_up(&tc, &pods, &[], &[member]).await;
+    second_run_writes_nothing(&tc, dir.path(), &args).await;
+    eprintln!("total {:.1}s", t0.elapsed().as_secs_f64());
 }
