@@ -398,6 +398,47 @@ async fn rollback_restores_every_touched_object() {
     .await;
     dry.ok();
     assert!(dry.log.iter().all(|e| e.method == "GET"));
+    // A server dry run sends every write with dryRun=All and changes none of the objects the
+    // controllers leave alone.
+    let rv = |tc: &TestCluster| -> Vec<Value> {
+        objects
+            .iter()
+            .filter(|(p, _, _)| p != "prometheuses")
+            .map(|(p, ns, n)| {
+                get(tc, p, Some(ns), n)
+                    .map(|o| o["metadata"]["resourceVersion"].clone())
+                    .unwrap_or(Value::Null)
+            })
+            .collect()
+    };
+    let rv_before = rv(&tc);
+    let sdry = plugin(
+        &tc,
+        dir.path(),
+        &[
+            "rollback",
+            backup.to_str().unwrap(),
+            "--dry-run=server",
+            "--yes",
+        ],
+    )
+    .await;
+    sdry.ok();
+    assert!(!sdry.writes().is_empty());
+    for w in sdry.writes() {
+        assert!(
+            w.query.split('&').any(|kv| kv == "dryRun=All"),
+            "{} {}?{}",
+            w.method,
+            w.path,
+            w.query
+        );
+    }
+    assert_eq!(
+        rv(&tc),
+        rv_before,
+        "a server dry run of the rollback changed objects"
+    );
     // The operator keeps writing the Prometheus' status during the rollout: the rollback's
     // guarded patch may meet 409; make sure it does once, and that it reads again.
     tc.cluster

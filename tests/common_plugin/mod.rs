@@ -137,6 +137,16 @@ async fn run_cmd(tc: &TestCluster, mut cmd: Command, cwd: &Path, args: &[&str]) 
         log: tc.cluster.faults.log(),
         took,
     };
+    // Every run, whatever it tests: no key material of any key this suite uses.
+    let all = run.both();
+    assert!(
+        !all.contains("PRIVATE KEY-----"),
+        "a PEM private key header in the output of {}:\n{all}",
+        run.args.join(" ")
+    );
+    for k in known_key_files(tc) {
+        assert_no_key_material(&run, &k);
+    }
     eprintln!(
         "[{:>6.2}s] kubectl-promfix {} -> {} ({} requests, {} writes)",
         took.as_secs_f64(),
@@ -146,6 +156,29 @@ async fn run_cmd(tc: &TestCluster, mut cmd: Command, cwd: &Path, args: &[&str]) 
         run.writes().len()
     );
     run
+}
+
+/// Every private key file of the corpus and of the cluster's generated etcd PKI.
+pub fn known_key_files(tc: &TestCluster) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if std::fs::read_to_string(&p).is_ok_and(|t| t.contains("PRIVATE KEY-----")) {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&corpus(""), &mut out);
+    if let Some(d) = &tc.etcd_certs_dir {
+        walk(d, &mut out);
+    }
+    out
 }
 
 /// The key material of a PEM key file: its base64 body lines.
