@@ -580,6 +580,8 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
     // 4. Rounds of observe → plan → apply.
     let mut backup: Option<PathBuf> = None;
     let mut applied: Vec<String> = Vec::new();
+    // What the last round that met a 409 had left to do.
+    let mut pending: Vec<String> = Vec::new();
     for round in 0..ROUNDS {
         let obs = match observe(&kube, &prom, &w).await {
             Ok(o) => o,
@@ -621,9 +623,10 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
             if plan.is_empty() {
                 return Ok(crate::Outcome::Ok);
             }
+            // A server dry run changes nothing: no question to ask (as kubectl).
             interact::confirm(
                 &format!("Apply these {} changes?", plan.changes.len()),
-                args.write.yes,
+                args.write.yes || kube.server_dry_run,
             )?;
             apply::preflight(&kube, &plan).await?;
         } else if plan.is_empty() {
@@ -663,11 +666,15 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
                 }
                 Err(kube::Error::Api(s)) if s.code == 409 => {
                     step.fail("changed meanwhile (409): reading again");
+                    pending = plan.changes[i..]
+                        .iter()
+                        .map(|c| c.object.display())
+                        .collect();
                     conflict = true;
                     break;
                 }
                 Err(e) => {
-                    step.fail(&e.to_string());
+                    step.fail(&api_message(&e));
                     return Err(Error::Partial {
                         message: format!(
                             "{} {}: {}",
@@ -711,7 +718,11 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
         } else {
             applied.join(", ")
         },
-        pending: "the rest of the plan".into(),
+        pending: if pending.is_empty() {
+            "the rest of the plan".into()
+        } else {
+            pending.join(", ")
+        },
         backup: backup
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "(none)".into()),

@@ -70,9 +70,10 @@ pub async fn run(global: &GlobalOpts, file: &Path, write: &WriteOpts) -> Result<
             if plan.is_empty() {
                 return Ok(crate::Outcome::Ok);
             }
+            // A server dry run changes nothing: no question to ask (as kubectl).
             interact::confirm(
                 &format!("Restore these {} objects?", plan.changes.len()),
-                write.yes,
+                write.yes || kube.server_dry_run,
             )?;
             apply::preflight(&kube, &plan).await?;
         } else if plan.is_empty() {
