@@ -477,6 +477,17 @@ fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
     }
     if steps.servicemonitor() {
         plan.extend(fix::plan_servicemonitor(obs, w, mode, found).map_err(Error::Input)?);
+        // Alone, `servicemonitor` points at files only `secret` mounts.
+        let mounted = obs.prometheus["spec"]["secrets"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|s| s.as_str() == Some(w.secret_name.as_str())));
+        if !steps.secret() && mode == TlsMode::Files && !mounted {
+            plan.notes.push(format!(
+                "Prometheus {prom_ns}/{} does not mount Secret {} yet: the files this ServiceMonitor names exist only after `kubectl promfix secret` (or `etcd`)",
+                obs.prometheus["metadata"]["name"].as_str().unwrap_or(""),
+                w.secret_name
+            ));
+        }
     }
     Ok((plan, mode))
 }
