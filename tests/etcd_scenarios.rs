@@ -323,3 +323,23 @@ async fn scenario_d_without_the_operator_is_a_clear_error() {
     let r = kubectl_promfix(&tc, dir.path(), &["servicemonitor", "--yes"]).await;
     r.expect_code(1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servicemonitor_alone_says_the_secret_is_not_mounted_yet() {
+    let tc = start_light(A).await;
+    let dir = tempfile::tempdir().unwrap();
+    let r = plugin(&tc, dir.path(), &["servicemonitor", "--dry-run=client"]).await;
+    r.ok();
+    assert!(
+        r.stdout.contains("does not mount Secret etcd-client-cert"),
+        "{}",
+        r.stdout
+    );
+    // After `secret`, no such note.
+    let mut args = vec!["secret".to_string(), "--yes".into(), "--no-probe".into()];
+    args.extend(corpus_cert_args());
+    plugin(&tc, dir.path(), &strs(&args)).await.ok();
+    let r = plugin(&tc, dir.path(), &["servicemonitor", "--dry-run=client"]).await;
+    r.ok();
+    assert!(!r.stdout.contains("does not mount"), "{}", r.stdout);
+}
