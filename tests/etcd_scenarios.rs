@@ -157,6 +157,13 @@ async fn etcd_converges(scenario: &str, through_kubectl: bool) {
     println!("{}", r.stdout);
     assert_no_key_material(&r, &corpus("good-client-key.pem"));
     assert!(!r.writes().is_empty(), "the first run writes");
+    // Charts installed with Helm get the warning; kube-prometheus (jsonnet) does not.
+    assert_eq!(
+        r.stdout.contains("Helm release"),
+        scenario != C,
+        "Helm warning on {scenario}:\n{}",
+        r.stdout
+    );
     let secret = check_secret(&tc);
     check_prometheus_mounts(&tc, &n, &secret);
     check_service_and_endpoints(&tc, &n);
