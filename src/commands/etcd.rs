@@ -154,6 +154,32 @@ fn require_ips(eps: &[certs::intake::Endpoint], source: &str) -> Result<()> {
     )))
 }
 
+/// The directories the run writes files into exist (checked before any request).
+fn check_output_paths(args: &EtcdArgs) -> Result<()> {
+    if let Some(dir) = &args.write.backup_dir
+        && args.write.dry_run == DryRun::None
+        && !dir.is_dir()
+    {
+        return Err(Error::Input(format!(
+            "the backup directory {} does not exist or is not a directory\n  hint: create it, or pass another --backup-dir",
+            dir.display()
+        )));
+    }
+    if let Some(file) = &args.write.helm_values {
+        let parent = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if !parent.is_dir() || file.is_dir() {
+            return Err(Error::Input(format!(
+                "cannot write the Helm values file {}: its directory does not exist or it is a directory",
+                file.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn endpoint_hosts(eps: &[certs::intake::Endpoint]) -> Vec<String> {
     let mut v: Vec<String> = eps.iter().map(|e| e.host_str()).collect();
     v.dedup();
@@ -507,6 +533,7 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
     if steps.endpoints() {
         require_ips(&endpoints, "--endpoints")?;
     }
+    check_output_paths(args)?;
     let mut w = Wanted::with_defaults();
     w.secret_name = args.names.secret_name.clone();
     w.ca_key = args.names.ca_secret_key.clone();
