@@ -704,6 +704,12 @@ async fn bad_inputs_make_no_request() {
     let ca = corpus("good-ca.pem").display().to_string();
     let cert = corpus("good-client.pem").display().to_string();
     let key_s = corpus("good-client-key.pem").display().to_string();
+    let missing_dir = dir.path().join("no-such-dir").display().to_string();
+    let missing_values = dir
+        .path()
+        .join("no-such-dir/values.yaml")
+        .display()
+        .to_string();
     let others: Vec<(Vec<&str>, &str)> = vec![
         (vec!["etcd", "--yes", "--from-dir", &empty_s], "empty"),
         (
@@ -735,6 +741,31 @@ async fn bad_inputs_make_no_request() {
             "missing-backup.yaml",
         ),
         (vec!["rollback", &not_yaml_s, "--yes"], "not-a-backup.yaml"),
+        (
+            vec![
+                "etcd",
+                "--yes",
+                "--no-probe",
+                "--ca",
+                &ca,
+                "--cert",
+                &cert,
+                "--key",
+                &key_s,
+                "--backup-dir",
+                &missing_dir,
+            ],
+            "no-such-dir",
+        ),
+        (
+            vec![
+                "servicemonitor",
+                "--dry-run=client",
+                "--helm-values",
+                &missing_values,
+            ],
+            "no-such-dir",
+        ),
     ];
     for (args, names) in others {
         let r = plugin(&tc, dir.path(), &args).await;
