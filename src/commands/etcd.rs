@@ -491,18 +491,36 @@ fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
         }
         plan.extend(fix::plan_secret(obs, w, mode, &nss));
     }
+    let sm_plan = if steps.servicemonitor() {
+        Some(fix::plan_servicemonitor(obs, w, mode, found).map_err(Error::Input)?)
+    } else {
+        None
+    };
     if steps.endpoints() {
-        let Some((sm, idx)) = found else {
-            return Err(Error::NotFound {
-                what: "an etcd ServiceMonitor selected by this Prometheus".into(),
-                hint: "run `kubectl promfix servicemonitor` (or `etcd`) first, which creates one"
-                    .into(),
-            });
+        // Without an etcd ServiceMonitor, `etcd` creates one: the Service and Endpoints follow
+        // the one it is about to create.
+        let created = sm_plan.as_ref().and_then(|p| {
+            p.changes
+                .iter()
+                .find(|c| c.object.plural == "servicemonitors" && c.before.is_none())
+                .and_then(|c| c.after.clone())
+        });
+        let (sm, idx) = match (found, &created) {
+            (Some((sm, idx)), _) => (sm, idx),
+            (None, Some(sm)) => (sm, 0),
+            (None, None) => {
+                return Err(Error::NotFound {
+                    what: "an etcd ServiceMonitor selected by this Prometheus".into(),
+                    hint:
+                        "run `kubectl promfix servicemonitor` (or `etcd`) first, which creates one"
+                            .into(),
+                });
+            }
         };
         plan.extend(fix::plan_endpoints(obs, w, sm, idx).map_err(Error::Input)?);
     }
-    if steps.servicemonitor() {
-        plan.extend(fix::plan_servicemonitor(obs, w, mode, found).map_err(Error::Input)?);
+    if let Some(sm_plan) = sm_plan {
+        plan.extend(sm_plan);
         // Alone, `servicemonitor` points at files only `secret` mounts.
         let mounted = obs.prometheus["spec"]["secrets"]
             .as_array()
