@@ -350,3 +350,62 @@ async fn servicemonitor_alone_says_the_secret_is_not_mounted_yet() {
     r.ok();
     assert!(!r.stdout.contains("does not mount"), "{}", r.stdout);
 }
+
+/// No etcd ServiceMonitor at all (deleted, or a chart with kubeEtcd disabled): `etcd` creates
+/// the ServiceMonitor and a selector-free Service + Endpoints it selects, in one run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_without_any_etcd_servicemonitor_creates_everything() {
+    let tc = start_light(A).await;
+    let n = names(A);
+    let s = &tc.cluster.store;
+    s.delete(
+        &s.rt("servicemonitors"),
+        Some(n.sm_ns),
+        n.sm,
+        &promfix_testcluster::store::DeletePre::default(),
+    )
+    .expect("delete the ServiceMonitor");
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "etcd".to_string(),
+        "--yes".into(),
+        "--no-probe".into(),
+        "--no-verify".into(),
+    ];
+    args.extend(corpus_cert_args());
+    let r = plugin(&tc, dir.path(), &strs(&args)).await;
+    r.ok();
+    println!("{}", r.stdout);
+    let sms: Vec<Value> = list(&tc, "servicemonitors", None)
+        .into_iter()
+        .filter(|sm| sm["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "kubectl-promfix")
+        .collect();
+    assert_eq!(sms.len(), 1, "{sms:#?}");
+    let sm = &sms[0];
+    assert_eq!(sm["spec"]["endpoints"][0]["scheme"], "https");
+    // The Service it selects, with the members.
+    let sel = sm["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .unwrap()
+        .clone();
+    let svcs: Vec<Value> = list(&tc, "services", Some("kube-system"))
+        .into_iter()
+        .filter(|svc| {
+            sel.iter()
+                .all(|(k, v)| &svc["metadata"]["labels"][k.as_str()] == v)
+        })
+        .collect();
+    assert_eq!(svcs.len(), 1, "one Service selected: {svcs:#?}");
+    let svc_name = svcs[0]["metadata"]["name"].as_str().unwrap();
+    let ep = get(&tc, "endpoints", Some("kube-system"), svc_name).expect("its Endpoints");
+    let mut want = member_ips(&tc);
+    want.sort();
+    assert_eq!(endpoint_ips(&ep), want);
+    let again = plugin(&tc, dir.path(), &strs(&args)).await;
+    again.ok();
+    assert!(
+        again.writes().is_empty(),
+        "{}",
+        describe_log(&again.writes())
+    );
+}
