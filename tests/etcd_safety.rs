@@ -940,3 +940,45 @@ async fn endless_conflicts_stop_with_a_partial_report_that_rolls_back() {
     .unwrap();
     assert_eq!(prom["spec"], prom_before["spec"]);
 }
+
+/// The most verbose run (and its server dry run) prints no key material either (the global
+/// check in `common_plugin::plugin` covers every run; this one turns verbosity up).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_runs_print_no_key_material() {
+    let tc = start_light(A).await;
+    let dir = tempfile::tempdir().unwrap();
+    let r = plugin(
+        &tc,
+        dir.path(),
+        &strs(&etcd_args(&["-vvv", "--dry-run=server"])),
+    )
+    .await;
+    r.ok();
+    let r = plugin(&tc, dir.path(), &strs(&etcd_args(&["-vvv", "--yes"]))).await;
+    r.ok();
+    assert_no_key_material(&r, &key());
+    let backup = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("promfix-backup-")
+        })
+        .expect("a backup file");
+    let rb = plugin(
+        &tc,
+        dir.path(),
+        &["-vvv", "rollback", backup.to_str().unwrap(), "--yes"],
+    )
+    .await;
+    rb.ok();
+    // The rollback deletes the Secret: its plan names it, without its data.
+    assert!(
+        rb.stdout.contains("Secret monitoring/etcd-client-cert"),
+        "{}",
+        rb.stdout
+    );
+}
