@@ -409,3 +409,69 @@ async fn etcd_without_any_etcd_servicemonitor_creates_everything() {
         describe_log(&again.writes())
     );
 }
+
+/// Scenario (c): after `etcd` and its rollback, the EndpointSlices are as the controllers keep
+/// them for a Service with a selector: one controller-made slice, no mirrored one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_on_scenario_c_leaves_the_slices_as_the_controllers_make_them() {
+    let tc = start_light(C).await;
+    let dir = tempfile::tempdir().unwrap();
+    let slices = |tc: &TestCluster, manager: &str| -> Vec<Value> {
+        list(tc, "endpointslices", Some("kube-system"))
+            .into_iter()
+            .filter(|s| {
+                s["metadata"]["labels"]["kubernetes.io/service-name"] == "etcd"
+                    && s["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"] == manager
+            })
+            .collect()
+    };
+    let ep_before = get(&tc, "endpoints", Some("kube-system"), "etcd").unwrap();
+    let mut args = vec![
+        "etcd".to_string(),
+        "--yes".into(),
+        "--no-probe".into(),
+        "--no-verify".into(),
+    ];
+    args.extend(corpus_cert_args());
+    plugin(&tc, dir.path(), &strs(&args)).await.ok();
+    let t = &tc;
+    eventually("the mirrored slice", 10, || async move {
+        (!slices(t, "endpointslicemirroring-controller.k8s.io").is_empty()).then_some(())
+    })
+    .await;
+    let backup = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("promfix-backup-")
+        })
+        .expect("a backup file");
+    plugin(
+        &tc,
+        dir.path(),
+        &["rollback", backup.to_str().unwrap(), "--yes"],
+    )
+    .await
+    .ok();
+    eventually(
+        "one controller slice and no mirrored one",
+        10,
+        || async move {
+            (slices(t, "endpointslice-controller.k8s.io").len() == 1
+                && slices(t, "endpointslicemirroring-controller.k8s.io").is_empty())
+            .then_some(())
+        },
+    )
+    .await;
+    let ep = get(&tc, "endpoints", Some("kube-system"), "etcd").unwrap();
+    assert_eq!(ep["subsets"], ep_before["subsets"]);
+    let svc = get(&tc, "services", Some("kube-system"), "etcd").unwrap();
+    assert_eq!(
+        svc["spec"]["selector"],
+        serde_json::json!({"component": "etcd"})
+    );
+}
