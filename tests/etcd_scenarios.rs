@@ -425,7 +425,12 @@ async fn rollback_on_scenario_c_leaves_the_slices_as_the_controllers_make_them()
             })
             .collect()
     };
-    let ep_before = get(&tc, "endpoints", Some("kube-system"), "etcd").unwrap();
+    // The endpoints controller has listed the etcd pod.
+    let t = &tc;
+    let ep_before = eventually("the etcd Endpoints with the etcd pod", 20, || async move {
+        get(t, "endpoints", Some("kube-system"), "etcd").filter(|e| e["subsets"].is_array())
+    })
+    .await;
     let mut args = vec![
         "etcd".to_string(),
         "--yes".into(),
@@ -434,7 +439,6 @@ async fn rollback_on_scenario_c_leaves_the_slices_as_the_controllers_make_them()
     ];
     args.extend(corpus_cert_args());
     plugin(&tc, dir.path(), &strs(&args)).await.ok();
-    let t = &tc;
     eventually("the mirrored slice", 10, || async move {
         (!slices(t, "endpointslicemirroring-controller.k8s.io").is_empty()).then_some(())
     })
