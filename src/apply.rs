@@ -109,14 +109,61 @@ pub fn write_backup(plan: &Plan, context: &str, dir: &Path, command: &str) -> Re
             })
             .collect(),
     };
-    let path = dir.join(format!("promfix-backup-{command}-{now}.yaml"));
     let text = serde_yaml_ng::to_string(&backup)
         .map_err(|e| Error::Other(format!("internal: backup: {e}")))?;
-    write_private(&path, text.as_bytes()).map_err(|source| Error::Backup {
-        path: path.clone(),
-        source,
-    })?;
-    Ok(path)
+    // Names carry the second; a second backup within the same second gets a suffix.
+    let mut n = 1;
+    loop {
+        let path = if n == 1 {
+            dir.join(format!("promfix-backup-{command}-{now}.yaml"))
+        } else {
+            dir.join(format!("promfix-backup-{command}-{now}-{n}.yaml"))
+        };
+        match write_private(&path, text.as_bytes()) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 100 => n += 1,
+            Err(source) => return Err(Error::Backup { path, source }),
+        }
+    }
+}
+
+/// Add to an existing backup the objects of `plan` it does not hold yet (a later round of the
+/// same run, after a 409, may touch objects the first round did not plan). The objects it
+/// already holds keep their first state: that is what the run started from.
+pub fn extend_backup(path: &Path, plan: &Plan) -> Result<()> {
+    let mut backup = read_backup(path)?;
+    let before = backup.items.len();
+    for c in &plan.changes {
+        let held = backup.items.iter().any(|i| {
+            i.plural == c.object.plural
+                && i.namespace == c.object.namespace
+                && i.name == c.object.name
+        });
+        if !held {
+            backup.items.push(BackupItem {
+                api_version: c.object.api_version.clone(),
+                kind: c.object.kind.clone(),
+                plural: c.object.plural.clone(),
+                namespace: c.object.namespace.clone(),
+                name: c.object.name.clone(),
+                before: c.before.clone(),
+            });
+        }
+    }
+    if backup.items.len() == before {
+        return Ok(());
+    }
+    let text = serde_yaml_ng::to_string(&backup)
+        .map_err(|e| Error::Other(format!("internal: backup: {e}")))?;
+    // Write aside (0600), then rename over: the backup is never half written.
+    let tmp = path.with_extension("yaml.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    write_private(&tmp, text.as_bytes())
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|source| Error::Backup {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// Create a file readable only by its owner.
@@ -271,7 +318,8 @@ pub fn rollback_plan(backup: &Backup, current: &[Option<Value>]) -> Plan {
                 if let Some(patch) = guarded_merge_patch(&cur_cmp, &target) {
                     plan.changes.push(Change {
                         object,
-                        before: Some(cur.clone()),
+                        // Without status: the patch does not touch it, the diff must not show it.
+                        before: Some(cur_cmp),
                         after: Some(target),
                         op: Op::MergePatch { patch },
                         reason: "restore from the backup".into(),

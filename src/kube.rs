@@ -356,7 +356,25 @@ impl Kube {
             }),
             ..Default::default()
         };
-        self.api(res, ns).delete(name, &dp).await.map(|_| ())
+        if !self.server_dry_run {
+            return self.api(res, ns).delete(name, &dp).await.map(|_| ());
+        }
+        // kube-rs sends a DELETE's dryRun only in the DeleteOptions body; put it in the query
+        // too, as kubectl does, so the dry run shows in audit and request logs (the body, which
+        // the API server prefers, says the same).
+        use kube::Resource as _;
+        let ar = res.api_resource();
+        let path = format!(
+            "{}/{}?dryRun=All",
+            DynamicObject::url_path(&ar, ns.filter(|_| res.namespaced)),
+            name
+        );
+        let body = serde_json::to_vec(&dp).map_err(kube::Error::SerdeError)?;
+        let req = http::Request::delete(&path)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .map_err(kube::Error::HttpError)?;
+        self.client.request::<Value>(req).await.map(|_| ())
     }
 
     /// SelfSubjectAccessReview: may the current user do `verb` on the resource?

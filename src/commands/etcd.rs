@@ -59,7 +59,20 @@ fn cert_paths(args: &EtcdArgs) -> Result<certs::intake::CertPaths> {
         });
     }
     if let Some(dir) = &s.from_dir {
-        return pick_candidate(certs::intake::discover(dir)?);
+        let found = certs::intake::discover(dir)?;
+        // One directory holds one cluster's sets (kubeadm always makes both
+        // apiserver-etcd-client and healthcheck-client), all signed by the same etcd CA, listed
+        // best first: without a terminal take the first rather than fail.
+        if found.len() > 1 && !interact::interactive() {
+            eprintln!(
+                "note: {} certificate sets in {}; using {} (choose another with --ca/--cert/--key)",
+                found.len(),
+                dir.display(),
+                found[0]
+            );
+            return Ok(found[0].paths.clone());
+        }
+        return pick_candidate(found);
     }
     // On a control-plane node: what the running kube-apiserver uses.
     if let Some(paths) = apiserver_process_paths() {
@@ -122,6 +135,49 @@ pub fn load_certs(args: &EtcdArgs) -> Result<certs::ValidatedCerts> {
         eprintln!("warning: {w}");
     }
     Ok(validated)
+}
+
+/// Endpoints objects hold IP addresses only (the API server rejects names): every member must
+/// be given as an IP.
+fn require_ips(eps: &[certs::intake::Endpoint], source: &str) -> Result<()> {
+    let names: Vec<String> = eps
+        .iter()
+        .filter(|e| !matches!(e.host, certs::intake::Host::Ip(_)))
+        .map(|e| e.host_str())
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Input(format!(
+        "{source} names {} instead of IP addresses; an Endpoints object can list only IPs\n  hint: pass the etcd members' IPs with --endpoints IP[,IP...]",
+        names.join(", ")
+    )))
+}
+
+/// The directories the run writes files into exist (checked before any request).
+fn check_output_paths(args: &EtcdArgs) -> Result<()> {
+    if let Some(dir) = &args.write.backup_dir
+        && args.write.dry_run == DryRun::None
+        && !dir.is_dir()
+    {
+        return Err(Error::Input(format!(
+            "the backup directory {} does not exist or is not a directory\n  hint: create it, or pass another --backup-dir",
+            dir.display()
+        )));
+    }
+    if let Some(file) = &args.write.helm_values {
+        let parent = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if !parent.is_dir() || file.is_dir() {
+            return Err(Error::Input(format!(
+                "cannot write the Helm values file {}: its directory does not exist or it is a directory",
+                file.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn endpoint_hosts(eps: &[certs::intake::Endpoint]) -> Vec<String> {
@@ -314,6 +370,97 @@ async fn endpoints_from_cluster(kube: &Kube) -> Result<Vec<certs::intake::Endpoi
     Ok(out)
 }
 
+/// A read was forbidden: list every read this command needs that the user may not do (one
+/// SelfSubjectAccessReview each), so one round of RBAC changes is enough. Writes are checked
+/// the same way once the plan is known.
+async fn forbidden_reads(kube: &Kube, ns: Option<&str>, e: Error) -> Error {
+    if e.status() != Some(403) {
+        return e;
+    }
+    let mut checks: Vec<(&str, k::Res, Option<&str>, &str)> = vec![
+        ("list", k::PROMETHEUSES, ns, "find the Prometheus"),
+        (
+            "list",
+            k::SERVICEMONITORS,
+            None,
+            "find the etcd ServiceMonitor",
+        ),
+        ("list", k::NAMESPACES, None, "match its namespaceSelector"),
+        (
+            "list",
+            k::PODS,
+            Some("kube-system"),
+            "read the etcd members from the control-plane pods",
+        ),
+        (
+            "list",
+            k::SERVICES,
+            Some("kube-system"),
+            "read the etcd Service",
+        ),
+        (
+            "list",
+            k::ENDPOINTS,
+            Some("kube-system"),
+            "read its Endpoints",
+        ),
+        (
+            "list",
+            k::ENDPOINTSLICES,
+            Some("kube-system"),
+            "read its EndpointSlices",
+        ),
+    ];
+    if let Some(ns) = ns {
+        checks.push(("get", k::SECRETS, Some(ns), "read the Secret"));
+    }
+    let mut denied = Vec::new();
+    for (verb, res, ns, why) in checks {
+        match kube.can_i(verb, &res, None, ns, None).await {
+            Ok(true) => {}
+            Ok(false) => denied.push(format!(
+                "{verb} {}{} (needed to {why})",
+                res.plural,
+                ns.map(|n| format!(" in namespace {n}"))
+                    .unwrap_or_else(|| " in all namespaces".into())
+            )),
+            // No access reviews either: the error as the server gave it.
+            Err(_) => return Error::Forbidden(vec![e.to_string()]),
+        }
+    }
+    if denied.is_empty() {
+        denied.push(e.to_string());
+    }
+    Error::Forbidden(denied)
+}
+
+/// The Helm values override for the steps that ran: values of a step that did not run (e.g. the
+/// members, unknown to `secret`) would be wrong, such as `kubeEtcd.endpoints: []`.
+fn helm_values(w: &Wanted, mode: TlsMode, steps: Steps) -> Value {
+    let mut v = fix::helm_values(w, mode);
+    if let Some(etcd) = v.get_mut("kubeEtcd").and_then(Value::as_object_mut) {
+        if !steps.endpoints() {
+            etcd.remove("endpoints");
+            etcd.remove("service");
+        }
+        if !steps.servicemonitor() {
+            etcd.remove("serviceMonitor");
+        }
+    }
+    if let Some(m) = v.as_object_mut() {
+        if !steps.secret() && !steps.servicemonitor() {
+            m.remove("prometheus");
+        }
+        if m.get("kubeEtcd")
+            .and_then(Value::as_object)
+            .is_some_and(|e| e.is_empty())
+        {
+            m.remove("kubeEtcd");
+        }
+    }
+    v
+}
+
 /// The plan for the chosen steps.
 fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
     let (mode, note) = fix::tls_mode(&obs.prometheus, w);
@@ -344,18 +491,47 @@ fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
         }
         plan.extend(fix::plan_secret(obs, w, mode, &nss));
     }
+    let sm_plan = if steps.servicemonitor() {
+        Some(fix::plan_servicemonitor(obs, w, mode, found).map_err(Error::Input)?)
+    } else {
+        None
+    };
     if steps.endpoints() {
-        let Some((sm, idx)) = found else {
-            return Err(Error::NotFound {
-                what: "an etcd ServiceMonitor selected by this Prometheus".into(),
-                hint: "run `kubectl promfix servicemonitor` (or `etcd`) first, which creates one"
-                    .into(),
-            });
+        // Without an etcd ServiceMonitor, `etcd` creates one: the Service and Endpoints follow
+        // the one it is about to create.
+        let created = sm_plan.as_ref().and_then(|p| {
+            p.changes
+                .iter()
+                .find(|c| c.object.plural == "servicemonitors" && c.before.is_none())
+                .and_then(|c| c.after.clone())
+        });
+        let (sm, idx) = match (found, &created) {
+            (Some((sm, idx)), _) => (sm, idx),
+            (None, Some(sm)) => (sm, 0),
+            (None, None) => {
+                return Err(Error::NotFound {
+                    what: "an etcd ServiceMonitor selected by this Prometheus".into(),
+                    hint:
+                        "run `kubectl promfix servicemonitor` (or `etcd`) first, which creates one"
+                            .into(),
+                });
+            }
         };
         plan.extend(fix::plan_endpoints(obs, w, sm, idx).map_err(Error::Input)?);
     }
-    if steps.servicemonitor() {
-        plan.extend(fix::plan_servicemonitor(obs, w, mode, found).map_err(Error::Input)?);
+    if let Some(sm_plan) = sm_plan {
+        plan.extend(sm_plan);
+        // Alone, `servicemonitor` points at files only `secret` mounts.
+        let mounted = obs.prometheus["spec"]["secrets"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|s| s.as_str() == Some(w.secret_name.as_str())));
+        if !steps.secret() && mode == TlsMode::Files && !mounted {
+            plan.notes.push(format!(
+                "Prometheus {prom_ns}/{} does not mount Secret {} yet: the files this ServiceMonitor names exist only after `kubectl promfix secret` (or `etcd`)",
+                obs.prometheus["metadata"]["name"].as_str().unwrap_or(""),
+                w.secret_name
+            ));
+        }
     }
     Ok((plan, mode))
 }
@@ -372,6 +548,10 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
     for e in &args.endpoints.endpoints {
         endpoints.extend(certs::intake::parse_endpoint_list(e, args.endpoints.port)?);
     }
+    if steps.endpoints() {
+        require_ips(&endpoints, "--endpoints")?;
+    }
+    check_output_paths(args)?;
     let mut w = Wanted::with_defaults();
     w.secret_name = args.names.secret_name.clone();
     w.ca_key = args.names.ca_secret_key.clone();
@@ -395,21 +575,32 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
     // 2. The cluster.
     let mut kube = Kube::connect(global, global.context.first().map(String::as_str)).await?;
     kube.server_dry_run = args.write.dry_run == DryRun::Server;
-    if !kube.serves(&k::PROMETHEUSES).await? {
+    let ns = global.namespace.as_deref();
+    let served = match kube.serves(&k::PROMETHEUSES).await {
+        Ok(v) => v,
+        Err(e) => return Err(forbidden_reads(&kube, ns, e).await),
+    };
+    if !served {
         return Err(Error::NotFound {
             what: "the Prometheus Operator (monitoring.coreos.com/v1 prometheuses)".into(),
             hint: "this cluster does not serve the operator's resources; install kube-prometheus-stack or kube-prometheus first".into(),
         });
     }
-    let prom = choose_prometheus(
-        &kube,
-        global.namespace.as_deref(),
-        args.prometheus.prometheus.as_deref(),
-    )
-    .await?;
+    let prom = match choose_prometheus(&kube, ns, args.prometheus.prometheus.as_deref()).await {
+        Ok(p) => p,
+        Err(e) => return Err(forbidden_reads(&kube, ns, e).await),
+    };
+    let prom_ns = prom["metadata"]["namespace"].as_str().map(str::to_string);
+    let prom_ns = prom_ns.as_deref().or(ns);
     if steps.endpoints() || (args.probe && certs.is_some()) {
         if endpoints.is_empty() {
-            endpoints = endpoints_from_cluster(&kube).await?;
+            endpoints = match endpoints_from_cluster(&kube).await {
+                Ok(e) => e,
+                Err(e) => return Err(forbidden_reads(&kube, prom_ns, e).await),
+            };
+            if steps.endpoints() {
+                require_ips(&endpoints, "the cluster's etcd server list")?;
+            }
         }
         w.ips = endpoint_hosts(&endpoints);
         if let Some(p) = endpoints.first() {
@@ -445,16 +636,29 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
     // 4. Rounds of observe → plan → apply.
     let mut backup: Option<PathBuf> = None;
     let mut applied: Vec<String> = Vec::new();
+    // What the last round that met a 409 had left to do.
+    let mut pending: Vec<String> = Vec::new();
     for round in 0..ROUNDS {
-        let obs = observe(&kube, &prom, &w).await?;
+        let obs = match observe(&kube, &prom, &w).await {
+            Ok(o) => o,
+            Err(e) if round == 0 => return Err(forbidden_reads(&kube, prom_ns, e).await),
+            Err(e) => return Err(e),
+        };
         let (plan, mode) = plan(&obs, &w, steps)?;
         if round == 0 {
-            print!("{}", plan_view::render(&plan, args.write.show_secrets));
+            // With -o the objects are the output (to redirect into a file): the plan goes to
+            // stderr.
+            let shown = plan_view::render(&plan, args.write.show_secrets);
+            if args.write.output.is_some() {
+                eprint!("{shown}");
+            } else {
+                print!("{shown}");
+            }
             if let Some(path) = &args.write.helm_values
                 && plan.changes.iter().any(|c| c.helm.is_some())
             {
                 let text =
-                    serde_yaml_ng::to_string(&fix::helm_values(&w, mode)).unwrap_or_default();
+                    serde_yaml_ng::to_string(&helm_values(&w, mode, steps)).unwrap_or_default();
                 std::fs::write(path, text).map_err(|e| {
                     Error::Input(format!(
                         "cannot write the Helm values file {}: {e}",
@@ -475,9 +679,10 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
             if plan.is_empty() {
                 return Ok(crate::Outcome::Ok);
             }
+            // A server dry run changes nothing: no question to ask (as kubectl).
             interact::confirm(
                 &format!("Apply these {} changes?", plan.changes.len()),
-                args.write.yes,
+                args.write.yes || kube.server_dry_run,
             )?;
             apply::preflight(&kube, &plan).await?;
         } else if plan.is_empty() {
@@ -489,15 +694,19 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
                 .backup_dir
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("."));
-            let p = apply::write_backup(&plan, &kube.context, &dir, steps.name())?;
-            if backup.is_none() {
-                eprintln!(
-                    "backup: {} (restore with `kubectl promfix rollback {}`)",
-                    p.display(),
-                    p.display()
-                );
+            match &backup {
+                // A later round (after a 409): the same backup, with any object it lacks.
+                Some(p) => apply::extend_backup(p, &plan)?,
+                None => {
+                    let p = apply::write_backup(&plan, &kube.context, &dir, steps.name())?;
+                    eprintln!(
+                        "backup: {} (restore with `kubectl promfix rollback {}`)",
+                        p.display(),
+                        p.display()
+                    );
+                    backup = Some(p);
+                }
             }
-            backup.get_or_insert(p);
         }
         let mut conflict = false;
         for (i, change) in plan.changes.iter().enumerate() {
@@ -513,11 +722,15 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
                 }
                 Err(kube::Error::Api(s)) if s.code == 409 => {
                     step.fail("changed meanwhile (409): reading again");
+                    pending = plan.changes[i..]
+                        .iter()
+                        .map(|c| c.object.display())
+                        .collect();
                     conflict = true;
                     break;
                 }
                 Err(e) => {
-                    step.fail(&e.to_string());
+                    step.fail(&api_message(&e));
                     return Err(Error::Partial {
                         message: format!(
                             "{} {}: {}",
@@ -561,7 +774,11 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
         } else {
             applied.join(", ")
         },
-        pending: "the rest of the plan".into(),
+        pending: if pending.is_empty() {
+            "the rest of the plan".into()
+        } else {
+            pending.join(", ")
+        },
         backup: backup
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "(none)".into()),

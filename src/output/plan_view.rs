@@ -64,6 +64,10 @@ fn display_value(v: &Value, kind: &str, show_secrets: bool) -> Value {
             m.remove(k);
         }
     }
+    // Writes to the main resource never change status (a subresource): not part of the plan.
+    if let Some(m) = v.as_object_mut() {
+        m.remove("status");
+    }
     v
 }
 
