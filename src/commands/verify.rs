@@ -1,15 +1,511 @@
-//! `kubectl promfix verify`.
+//! `kubectl promfix verify`: for every pod of the chosen Prometheus resource(s), exec into the
+//! prometheus container and compare the SHA-256 of each mounted Secret file with the Secret's,
+//! then ask that pod's Prometheus for the etcd job's active targets (through pods/proxy) and
+//! explain every problem with its fix. Pods from before the Secret was mounted are waited for
+//! (or reported with `--no-wait`); targets are waited for until their first scrape after the pod
+//! started and after the Secret and ServiceMonitor last changed.
 
 use crate::Outcome;
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, GlobalOpts, Output};
 use crate::error::{Error, Result};
+use crate::fixes::etcd::{self as fix, Observed};
+use crate::kube::{self as k, Kube};
+use crate::output::interact::Step;
+use crate::verify::report::{self, PodReport};
+use crate::verify::targets::{self, JobMatch, NoTargetFacts};
+use crate::verify::{self as v, name, namespace};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// What to check and how long to wait.
+#[derive(Debug, Clone)]
+pub struct Params {
+    pub secret: String,
+    pub job: Option<String>,
+    pub no_wait: bool,
+    pub timeout: Duration,
+}
+
+/// How long one exec may take.
+const EXEC_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the rollout and the targets are polled.
+const POLL: Duration = Duration::from_secs(2);
 
 /// Run the command (its flags are in `cli.command`, the global ones in `cli.global`).
 pub async fn run(cli: &Cli) -> Result<Outcome> {
-    let Command::Verify { .. } = &cli.command else {
+    let Command::Verify { prometheus, opts } = &cli.command else {
         return Err(Error::Other("internal: wrong command".into()));
     };
-    Err(Error::Other(
-        "`kubectl promfix verify` is not available in this build yet".into(),
-    ))
+    let g = &cli.global;
+    let kube = Kube::connect(g, g.context.first().map(String::as_str)).await?;
+    require_operator(&kube).await?;
+    let proms = select_prometheuses(
+        &kube,
+        g.namespace.as_deref(),
+        prometheus.prometheus.as_deref(),
+    )
+    .await?;
+    let params = Params {
+        secret: opts.secret.clone(),
+        job: opts.job.clone(),
+        no_wait: opts.no_wait,
+        timeout: opts.timeout,
+    };
+    let reports = verify_all(&kube, &proms, &params).await?;
+    print_reports(&reports, opts.output);
+    Ok(outcome(&reports))
+}
+
+/// Verify after a fix (for `kubectl promfix etcd` unless `--no-verify`): the given Prometheus,
+/// waiting for its rollout and first scrape up to `timeout`; prints the table on stdout.
+pub async fn verify_after_fix(
+    global: &GlobalOpts,
+    prometheus: &Value,
+    secret: &str,
+    timeout: Duration,
+) -> Result<Outcome> {
+    let kube = Kube::connect(global, global.context.first().map(String::as_str)).await?;
+    let params = Params {
+        secret: secret.to_string(),
+        job: None,
+        no_wait: false,
+        timeout,
+    };
+    let reports = verify_all(&kube, std::slice::from_ref(prometheus), &params).await?;
+    print_reports(&reports, None);
+    Ok(outcome(&reports))
+}
+
+fn outcome(reports: &[PodReport]) -> Outcome {
+    if !reports.is_empty() && reports.iter().all(|r| r.ok) {
+        Outcome::Ok
+    } else {
+        Outcome::Problems
+    }
+}
+
+fn print_reports(reports: &[PodReport], fmt: Option<Output>) {
+    match fmt {
+        Some(Output::Json) => println!("{}", report::render_json(reports)),
+        Some(Output::Yaml) => print!("{}", serde_yaml_ng::to_string(reports).unwrap_or_default()),
+        None => print!("{}", report::render_table(reports)),
+    }
+}
+
+async fn require_operator(kube: &Kube) -> Result<()> {
+    if !kube.serves(&k::PROMETHEUSES).await? {
+        return Err(Error::NotFound {
+            what: "the Prometheus Operator (monitoring.coreos.com/v1 prometheuses)".into(),
+            hint: "this cluster does not serve the operator's resources; verify checks Prometheus Operator pods".into(),
+        });
+    }
+    Ok(())
+}
+
+/// `--prometheus NAME` (in `-n` or any namespace); else every Prometheus that selects an etcd
+/// ServiceMonitor; else (none does) every Prometheus, so the report says why.
+pub async fn select_prometheuses(
+    kube: &Kube,
+    ns: Option<&str>,
+    name_opt: Option<&str>,
+) -> Result<Vec<Value>> {
+    let all = kube.list(&k::PROMETHEUSES, ns, None).await?;
+    let where_ = ns
+        .map(|n| format!("namespace {n}"))
+        .unwrap_or_else(|| "any namespace".into());
+    if let Some(n) = name_opt {
+        let found: Vec<Value> = all.into_iter().filter(|p| name(p) == n).collect();
+        if found.is_empty() {
+            return Err(Error::NotFound {
+                what: format!("Prometheus {n} in {where_}"),
+                hint: "check with `kubectl get prometheuses -A`; pass -n NAMESPACE and --prometheus NAME"
+                    .into(),
+            });
+        }
+        return Ok(found);
+    }
+    if all.is_empty() {
+        return Err(Error::NotFound {
+            what: format!("a Prometheus resource in {where_}"),
+            hint: "check with `kubectl get prometheuses -A`; pass -n NAMESPACE".into(),
+        });
+    }
+    let (sms, nss) = tokio::try_join!(
+        kube.list(&k::SERVICEMONITORS, None, None),
+        kube.list(&k::NAMESPACES, None, None),
+    )?;
+    let selecting: Vec<Value> = all
+        .iter()
+        .filter(|p| {
+            let obs = Observed {
+                prometheus: (*p).clone(),
+                service_monitors: sms.clone(),
+                namespaces: nss.clone(),
+                ..Default::default()
+            };
+            fix::find_etcd_service_monitor(&obs).is_some()
+        })
+        .cloned()
+        .collect();
+    Ok(if selecting.is_empty() { all } else { selecting })
+}
+
+/// Verify every pod of every given Prometheus.
+pub async fn verify_all(kube: &Kube, proms: &[Value], p: &Params) -> Result<Vec<PodReport>> {
+    let mut out = Vec::new();
+    for prom in proms {
+        out.extend(verify_prometheus(kube, prom, p).await?);
+    }
+    Ok(out)
+}
+
+/// The cluster facts about the etcd scrape of one Prometheus.
+struct Facts {
+    prom: Value,
+    secret: Option<Value>,
+    /// The etcd ServiceMonitor and whether this Prometheus selects it.
+    sm: Option<(Value, usize, bool)>,
+    namespaces: Vec<Value>,
+    services: Vec<Value>,
+    endpoints: Vec<Value>,
+}
+
+async fn observe(kube: &Kube, prom: &Value, secret: &str) -> Result<Facts> {
+    let (ns, n) = (namespace(prom).to_string(), name(prom).to_string());
+    let (prom_now, sec, sms, nss) = tokio::try_join!(
+        kube.get_opt(&k::PROMETHEUSES, Some(&ns), &n),
+        kube.get_opt(&k::SECRETS, Some(&ns), secret),
+        kube.list(&k::SERVICEMONITORS, None, None),
+        kube.list(&k::NAMESPACES, None, None),
+    )?;
+    let prom = prom_now.ok_or_else(|| Error::NotFound {
+        what: format!("Prometheus {ns}/{n}"),
+        hint: "it was deleted while this ran".into(),
+    })?;
+    let mut obs = Observed {
+        prometheus: prom.clone(),
+        service_monitors: sms,
+        namespaces: nss,
+        ..Default::default()
+    };
+    let mut sm = fix::find_etcd_service_monitor(&obs).map(|(s, i)| (s.clone(), i, true));
+    if sm.is_none() {
+        // One that exists but this Prometheus does not select: found as if it selected all.
+        let real = std::mem::take(&mut obs.prometheus);
+        obs.prometheus = json!({"metadata": real["metadata"].clone(),
+            "spec": {"serviceMonitorSelector": {}, "serviceMonitorNamespaceSelector": {}}});
+        sm = fix::find_etcd_service_monitor(&obs).map(|(s, i)| (s.clone(), i, false));
+        obs.prometheus = real;
+    }
+    let (mut services, mut endpoints) = (Vec::new(), Vec::new());
+    if let Some((m, _, _)) = &sm {
+        let sel = label_selector_string(&m["spec"]["selector"]);
+        services = kube.list(&k::SERVICES, None, sel.as_deref()).await?;
+        services
+            .retain(|s| crate::selector::matches(&m["spec"]["selector"], &s["metadata"]["labels"]));
+        for s in &services {
+            if let Some(e) = kube
+                .get_opt(&k::ENDPOINTS, Some(namespace(s)), name(s))
+                .await?
+            {
+                endpoints.push(e);
+            }
+        }
+    }
+    Ok(Facts {
+        prom,
+        secret: sec,
+        sm,
+        namespaces: obs.namespaces,
+        services,
+        endpoints,
+    })
+}
+
+/// matchLabels as a label selector string for the list call (None: list all, filter here).
+fn label_selector_string(sel: &Value) -> Option<String> {
+    let m = sel["matchLabels"].as_object()?;
+    if m.is_empty() {
+        return None;
+    }
+    Some(
+        m.iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join(","),
+    )
+}
+
+/// The pods of the Prometheus and, per pod, why it is stale.
+async fn pods_and_staleness(
+    kube: &Kube,
+    prom: &Value,
+    secret: &str,
+) -> Result<Vec<(Value, Option<String>)>> {
+    let ns = namespace(prom);
+    let (pods, stss) = tokio::try_join!(
+        kube.list(&k::PODS, Some(ns), None),
+        kube.list(&k::STATEFULSETS, Some(ns), None),
+    )?;
+    let listed = v::lists_secret(prom, secret);
+    Ok(v::pods_of(prom, &pods)
+        .into_iter()
+        .map(|pod| {
+            let sts = pod["metadata"]["ownerReferences"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|o| o["kind"] == "StatefulSet")
+                .and_then(|o| {
+                    stss.iter()
+                        .find(|s| name(s) == o["name"].as_str().unwrap_or(""))
+                });
+            let stale = if listed {
+                v::stale_reason(pod, sts, secret)
+            } else {
+                None
+            };
+            (pod.clone(), stale)
+        })
+        .collect())
+}
+
+fn rollout_done(prom: &Value, pods: &[(Value, Option<String>)]) -> bool {
+    pods.len() >= v::expected_pods(prom) && pods.iter().all(|(p, s)| s.is_none() && v::is_ready(p))
+}
+
+async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<PodReport>> {
+    let facts = observe(kube, prom, &p.secret).await?;
+    let prom = &facts.prom;
+    let pname = format!("{}/{}", namespace(prom), name(prom));
+    let start = Instant::now();
+    let deadline = start + p.timeout;
+
+    // The rollout: wait for pods from before the Secret was mounted to be replaced.
+    let mut pods = pods_and_staleness(kube, prom, &p.secret).await?;
+    let stale_now = pods.iter().any(|(_, s)| s.is_some());
+    if !p.no_wait && v::lists_secret(prom, &p.secret) && !rollout_done(prom, &pods) {
+        let step = Step::start(format!(
+            "waiting for the rollout of Prometheus {pname} (pods that mount Secret {})",
+            p.secret
+        ));
+        loop {
+            if rollout_done(prom, &pods) {
+                step.done(&format!("{} pod(s) ready", pods.len()));
+                break;
+            }
+            if Instant::now() >= deadline {
+                step.fail(&format!(
+                    "not done after {}s (--timeout)",
+                    p.timeout.as_secs()
+                ));
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+            pods = pods_and_staleness(kube, prom, &p.secret).await?;
+        }
+    } else if stale_now {
+        eprintln!("note: stale pods are reported as they are (--no-wait)");
+    }
+
+    let (job, sm_port) = match (&p.job, &facts.sm) {
+        (Some(j), _) => (JobMatch::Job(j.clone()), None),
+        (None, Some((m, i, _))) => (
+            JobMatch::ServiceMonitor {
+                namespace: namespace(m).to_string(),
+                name: name(m).to_string(),
+            },
+            m["spec"]["endpoints"][*i]["port"]
+                .as_str()
+                .map(str::to_string),
+        ),
+        (None, None) => (JobMatch::Job("etcd".into()), None),
+    };
+    let no_target_reasons = targets::explain_no_targets(&NoTargetFacts {
+        prometheus: prom,
+        service_monitor: facts.sm.as_ref().map(|(m, _, _)| m),
+        selected: facts.sm.as_ref().is_some_and(|(_, _, s)| *s),
+        namespaces: &facts.namespaces,
+        services: &facts.services,
+        endpoints: &facts.endpoints,
+        port: sm_port.as_deref(),
+    });
+    let expected = match &facts.secret {
+        Some(s) => Some(v::secret_digests(s).map_err(Error::Input)?),
+        None => None,
+    };
+    // Scrapes older than the last change of the Secret or the ServiceMonitor do not count.
+    let changed = [
+        facts.secret.as_ref().and_then(v::last_change),
+        facts.sm.as_ref().and_then(|(m, _, _)| v::last_change(m)),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|t| v::parse_time(&t))
+    .fold(f64::MIN, f64::max);
+    let prefix = v::route_prefix(prom);
+
+    let mut reports = Vec::new();
+    for (pod, stale) in &pods {
+        let mut r = PodReport {
+            prometheus: pname.clone(),
+            namespace: namespace(pod).to_string(),
+            pod: name(pod).to_string(),
+            shard: v::shard_of(pod),
+            stale: stale.clone(),
+            secret: p.secret.clone(),
+            job: job.describe(),
+            ..Default::default()
+        };
+        // Files.
+        match &expected {
+            None => {
+                r.files_error = Some(format!(
+                    "Secret {}/{} does not exist. Fix: `kubectl promfix secret --ca .. --cert .. --key ..` (or `etcd`).",
+                    namespace(prom),
+                    p.secret
+                ))
+            }
+            Some(e) if e.is_empty() => {
+                r.files_error = Some(format!(
+                    "Secret {}/{} has no keys",
+                    namespace(prom),
+                    p.secret
+                ))
+            }
+            Some(e) => {
+                if !v::lists_secret(prom, &p.secret) {
+                    r.files_error = Some(format!(
+                        "Secret {} is not listed in spec.secrets of Prometheus {pname}, so it is not mounted. Fix: \
+                         `kubectl promfix secret` (adds it; the pods roll).",
+                        p.secret
+                    ));
+                }
+                let keys: Vec<String> = e.keys().cloned().collect();
+                let argv = v::sha256sum_command(&p.secret, &keys);
+                match kube
+                    .exec(namespace(pod), name(pod), v::CONTAINER, &argv, EXEC_TIMEOUT)
+                    .await
+                {
+                    Ok(out) => {
+                        let stdout = String::from_utf8_lossy(&out.stdout);
+                        let found = v::parse_sha256sum(&stdout);
+                        if found.is_empty() && !out.success && out.exit_code.is_none() {
+                            r.files_error = Some(v::exec_failure(&out.message, "sha256sum"));
+                        } else {
+                            r.files = v::compare_files(&p.secret, e, &found);
+                        }
+                    }
+                    Err(err) => {
+                        r.files_error = Some(v::exec_failure(&err.to_string(), "sha256sum"))
+                    }
+                }
+            }
+        }
+        // Targets.
+        let since = v::started_at(pod)
+            .and_then(|t| v::parse_time(&t))
+            .unwrap_or(f64::MIN)
+            .max(changed);
+        let wait_targets = stale.is_none();
+        let path = v::targets_path(namespace(pod), name(pod), &prefix);
+        let step = wait_targets.then(|| {
+            Step::start(format!(
+                "{}: waiting for the first scrape of the etcd targets",
+                name(pod)
+            ))
+        });
+        let mut last_err: Option<String>;
+        loop {
+            let mut done = false;
+            match kube.get_text(&path).await {
+                Ok(text) => match serde_json::from_str::<Value>(&text)
+                    .map_err(|e| format!("the targets API answer is not JSON: {e}"))
+                    .and_then(|a| targets::parse_targets(&a, &job))
+                {
+                    Ok(t) => {
+                        last_err = None;
+                        done = if t.is_empty() {
+                            !no_target_reasons.is_empty()
+                        } else {
+                            t.iter().all(|x| targets::scraped_since(x, since))
+                        };
+                        r.targets = t;
+                    }
+                    Err(e) => last_err = Some(e),
+                },
+                Err(e) => {
+                    last_err = Some(format!(
+                        "cannot read the targets of {} through pods/proxy ({path}): {}",
+                        name(pod),
+                        api_message(&e)
+                    ))
+                }
+            }
+            if done || !wait_targets || Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        if let Some(e) = last_err {
+            r.targets_notes.push(e);
+        } else if r.targets.is_empty() {
+            if no_target_reasons.is_empty() {
+                r.targets_notes.push(format!(
+                    "Prometheus has not discovered them (within {}s); the cluster objects look right",
+                    p.timeout.as_secs()
+                ));
+            } else {
+                r.targets_notes.extend(no_target_reasons.iter().cloned());
+            }
+        } else {
+            let unscraped: Vec<&str> = r
+                .targets
+                .iter()
+                .filter(|t| !targets::scraped_since(t, since))
+                .map(|t| t.scrape_url.as_str())
+                .collect();
+            if !unscraped.is_empty() && wait_targets {
+                r.targets_notes.push(format!(
+                    "not scraped since the pod started or the Secret/ServiceMonitor changed (within {}s): {}",
+                    p.timeout.as_secs(),
+                    unscraped.join(", ")
+                ));
+            }
+        }
+        r.conclude();
+        if let Some(s) = step {
+            if r.ok {
+                s.done("up");
+            } else {
+                s.fail("problems found");
+            }
+        }
+        reports.push(r);
+    }
+    if reports.is_empty() {
+        reports.push(PodReport {
+            prometheus: pname.clone(),
+            namespace: namespace(prom).to_string(),
+            pod: "(none)".into(),
+            secret: p.secret.clone(),
+            job: job.describe(),
+            files_error: Some(format!(
+                "Prometheus {pname} has no pods (labelled prometheus={n} or operator.prometheus.io/name={n}); is the operator running?",
+                n = name(prom)
+            )),
+            ..Default::default()
+        });
+        if let Some(r) = reports.last_mut() {
+            r.conclude();
+        }
+    }
+    Ok(reports)
+}
+
+fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
+        other => other.to_string(),
+    }
 }
