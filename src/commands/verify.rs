@@ -30,6 +30,15 @@ pub struct Params {
 const EXEC_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the rollout and the targets are polled.
 const POLL: Duration = Duration::from_secs(2);
+/// Seconds after a Secret or ServiceMonitor write before a scrape counts (file sync, reload).
+const SYNC_MARGIN: f64 = 2.0;
+
+fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
 
 /// Run the command (its flags are in `cli.command`, the global ones in `cli.global`).
 pub async fn run(cli: &Cli) -> Result<Outcome> {
@@ -330,9 +339,13 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
         endpoints: &facts.endpoints,
         port: sm_port.as_deref(),
     });
+    // Key → SHA-256 from the Secret; without a Secret, the file names only (digest empty).
     let expected = match &facts.secret {
-        Some(s) => Some(v::secret_digests(s).map_err(Error::Input)?),
-        None => None,
+        Some(s) => v::secret_digests(s).map_err(Error::Input)?,
+        None => v::keys_without_secret(facts.sm.as_ref().map(|(m, _, _)| m), &p.secret)
+            .into_iter()
+            .map(|k| (k, String::new()))
+            .collect(),
     };
     // Scrapes older than the last change of the Secret or the ServiceMonitor do not count.
     let changed = [
@@ -342,7 +355,8 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
     .into_iter()
     .flatten()
     .filter_map(|t| v::parse_time(&t))
-    .fold(f64::MIN, f64::max);
+    .fold(f64::MIN, f64::max)
+        + SYNC_MARGIN;
     let prefix = v::route_prefix(prom);
 
     let mut reports = Vec::new();
@@ -358,30 +372,30 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
             ..Default::default()
         };
         // Files.
-        match &expected {
-            None => {
-                r.files_error = Some(format!(
-                    "Secret {}/{} does not exist. Fix: `kubectl promfix secret --ca .. --cert .. --key ..` (or `etcd`).",
-                    namespace(prom),
-                    p.secret
-                ))
-            }
-            Some(e) if e.is_empty() => {
-                r.files_error = Some(format!(
-                    "Secret {}/{} has no keys",
-                    namespace(prom),
-                    p.secret
-                ))
-            }
-            Some(e) => {
-                if !v::lists_secret(prom, &p.secret) {
-                    r.files_error = Some(format!(
-                        "Secret {} is not listed in spec.secrets of Prometheus {pname}, so it is not mounted. Fix: \
-                         `kubectl promfix secret` (adds it; the pods roll).",
-                        p.secret
-                    ));
-                }
-                let keys: Vec<String> = e.keys().cloned().collect();
+        let sync_started = Instant::now();
+        let mut files_synced_at: Option<f64> = None;
+        if facts.secret.is_none() {
+            r.files_error = Some(format!(
+                "Secret {}/{} does not exist. Fix: `kubectl promfix secret --ca .. --cert .. --key ..` (or `etcd`).",
+                namespace(prom),
+                p.secret
+            ));
+        } else if !v::lists_secret(prom, &p.secret) {
+            r.files_error = Some(format!(
+                "Secret {} is not listed in spec.secrets of Prometheus {pname}, so it is not mounted. Fix: \
+                 `kubectl promfix secret` (adds it; the pods roll).",
+                p.secret
+            ));
+        }
+        if expected.is_empty() {
+            r.files_error = Some(format!(
+                "Secret {}/{} has no keys",
+                namespace(prom),
+                p.secret
+            ));
+        } else {
+            loop {
+                let keys: Vec<String> = expected.keys().cloned().collect();
                 let argv = v::sha256sum_command(&p.secret, &keys);
                 match kube
                     .exec(namespace(pod), name(pod), v::CONTAINER, &argv, EXEC_TIMEOUT)
@@ -391,22 +405,43 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
                         let stdout = String::from_utf8_lossy(&out.stdout);
                         let found = v::parse_sha256sum(&stdout);
                         if found.is_empty() && !out.success && out.exit_code.is_none() {
-                            r.files_error = Some(v::exec_failure(&out.message, "sha256sum"));
+                            add_note(
+                                &mut r.files_error,
+                                v::exec_failure(&out.message, "sha256sum"),
+                            );
+                            r.files.clear();
                         } else {
-                            r.files = v::compare_files(&p.secret, e, &found);
+                            r.files = v::compare_files(&p.secret, &expected, &found);
                         }
                     }
                     Err(err) => {
-                        r.files_error = Some(v::exec_failure(&err.to_string(), "sha256sum"))
+                        add_note(
+                            &mut r.files_error,
+                            v::exec_failure(&err.to_string(), "sha256sum"),
+                        );
+                        r.files.clear();
                     }
                 }
+                // An old copy: the kubelet syncs Secret changes into running pods after a while.
+                let differs = r.files.iter().any(|f| f.status == v::FileStatus::Differs);
+                if !differs {
+                    if sync_started.elapsed() > POLL {
+                        files_synced_at = Some(now_secs());
+                    }
+                    break;
+                }
+                if p.no_wait || stale.is_some() || Instant::now() >= deadline {
+                    break;
+                }
+                tokio::time::sleep(POLL).await;
             }
         }
         // Targets.
         let since = v::started_at(pod)
             .and_then(|t| v::parse_time(&t))
             .unwrap_or(f64::MIN)
-            .max(changed);
+            .max(changed)
+            .max(files_synced_at.unwrap_or(f64::MIN));
         let wait_targets = stale.is_none();
         let path = v::targets_path(namespace(pod), name(pod), &prefix);
         let step = wait_targets.then(|| {
@@ -425,10 +460,13 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
                 {
                     Ok(t) => {
                         last_err = None;
+                        // The cluster says there should be none (not selected, no Endpoints):
+                        // done when there are none; else when every one was scraped since.
                         done = if t.is_empty() {
                             !no_target_reasons.is_empty()
                         } else {
-                            t.iter().all(|x| targets::scraped_since(x, since))
+                            (no_target_reasons.is_empty() || p.job.is_some())
+                                && t.iter().all(|x| targets::scraped_since(x, since))
                         };
                         r.targets = t;
                     }
@@ -459,6 +497,9 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
                 r.targets_notes.extend(no_target_reasons.iter().cloned());
             }
         } else {
+            if !no_target_reasons.is_empty() && p.job.is_none() {
+                r.targets_notes.extend(no_target_reasons.iter().cloned());
+            }
             let unscraped: Vec<&str> = r
                 .targets
                 .iter()
@@ -508,4 +549,12 @@ fn api_message(e: &kube::Error) -> String {
         kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
         other => other.to_string(),
     }
+}
+
+/// Put `note` first, keeping what was said before.
+fn add_note(slot: &mut Option<String>, note: String) {
+    *slot = Some(match slot.take() {
+        Some(before) if before != note => format!("{note} Also: {before}"),
+        _ => note,
+    });
 }

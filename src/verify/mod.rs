@@ -238,6 +238,8 @@ pub enum FileStatus {
     Missing,
     /// Present with other content (an old copy: the kubelet has not synced yet, or another Secret).
     Differs,
+    /// Present, but there is no Secret to compare it with.
+    Present,
 }
 
 impl FileStatus {
@@ -246,6 +248,7 @@ impl FileStatus {
             FileStatus::Ok => "ok (sha256 equal to the Secret's)",
             FileStatus::Missing => "MISSING",
             FileStatus::Differs => "DIFFERS from the Secret (sha256)",
+            FileStatus::Present => "present (no Secret to compare with)",
         }
     }
 }
@@ -263,6 +266,7 @@ pub fn compare_files(
             let path = format!("{dir}/{k}");
             let status = match found.get(&path) {
                 None => FileStatus::Missing,
+                Some(_) if want.is_empty() => FileStatus::Present,
                 Some(d) if d == want => FileStatus::Ok,
                 Some(_) => FileStatus::Differs,
             };
@@ -273,6 +277,33 @@ pub fn compare_files(
             }
         })
         .collect()
+}
+
+/// The keys to look for when the Secret does not exist: the files the etcd ServiceMonitor's
+/// tlsConfig names under the Secret's directory, else the tool's default key names.
+pub fn keys_without_secret(sm: Option<&Value>, secret: &str) -> Vec<String> {
+    let dir = format!("{}/", secret_dir(secret));
+    let mut keys: Vec<String> = sm
+        .and_then(|m| m["spec"]["endpoints"].as_array())
+        .into_iter()
+        .flatten()
+        .flat_map(|e| {
+            ["caFile", "certFile", "keyFile"]
+                .into_iter()
+                .filter_map(|f| e["tlsConfig"][f].as_str())
+                .filter_map(|p| p.strip_prefix(&dir))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    if keys.is_empty() {
+        keys = ["etcd-ca", "etcd-client", "etcd-client-key"]
+            .map(String::from)
+            .to_vec();
+    }
+    keys
 }
 
 /// Why an exec could not check the files, in plain words (the runtime's text kept at the end).
@@ -490,6 +521,27 @@ mod tests {
             ]
         );
         assert!(secret_digests(&json!({"data": {"k": "%%%"}})).is_err());
+    }
+
+    #[test]
+    fn without_a_secret_the_service_monitor_names_the_files() {
+        let sm = json!({"spec": {"endpoints": [{"tlsConfig": {
+            "caFile": "/etc/prometheus/secrets/s/ca.crt", "certFile": "/etc/prometheus/secrets/s/tls.crt",
+            "keyFile": "/elsewhere/tls.key"}}]}});
+        assert_eq!(keys_without_secret(Some(&sm), "s"), ["ca.crt", "tls.crt"]);
+        assert_eq!(
+            keys_without_secret(None, "s"),
+            ["etcd-ca", "etcd-client", "etcd-client-key"]
+        );
+        let want: BTreeMap<String, String> = [("ca.crt".to_string(), String::new())].into();
+        let found = parse_sha256sum(&format!(
+            "{}  /etc/prometheus/secrets/s/ca.crt\n",
+            "a".repeat(64)
+        ));
+        assert_eq!(
+            compare_files("s", &want, &found)[0].status,
+            FileStatus::Present
+        );
     }
 
     #[test]

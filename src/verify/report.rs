@@ -50,7 +50,10 @@ impl PodReport {
             .map(|f| f.path.as_str())
             .collect();
         if !missing.is_empty() {
-            p.push(format!("missing files: {}", missing.join(", ")));
+            p.push(format!(
+                "missing files in the pod: {} (the Secret is not mounted there)",
+                missing.join(", ")
+            ));
         }
         let differ: Vec<&str> = self
             .files
@@ -129,7 +132,7 @@ pub fn render_table(reports: &[PodReport]) -> String {
             out.push_str(&format!("  {}  {}\n", pad(&f.path, w), f.status.word()));
         }
         if let Some(e) = &r.files_error {
-            out.push_str(&format!("  (files not checked: {e})\n"));
+            out.push_str(&format!("  note: {e}\n"));
         }
         let uw = r
             .targets

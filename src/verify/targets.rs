@@ -121,6 +121,10 @@ pub enum Cause {
     FileMissing,
     /// 401 / 403 from etcd's metrics endpoint.
     Unauthorized,
+    /// `write: broken pipe` / `connection reset by peer` / `EOF` on an https target: the server
+    /// dropped the connection right after the handshake, as etcd does (TLS 1.3) when it refuses
+    /// the client certificate and the client is already writing its request.
+    ConnectionClosed,
     /// Anything else.
     Other,
 }
@@ -228,6 +232,11 @@ impl Cause {
             Cause::Unauthorized => {
                 format!("{host} answered 401/403: it wants other credentials. ({last_error})")
             }
+            Cause::ConnectionClosed => format!(
+                "{host} closed the connection right after the TLS handshake ({last_error}): with TLS 1.3 this is how a \
+                 refused client certificate often shows (the other targets usually say `bad certificate`). Fix: use a \
+                 client certificate signed by etcd's CA with `kubectl promfix secret`."
+            ),
             Cause::Other => format!("the scrape failed: {last_error}"),
         }
     }

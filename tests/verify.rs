@@ -1,0 +1,456 @@
+//! `kubectl promfix verify` end to end on the seed's cluster (scenario a), with real etcd, real
+//! Prometheus (two replicas) and exec over WebSocket: before the fix, after it, with a stale pod,
+//! with a wrong CA, with a client certificate from another CA, with an unselected ServiceMonitor,
+//! and with an image without a shell.
+
+use promfix_testcluster::harness::{Options, TestCluster};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+const SEED: &str = "a-seed-stable-prometheus-operator.yaml";
+const PROM: &str = "prom-prometheus-operator-prometheus";
+const SM: &str = "prom-prometheus-operator-kube-etcd";
+const PODS: [&str; 2] = [
+    "prometheus-prom-prometheus-operator-prometheus-0",
+    "prometheus-prom-prometheus-operator-prometheus-1",
+];
+
+async fn start() -> TestCluster {
+    let tc = TestCluster::start_builtin(
+        SEED,
+        Options {
+            version: Some("v1.33.1".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("starting scenario {SEED}: {e:#}"));
+    tc.wait_prometheus_ready(Duration::from_secs(120))
+        .await
+        .expect("Prometheus pods ready");
+    tc
+}
+
+/// Run the built plugin with the cluster's kubeconfig.
+async fn promfix(tc: &TestCluster, args: &[&str]) -> Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-promfix"));
+    cmd.arg("--kubeconfig").arg(&tc.kubeconfig).args(args);
+    cmd.current_dir(tc.dir());
+    cmd.env("NO_COLOR", "1");
+    let what = args.join(" ");
+    let t = Instant::now();
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("task")
+        .unwrap_or_else(|e| panic!("running kubectl-promfix {what}: {e}"));
+    eprintln!(
+        "kubectl-promfix {} -> {:?} in {:.1}s\n--- stdout\n{}--- stderr\n{}",
+        args.join(" "),
+        out.status.code(),
+        t.elapsed().as_secs_f64(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+async fn kubectl(tc: &TestCluster, args: &[&str]) -> Output {
+    let mut cmd = tc.kubectl();
+    cmd.args(args);
+    let what = args.join(" ");
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("task")
+        .unwrap_or_else(|e| panic!("kubectl {what}: {e} (Debian package kubernetes-client)"));
+    assert!(
+        out.status.success(),
+        "kubectl {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn cert(tc: &TestCluster, name: &str) -> String {
+    let dir = tc
+        .etcd_certs_dir
+        .clone()
+        .expect("scenario a generates etcd certificates");
+    let p = dir.join(name);
+    assert!(p.is_file(), "{} missing", p.display());
+    p.display().to_string()
+}
+
+fn b64(path: &Path) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(std::fs::read(path).expect("reading a cert"))
+}
+
+/// Replace keys of the Secret (kubectl patch, as a user would).
+async fn patch_secret(tc: &TestCluster, data: &[(&str, &Path)]) {
+    let mut m = serde_json::Map::new();
+    for (k, p) in data {
+        m.insert((*k).to_string(), Value::String(b64(p)));
+    }
+    let patch = serde_json::json!({"data": m}).to_string();
+    kubectl(
+        tc,
+        &[
+            "-n",
+            "monitoring",
+            "patch",
+            "secret",
+            "etcd-client-cert",
+            "--type",
+            "merge",
+            "-p",
+            &patch,
+        ],
+    )
+    .await;
+}
+
+fn json_reports(o: &Output) -> Vec<Value> {
+    let v: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("-o json is not JSON ({e}):\n{}", stdout(o)));
+    v.as_array().expect("an array of pods").clone()
+}
+
+fn no_key_material(o: &Output, tc: &TestCluster) {
+    let key = std::fs::read_to_string(cert(tc, "node-node1-key.pem")).unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for line in key
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() > 20)
+    {
+        assert!(!all.contains(line), "key material printed");
+    }
+    let b = b64(Path::new(&cert(tc, "node-node1-key.pem")));
+    assert!(!all.contains(&b[..40]), "base64 key material printed");
+}
+
+/// The seed's story: fails before the fix (missing files, no targets because the Service keeps
+/// its selector), a stale pod during the fix's rollout (`--no-wait` reports it, the default waits
+/// for it), passes after it in both replicas, then breaks it three ways and explains each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_tells_the_seeds_story() {
+    let t0 = Instant::now();
+    let tc = start().await;
+    eprintln!("cluster ready in {:.1}s", t0.elapsed().as_secs_f64());
+
+    // 1. Before any fix.
+    let t = Instant::now();
+    let out = promfix(&tc, &["verify", "-n", "monitoring", "--timeout", "60s"]).await;
+    assert_eq!(code(&out), 3, "verification fails before the fix");
+    let s = stdout(&out);
+    assert!(
+        s.contains("/etc/prometheus/secrets/etcd-client-cert/etcd-ca"),
+        "{s}"
+    );
+    assert!(s.contains("MISSING"), "{s}");
+    assert!(s.contains("does not exist"), "{s}");
+    assert!(
+        s.contains("still has a selector (component=etcd)") && s.contains("Endpoints"),
+        "{s}"
+    );
+    for pod in PODS {
+        assert!(s.contains(pod), "{pod} reported: {s}");
+    }
+    let out = promfix(
+        &tc,
+        &[
+            "verify",
+            "-n",
+            "monitoring",
+            "-o",
+            "json",
+            "--timeout",
+            "60s",
+        ],
+    )
+    .await;
+    assert_eq!(code(&out), 3);
+    let reports = json_reports(&out);
+    assert_eq!(reports.len(), 2, "one entry per pod");
+    for r in &reports {
+        assert_eq!(r["ok"], false);
+        assert!(
+            r["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| f["status"] == "missing")
+        );
+        assert!(r["targets"].as_array().unwrap().is_empty());
+    }
+    eprintln!("step 1 (before the fix) {:.1}s", t.elapsed().as_secs_f64());
+
+    // 2. The fix, with a slow roll: the pod not yet replaced is stale.
+    let t = Instant::now();
+    tc.cluster
+        .kubelet
+        .set_not_ready_delay(Duration::from_secs(15));
+    let backups = tc.dir().join("backups");
+    std::fs::create_dir_all(&backups).unwrap();
+    let out = promfix(
+        &tc,
+        &[
+            "etcd",
+            "-n",
+            "monitoring",
+            "--yes",
+            "--no-probe",
+            "--no-verify",
+            "--backup-dir",
+            backups.to_str().unwrap(),
+            "--ca",
+            &cert(&tc, "ca.pem"),
+            "--cert",
+            &cert(&tc, "node-node1.pem"),
+            "--key",
+            &cert(&tc, "node-node1-key.pem"),
+        ],
+    )
+    .await;
+    assert_eq!(code(&out), 0, "the fix applies");
+    let out = promfix(
+        &tc,
+        &[
+            "verify",
+            "-n",
+            "monitoring",
+            "--no-wait",
+            "-o",
+            "json",
+            "--timeout",
+            "20s",
+        ],
+    )
+    .await;
+    assert_eq!(code(&out), 3, "a stale pod fails with --no-wait");
+    let reports = json_reports(&out);
+    assert!(
+        reports.iter().any(|r| r["stale"]
+            .as_str()
+            .is_some_and(|s| s.contains("spec.secrets"))),
+        "a pod is reported stale: {reports:?}"
+    );
+    no_key_material(&out, &tc);
+    eprintln!(
+        "step 2a (--no-wait, stale) {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+
+    // 3. Without --no-wait: waits for the rollout and the first scrape; both replicas pass.
+    let t = Instant::now();
+    let out = promfix(&tc, &["verify", "-n", "monitoring", "--timeout", "4m"]).await;
+    let s = stdout(&out);
+    assert_eq!(code(&out), 0, "verified after the fix:\n{s}");
+    assert_eq!(
+        s.matches("ok (sha256 equal to the Secret's)").count(),
+        6,
+        "{s}"
+    );
+    assert!(s.contains("verified: 2 pod(s)"), "{s}");
+    no_key_material(&out, &tc);
+    tc.cluster.kubelet.set_not_ready_delay(Duration::ZERO);
+    let out = promfix(
+        &tc,
+        &[
+            "verify",
+            "--prometheus",
+            PROM,
+            "-n",
+            "monitoring",
+            "-o",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(code(&out), 0);
+    let reports = json_reports(&out);
+    assert_eq!(reports.len(), 2);
+    for r in &reports {
+        assert_eq!(r["ok"], true, "{r}");
+        assert!(r.get("stale").is_none());
+        let targets = r["targets"].as_array().unwrap();
+        assert_eq!(targets.len(), 3, "three etcd members: {r}");
+        assert!(targets.iter().all(|t| t["health"] == "up"));
+    }
+    eprintln!("step 3 (waits, passes) {:.1}s", t.elapsed().as_secs_f64());
+
+    // 4. A wrong CA in the Secret: unknown authority.
+    let t = Instant::now();
+    let other = tc.dir().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let (foreign, foreign_ca) =
+        promfix_testcluster::peers::certs::mint_foreign_client(&other, "intruder")
+            .expect("minting a foreign client");
+    patch_secret(&tc, &[("etcd-ca", &foreign_ca)]).await;
+    let out = promfix(&tc, &["verify", "-n", "monitoring", "--timeout", "2m"]).await;
+    let s = stdout(&out);
+    assert_eq!(code(&out), 3, "{s}");
+    assert!(s.contains("certificate signed by unknown authority"), "{s}");
+    assert!(s.contains("wrong CA in the Secret"), "{s}");
+    eprintln!("step 4 (wrong CA) {:.1}s", t.elapsed().as_secs_f64());
+
+    // 5. The right CA, a client certificate from another CA: etcd refuses it.
+    let t = Instant::now();
+    patch_secret(
+        &tc,
+        &[
+            ("etcd-ca", Path::new(&cert(&tc, "ca.pem"))),
+            ("etcd-client", &foreign.cert),
+            ("etcd-client-key", &foreign.key),
+        ],
+    )
+    .await;
+    let out = promfix(&tc, &["verify", "-n", "monitoring", "--timeout", "2m"]).await;
+    let s = stdout(&out);
+    assert_eq!(code(&out), 3, "{s}");
+    assert!(s.contains("remote error: tls: bad certificate"), "{s}");
+    assert!(s.contains("refused the client certificate"), "{s}");
+    eprintln!(
+        "step 5 (foreign client certificate) {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+
+    // 6. Good certificates again, but the ServiceMonitor loses the label the Prometheus selects.
+    let t = Instant::now();
+    patch_secret(
+        &tc,
+        &[
+            ("etcd-client", Path::new(&cert(&tc, "node-node1.pem"))),
+            (
+                "etcd-client-key",
+                Path::new(&cert(&tc, "node-node1-key.pem")),
+            ),
+        ],
+    )
+    .await;
+    kubectl(
+        &tc,
+        &[
+            "-n",
+            "monitoring",
+            "label",
+            "servicemonitor",
+            SM,
+            "release=other",
+            "--overwrite",
+        ],
+    )
+    .await;
+    let out = promfix(&tc, &["verify", "-n", "monitoring", "--timeout", "2m"]).await;
+    let s = stdout(&out);
+    assert_eq!(code(&out), 3, "{s}");
+    assert!(s.contains("is not selected by this Prometheus"), "{s}");
+    assert!(s.contains("serviceMonitorSelector"), "{s}");
+    eprintln!(
+        "step 6 (unselected ServiceMonitor) {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+
+    // 7. Usage and cluster errors exit 1, as documented.
+    let out = promfix(&tc, &["verify", "-n", "monitoring", "--prometheus", "nope"]).await;
+    assert_eq!(code(&out), 1);
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-promfix"))
+        .args(["verify", "--help"])
+        .output()
+        .unwrap();
+    let h = stdout(&help);
+    assert!(
+        h.contains("Exit codes:") && h.contains("3  verification failed"),
+        "{h}"
+    );
+    eprintln!("whole story {:.1}s", t0.elapsed().as_secs_f64());
+}
+
+/// An image without sha256sum (distroless): a clear message instead of the runtime's error alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_without_a_shell_gets_a_clear_message() {
+    let t0 = Instant::now();
+    let tc = TestCluster::start_builtin(
+        SEED,
+        Options {
+            version: Some("v1.33.1".into()),
+            without_etcd: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("starting scenario {SEED}: {e:#}"));
+    tc.wait_prometheus_ready(Duration::from_secs(120))
+        .await
+        .expect("Prometheus pods ready");
+    kubectl(
+        &tc,
+        &[
+            "-n",
+            "monitoring",
+            "patch",
+            "prometheus",
+            PROM,
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"podMetadata":{"annotations":{"promfix.test/no-shell":"prometheus"}}}}"#,
+        ],
+    )
+    .await;
+    tc.wait_for(
+        "pods with the no-shell annotation, Ready",
+        Duration::from_secs(120),
+        |st| {
+            let rt = st.rt("pods");
+            PODS.iter()
+                .all(|p| {
+                    st.get(&rt, Some("monitoring"), p).is_ok_and(|pod| {
+                        pod["metadata"]["annotations"]["promfix.test/no-shell"] == "prometheus"
+                            && promfix_testcluster::harness::is_ready(&pod)
+                    })
+                })
+                .then_some(())
+        },
+    )
+    .await
+    .expect("rolled");
+    let out = promfix(
+        &tc,
+        &[
+            "verify",
+            "-n",
+            "monitoring",
+            "-o",
+            "json",
+            "--timeout",
+            "30s",
+        ],
+    )
+    .await;
+    assert_eq!(code(&out), 3);
+    let reports = json_reports(&out);
+    assert_eq!(reports.len(), 2);
+    for r in &reports {
+        let e = r["files_error"].as_str().unwrap_or("");
+        assert!(
+            e.contains("has no `sha256sum`") && e.contains("executable file not found"),
+            "{r}"
+        );
+    }
+    eprintln!("no-shell test {:.1}s", t0.elapsed().as_secs_f64());
+}
