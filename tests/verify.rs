@@ -454,3 +454,226 @@ async fn an_image_without_a_shell_gets_a_clear_message() {
     }
     eprintln!("no-shell test {:.1}s", t0.elapsed().as_secs_f64());
 }
+
+/// A TCP server on `addr` for the rest of the test: `plain` answers every request with a plain
+/// HTTP /metrics page; otherwise it accepts and never answers (a black hole, as a firewall that
+/// drops would look after the connect).
+fn serve(addr: std::net::SocketAddr, plain: bool) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .unwrap_or_else(|e| panic!("binding {addr}: {e}"));
+        let mut held = Vec::new();
+        loop {
+            let Ok((mut sock, _)) = l.accept().await else {
+                continue;
+            };
+            if plain {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = sock.read(&mut buf).await;
+                    let body = "# TYPE up gauge\netcd_server_has_leader 1\n";
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = sock.write_all(resp.as_bytes()).await;
+                });
+            } else {
+                held.push(sock);
+            }
+        }
+    })
+}
+
+/// Verify must fail with this lastError text and explanation.
+async fn fails_with(tc: &TestCluster, step: &str, error: &str, explanation: &str) {
+    let t = Instant::now();
+    let out = promfix(
+        tc,
+        &[
+            "verify",
+            "-n",
+            "monitoring",
+            "-o",
+            "json",
+            "--timeout",
+            "90s",
+        ],
+    )
+    .await;
+    assert_eq!(code(&out), 3, "{step}");
+    let reports = json_reports(&out);
+    assert_eq!(reports.len(), 2, "{step}");
+    for r in &reports {
+        let targets = r["targets"].as_array().unwrap();
+        assert_eq!(targets.len(), 3, "{step}: {r}");
+        for t in targets {
+            assert_eq!(t["health"], "down", "{step}: {t}");
+            let e = t["lastError"]
+                .as_str()
+                .or(t["last_error"].as_str())
+                .unwrap_or("");
+            assert!(e.contains(error), "{step}: lastError {e:?} lacks {error:?}");
+            let x = t["explanation"].as_str().unwrap_or("");
+            assert!(
+                x.contains(explanation),
+                "{step}: explanation {x:?} lacks {explanation:?}"
+            );
+        }
+    }
+    eprintln!("{step}: {:.1}s", t.elapsed().as_secs_f64());
+}
+
+async fn sm_patch(tc: &TestCluster, patch: &str) {
+    kubectl(
+        tc,
+        &[
+            "-n",
+            "monitoring",
+            "patch",
+            "servicemonitor",
+            SM,
+            "--type",
+            "json",
+            "-p",
+            patch,
+        ],
+    )
+    .await;
+}
+
+async fn endpoints_port(tc: &TestCluster, port: u16) {
+    let p = format!(r#"[{{"op":"replace","path":"/subsets/0/ports/0/port","value":{port}}}]"#);
+    kubectl(
+        tc,
+        &[
+            "-n",
+            "kube-system",
+            "patch",
+            "endpoints",
+            SM,
+            "--type",
+            "json",
+            "-p",
+            &p,
+        ],
+    )
+    .await;
+}
+
+/// The other ways an etcd scrape fails, each produced for real against real etcd and real
+/// Prometheus, with the lastError text Prometheus writes and verify's explanation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_explains_each_way_the_etcd_scrape_fails() {
+    let t0 = Instant::now();
+    let tc = start().await;
+    let backups = tc.dir().join("backups");
+    std::fs::create_dir_all(&backups).unwrap();
+    let out = promfix(
+        &tc,
+        &[
+            "etcd",
+            "-n",
+            "monitoring",
+            "--yes",
+            "--no-probe",
+            "--no-verify",
+            "--backup-dir",
+            backups.to_str().unwrap(),
+            "--ca",
+            &cert(&tc, "ca.pem"),
+            "--cert",
+            &cert(&tc, "node-node1.pem"),
+            "--key",
+            &cert(&tc, "node-node1-key.pem"),
+        ],
+    )
+    .await;
+    assert_eq!(code(&out), 0);
+    // Scrape often so each step takes seconds, not the default 30s.
+    sm_patch(
+        &tc,
+        r#"[{"op":"add","path":"/spec/endpoints/0/interval","value":"3s"},
+            {"op":"add","path":"/spec/endpoints/0/scrapeTimeout","value":"2s"}]"#,
+    )
+    .await;
+    let out = promfix(&tc, &["verify", "-n", "monitoring", "--timeout", "4m"]).await;
+    assert_eq!(code(&out), 0, "fixed: {}", stdout(&out));
+    eprintln!("fixed and verified: {:.1}s", t0.elapsed().as_secs_f64());
+
+    // etcd's certificate is not valid for the name asked for.
+    sm_patch(&tc, r#"[{"op":"add","path":"/spec/endpoints/0/tlsConfig/serverName","value":"etcd.elsewhere.example"}]"#).await;
+    fails_with(
+        &tc,
+        "server name",
+        "x509: certificate is valid for",
+        "--server-name",
+    )
+    .await;
+    sm_patch(
+        &tc,
+        r#"[{"op":"remove","path":"/spec/endpoints/0/tlsConfig/serverName"}]"#,
+    )
+    .await;
+
+    // Plain http against etcd's TLS port.
+    sm_patch(
+        &tc,
+        r#"[{"op":"replace","path":"/spec/endpoints/0/scheme","value":"http"}]"#,
+    )
+    .await;
+    fails_with(
+        &tc,
+        "http to the TLS port",
+        "/metrics\": EOF", // etcd 3.4 closes the connection; Go HTTPS servers answer 400
+        "scraped with plain http",
+    )
+    .await;
+    sm_patch(
+        &tc,
+        r#"[{"op":"replace","path":"/spec/endpoints/0/scheme","value":"https"}]"#,
+    )
+    .await;
+
+    // Nothing listens on the port.
+    endpoints_port(&tc, 2399).await;
+    fails_with(
+        &tc,
+        "refused",
+        "connect: connection refused",
+        "localhost only",
+    )
+    .await;
+
+    // https against a plain HTTP port.
+    let net = tc.net();
+    let mut servers = Vec::new();
+    for host in [11u8, 12, 13] {
+        let ip = std::net::Ipv4Addr::new(127, net, 2, host);
+        servers.push(serve((ip, 2398).into(), true));
+        servers.push(serve((ip, 2397).into(), false));
+    }
+    endpoints_port(&tc, 2398).await;
+    fails_with(
+        &tc,
+        "https to http",
+        "server gave HTTP response to HTTPS client",
+        "speaks plain HTTP",
+    )
+    .await;
+
+    // No answer in time (a firewall that drops).
+    endpoints_port(&tc, 2397).await;
+    fails_with(&tc, "timeout", "context deadline exceeded", "firewall").await;
+
+    // Back to etcd: verified again.
+    endpoints_port(&tc, 2379).await;
+    let out = promfix(&tc, &["verify", "-n", "monitoring", "--timeout", "90s"]).await;
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    for s in servers {
+        s.abort();
+    }
+    eprintln!("all causes: {:.1}s", t0.elapsed().as_secs_f64());
+}

@@ -30,7 +30,10 @@ pub struct Params {
 const EXEC_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the rollout and the targets are polled.
 const POLL: Duration = Duration::from_secs(2);
-/// Seconds after a Secret or ServiceMonitor write before a scrape counts (file sync, reload).
+/// How long after a ServiceMonitor change verify waits for Prometheus to load a new
+/// configuration before it takes the targets as they are (the change may not alter the config).
+const CONFIG_GRACE: f64 = 90.0;
+/// Seconds after a Secret, ServiceMonitor or Endpoints write before a scrape counts (file sync, reload).
 const SYNC_MARGIN: f64 = 2.0;
 
 fn now_secs() -> f64 {
@@ -354,10 +357,27 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
     ]
     .into_iter()
     .flatten()
+    .chain(facts.endpoints.iter().filter_map(v::last_change))
     .filter_map(|t| v::parse_time(&t))
     .fold(f64::MIN, f64::max)
         + SYNC_MARGIN;
     let prefix = v::route_prefix(prom);
+    let sm_changed = facts
+        .sm
+        .as_ref()
+        .and_then(|(m, _, _)| v::last_change(m))
+        .and_then(|t| v::parse_time(&t));
+    // The scheme the ServiceMonitor asks for: targets with another are from an older config.
+    let scheme = match (&p.job, &facts.sm) {
+        (None, Some((m, i, true))) => Some(
+            m["spec"]["endpoints"][*i]["scheme"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .unwrap_or("http")
+                .to_ascii_lowercase(),
+        ),
+        _ => None,
+    };
 
     let mut reports = Vec::new();
     for (pod, stale) in &pods {
@@ -451,8 +471,24 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
             ))
         });
         let mut last_err: Option<String>;
+        let mut config_loaded = sm_changed.is_none_or(|c| c + CONFIG_GRACE < now_secs());
         loop {
             let mut done = false;
+            if !config_loaded {
+                // The ServiceMonitor changed: the operator regenerates the configuration and the
+                // reloader makes Prometheus load it; scrapes before that do not count.
+                let info = v::runtimeinfo_path(namespace(pod), name(pod), &prefix);
+                if let Ok(text) = kube.get_text(&info).await
+                    && let Ok(a) = serde_json::from_str::<Value>(&text)
+                    && let Some(t) = a["data"]["lastConfigTime"].as_str().and_then(v::parse_time)
+                    && sm_changed.is_some_and(|c| t >= c)
+                {
+                    config_loaded = true;
+                }
+                if sm_changed.is_some_and(|c| c + CONFIG_GRACE < now_secs()) {
+                    config_loaded = true;
+                }
+            }
             match kube.get_text(&path).await {
                 Ok(text) => match serde_json::from_str::<Value>(&text)
                     .map_err(|e| format!("the targets API answer is not JSON: {e}"))
@@ -462,12 +498,17 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
                         last_err = None;
                         // The cluster says there should be none (not selected, no Endpoints):
                         // done when there are none; else when every one was scraped since.
-                        done = if t.is_empty() {
-                            !no_target_reasons.is_empty()
-                        } else {
-                            (no_target_reasons.is_empty() || p.job.is_some())
-                                && t.iter().all(|x| targets::scraped_since(x, since))
-                        };
+                        done = config_loaded
+                            && if t.is_empty() {
+                                !no_target_reasons.is_empty()
+                            } else {
+                                (no_target_reasons.is_empty() || p.job.is_some())
+                                    && t.iter().all(|x| targets::scraped_since(x, since))
+                                    && scheme.as_deref().is_none_or(|sc| {
+                                        t.iter()
+                                            .all(|x| x.scrape_url.starts_with(&format!("{sc}://")))
+                                    })
+                            };
                         r.targets = t;
                     }
                     Err(e) => last_err = Some(e),
@@ -488,7 +529,12 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
         if let Some(e) = last_err {
             r.targets_notes.push(e);
         } else if r.targets.is_empty() {
-            if no_target_reasons.is_empty() {
+            if no_target_reasons.is_empty() && stale.is_some() {
+                r.targets_notes.push(
+                    "none yet in this stale pod (not waited for: it still runs without the Secret)"
+                        .into(),
+                );
+            } else if no_target_reasons.is_empty() {
                 r.targets_notes.push(format!(
                     "Prometheus has not discovered them (within {}s); the cluster objects look right",
                     p.timeout.as_secs()

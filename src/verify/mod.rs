@@ -398,6 +398,11 @@ pub fn targets_path(ns: &str, pod: &str, prefix: &str) -> String {
     format!("/api/v1/namespaces/{ns}/pods/{pod}:9090/proxy{prefix}/api/v1/targets?state=active")
 }
 
+/// The pods/proxy path of a pod's Prometheus runtime information (`lastConfigTime`).
+pub fn runtimeinfo_path(ns: &str, pod: &str, prefix: &str) -> String {
+    format!("/api/v1/namespaces/{ns}/pods/{pod}:9090/proxy{prefix}/api/v1/status/runtimeinfo")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

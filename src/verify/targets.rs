@@ -158,6 +158,7 @@ pub fn classify(last_error: &str, scrape_url: &str) -> Cause {
     } else if e.contains("Client sent an HTTP request to an HTTPS server")
         || (http && e.contains("server returned HTTP status 400 Bad Request"))
         || (http && e.contains("malformed HTTP response"))
+        || (http && (e.ends_with(": EOF") || e == "EOF"))
     {
         Cause::HttpToHttpsPort
     } else if e.contains("context deadline exceeded")
@@ -171,6 +172,12 @@ pub fn classify(last_error: &str, scrape_url: &str) -> Cause {
         || e.contains("server returned HTTP status 403")
     {
         Cause::Unauthorized
+    } else if !http
+        && (e.contains("write: broken pipe")
+            || e.contains("connection reset by peer")
+            || e.ends_with(": EOF"))
+    {
+        Cause::ConnectionClosed
     } else {
         Cause::Other
     }
@@ -217,8 +224,8 @@ impl Cause {
                  (for a plain --listen-metrics-urls port)."
             ),
             Cause::HttpToHttpsPort => format!(
-                "the target is scraped with plain http but {host} is etcd's TLS port (400: Client sent an HTTP request to \
-                 an HTTPS server). Fix: `kubectl promfix servicemonitor` (scheme: https with tlsConfig)."
+                "the target is scraped with plain http but {host} is etcd's TLS port: etcd closes the connection (EOF), \
+                 Go's HTTPS servers answer 400 \"Client sent an HTTP request to an HTTPS server\". Fix: `kubectl promfix servicemonitor` (scheme: https with tlsConfig)."
             ),
             Cause::Timeout => format!(
                 "no answer from {host} in time (context deadline exceeded): a firewall drops the packets (port 2379 from \
@@ -541,6 +548,21 @@ mod tests {
         for (e, want) in cases {
             assert_eq!(classify(e, URL), want, "{e}");
         }
+        // Seen for real (etcd 3.4, TLS 1.3) next to `bad certificate` on the other members.
+        assert_eq!(
+            classify(
+                r#"Get "https://127.11.2.11:2379/metrics": write tcp 127.0.0.1:40560->127.11.2.11:2379: write: broken pipe"#,
+                URL
+            ),
+            Cause::ConnectionClosed
+        );
+        assert_eq!(
+            classify(
+                r#"Get "https://127.11.2.11:2379/metrics": read tcp 127.0.0.1:40560->127.11.2.11:2379: read: connection reset by peer"#,
+                URL
+            ),
+            Cause::ConnectionClosed
+        );
         // 400 Bad Request means plain HTTP to the TLS port only with an http:// scrape URL.
         assert_eq!(
             classify(
@@ -552,6 +574,18 @@ mod tests {
         assert_eq!(
             classify("server returned HTTP status 400 Bad Request", URL),
             Cause::Other
+        );
+        // etcd 3.4 on its TLS client port closes a plain HTTP connection (seen for real).
+        assert_eq!(
+            classify(
+                r#"Get "http://127.14.2.11:2379/metrics": EOF"#,
+                "http://127.14.2.11:2379/metrics"
+            ),
+            Cause::HttpToHttpsPort
+        );
+        assert_eq!(
+            classify(r#"Get "https://127.14.2.11:2379/metrics": EOF"#, URL),
+            Cause::ConnectionClosed
         );
     }
 
