@@ -368,6 +368,8 @@ async fn verify_tells_the_seeds_story() {
     // 7. Usage and cluster errors exit 1, as documented.
     let out = promfix(&tc, &["verify", "-n", "monitoring", "--prometheus", "nope"]).await;
     assert_eq!(code(&out), 1);
+    let out = promfix(&tc, &["verify", "--timeout", "5x"]).await;
+    assert_eq!(code(&out), 2, "usage error");
     let help = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-promfix"))
         .args(["verify", "--help"])
         .output()
@@ -451,6 +453,10 @@ async fn an_image_without_a_shell_gets_a_clear_message() {
             e.contains("has no `sha256sum`") && e.contains("executable file not found"),
             "{r}"
         );
+        // The targets API is read; no target, and why.
+        let notes = r["targets_notes"].to_string();
+        assert!(!notes.contains("cannot read the targets"), "{r}");
+        assert!(notes.contains("still has a selector"), "{r}");
     }
     eprintln!("no-shell test {:.1}s", t0.elapsed().as_secs_f64());
 }

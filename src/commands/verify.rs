@@ -361,7 +361,6 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
     .filter_map(|t| v::parse_time(&t))
     .fold(f64::MIN, f64::max)
         + SYNC_MARGIN;
-    let prefix = v::route_prefix(prom);
     let sm_changed = facts
         .sm
         .as_ref()
@@ -463,6 +462,7 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
             .max(changed)
             .max(files_synced_at.unwrap_or(f64::MIN));
         let wait_targets = stale.is_none();
+        let prefix = v::route_prefix(prom, Some(pod));
         let path = v::targets_path(namespace(pod), name(pod), &prefix);
         let step = wait_targets.then(|| {
             Step::start(format!(

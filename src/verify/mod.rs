@@ -361,17 +361,40 @@ pub fn parse_time(t: &str) -> Option<f64> {
     Some((days * 86400 + h * 3600 + mi * 60 + sec - offset) as f64 + frac)
 }
 
-/// The path prefix Prometheus serves its API under: `routePrefix`, else the path of
-/// `externalUrl` (Prometheus' own default for `--web.route-prefix`), else `/`. Always starts and
-/// ends without a trailing slash except the root (`""` for `/`).
-pub fn route_prefix(prom: &Value) -> String {
+/// The path prefix a pod's Prometheus serves its API under, as `""` for the root or `/x`.
+/// The pod's own `--web.route-prefix` decides (the operator always passes it: the resource's
+/// `routePrefix`, else `/`); without one, Prometheus' default, the path of `--web.external-url`;
+/// without a pod argument at all, the resource's `routePrefix`, else `externalUrl` path.
+pub fn route_prefix(prom: &Value, pod: Option<&Value>) -> String {
+    let args: Vec<String> = pod
+        .and_then(|p| p["spec"]["containers"].as_array())
+        .into_iter()
+        .flatten()
+        .filter(|c| c["name"] == CONTAINER)
+        .flat_map(|c| c["args"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a.as_str().map(str::to_string))
+        .collect();
+    let arg = |name: &str| {
+        args.iter().find_map(|a| {
+            a.trim_start_matches('-')
+                .strip_prefix(name)
+                .and_then(|r| r.strip_prefix('='))
+                .map(str::to_string)
+        })
+    };
     let spec = &prom["spec"];
-    let raw = match spec["routePrefix"].as_str().filter(|s| !s.is_empty()) {
-        Some(r) => r.to_string(),
-        None => spec["externalUrl"]
-            .as_str()
-            .map(url_path)
-            .unwrap_or_default(),
+    let raw = if let Some(r) = arg("web.route-prefix") {
+        r
+    } else if let Some(u) = arg("web.external-url") {
+        url_path(&u)
+    } else {
+        match spec["routePrefix"].as_str().filter(|s| !s.is_empty()) {
+            Some(r) => r.to_string(),
+            None => spec["externalUrl"]
+                .as_str()
+                .map(url_path)
+                .unwrap_or_default(),
+        }
     };
     let trimmed = raw.trim_matches('/');
     if trimmed.is_empty() {
@@ -584,7 +607,7 @@ mod tests {
 
     #[test]
     fn route_prefix_from_route_prefix_or_external_url() {
-        let p = |spec: Value| route_prefix(&json!({"spec": spec}));
+        let p = |spec: Value| route_prefix(&json!({"spec": spec}), None);
         assert_eq!(p(json!({})), "");
         assert_eq!(p(json!({"routePrefix": "/"})), "");
         assert_eq!(p(json!({"routePrefix": "/prom/"})), "/prom");
@@ -597,6 +620,28 @@ mod tests {
             p(json!({"externalUrl": "https://a/b", "routePrefix": "/c"})),
             "/c"
         );
+        // The pod's arguments decide: the operator passes --web.route-prefix=/ even when
+        // externalUrl has a path.
+        let prom = json!({"spec": {"externalUrl": "http://x.example/prometheus"}});
+        let pod =
+            |args: Value| json!({"spec": {"containers": [{"name": "prometheus", "args": args}]}});
+        assert_eq!(
+            route_prefix(&prom, Some(&pod(json!(["--web.route-prefix=/"])))),
+            ""
+        );
+        assert_eq!(
+            route_prefix(&prom, Some(&pod(json!(["--web.route-prefix=/p/"])))),
+            "/p"
+        );
+        // Without --web.route-prefix, Prometheus takes the external URL's path.
+        assert_eq!(
+            route_prefix(
+                &json!({}),
+                Some(&pod(json!(["--web.external-url=http://h/ext"])))
+            ),
+            "/ext"
+        );
+        assert_eq!(route_prefix(&prom, Some(&pod(json!([])))), "/prometheus");
         assert_eq!(
             targets_path("monitoring", "p-0", "/prom"),
             "/api/v1/namespaces/monitoring/pods/p-0:9090/proxy/prom/api/v1/targets?state=active"
