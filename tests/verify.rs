@@ -213,7 +213,6 @@ async fn verify_tells_the_seeds_story() {
             "-n",
             "monitoring",
             "--yes",
-            "--no-probe",
             "--no-verify",
             "--backup-dir",
             backups.to_str().unwrap(),
@@ -680,6 +679,59 @@ async fn verify_explains_each_way_the_etcd_scrape_fails() {
     assert_eq!(code(&out), 0, "{}", stdout(&out));
     for s in servers {
         s.abort();
+    }
+
+    // The operator's Secret references instead of mounted files: the tls-assets files are checked.
+    let out = promfix(
+        &tc,
+        &[
+            "etcd",
+            "-n",
+            "monitoring",
+            "--yes",
+            "--no-probe",
+            "--no-verify",
+            "--tls-from",
+            "secret",
+            "--backup-dir",
+            backups.to_str().unwrap(),
+            "--ca",
+            &cert(&tc, "ca.pem"),
+            "--cert",
+            &cert(&tc, "node-node1.pem"),
+            "--key",
+            &cert(&tc, "node-node1-key.pem"),
+        ],
+    )
+    .await;
+    assert_eq!(code(&out), 0);
+    let out = promfix(
+        &tc,
+        &[
+            "verify",
+            "-n",
+            "monitoring",
+            "-o",
+            "json",
+            "--timeout",
+            "90s",
+        ],
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    for r in json_reports(&out) {
+        let files = r["files"].as_array().unwrap();
+        assert_eq!(files.len(), 3, "{r}");
+        for f in files {
+            assert!(
+                f["path"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("/etc/prometheus/certs/secret_monitoring_etcd-client-cert_"),
+                "{f}"
+            );
+            assert_eq!(f["status"], "ok");
+        }
     }
     eprintln!("all causes: {:.1}s", t0.elapsed().as_secs_f64());
 }

@@ -180,6 +180,8 @@ struct Facts {
     namespaces: Vec<Value>,
     services: Vec<Value>,
     endpoints: Vec<Value>,
+    /// Secrets the etcd endpoint's tlsConfig references (in the ServiceMonitor's namespace).
+    ref_secrets: Vec<Value>,
 }
 
 async fn observe(kube: &Kube, prom: &Value, secret: &str) -> Result<Facts> {
@@ -224,6 +226,19 @@ async fn observe(kube: &Kube, prom: &Value, secret: &str) -> Result<Facts> {
             }
         }
     }
+    let mut ref_secrets = Vec::new();
+    if let Some((m, i, _)) = &sm {
+        let mut names: Vec<String> = v::secret_refs(&m["spec"]["endpoints"][*i])
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        names.dedup();
+        for n in names {
+            if let Some(x) = kube.get_opt(&k::SECRETS, Some(namespace(m)), &n).await? {
+                ref_secrets.push(x);
+            }
+        }
+    }
     Ok(Facts {
         prom,
         secret: sec,
@@ -231,6 +246,7 @@ async fn observe(kube: &Kube, prom: &Value, secret: &str) -> Result<Facts> {
         namespaces: obs.namespaces,
         services,
         endpoints,
+        ref_secrets,
     })
 }
 
@@ -342,22 +358,77 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
         endpoints: &facts.endpoints,
         port: sm_port.as_deref(),
     });
-    // Key → SHA-256 from the Secret; without a Secret, the file names only (digest empty).
-    let expected = match &facts.secret {
-        Some(s) => v::secret_digests(s).map_err(Error::Input)?,
-        None => v::keys_without_secret(facts.sm.as_ref().map(|(m, _, _)| m), &p.secret)
+    // What must be in the pod: (key, path, SHA-256). Files mode: every key of the Secret under
+    // /etc/prometheus/secrets/<secret>/ (without a Secret: the names only, digest empty). Secret
+    // references: the referenced keys in the operator's tls-assets directory.
+    let refs: Vec<(String, String)> = facts
+        .sm
+        .as_ref()
+        .map(|(m, i, _)| v::secret_refs(&m["spec"]["endpoints"][*i]))
+        .unwrap_or_default();
+    let ref_mode = !refs.is_empty() && p.job.is_none();
+    let mut expected: Vec<(String, String, String)> = Vec::new();
+    let mut expected_note: Option<String> = None;
+    if ref_mode {
+        let sm_ns = facts
+            .sm
+            .as_ref()
+            .map(|(m, _, _)| namespace(m))
+            .unwrap_or("");
+        for (sname, key) in &refs {
+            let digest = facts
+                .ref_secrets
+                .iter()
+                .find(|x| name(x) == sname)
+                .map(v::secret_digests)
+                .transpose()
+                .map_err(Error::Input)?
+                .and_then(|d| d.get(key).cloned());
+            if digest.is_none() {
+                expected_note = Some(format!(
+                    "the ServiceMonitor references key {key} of Secret {sm_ns}/{sname}, which does not exist. Fix: \
+                     `kubectl promfix secret --tls-from secret`."
+                ));
+            }
+            expected.push((
+                format!("{sname}/{key}"),
+                v::tls_asset_path(sm_ns, sname, key),
+                digest.unwrap_or_default(),
+            ));
+        }
+    } else {
+        let dir = v::secret_dir(&p.secret);
+        let digests = match &facts.secret {
+            Some(s) => v::secret_digests(s).map_err(Error::Input)?,
+            None => v::keys_without_secret(facts.sm.as_ref().map(|(m, _, _)| m), &p.secret)
+                .into_iter()
+                .map(|k| (k, String::new()))
+                .collect(),
+        };
+        expected = digests
             .into_iter()
-            .map(|k| (k, String::new()))
-            .collect(),
-    };
+            .map(|(k, d)| (k.clone(), format!("{dir}/{k}"), d))
+            .collect();
+    }
     // Scrapes older than the last change of the Secret or the ServiceMonitor do not count.
     let changed = [
-        facts.secret.as_ref().and_then(v::last_change),
+        facts
+            .secret
+            .as_ref()
+            .filter(|_| !ref_mode)
+            .and_then(v::last_change),
         facts.sm.as_ref().and_then(|(m, _, _)| v::last_change(m)),
     ]
     .into_iter()
     .flatten()
     .chain(facts.endpoints.iter().filter_map(v::last_change))
+    .chain(
+        facts
+            .ref_secrets
+            .iter()
+            .filter(|_| ref_mode)
+            .filter_map(v::last_change),
+    )
     .filter_map(|t| v::parse_time(&t))
     .fold(f64::MIN, f64::max)
         + SYNC_MARGIN;
@@ -393,7 +464,16 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
         // Files.
         let sync_started = Instant::now();
         let mut files_synced_at: Option<f64> = None;
-        if facts.secret.is_none() {
+        if ref_mode {
+            r.secret = refs
+                .iter()
+                .map(|(n, _)| n.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(",");
+            r.files_error = expected_note.clone();
+        } else if facts.secret.is_none() {
             r.files_error = Some(format!(
                 "Secret {}/{} does not exist. Fix: `kubectl promfix secret --ca .. --cert .. --key ..` (or `etcd`).",
                 namespace(prom),
@@ -414,8 +494,8 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
             ));
         } else {
             loop {
-                let keys: Vec<String> = expected.keys().cloned().collect();
-                let argv = v::sha256sum_command(&p.secret, &keys);
+                let paths: Vec<String> = expected.iter().map(|(_, p, _)| p.clone()).collect();
+                let argv = v::sha256sum_paths(&paths);
                 match kube
                     .exec(namespace(pod), name(pod), v::CONTAINER, &argv, EXEC_TIMEOUT)
                     .await
@@ -430,7 +510,7 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
                             );
                             r.files.clear();
                         } else {
-                            r.files = v::compare_files(&p.secret, &expected, &found);
+                            r.files = v::compare_paths(&expected, &found);
                         }
                     }
                     Err(err) => {

@@ -279,6 +279,57 @@ pub fn compare_files(
         .collect()
 }
 
+/// Where the operator mounts the TLS material ServiceMonitors reference by Secret (tls-assets).
+pub const TLS_ASSETS_DIR: &str = "/etc/prometheus/certs";
+
+/// The Secret references (`ca.secret`, `cert.secret`, `keySecret`) of a ServiceMonitor
+/// endpoint's tlsConfig, as (Secret name, key); empty when it uses files.
+pub fn secret_refs(endpoint: &Value) -> Vec<(String, String)> {
+    let t = &endpoint["tlsConfig"];
+    [&t["ca"]["secret"], &t["cert"]["secret"], &t["keySecret"]]
+        .into_iter()
+        .filter_map(|r| {
+            let n = r["name"].as_str().filter(|x| !x.is_empty())?;
+            let k = r["key"].as_str().filter(|x| !x.is_empty())?;
+            Some((n.to_string(), k.to_string()))
+        })
+        .collect()
+}
+
+/// The file the operator writes a referenced Secret key to in the pod:
+/// `/etc/prometheus/certs/secret_<namespace>_<name>_<key>`.
+pub fn tls_asset_path(ns: &str, secret: &str, key: &str) -> String {
+    format!("{TLS_ASSETS_DIR}/secret_{ns}_{secret}_{key}")
+}
+
+/// Compare expected (key label, path, digest) with what `sha256sum` printed. An empty digest
+/// means "no Secret to compare with".
+pub fn compare_paths(
+    expected: &[(String, String, String)],
+    found: &BTreeMap<String, String>,
+) -> Vec<FileCheck> {
+    expected
+        .iter()
+        .map(|(key, path, want)| FileCheck {
+            key: key.clone(),
+            path: path.clone(),
+            status: match found.get(path) {
+                None => FileStatus::Missing,
+                Some(_) if want.is_empty() => FileStatus::Present,
+                Some(d) if d == want => FileStatus::Ok,
+                Some(_) => FileStatus::Differs,
+            },
+        })
+        .collect()
+}
+
+/// `sha256sum PATH...`.
+pub fn sha256sum_paths(paths: &[String]) -> Vec<String> {
+    std::iter::once("sha256sum".to_string())
+        .chain(paths.iter().cloned())
+        .collect()
+}
+
 /// The keys to look for when the Secret does not exist: the files the etcd ServiceMonitor's
 /// tlsConfig names under the Secret's directory, else the tool's default key names.
 pub fn keys_without_secret(sm: Option<&Value>, secret: &str) -> Vec<String> {
@@ -570,6 +621,32 @@ mod tests {
             compare_files("s", &want, &found)[0].status,
             FileStatus::Present
         );
+    }
+
+    #[test]
+    fn secret_references_map_to_tls_assets() {
+        let ep = json!({"tlsConfig": {
+            "ca": {"secret": {"name": "etcd-client-cert", "key": "etcd-ca"}},
+            "cert": {"secret": {"name": "etcd-client-cert", "key": "etcd-client"}},
+            "keySecret": {"name": "etcd-client-cert", "key": "etcd-client-key"}}});
+        let refs = secret_refs(&ep);
+        assert_eq!(refs.len(), 3);
+        assert_eq!(
+            refs[2],
+            (
+                "etcd-client-cert".to_string(),
+                "etcd-client-key".to_string()
+            )
+        );
+        assert_eq!(
+            tls_asset_path("monitoring", "etcd-client-cert", "etcd-ca"),
+            "/etc/prometheus/certs/secret_monitoring_etcd-client-cert_etcd-ca"
+        );
+        assert!(secret_refs(&json!({"tlsConfig": {"caFile": "/x"}})).is_empty());
+        let exp = vec![("etcd-ca".to_string(), "/p".to_string(), "a".repeat(64))];
+        let found = parse_sha256sum(&format!("{}  /p\n", "a".repeat(64)));
+        assert_eq!(compare_paths(&exp, &found)[0].status, FileStatus::Ok);
+        assert_eq!(sha256sum_paths(&["/p".into()]), ["sha256sum", "/p"]);
     }
 
     #[test]
