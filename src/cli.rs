@@ -221,6 +221,7 @@ pub enum Command {
     /// Set scheme https and tlsConfig on the etcd ServiceMonitor endpoint
     Servicemonitor(EtcdArgs),
     /// Prove the mount by exec in every Prometheus pod and the scrape by Prometheus' own targets
+    #[command(after_long_help = EXIT_CODES)]
     Verify {
         #[command(flatten)]
         prometheus: PrometheusSel,

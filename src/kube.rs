@@ -420,8 +420,104 @@ impl Kube {
         self.client.request_text(req).await
     }
 
+    /// Run a command in a container over WebSocket (`pods/exec`), without stdin and without a
+    /// terminal; collects stdout, stderr and the final Status (bounded by `timeout`).
+    pub async fn exec(
+        &self,
+        ns: &str,
+        pod: &str,
+        container: &str,
+        argv: &[String],
+        timeout: std::time::Duration,
+    ) -> Result<ExecOutput> {
+        use kube::api::AttachParams;
+        use tokio::io::AsyncReadExt;
+        let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(self.client.clone(), ns);
+        let what = format!("Pod {ns}/{pod} container {container}");
+        let run = async {
+            let mut p = pods
+                .exec(
+                    pod,
+                    argv.iter().cloned(),
+                    &AttachParams::default()
+                        .container(container)
+                        .stdin(false)
+                        .stdout(true)
+                        .stderr(true),
+                )
+                .await
+                .map_err(|e| Error::api("exec in", what.clone(), e))?;
+            let status = p.take_status();
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let (so, se) = (p.stdout(), p.stderr());
+            let read_out = async {
+                if let Some(mut r) = so {
+                    let _ = r.read_to_end(&mut out).await;
+                }
+            };
+            let read_err = async {
+                if let Some(mut r) = se {
+                    let _ = r.read_to_end(&mut err).await;
+                }
+            };
+            tokio::join!(read_out, read_err);
+            let st = match status {
+                Some(f) => f.await,
+                None => None,
+            };
+            let _ = p.join().await;
+            let (success, message, exit_code) = match st {
+                None => (true, String::new(), None),
+                Some(s) => {
+                    let code = s
+                        .details
+                        .as_ref()
+                        .and_then(|d| d.causes.as_ref())
+                        .and_then(|c| {
+                            c.iter()
+                                .find(|c| c.reason.as_deref() == Some("ExitCode"))
+                                .and_then(|c| c.message.as_deref())
+                                .and_then(|m| m.parse::<i32>().ok())
+                        });
+                    (
+                        s.status.as_deref() == Some("Success"),
+                        s.message.unwrap_or_default(),
+                        code,
+                    )
+                }
+            };
+            Ok(ExecOutput {
+                stdout: out,
+                stderr: err,
+                success,
+                message,
+                exit_code,
+            })
+        };
+        match tokio::time::timeout(timeout, run).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Other(format!(
+                "exec in {what}: no answer within {}s",
+                timeout.as_secs()
+            ))),
+        }
+    }
+
     /// Check that a value deserializes as an object (used by rollback on backup files).
     pub fn check_object(v: &Value) -> Result<()> {
         Self::from_value(v).map(|_| ())
     }
+}
+
+/// What a command run with [`Kube::exec`] produced.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOutput {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// The Status said Success (exit code 0).
+    pub success: bool,
+    /// The Status message when it did not (e.g. the runtime's "executable file not found").
+    pub message: String,
+    /// The exit code, when the command ran and exited non-zero.
+    pub exit_code: Option<i32>,
 }

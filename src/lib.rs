@@ -14,6 +14,7 @@ pub mod kube;
 pub mod output;
 pub mod plan;
 pub mod selector;
+pub mod verify;
 
 use cli::{Cli, Command};
 pub use error::{Error, Result};

@@ -1,15 +1,686 @@
-//! `kubectl promfix verify`.
+//! `kubectl promfix verify`: for every pod of the chosen Prometheus resource(s), exec into the
+//! prometheus container and compare the SHA-256 of each mounted Secret file with the Secret's,
+//! then ask that pod's Prometheus for the etcd job's active targets (through pods/proxy) and
+//! explain every problem with its fix. Pods from before the Secret was mounted are waited for
+//! (or reported with `--no-wait`); targets are waited for until their first scrape after the pod
+//! started and after the Secret and ServiceMonitor last changed.
 
 use crate::Outcome;
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, GlobalOpts, Output};
 use crate::error::{Error, Result};
+use crate::fixes::etcd::{self as fix, Observed};
+use crate::kube::{self as k, Kube};
+use crate::output::interact::Step;
+use crate::verify::report::{self, PodReport};
+use crate::verify::targets::{self, JobMatch, NoTargetFacts};
+use crate::verify::{self as v, name, namespace};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// What to check and how long to wait.
+#[derive(Debug, Clone)]
+pub struct Params {
+    pub secret: String,
+    pub job: Option<String>,
+    pub no_wait: bool,
+    pub timeout: Duration,
+}
+
+/// How long one exec may take.
+const EXEC_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the rollout and the targets are polled.
+const POLL: Duration = Duration::from_secs(2);
+/// How long after a ServiceMonitor change verify waits for Prometheus to load a new
+/// configuration before it takes the targets as they are (the change may not alter the config).
+const CONFIG_GRACE: f64 = 90.0;
+/// Seconds after a Secret, ServiceMonitor or Endpoints write before a scrape counts (file sync, reload).
+const SYNC_MARGIN: f64 = 2.0;
+
+fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
 
 /// Run the command (its flags are in `cli.command`, the global ones in `cli.global`).
 pub async fn run(cli: &Cli) -> Result<Outcome> {
-    let Command::Verify { .. } = &cli.command else {
+    let Command::Verify { prometheus, opts } = &cli.command else {
         return Err(Error::Other("internal: wrong command".into()));
     };
-    Err(Error::Other(
-        "`kubectl promfix verify` is not available in this build yet".into(),
-    ))
+    let g = &cli.global;
+    let kube = Kube::connect(g, g.context.first().map(String::as_str)).await?;
+    require_operator(&kube).await?;
+    let proms = select_prometheuses(
+        &kube,
+        g.namespace.as_deref(),
+        prometheus.prometheus.as_deref(),
+    )
+    .await?;
+    let params = Params {
+        secret: opts.secret.clone(),
+        job: opts.job.clone(),
+        no_wait: opts.no_wait,
+        timeout: opts.timeout,
+    };
+    let reports = verify_all(&kube, &proms, &params).await?;
+    print_reports(&reports, opts.output);
+    Ok(outcome(&reports))
+}
+
+/// Verify after a fix (for `kubectl promfix etcd` unless `--no-verify`): the given Prometheus,
+/// waiting for its rollout and first scrape up to `timeout`; prints the table on stdout.
+pub async fn verify_after_fix(
+    global: &GlobalOpts,
+    prometheus: &Value,
+    secret: &str,
+    timeout: Duration,
+) -> Result<Outcome> {
+    let kube = Kube::connect(global, global.context.first().map(String::as_str)).await?;
+    let params = Params {
+        secret: secret.to_string(),
+        job: None,
+        no_wait: false,
+        timeout,
+    };
+    let reports = verify_all(&kube, std::slice::from_ref(prometheus), &params).await?;
+    print_reports(&reports, None);
+    Ok(outcome(&reports))
+}
+
+fn outcome(reports: &[PodReport]) -> Outcome {
+    if !reports.is_empty() && reports.iter().all(|r| r.ok) {
+        Outcome::Ok
+    } else {
+        Outcome::Problems
+    }
+}
+
+fn print_reports(reports: &[PodReport], fmt: Option<Output>) {
+    match fmt {
+        Some(Output::Json) => println!("{}", report::render_json(reports)),
+        Some(Output::Yaml) => print!("{}", serde_yaml_ng::to_string(reports).unwrap_or_default()),
+        None => print!("{}", report::render_table(reports)),
+    }
+}
+
+async fn require_operator(kube: &Kube) -> Result<()> {
+    if !kube.serves(&k::PROMETHEUSES).await? {
+        return Err(Error::NotFound {
+            what: "the Prometheus Operator (monitoring.coreos.com/v1 prometheuses)".into(),
+            hint: "this cluster does not serve the operator's resources; verify checks Prometheus Operator pods".into(),
+        });
+    }
+    Ok(())
+}
+
+/// `--prometheus NAME` (in `-n` or any namespace); else every Prometheus that selects an etcd
+/// ServiceMonitor; else (none does) every Prometheus, so the report says why.
+pub async fn select_prometheuses(
+    kube: &Kube,
+    ns: Option<&str>,
+    name_opt: Option<&str>,
+) -> Result<Vec<Value>> {
+    let all = kube.list(&k::PROMETHEUSES, ns, None).await?;
+    let where_ = ns
+        .map(|n| format!("namespace {n}"))
+        .unwrap_or_else(|| "any namespace".into());
+    if let Some(n) = name_opt {
+        let found: Vec<Value> = all.into_iter().filter(|p| name(p) == n).collect();
+        if found.is_empty() {
+            return Err(Error::NotFound {
+                what: format!("Prometheus {n} in {where_}"),
+                hint: "check with `kubectl get prometheuses -A`; pass -n NAMESPACE and --prometheus NAME"
+                    .into(),
+            });
+        }
+        return Ok(found);
+    }
+    if all.is_empty() {
+        return Err(Error::NotFound {
+            what: format!("a Prometheus resource in {where_}"),
+            hint: "check with `kubectl get prometheuses -A`; pass -n NAMESPACE".into(),
+        });
+    }
+    let (sms, nss) = tokio::try_join!(
+        kube.list(&k::SERVICEMONITORS, None, None),
+        kube.list(&k::NAMESPACES, None, None),
+    )?;
+    let selecting: Vec<Value> = all
+        .iter()
+        .filter(|p| {
+            let obs = Observed {
+                prometheus: (*p).clone(),
+                service_monitors: sms.clone(),
+                namespaces: nss.clone(),
+                ..Default::default()
+            };
+            fix::find_etcd_service_monitor(&obs).is_some()
+        })
+        .cloned()
+        .collect();
+    Ok(if selecting.is_empty() { all } else { selecting })
+}
+
+/// Verify every pod of every given Prometheus.
+pub async fn verify_all(kube: &Kube, proms: &[Value], p: &Params) -> Result<Vec<PodReport>> {
+    let mut out = Vec::new();
+    for prom in proms {
+        out.extend(verify_prometheus(kube, prom, p).await?);
+    }
+    Ok(out)
+}
+
+/// The cluster facts about the etcd scrape of one Prometheus.
+struct Facts {
+    prom: Value,
+    secret: Option<Value>,
+    /// The etcd ServiceMonitor and whether this Prometheus selects it.
+    sm: Option<(Value, usize, bool)>,
+    namespaces: Vec<Value>,
+    services: Vec<Value>,
+    endpoints: Vec<Value>,
+    /// Secrets the etcd endpoint's tlsConfig references (in the ServiceMonitor's namespace).
+    ref_secrets: Vec<Value>,
+}
+
+async fn observe(kube: &Kube, prom: &Value, secret: &str) -> Result<Facts> {
+    let (ns, n) = (namespace(prom).to_string(), name(prom).to_string());
+    let (prom_now, sec, sms, nss) = tokio::try_join!(
+        kube.get_opt(&k::PROMETHEUSES, Some(&ns), &n),
+        kube.get_opt(&k::SECRETS, Some(&ns), secret),
+        kube.list(&k::SERVICEMONITORS, None, None),
+        kube.list(&k::NAMESPACES, None, None),
+    )?;
+    let prom = prom_now.ok_or_else(|| Error::NotFound {
+        what: format!("Prometheus {ns}/{n}"),
+        hint: "it was deleted while this ran".into(),
+    })?;
+    let mut obs = Observed {
+        prometheus: prom.clone(),
+        service_monitors: sms,
+        namespaces: nss,
+        ..Default::default()
+    };
+    let mut sm = fix::find_etcd_service_monitor(&obs).map(|(s, i)| (s.clone(), i, true));
+    if sm.is_none() {
+        // One that exists but this Prometheus does not select: found as if it selected all.
+        let real = std::mem::take(&mut obs.prometheus);
+        obs.prometheus = json!({"metadata": real["metadata"].clone(),
+            "spec": {"serviceMonitorSelector": {}, "serviceMonitorNamespaceSelector": {}}});
+        sm = fix::find_etcd_service_monitor(&obs).map(|(s, i)| (s.clone(), i, false));
+        obs.prometheus = real;
+    }
+    let (mut services, mut endpoints) = (Vec::new(), Vec::new());
+    if let Some((m, _, _)) = &sm {
+        let sel = label_selector_string(&m["spec"]["selector"]);
+        services = kube.list(&k::SERVICES, None, sel.as_deref()).await?;
+        services
+            .retain(|s| crate::selector::matches(&m["spec"]["selector"], &s["metadata"]["labels"]));
+        for s in &services {
+            if let Some(e) = kube
+                .get_opt(&k::ENDPOINTS, Some(namespace(s)), name(s))
+                .await?
+            {
+                endpoints.push(e);
+            }
+        }
+    }
+    let mut ref_secrets = Vec::new();
+    if let Some((m, i, _)) = &sm {
+        let mut names: Vec<String> = v::secret_refs(&m["spec"]["endpoints"][*i])
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        names.dedup();
+        for n in names {
+            if let Some(x) = kube.get_opt(&k::SECRETS, Some(namespace(m)), &n).await? {
+                ref_secrets.push(x);
+            }
+        }
+    }
+    Ok(Facts {
+        prom,
+        secret: sec,
+        sm,
+        namespaces: obs.namespaces,
+        services,
+        endpoints,
+        ref_secrets,
+    })
+}
+
+/// matchLabels as a label selector string for the list call (None: list all, filter here).
+fn label_selector_string(sel: &Value) -> Option<String> {
+    let m = sel["matchLabels"].as_object()?;
+    if m.is_empty() {
+        return None;
+    }
+    Some(
+        m.iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join(","),
+    )
+}
+
+/// The pods of the Prometheus and, per pod, why it is stale.
+async fn pods_and_staleness(
+    kube: &Kube,
+    prom: &Value,
+    secret: &str,
+) -> Result<Vec<(Value, Option<String>)>> {
+    let ns = namespace(prom);
+    let (pods, stss) = tokio::try_join!(
+        kube.list(&k::PODS, Some(ns), None),
+        kube.list(&k::STATEFULSETS, Some(ns), None),
+    )?;
+    let listed = v::lists_secret(prom, secret);
+    Ok(v::pods_of(prom, &pods)
+        .into_iter()
+        .map(|pod| {
+            let sts = pod["metadata"]["ownerReferences"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|o| o["kind"] == "StatefulSet")
+                .and_then(|o| {
+                    stss.iter()
+                        .find(|s| name(s) == o["name"].as_str().unwrap_or(""))
+                });
+            let stale = if listed {
+                v::stale_reason(pod, sts, secret)
+            } else {
+                None
+            };
+            (pod.clone(), stale)
+        })
+        .collect())
+}
+
+fn rollout_done(prom: &Value, pods: &[(Value, Option<String>)]) -> bool {
+    pods.len() >= v::expected_pods(prom) && pods.iter().all(|(p, s)| s.is_none() && v::is_ready(p))
+}
+
+async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<PodReport>> {
+    let facts = observe(kube, prom, &p.secret).await?;
+    let prom = &facts.prom;
+    let pname = format!("{}/{}", namespace(prom), name(prom));
+    let start = Instant::now();
+    let deadline = start + p.timeout;
+
+    // The rollout: wait for pods from before the Secret was mounted to be replaced.
+    let mut pods = pods_and_staleness(kube, prom, &p.secret).await?;
+    let stale_now = pods.iter().any(|(_, s)| s.is_some());
+    if !p.no_wait && v::lists_secret(prom, &p.secret) && !rollout_done(prom, &pods) {
+        let step = Step::start(format!(
+            "waiting for the rollout of Prometheus {pname} (pods that mount Secret {})",
+            p.secret
+        ));
+        loop {
+            if rollout_done(prom, &pods) {
+                step.done(&format!("{} pod(s) ready", pods.len()));
+                break;
+            }
+            if Instant::now() >= deadline {
+                step.fail(&format!(
+                    "not done after {}s (--timeout)",
+                    p.timeout.as_secs()
+                ));
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+            pods = pods_and_staleness(kube, prom, &p.secret).await?;
+        }
+    } else if stale_now {
+        eprintln!("note: stale pods are reported as they are (--no-wait)");
+    }
+
+    let (job, sm_port) = match (&p.job, &facts.sm) {
+        (Some(j), _) => (JobMatch::Job(j.clone()), None),
+        (None, Some((m, i, _))) => (
+            JobMatch::ServiceMonitor {
+                namespace: namespace(m).to_string(),
+                name: name(m).to_string(),
+            },
+            m["spec"]["endpoints"][*i]["port"]
+                .as_str()
+                .map(str::to_string),
+        ),
+        (None, None) => (JobMatch::Job("etcd".into()), None),
+    };
+    let no_target_reasons = targets::explain_no_targets(&NoTargetFacts {
+        prometheus: prom,
+        service_monitor: facts.sm.as_ref().map(|(m, _, _)| m),
+        selected: facts.sm.as_ref().is_some_and(|(_, _, s)| *s),
+        namespaces: &facts.namespaces,
+        services: &facts.services,
+        endpoints: &facts.endpoints,
+        port: sm_port.as_deref(),
+    });
+    // What must be in the pod: (key, path, SHA-256). Files mode: every key of the Secret under
+    // /etc/prometheus/secrets/<secret>/ (without a Secret: the names only, digest empty). Secret
+    // references: the referenced keys in the operator's tls-assets directory.
+    let refs: Vec<(String, String)> = facts
+        .sm
+        .as_ref()
+        .map(|(m, i, _)| v::secret_refs(&m["spec"]["endpoints"][*i]))
+        .unwrap_or_default();
+    let ref_mode = !refs.is_empty() && p.job.is_none();
+    let mut expected: Vec<(String, String, String)> = Vec::new();
+    let mut expected_note: Option<String> = None;
+    if ref_mode {
+        let sm_ns = facts
+            .sm
+            .as_ref()
+            .map(|(m, _, _)| namespace(m))
+            .unwrap_or("");
+        for (sname, key) in &refs {
+            let digest = facts
+                .ref_secrets
+                .iter()
+                .find(|x| name(x) == sname)
+                .map(v::secret_digests)
+                .transpose()
+                .map_err(Error::Input)?
+                .and_then(|d| d.get(key).cloned());
+            if digest.is_none() {
+                expected_note = Some(format!(
+                    "the ServiceMonitor references key {key} of Secret {sm_ns}/{sname}, which does not exist. Fix: \
+                     `kubectl promfix secret --tls-from secret`."
+                ));
+            }
+            expected.push((
+                format!("{sname}/{key}"),
+                v::tls_asset_path(sm_ns, sname, key),
+                digest.unwrap_or_default(),
+            ));
+        }
+    } else {
+        let dir = v::secret_dir(&p.secret);
+        let digests = match &facts.secret {
+            Some(s) => v::secret_digests(s).map_err(Error::Input)?,
+            None => v::keys_without_secret(facts.sm.as_ref().map(|(m, _, _)| m), &p.secret)
+                .into_iter()
+                .map(|k| (k, String::new()))
+                .collect(),
+        };
+        expected = digests
+            .into_iter()
+            .map(|(k, d)| (k.clone(), format!("{dir}/{k}"), d))
+            .collect();
+    }
+    // Scrapes older than the last change of the Secret or the ServiceMonitor do not count.
+    let changed = [
+        facts
+            .secret
+            .as_ref()
+            .filter(|_| !ref_mode)
+            .and_then(v::last_change),
+        facts.sm.as_ref().and_then(|(m, _, _)| v::last_change(m)),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(facts.endpoints.iter().filter_map(v::last_change))
+    .chain(
+        facts
+            .ref_secrets
+            .iter()
+            .filter(|_| ref_mode)
+            .filter_map(v::last_change),
+    )
+    .filter_map(|t| v::parse_time(&t))
+    .fold(f64::MIN, f64::max)
+        + SYNC_MARGIN;
+    let sm_changed = facts
+        .sm
+        .as_ref()
+        .and_then(|(m, _, _)| v::last_change(m))
+        .and_then(|t| v::parse_time(&t));
+    // The scheme the ServiceMonitor asks for: targets with another are from an older config.
+    let scheme = match (&p.job, &facts.sm) {
+        (None, Some((m, i, true))) => Some(
+            m["spec"]["endpoints"][*i]["scheme"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .unwrap_or("http")
+                .to_ascii_lowercase(),
+        ),
+        _ => None,
+    };
+
+    let mut reports = Vec::new();
+    for (pod, stale) in &pods {
+        let mut r = PodReport {
+            prometheus: pname.clone(),
+            namespace: namespace(pod).to_string(),
+            pod: name(pod).to_string(),
+            shard: v::shard_of(pod),
+            stale: stale.clone(),
+            secret: p.secret.clone(),
+            job: job.describe(),
+            ..Default::default()
+        };
+        // Files.
+        let sync_started = Instant::now();
+        let mut files_synced_at: Option<f64> = None;
+        if ref_mode {
+            r.secret = refs
+                .iter()
+                .map(|(n, _)| n.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(",");
+            r.files_error = expected_note.clone();
+        } else if facts.secret.is_none() {
+            r.files_error = Some(format!(
+                "Secret {}/{} does not exist. Fix: `kubectl promfix secret --ca .. --cert .. --key ..` (or `etcd`).",
+                namespace(prom),
+                p.secret
+            ));
+        } else if !v::lists_secret(prom, &p.secret) {
+            r.files_error = Some(format!(
+                "Secret {} is not listed in spec.secrets of Prometheus {pname}, so it is not mounted. Fix: \
+                 `kubectl promfix secret` (adds it; the pods roll).",
+                p.secret
+            ));
+        }
+        if expected.is_empty() {
+            r.files_error = Some(format!(
+                "Secret {}/{} has no keys",
+                namespace(prom),
+                p.secret
+            ));
+        } else {
+            loop {
+                let paths: Vec<String> = expected.iter().map(|(_, p, _)| p.clone()).collect();
+                let argv = v::sha256sum_paths(&paths);
+                match kube
+                    .exec(namespace(pod), name(pod), v::CONTAINER, &argv, EXEC_TIMEOUT)
+                    .await
+                {
+                    Ok(out) => {
+                        let stdout = String::from_utf8_lossy(&out.stdout);
+                        let found = v::parse_sha256sum(&stdout);
+                        if found.is_empty() && !out.success && out.exit_code.is_none() {
+                            add_note(
+                                &mut r.files_error,
+                                v::exec_failure(&out.message, "sha256sum"),
+                            );
+                            r.files.clear();
+                        } else {
+                            r.files = v::compare_paths(&expected, &found);
+                        }
+                    }
+                    Err(err) => {
+                        add_note(
+                            &mut r.files_error,
+                            v::exec_failure(&err.to_string(), "sha256sum"),
+                        );
+                        r.files.clear();
+                    }
+                }
+                // An old copy: the kubelet syncs Secret changes into running pods after a while.
+                let differs = r.files.iter().any(|f| f.status == v::FileStatus::Differs);
+                if !differs {
+                    if sync_started.elapsed() > POLL {
+                        files_synced_at = Some(now_secs());
+                    }
+                    break;
+                }
+                if p.no_wait || stale.is_some() || Instant::now() >= deadline {
+                    break;
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        }
+        // Targets.
+        let since = v::started_at(pod)
+            .and_then(|t| v::parse_time(&t))
+            .unwrap_or(f64::MIN)
+            .max(changed)
+            .max(files_synced_at.unwrap_or(f64::MIN));
+        let wait_targets = stale.is_none();
+        let prefix = v::route_prefix(prom, Some(pod));
+        let path = v::targets_path(namespace(pod), name(pod), &prefix);
+        let step = wait_targets.then(|| {
+            Step::start(format!(
+                "{}: waiting for the first scrape of the etcd targets",
+                name(pod)
+            ))
+        });
+        let mut last_err: Option<String>;
+        let mut config_loaded = sm_changed.is_none_or(|c| c + CONFIG_GRACE < now_secs());
+        loop {
+            let mut done = false;
+            if !config_loaded {
+                // The ServiceMonitor changed: the operator regenerates the configuration and the
+                // reloader makes Prometheus load it; scrapes before that do not count.
+                let info = v::runtimeinfo_path(namespace(pod), name(pod), &prefix);
+                if let Ok(text) = kube.get_text(&info).await
+                    && let Ok(a) = serde_json::from_str::<Value>(&text)
+                    && let Some(t) = a["data"]["lastConfigTime"].as_str().and_then(v::parse_time)
+                    && sm_changed.is_some_and(|c| t >= c)
+                {
+                    config_loaded = true;
+                }
+                if sm_changed.is_some_and(|c| c + CONFIG_GRACE < now_secs()) {
+                    config_loaded = true;
+                }
+            }
+            match kube.get_text(&path).await {
+                Ok(text) => match serde_json::from_str::<Value>(&text)
+                    .map_err(|e| format!("the targets API answer is not JSON: {e}"))
+                    .and_then(|a| targets::parse_targets(&a, &job))
+                {
+                    Ok(t) => {
+                        last_err = None;
+                        // The cluster says there should be none (not selected, no Endpoints):
+                        // done when there are none; else when every one was scraped since.
+                        done = config_loaded
+                            && if t.is_empty() {
+                                !no_target_reasons.is_empty()
+                            } else {
+                                (no_target_reasons.is_empty() || p.job.is_some())
+                                    && t.iter().all(|x| targets::scraped_since(x, since))
+                                    && scheme.as_deref().is_none_or(|sc| {
+                                        t.iter()
+                                            .all(|x| x.scrape_url.starts_with(&format!("{sc}://")))
+                                    })
+                            };
+                        r.targets = t;
+                    }
+                    Err(e) => last_err = Some(e),
+                },
+                Err(e) => {
+                    last_err = Some(format!(
+                        "cannot read the targets of {} through pods/proxy ({path}): {}",
+                        name(pod),
+                        api_message(&e)
+                    ))
+                }
+            }
+            if done || !wait_targets || Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        if let Some(e) = last_err {
+            r.targets_notes.push(e);
+        } else if r.targets.is_empty() {
+            if no_target_reasons.is_empty() && stale.is_some() {
+                r.targets_notes.push(
+                    "none yet in this stale pod (not waited for: it still runs without the Secret)"
+                        .into(),
+                );
+            } else if no_target_reasons.is_empty() {
+                r.targets_notes.push(format!(
+                    "Prometheus has not discovered them (within {}s); the cluster objects look right",
+                    p.timeout.as_secs()
+                ));
+            } else {
+                r.targets_notes.extend(no_target_reasons.iter().cloned());
+            }
+        } else {
+            if !no_target_reasons.is_empty() && p.job.is_none() {
+                r.targets_notes.extend(no_target_reasons.iter().cloned());
+            }
+            let unscraped: Vec<&str> = r
+                .targets
+                .iter()
+                .filter(|t| !targets::scraped_since(t, since))
+                .map(|t| t.scrape_url.as_str())
+                .collect();
+            if !unscraped.is_empty() && wait_targets {
+                r.targets_notes.push(format!(
+                    "not scraped since the pod started or the Secret/ServiceMonitor changed (within {}s): {}",
+                    p.timeout.as_secs(),
+                    unscraped.join(", ")
+                ));
+            }
+        }
+        r.conclude();
+        if let Some(s) = step {
+            if r.ok {
+                s.done("up");
+            } else {
+                s.fail("problems found");
+            }
+        }
+        reports.push(r);
+    }
+    if reports.is_empty() {
+        reports.push(PodReport {
+            prometheus: pname.clone(),
+            namespace: namespace(prom).to_string(),
+            pod: "(none)".into(),
+            secret: p.secret.clone(),
+            job: job.describe(),
+            files_error: Some(format!(
+                "Prometheus {pname} has no pods (labelled prometheus={n} or operator.prometheus.io/name={n}); is the operator running?",
+                n = name(prom)
+            )),
+            ..Default::default()
+        });
+        if let Some(r) = reports.last_mut() {
+            r.conclude();
+        }
+    }
+    Ok(reports)
+}
+
+fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
+        other => other.to_string(),
+    }
+}
+
+/// Put `note` first, keeping what was said before.
+fn add_note(slot: &mut Option<String>, note: String) {
+    *slot = Some(match slot.take() {
+        Some(before) if before != note => format!("{note} Also: {before}"),
+        _ => note,
+    });
 }

@@ -1,0 +1,736 @@
+//! `verify` as pure functions: which pods belong to a Prometheus, whether a pod predates the
+//! Secret's mount (stale), what the mounted files must hash to and what `sha256sum` in the pod
+//! said, and (in [`targets`]) what Prometheus' own targets API says and why a target is down.
+//!
+//! No I/O here: `commands::verify` reads the cluster, execs and proxies, and hands the answers to
+//! these functions. Key material never leaves this module: only SHA-256 digests are compared.
+
+pub mod report;
+pub mod targets;
+
+use base64::Engine;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::Digest;
+use std::collections::BTreeMap;
+
+/// Where the operator mounts `spec.secrets` entries.
+pub const SECRETS_DIR: &str = "/etc/prometheus/secrets";
+/// The container that runs Prometheus in the operator's pods.
+pub const CONTAINER: &str = "prometheus";
+
+fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    let mut cur = v;
+    for p in path {
+        match cur.get(*p) {
+            Some(n) => cur = n,
+            None => return "",
+        }
+    }
+    cur.as_str().unwrap_or("")
+}
+
+pub fn name(v: &Value) -> &str {
+    s(v, &["metadata", "name"])
+}
+
+pub fn namespace(v: &Value) -> &str {
+    s(v, &["metadata", "namespace"])
+}
+
+/// The directory a Secret listed in `spec.secrets` is mounted at.
+pub fn secret_dir(secret: &str) -> String {
+    format!("{SECRETS_DIR}/{secret}")
+}
+
+/// Whether the Prometheus lists the Secret in `spec.secrets`.
+pub fn lists_secret(prom: &Value, secret: &str) -> bool {
+    prom["spec"]["secrets"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(secret)))
+}
+
+/// The pods of a Prometheus (every replica of every shard): labelled `prometheus=<name>` (older
+/// operators) or `operator.prometheus.io/name=<name>`, in its namespace, sorted by name.
+pub fn pods_of<'a>(prom: &Value, pods: &'a [Value]) -> Vec<&'a Value> {
+    let (ns, n) = (namespace(prom), name(prom));
+    let mut out: Vec<&Value> = pods
+        .iter()
+        .filter(|p| namespace(p) == ns)
+        .filter(|p| {
+            let l = &p["metadata"]["labels"];
+            l["prometheus"].as_str() == Some(n)
+                || l["operator.prometheus.io/name"].as_str() == Some(n)
+        })
+        .collect();
+    out.sort_by(|a, b| name(a).cmp(name(b)));
+    out.dedup_by(|a, b| name(a) == name(b));
+    out
+}
+
+/// How many pods the Prometheus asks for (replicas × shards).
+pub fn expected_pods(prom: &Value) -> usize {
+    let replicas = prom["spec"]["replicas"].as_u64().unwrap_or(1);
+    let shards = prom["spec"]["shards"].as_u64().unwrap_or(1).max(1);
+    (replicas * shards) as usize
+}
+
+/// The shard a pod belongs to ("0" when the operator does not say).
+pub fn shard_of(pod: &Value) -> String {
+    pod["metadata"]["labels"]["operator.prometheus.io/shard"]
+        .as_str()
+        .unwrap_or("0")
+        .to_string()
+}
+
+/// A pod's Ready condition is True.
+pub fn is_ready(pod: &Value) -> bool {
+    pod["status"]["conditions"].as_array().is_some_and(|c| {
+        c.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
+}
+
+/// Whether the pod spec mounts the Secret into the prometheus container at its directory.
+pub fn mounts_secret(pod: &Value, secret: &str) -> bool {
+    let vols: Vec<&str> = pod["spec"]["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| v["secret"]["secretName"].as_str() == Some(secret))
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    if vols.is_empty() {
+        return false;
+    }
+    let dir = secret_dir(secret);
+    pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["name"] == CONTAINER)
+        .flat_map(|c| c["volumeMounts"].as_array().cloned().unwrap_or_default())
+        .any(|m| {
+            m["name"].as_str().is_some_and(|n| vols.contains(&n))
+                && m["mountPath"].as_str().map(|p| p.trim_end_matches('/')) == Some(dir.as_str())
+        })
+}
+
+/// Why a pod is stale (created before the Secret was listed in `spec.secrets`), or None.
+/// Only meaningful when the Prometheus lists the Secret: a pod without the mount, or one from an
+/// older revision of its StatefulSet (the operator has changed the template since).
+pub fn stale_reason(pod: &Value, sts: Option<&Value>, secret: &str) -> Option<String> {
+    if !mounts_secret(pod, secret) {
+        return Some(format!(
+            "created before Secret {secret} was listed in spec.secrets: its spec has no volume for it \
+             (pods are immutable; the StatefulSet replaces it)"
+        ));
+    }
+    if let Some(sts) = sts {
+        let want = sts["status"]["updateRevision"].as_str().unwrap_or("");
+        let have = pod["metadata"]["labels"]["controller-revision-hash"]
+            .as_str()
+            .unwrap_or("");
+        if !want.is_empty() && !have.is_empty() && want != have {
+            return Some(format!(
+                "from revision {have}, older than the StatefulSet's {want} (the rollout has not reached it yet)"
+            ));
+        }
+    }
+    if pod["metadata"]["deletionTimestamp"].is_string() {
+        return Some("being deleted (the rollout is replacing it)".into());
+    }
+    None
+}
+
+/// When the pod's prometheus container started (else the pod's start, else its creation).
+pub fn started_at(pod: &Value) -> Option<String> {
+    let from_status = pod["status"]["containerStatuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == CONTAINER)
+        .and_then(|c| c["state"]["running"]["startedAt"].as_str());
+    from_status
+        .or_else(|| pod["status"]["startTime"].as_str())
+        .or_else(|| pod["metadata"]["creationTimestamp"].as_str())
+        .map(str::to_string)
+}
+
+/// The time of an object's last write, from its managedFields (None without them).
+pub fn last_change(obj: &Value) -> Option<String> {
+    obj["metadata"]["managedFields"]
+        .as_array()?
+        .iter()
+        .filter_map(|m| m["time"].as_str())
+        .max_by(|a, b| {
+            parse_time(a)
+                .unwrap_or(0.0)
+                .total_cmp(&parse_time(b).unwrap_or(0.0))
+        })
+        .map(str::to_string)
+}
+
+/// SHA-256 (hex) of every key of a Secret (`data` base64, `stringData` as is), by key.
+pub fn secret_digests(secret: &Value) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    if let Some(data) = secret["data"].as_object() {
+        for (k, v) in data {
+            let b64 = v.as_str().unwrap_or("");
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|_| format!("key {k} of the Secret is not valid base64"))?;
+            out.insert(k.clone(), hex(&sha2::Sha256::digest(&bytes)));
+        }
+    }
+    if let Some(data) = secret["stringData"].as_object() {
+        for (k, v) in data {
+            let text = v.as_str().unwrap_or("");
+            out.insert(k.clone(), hex(&sha2::Sha256::digest(text.as_bytes())));
+        }
+    }
+    Ok(out)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The command run in the pod: `sha256sum` of every key's file (no shell needed; busybox and
+/// coreutils print `<hex>  <path>` per readable file and a message on stderr for the others).
+pub fn sha256sum_command(secret: &str, keys: &[String]) -> Vec<String> {
+    let dir = secret_dir(secret);
+    std::iter::once("sha256sum".to_string())
+        .chain(keys.iter().map(|k| format!("{dir}/{k}")))
+        .collect()
+}
+
+/// Parse `sha256sum` output: path → digest.
+pub fn parse_sha256sum(stdout: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for line in stdout.lines() {
+        let line = line.trim_end();
+        let Some((digest, path)) = line.split_once(char::is_whitespace) else {
+            continue;
+        };
+        let path = path.trim_start().trim_start_matches('*');
+        if digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            out.insert(path.to_string(), digest.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// One key's file in the pod.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileCheck {
+    pub key: String,
+    pub path: String,
+    pub status: FileStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStatus {
+    /// Present, same SHA-256 as the Secret's key.
+    Ok,
+    /// Not in the pod.
+    Missing,
+    /// Present with other content (an old copy: the kubelet has not synced yet, or another Secret).
+    Differs,
+    /// Present, but there is no Secret to compare it with.
+    Present,
+}
+
+impl FileStatus {
+    pub fn word(self) -> &'static str {
+        match self {
+            FileStatus::Ok => "ok (sha256 equal to the Secret's)",
+            FileStatus::Missing => "MISSING",
+            FileStatus::Differs => "DIFFERS from the Secret (sha256)",
+            FileStatus::Present => "present (no Secret to compare with)",
+        }
+    }
+}
+
+/// Compare the Secret's digests with what `sha256sum` printed in the pod.
+pub fn compare_files(
+    secret: &str,
+    expected: &BTreeMap<String, String>,
+    found: &BTreeMap<String, String>,
+) -> Vec<FileCheck> {
+    let dir = secret_dir(secret);
+    expected
+        .iter()
+        .map(|(k, want)| {
+            let path = format!("{dir}/{k}");
+            let status = match found.get(&path) {
+                None => FileStatus::Missing,
+                Some(_) if want.is_empty() => FileStatus::Present,
+                Some(d) if d == want => FileStatus::Ok,
+                Some(_) => FileStatus::Differs,
+            };
+            FileCheck {
+                key: k.clone(),
+                path,
+                status,
+            }
+        })
+        .collect()
+}
+
+/// Where the operator mounts the TLS material ServiceMonitors reference by Secret (tls-assets).
+pub const TLS_ASSETS_DIR: &str = "/etc/prometheus/certs";
+
+/// The Secret references (`ca.secret`, `cert.secret`, `keySecret`) of a ServiceMonitor
+/// endpoint's tlsConfig, as (Secret name, key); empty when it uses files.
+pub fn secret_refs(endpoint: &Value) -> Vec<(String, String)> {
+    let t = &endpoint["tlsConfig"];
+    [&t["ca"]["secret"], &t["cert"]["secret"], &t["keySecret"]]
+        .into_iter()
+        .filter_map(|r| {
+            let n = r["name"].as_str().filter(|x| !x.is_empty())?;
+            let k = r["key"].as_str().filter(|x| !x.is_empty())?;
+            Some((n.to_string(), k.to_string()))
+        })
+        .collect()
+}
+
+/// The file the operator writes a referenced Secret key to in the pod:
+/// `/etc/prometheus/certs/secret_<namespace>_<name>_<key>`.
+pub fn tls_asset_path(ns: &str, secret: &str, key: &str) -> String {
+    format!("{TLS_ASSETS_DIR}/secret_{ns}_{secret}_{key}")
+}
+
+/// Compare expected (key label, path, digest) with what `sha256sum` printed. An empty digest
+/// means "no Secret to compare with".
+pub fn compare_paths(
+    expected: &[(String, String, String)],
+    found: &BTreeMap<String, String>,
+) -> Vec<FileCheck> {
+    expected
+        .iter()
+        .map(|(key, path, want)| FileCheck {
+            key: key.clone(),
+            path: path.clone(),
+            status: match found.get(path) {
+                None => FileStatus::Missing,
+                Some(_) if want.is_empty() => FileStatus::Present,
+                Some(d) if d == want => FileStatus::Ok,
+                Some(_) => FileStatus::Differs,
+            },
+        })
+        .collect()
+}
+
+/// `sha256sum PATH...`.
+pub fn sha256sum_paths(paths: &[String]) -> Vec<String> {
+    std::iter::once("sha256sum".to_string())
+        .chain(paths.iter().cloned())
+        .collect()
+}
+
+/// The keys to look for when the Secret does not exist: the files the etcd ServiceMonitor's
+/// tlsConfig names under the Secret's directory, else the tool's default key names.
+pub fn keys_without_secret(sm: Option<&Value>, secret: &str) -> Vec<String> {
+    let dir = format!("{}/", secret_dir(secret));
+    let mut keys: Vec<String> = sm
+        .and_then(|m| m["spec"]["endpoints"].as_array())
+        .into_iter()
+        .flatten()
+        .flat_map(|e| {
+            ["caFile", "certFile", "keyFile"]
+                .into_iter()
+                .filter_map(|f| e["tlsConfig"][f].as_str())
+                .filter_map(|p| p.strip_prefix(&dir))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    if keys.is_empty() {
+        keys = ["etcd-ca", "etcd-client", "etcd-client-key"]
+            .map(String::from)
+            .to_vec();
+    }
+    keys
+}
+
+/// Why an exec could not check the files, in plain words (the runtime's text kept at the end).
+pub fn exec_failure(message: &str, tool: &str) -> String {
+    if message.contains("executable file not found")
+        || message.contains("no such file or directory") && message.contains("exec")
+    {
+        format!(
+            "the {CONTAINER} container's image has no `{tool}` (a distroless or scratch image without a shell): \
+             the files cannot be checked by exec. Check them another way, e.g. `kubectl debug` with an image \
+             that has a shell, or trust the targets check below. ({message})"
+        )
+    } else {
+        format!("exec in the {CONTAINER} container failed: {message}")
+    }
+}
+
+/// RFC 3339 / Prometheus timestamps to seconds since the epoch (fraction kept). Accepts `Z` and
+/// `+hh:mm` offsets; Go's zero time (`0001-01-01T00:00:00Z`) parses to a large negative number.
+pub fn parse_time(t: &str) -> Option<f64> {
+    let t = t.trim();
+    if t.len() < 19 {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| t.get(r).and_then(|x| x.parse::<i64>().ok());
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let rest = &t[19..];
+    let (frac, tz) = match rest.strip_prefix('.') {
+        Some(r) => {
+            let end = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
+            let f: f64 = format!("0.{}", &r[..end]).parse().unwrap_or(0.0);
+            (f, &r[end..])
+        }
+        None => (0.0, rest),
+    };
+    let offset = match tz {
+        "Z" | "z" | "" => 0,
+        o if o.len() == 6 => {
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            let oh: i64 = o.get(1..3)?.parse().ok()?;
+            let om: i64 = o.get(4..6)?.parse().ok()?;
+            sign * (oh * 3600 + om * 60)
+        }
+        _ => return None,
+    };
+    // Days from civil (Howard Hinnant's algorithm).
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = if y2 >= 0 { y2 } else { y2 - 399 } / 400;
+    let yoe = y2 - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    Some((days * 86400 + h * 3600 + mi * 60 + sec - offset) as f64 + frac)
+}
+
+/// The path prefix a pod's Prometheus serves its API under, as `""` for the root or `/x`.
+/// The pod's own `--web.route-prefix` decides (the operator always passes it: the resource's
+/// `routePrefix`, else `/`); without one, Prometheus' default, the path of `--web.external-url`;
+/// without a pod argument at all, the resource's `routePrefix`, else `externalUrl` path.
+pub fn route_prefix(prom: &Value, pod: Option<&Value>) -> String {
+    let args: Vec<String> = pod
+        .and_then(|p| p["spec"]["containers"].as_array())
+        .into_iter()
+        .flatten()
+        .filter(|c| c["name"] == CONTAINER)
+        .flat_map(|c| c["args"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a.as_str().map(str::to_string))
+        .collect();
+    let arg = |name: &str| {
+        args.iter().find_map(|a| {
+            a.trim_start_matches('-')
+                .strip_prefix(name)
+                .and_then(|r| r.strip_prefix('='))
+                .map(str::to_string)
+        })
+    };
+    let spec = &prom["spec"];
+    let raw = if let Some(r) = arg("web.route-prefix") {
+        r
+    } else if let Some(u) = arg("web.external-url") {
+        url_path(&u)
+    } else {
+        match spec["routePrefix"].as_str().filter(|s| !s.is_empty()) {
+            Some(r) => r.to_string(),
+            None => spec["externalUrl"]
+                .as_str()
+                .map(url_path)
+                .unwrap_or_default(),
+        }
+    };
+    let trimmed = raw.trim_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+fn url_path(u: &str) -> String {
+    let after_scheme = u.split_once("://").map(|(_, r)| r).unwrap_or(u);
+    match after_scheme.find('/') {
+        Some(i) => after_scheme[i..]
+            .split(['?', '#'])
+            .next()
+            .unwrap_or("")
+            .to_string(),
+        None => String::new(),
+    }
+}
+
+/// The pods/proxy path of a pod's Prometheus targets API.
+pub fn targets_path(ns: &str, pod: &str, prefix: &str) -> String {
+    format!("/api/v1/namespaces/{ns}/pods/{pod}:9090/proxy{prefix}/api/v1/targets?state=active")
+}
+
+/// The pods/proxy path of a pod's Prometheus runtime information (`lastConfigTime`).
+pub fn runtimeinfo_path(ns: &str, pod: &str, prefix: &str) -> String {
+    format!("/api/v1/namespaces/{ns}/pods/{pod}:9090/proxy{prefix}/api/v1/status/runtimeinfo")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(name: &str, labels: Value, spec: Value) -> Value {
+        json!({"metadata": {"name": name, "namespace": "monitoring", "labels": labels}, "spec": spec})
+    }
+
+    fn mounted_spec(secret: &str) -> Value {
+        json!({
+            "volumes": [{"name": format!("secret-{secret}"), "secret": {"secretName": secret}}],
+            "containers": [{"name": "prometheus", "volumeMounts": [
+                {"name": format!("secret-{secret}"), "mountPath": format!("/etc/prometheus/secrets/{secret}"), "readOnly": true}]}]
+        })
+    }
+
+    #[test]
+    fn pods_of_takes_both_label_styles_every_shard_and_no_other() {
+        let prom = json!({"metadata": {"name": "k8s", "namespace": "monitoring"}, "spec": {"replicas": 2, "shards": 2}});
+        let pods = vec![
+            pod("prometheus-k8s-1", json!({"prometheus": "k8s"}), json!({})),
+            pod(
+                "prometheus-k8s-shard-1-0",
+                json!({"operator.prometheus.io/name": "k8s", "operator.prometheus.io/shard": "1"}),
+                json!({}),
+            ),
+            pod(
+                "prometheus-k8s-0",
+                json!({"prometheus": "k8s", "operator.prometheus.io/name": "k8s"}),
+                json!({}),
+            ),
+            pod(
+                "prometheus-other-0",
+                json!({"prometheus": "other"}),
+                json!({}),
+            ),
+        ];
+        let names: Vec<&str> = pods_of(&prom, &pods).into_iter().map(name).collect();
+        assert_eq!(
+            names,
+            [
+                "prometheus-k8s-0",
+                "prometheus-k8s-1",
+                "prometheus-k8s-shard-1-0"
+            ]
+        );
+        assert_eq!(expected_pods(&prom), 4);
+        assert_eq!(shard_of(&pods[1]), "1");
+        assert_eq!(shard_of(&pods[0]), "0");
+    }
+
+    #[test]
+    fn a_pod_without_the_volume_or_from_an_old_revision_is_stale() {
+        let old = pod(
+            "p-0",
+            json!({"controller-revision-hash": "a"}),
+            json!({"containers": [{"name": "prometheus"}]}),
+        );
+        assert!(
+            stale_reason(&old, None, "etcd-client-cert")
+                .unwrap()
+                .contains("no volume")
+        );
+        let new = pod(
+            "p-0",
+            json!({"controller-revision-hash": "b"}),
+            mounted_spec("etcd-client-cert"),
+        );
+        let sts = json!({"status": {"updateRevision": "b"}});
+        assert_eq!(stale_reason(&new, Some(&sts), "etcd-client-cert"), None);
+        let sts2 = json!({"status": {"updateRevision": "c"}});
+        assert!(
+            stale_reason(&new, Some(&sts2), "etcd-client-cert")
+                .unwrap()
+                .contains("older")
+        );
+        // Mounted elsewhere, or in another container: not the operator's mount.
+        let mut odd = mounted_spec("etcd-client-cert");
+        odd["containers"][0]["volumeMounts"][0]["mountPath"] = json!("/certs");
+        assert!(!mounts_secret(
+            &pod("p", json!({}), odd),
+            "etcd-client-cert"
+        ));
+    }
+
+    #[test]
+    fn digests_compare_without_showing_content() {
+        let secret = json!({"data": {
+            "etcd-ca": base64::engine::general_purpose::STANDARD.encode(b"ca"),
+            "etcd-client": base64::engine::general_purpose::STANDARD.encode(b"cert"),
+            "etcd-client-key": base64::engine::general_purpose::STANDARD.encode(b"key"),
+        }});
+        let want = secret_digests(&secret).unwrap();
+        assert_eq!(want["etcd-ca"].len(), 64);
+        assert!(!want.values().any(|d| d.contains("ca") && d == "ca"));
+        let dir = "/etc/prometheus/secrets/etcd-client-cert";
+        let out = format!(
+            "{}  {dir}/etcd-ca\n{}  {dir}/etcd-client\n",
+            want["etcd-ca"],
+            "0".repeat(64)
+        );
+        let found = parse_sha256sum(&out);
+        let checks = compare_files("etcd-client-cert", &want, &found);
+        let st: Vec<(&str, FileStatus)> =
+            checks.iter().map(|c| (c.key.as_str(), c.status)).collect();
+        assert_eq!(
+            st,
+            [
+                ("etcd-ca", FileStatus::Ok),
+                ("etcd-client", FileStatus::Differs),
+                ("etcd-client-key", FileStatus::Missing)
+            ]
+        );
+        assert_eq!(
+            sha256sum_command("s", &["a".into(), "b".into()]),
+            [
+                "sha256sum",
+                "/etc/prometheus/secrets/s/a",
+                "/etc/prometheus/secrets/s/b"
+            ]
+        );
+        assert!(secret_digests(&json!({"data": {"k": "%%%"}})).is_err());
+    }
+
+    #[test]
+    fn without_a_secret_the_service_monitor_names_the_files() {
+        let sm = json!({"spec": {"endpoints": [{"tlsConfig": {
+            "caFile": "/etc/prometheus/secrets/s/ca.crt", "certFile": "/etc/prometheus/secrets/s/tls.crt",
+            "keyFile": "/elsewhere/tls.key"}}]}});
+        assert_eq!(keys_without_secret(Some(&sm), "s"), ["ca.crt", "tls.crt"]);
+        assert_eq!(
+            keys_without_secret(None, "s"),
+            ["etcd-ca", "etcd-client", "etcd-client-key"]
+        );
+        let want: BTreeMap<String, String> = [("ca.crt".to_string(), String::new())].into();
+        let found = parse_sha256sum(&format!(
+            "{}  /etc/prometheus/secrets/s/ca.crt\n",
+            "a".repeat(64)
+        ));
+        assert_eq!(
+            compare_files("s", &want, &found)[0].status,
+            FileStatus::Present
+        );
+    }
+
+    #[test]
+    fn secret_references_map_to_tls_assets() {
+        let ep = json!({"tlsConfig": {
+            "ca": {"secret": {"name": "etcd-client-cert", "key": "etcd-ca"}},
+            "cert": {"secret": {"name": "etcd-client-cert", "key": "etcd-client"}},
+            "keySecret": {"name": "etcd-client-cert", "key": "etcd-client-key"}}});
+        let refs = secret_refs(&ep);
+        assert_eq!(refs.len(), 3);
+        assert_eq!(
+            refs[2],
+            (
+                "etcd-client-cert".to_string(),
+                "etcd-client-key".to_string()
+            )
+        );
+        assert_eq!(
+            tls_asset_path("monitoring", "etcd-client-cert", "etcd-ca"),
+            "/etc/prometheus/certs/secret_monitoring_etcd-client-cert_etcd-ca"
+        );
+        assert!(secret_refs(&json!({"tlsConfig": {"caFile": "/x"}})).is_empty());
+        let exp = vec![("etcd-ca".to_string(), "/p".to_string(), "a".repeat(64))];
+        let found = parse_sha256sum(&format!("{}  /p\n", "a".repeat(64)));
+        assert_eq!(compare_paths(&exp, &found)[0].status, FileStatus::Ok);
+        assert_eq!(sha256sum_paths(&["/p".into()]), ["sha256sum", "/p"]);
+    }
+
+    #[test]
+    fn sha256_of_known_bytes() {
+        let d = secret_digests(&json!({"stringData": {"k": "abc"}})).unwrap();
+        assert_eq!(
+            d["k"],
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn times_parse_as_prometheus_and_the_api_write_them() {
+        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0.0));
+        assert_eq!(parse_time("2020-07-20T08:00:00Z"), Some(1595232000.0));
+        let p = parse_time("2020-07-20T08:00:00.25+02:00").unwrap();
+        assert!((p - (1595232000.0 - 7200.0 + 0.25)).abs() < 1e-6);
+        assert!(parse_time("0001-01-01T00:00:00Z").unwrap() < 0.0);
+        assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(
+            parse_time("2020-07-20T08:00:00.123456789Z").map(|x| x.floor()),
+            Some(1595232000.0)
+        );
+    }
+
+    #[test]
+    fn last_change_is_the_newest_managed_fields_time() {
+        let o = json!({"metadata": {"managedFields": [
+            {"manager": "a", "time": "2024-01-01T00:00:00Z"},
+            {"manager": "b", "time": "2024-06-01T00:00:00Z"},
+            {"manager": "c", "time": "2024-03-01T00:00:00Z"}]}});
+        assert_eq!(last_change(&o).as_deref(), Some("2024-06-01T00:00:00Z"));
+        assert_eq!(last_change(&json!({})), None);
+    }
+
+    #[test]
+    fn route_prefix_from_route_prefix_or_external_url() {
+        let p = |spec: Value| route_prefix(&json!({"spec": spec}), None);
+        assert_eq!(p(json!({})), "");
+        assert_eq!(p(json!({"routePrefix": "/"})), "");
+        assert_eq!(p(json!({"routePrefix": "/prom/"})), "/prom");
+        assert_eq!(
+            p(json!({"externalUrl": "http://x.example:9090/prometheus"})),
+            "/prometheus"
+        );
+        assert_eq!(p(json!({"externalUrl": "http://prom.monitoring:9090"})), "");
+        assert_eq!(
+            p(json!({"externalUrl": "https://a/b", "routePrefix": "/c"})),
+            "/c"
+        );
+        // The pod's arguments decide: the operator passes --web.route-prefix=/ even when
+        // externalUrl has a path.
+        let prom = json!({"spec": {"externalUrl": "http://x.example/prometheus"}});
+        let pod =
+            |args: Value| json!({"spec": {"containers": [{"name": "prometheus", "args": args}]}});
+        assert_eq!(
+            route_prefix(&prom, Some(&pod(json!(["--web.route-prefix=/"])))),
+            ""
+        );
+        assert_eq!(
+            route_prefix(&prom, Some(&pod(json!(["--web.route-prefix=/p/"])))),
+            "/p"
+        );
+        // Without --web.route-prefix, Prometheus takes the external URL's path.
+        assert_eq!(
+            route_prefix(
+                &json!({}),
+                Some(&pod(json!(["--web.external-url=http://h/ext"])))
+            ),
+            "/ext"
+        );
+        assert_eq!(route_prefix(&prom, Some(&pod(json!([])))), "/prometheus");
+        assert_eq!(
+            targets_path("monitoring", "p-0", "/prom"),
+            "/api/v1/namespaces/monitoring/pods/p-0:9090/proxy/prom/api/v1/targets?state=active"
+        );
+    }
+
+    #[test]
+    fn exec_failures_are_explained() {
+        let m = "Internal error occurred: error executing command in container: failed to exec in container: failed to start exec \"x\": OCI runtime exec failed: exec failed: unable to start container process: exec: \"sha256sum\": executable file not found in $PATH: unknown";
+        let e = exec_failure(m, "sha256sum");
+        assert!(e.contains("has no `sha256sum`"), "{e}");
+        assert!(e.contains("distroless"));
+        assert!(exec_failure("container not found", "sha256sum").starts_with("exec in"));
+    }
+}

@@ -1,0 +1,250 @@
+//! The result of `verify`, one entry per pod, and its renderings: a table per pod, or JSON.
+
+use super::FileCheck;
+use super::FileStatus;
+use super::targets::Target;
+use serde::Serialize;
+
+/// What was found for one Prometheus pod.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PodReport {
+    /// `<namespace>/<name>` of the Prometheus resource.
+    pub prometheus: String,
+    pub namespace: String,
+    pub pod: String,
+    pub shard: String,
+    /// Why the pod predates the Secret's mount (None: it does not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale: Option<String>,
+    /// The Secret whose files were checked.
+    pub secret: String,
+    pub files: Vec<FileCheck>,
+    /// Why the files could not be checked (exec failed, no Secret...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files_error: Option<String>,
+    /// Which targets count as etcd's.
+    pub job: String,
+    pub targets: Vec<Target>,
+    /// Why the targets could not be read, or why there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets_notes: Vec<String>,
+    /// Every problem, in plain words (empty: verified).
+    pub problems: Vec<String>,
+    pub ok: bool,
+}
+
+impl PodReport {
+    /// Fill `problems` and `ok` from what was found.
+    pub fn conclude(&mut self) {
+        let mut p = Vec::new();
+        if let Some(s) = &self.stale {
+            p.push(format!("stale pod: {s}"));
+        }
+        if let Some(e) = &self.files_error {
+            p.push(e.clone());
+        }
+        let missing: Vec<&str> = self
+            .files
+            .iter()
+            .filter(|f| f.status == FileStatus::Missing)
+            .map(|f| f.path.as_str())
+            .collect();
+        if !missing.is_empty() {
+            p.push(format!(
+                "missing files in the pod: {} (the Secret is not mounted there)",
+                missing.join(", ")
+            ));
+        }
+        let differ: Vec<&str> = self
+            .files
+            .iter()
+            .filter(|f| f.status == FileStatus::Differs)
+            .map(|f| f.path.as_str())
+            .collect();
+        if !differ.is_empty() {
+            p.push(format!(
+                "files differ from the Secret (an old copy; the kubelet syncs Secret changes within a minute or two): {}",
+                differ.join(", ")
+            ));
+        }
+        if self.targets.is_empty() {
+            if self.targets_notes.is_empty() {
+                p.push(format!("no etcd target ({})", self.job));
+            } else {
+                p.push(format!(
+                    "no etcd target ({}): {}",
+                    self.job,
+                    self.targets_notes.join(" ")
+                ));
+            }
+        } else {
+            p.extend(self.targets_notes.iter().cloned());
+        }
+        for t in &self.targets {
+            match t.health.as_str() {
+                "up" => {}
+                "down" => p.push(format!(
+                    "target {} is down: {}",
+                    t.scrape_url,
+                    t.explanation.as_deref().unwrap_or(&t.last_error)
+                )),
+                _ => p.push(format!("target {} has not been scraped yet", t.scrape_url)),
+            }
+        }
+        self.ok = p.is_empty();
+        self.problems = p;
+    }
+}
+
+fn pad(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n >= w {
+        s.to_string()
+    } else {
+        format!("{s}{}", " ".repeat(w - n))
+    }
+}
+
+/// The human form: one block per pod with a files table and a targets table, then a summary.
+pub fn render_table(reports: &[PodReport]) -> String {
+    let mut out = String::new();
+    for r in reports {
+        out.push_str(&format!(
+            "Prometheus {}  pod {}/{}  (shard {}){}\n",
+            r.prometheus,
+            r.namespace,
+            r.pod,
+            r.shard,
+            if r.ok { "  OK" } else { "  FAILED" }
+        ));
+        if let Some(s) = &r.stale {
+            out.push_str(&format!("  STALE: {s}\n"));
+        }
+        let w = r
+            .files
+            .iter()
+            .map(|f| f.path.chars().count())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        out.push_str(&format!("  {}  STATUS\n", pad("FILE", w)));
+        for f in &r.files {
+            out.push_str(&format!("  {}  {}\n", pad(&f.path, w), f.status.word()));
+        }
+        if let Some(e) = &r.files_error {
+            out.push_str(&format!("  note: {e}\n"));
+        }
+        let uw = r
+            .targets
+            .iter()
+            .map(|t| t.scrape_url.chars().count())
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        out.push_str(&format!(
+            "  {}  HEALTH  {}  ERROR\n",
+            pad("TARGET", uw),
+            pad("LAST SCRAPE", 20)
+        ));
+        for t in &r.targets {
+            let ls: String = t.last_scrape.chars().take(19).collect();
+            out.push_str(&format!(
+                "  {}  {}  {}  {}\n",
+                pad(&t.scrape_url, uw),
+                pad(&t.health, 6),
+                pad(&ls, 20),
+                t.last_error
+            ));
+        }
+        if r.targets.is_empty() {
+            out.push_str(&format!("  (no etcd target: {})\n", r.job));
+        }
+        for p in &r.problems {
+            out.push_str(&format!("  - {p}\n"));
+        }
+        out.push('\n');
+    }
+    let failed = reports.iter().filter(|r| !r.ok).count();
+    if failed == 0 {
+        out.push_str(&format!(
+            "verified: {} pod(s): files present and equal to the Secret, etcd targets up\n",
+            reports.len()
+        ));
+    } else {
+        out.push_str(&format!(
+            "verification FAILED for {failed} of {} pod(s)\n",
+            reports.len()
+        ));
+    }
+    out
+}
+
+/// The JSON form: an array, one entry per pod.
+pub fn render_json(reports: &[PodReport]) -> String {
+    serde_json::to_string_pretty(reports).unwrap_or_else(|_| "[]".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::FileCheck;
+
+    fn report(ok_files: bool, health: &str) -> PodReport {
+        let mut r = PodReport {
+            prometheus: "monitoring/k8s".into(),
+            namespace: "monitoring".into(),
+            pod: "prometheus-k8s-0".into(),
+            shard: "0".into(),
+            secret: "etcd-client-cert".into(),
+            job: "scrape pool serviceMonitor/monitoring/kube-etcd/*".into(),
+            files: vec![FileCheck {
+                key: "etcd-ca".into(),
+                path: "/etc/prometheus/secrets/etcd-client-cert/etcd-ca".into(),
+                status: if ok_files {
+                    FileStatus::Ok
+                } else {
+                    FileStatus::Missing
+                },
+            }],
+            targets: vec![Target {
+                scrape_pool: "serviceMonitor/monitoring/kube-etcd/0".into(),
+                job: "kube-etcd".into(),
+                scrape_url: "https://127.0.2.11:2379/metrics".into(),
+                health: health.into(),
+                last_error: String::new(),
+                last_scrape: "2024-01-01T00:00:00.123Z".into(),
+                cause: None,
+                explanation: None,
+            }],
+            ..Default::default()
+        };
+        r.conclude();
+        r
+    }
+
+    #[test]
+    fn conclusions_and_renderings() {
+        let good = report(true, "up");
+        assert!(good.ok, "{:?}", good.problems);
+        let bad = report(false, "down");
+        assert!(!bad.ok);
+        assert!(bad.problems[0].contains("missing files"));
+        let t = render_table(&[good.clone(), bad.clone()]);
+        assert!(t.contains("FAILED for 1 of 2"), "{t}");
+        assert!(t.contains("MISSING"));
+        let j: serde_json::Value = serde_json::from_str(&render_json(&[good, bad])).unwrap();
+        assert_eq!(j.as_array().unwrap().len(), 2);
+        assert_eq!(j[0]["ok"], true);
+        assert_eq!(j[1]["files"][0]["status"], "missing");
+    }
+
+    #[test]
+    fn no_targets_is_a_problem() {
+        let mut r = report(true, "up");
+        r.targets.clear();
+        r.targets_notes = vec!["the Endpoints are empty".into()];
+        r.conclude();
+        assert!(!r.ok);
+        assert!(r.problems[0].contains("the Endpoints are empty"));
+    }
+}
