@@ -538,6 +538,33 @@ fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
 
 /// Run a command of the etcd family.
 pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<crate::Outcome> {
+    let (outcome, prom) = run_fix(global, args, steps).await?;
+    // `etcd` proves its fix: the pods roll, the files are there, the targets come up.
+    if steps == Steps::All
+        && !args.no_verify
+        && args.write.dry_run == DryRun::None
+        && let Some(prom) = prom
+    {
+        eprintln!(
+            "\nVerifying (skip with --no-verify): the Prometheus pods roll, mount the Secret, and scrape etcd ..."
+        );
+        return crate::commands::verify::verify_after_fix(
+            global,
+            &prom,
+            &args.names.secret_name,
+            args.timeout,
+        )
+        .await;
+    }
+    Ok(outcome)
+}
+
+/// The fix itself; returns the Prometheus it worked on (None for a client dry run).
+async fn run_fix(
+    global: &GlobalOpts,
+    args: &EtcdArgs,
+    steps: Steps,
+) -> Result<(crate::Outcome, Option<Value>)> {
     // 1. Local inputs, validated before any request.
     let certs = if steps.secret() {
         Some(load_certs(args)?)
@@ -674,10 +701,10 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
                         plan_view::objects(&plan, fmt, args.write.show_secrets)
                     );
                 }
-                return Ok(crate::Outcome::Ok);
+                return Ok((crate::Outcome::Ok, None));
             }
             if plan.is_empty() {
-                return Ok(crate::Outcome::Ok);
+                return Ok((crate::Outcome::Ok, Some(prom.clone())));
             }
             // A server dry run changes nothing: no question to ask (as kubectl).
             interact::confirm(
@@ -757,12 +784,12 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
             }
         }
         if !conflict {
-            if steps == Steps::All && !args.no_verify && !kube.server_dry_run {
+            if steps == Steps::All && args.no_verify && !kube.server_dry_run {
                 eprintln!(
                     "Prometheus rolls its pods to mount the Secret; check with `kubectl promfix verify`."
                 );
             }
-            return Ok(crate::Outcome::Ok);
+            return Ok((crate::Outcome::Ok, Some(prom.clone())));
         }
     }
     Err(Error::Partial {
