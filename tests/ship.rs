@@ -31,6 +31,26 @@ fn text(out: &[u8]) -> String {
     String::from_utf8_lossy(out).into_owned()
 }
 
+/// The release script with the environment of a plain shell: `cargo test` sets CARGO_* variables
+/// that some build scripts watch, and any difference would make cargo redo the slow release build.
+fn release_sh(target_dir: &Path) -> Command {
+    let mut c = Command::new(root().join("krew/release.sh"));
+    c.env_clear().env("CARGO_TARGET_DIR", target_dir);
+    for k in [
+        "PATH",
+        "HOME",
+        "CARGO_HOME",
+        "RUSTUP_HOME",
+        "RUSTUP_AUTO_INSTALL",
+        "TMPDIR",
+    ] {
+        if let Some(v) = std::env::var_os(k) {
+            c.env(k, v);
+        }
+    }
+    c
+}
+
 fn run(cmd: &mut Command) -> Output {
     cmd.stdin(Stdio::null())
         .output()
@@ -503,10 +523,9 @@ fn release_script_packs_the_host_archive_and_writes_its_sha256() {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| bin_dir().parent().expect("target dir").to_path_buf());
-    let r = run(Command::new(root().join("krew/release.sh"))
+    let r = run(release_sh(&target_dir)
         .args(["--platforms", "linux-amd64", "--out"])
-        .arg(out.path())
-        .env("CARGO_TARGET_DIR", &target_dir));
+        .arg(out.path()));
     assert!(
         r.status.success(),
         "krew/release.sh failed ({}):\n{}{}",
@@ -576,10 +595,9 @@ fn release_script_packs_the_host_archive_and_writes_its_sha256() {
     );
 
     // A platform it cannot build here is skipped, loudly, with exit status 3.
-    let r = run(Command::new(root().join("krew/release.sh"))
+    let r = run(release_sh(&target_dir)
         .args(["--platforms", "darwin-arm64", "--out"])
-        .arg(out.path().join("cross"))
-        .env("CARGO_TARGET_DIR", &target_dir));
+        .arg(out.path().join("cross")));
     let err = text(&r.stderr);
     if !text(&run(Command::new("rustup").args(["target", "list", "--installed"])).stdout)
         .contains("aarch64-apple-darwin")
@@ -595,7 +613,7 @@ fn release_script_packs_the_host_archive_and_writes_its_sha256() {
         pre.path().join("kubectl-promfix-darwin-arm64"),
     )
     .unwrap();
-    let r = run(Command::new(root().join("krew/release.sh"))
+    let r = run(release_sh(&target_dir)
         .args(["--platforms", "darwin-arm64", "--out"])
         .arg(out.path().join("pre"))
         .arg("--prebuilt")
