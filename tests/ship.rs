@@ -582,7 +582,7 @@ fn release_script_packs_the_host_archive_and_writes_its_sha256() {
         .status
         .success()
     );
-    let v = run(&mut Command::new(x.path().join("kubectl-promfix")).arg("--version"));
+    let v = run(Command::new(x.path().join("kubectl-promfix")).arg("--version"));
     assert!(v.status.success());
     assert!(
         text(&v.stdout).contains(&cargo_version()),
@@ -898,4 +898,49 @@ async fn help_through_kubectl_says_kubectl_promfix() {
         "{}",
         text(&out.stderr)
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// README
+
+/// The README states what the code has: the set-up commands first, the exit codes of
+/// `cli::EXIT_CODES`, a ClusterRole under `## RBAC`, the regeneration command.
+#[test]
+fn readme_matches_the_code() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    // The first two commands of the first code block.
+    let block = readme.split("```").nth(1).expect("a code block");
+    let cmds: Vec<&str> = block
+        .lines()
+        .skip(1)
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(
+        cmds.get(..2),
+        Some(&["tests/sandbox --demo", "tests/run"][..]),
+        "{block}"
+    );
+    // Exit codes: one table row per line of cli::EXIT_CODES.
+    for line in kubectl_promfix::cli::EXIT_CODES.lines().skip(1) {
+        let (code, text) = line.trim().split_once("  ").expect("code and text");
+        let row = format!("| {code} | {} |", text.trim());
+        assert!(
+            readme.contains(&row),
+            "README lacks the exit code row {row:?}"
+        );
+    }
+    // RBAC: a ClusterRole named kubectl-promfix in a yaml block under `## RBAC`.
+    let rbac = readme.split("\n## RBAC\n").nth(1).expect("## RBAC");
+    let yaml = rbac
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a ```yaml block under ## RBAC");
+    let role: Value = serde_yaml_ng::from_str(yaml).expect("the ClusterRole parses");
+    assert_eq!(s(&role, &["kind"]), Some("ClusterRole"));
+    assert_eq!(s(&role, &["metadata", "name"]), Some("kubectl-promfix"));
+    assert!(readme.contains(REGENERATE));
+    assert!(readme.contains("RUSTSEC-2025-0134"));
+    assert!(readme.contains("0600"));
 }

@@ -217,9 +217,7 @@ fn record_global(id: &str, value: &str, g: &mut GlobalOpts) {
 
 fn find_long<'c>(cmd: &'c clap::Command, name: &str) -> Option<&'c clap::Arg> {
     cmd.get_arguments().find(|a| {
-        a.get_long() == Some(name)
-            || a.get_all_aliases()
-                .is_some_and(|al| al.iter().any(|x| *x == name))
+        a.get_long() == Some(name) || a.get_all_aliases().is_some_and(|al| al.contains(&name))
     })
 }
 
@@ -292,18 +290,19 @@ pub fn analyze(words: &[String]) -> Analysis {
         complete_value(arg, &g, &mut a);
         return a;
     }
-    if !only_positionals && let Some(long) = current.strip_prefix("--") {
-        if let Some((name, value)) = long.split_once('=') {
-            if let Some(arg) = find_long(cmd, name) {
-                a.lead = format!("--{name}=");
-                a.prefix = value.to_string();
-                let g = a.global.clone();
-                complete_value(arg, &g, &mut a);
-            } else {
-                a.directive = directive::NO_FILE_COMP;
-            }
-            return a;
+    if !only_positionals
+        && let Some(long) = current.strip_prefix("--")
+        && let Some((name, value)) = long.split_once('=')
+    {
+        if let Some(arg) = find_long(cmd, name) {
+            a.lead = format!("--{name}=");
+            a.prefix = value.to_string();
+            let g = a.global.clone();
+            complete_value(arg, &g, &mut a);
+        } else {
+            a.directive = directive::NO_FILE_COMP;
         }
+        return a;
     }
     if !only_positionals && current.starts_with('-') {
         a.candidates = cmd
