@@ -116,6 +116,7 @@ for p in $PLATFORMS; do
   cp "$ROOT/LICENSE" "$stage/LICENSE"
   case "$p" in
     windows-*)
+      command -v zip >/dev/null 2>&1 || { echo "error: zip is needed for $p (Debian package: zip)" >&2; exit 1; }
       archive="$NAME-$p.zip"
       rm -f "$OUT/$archive"
       (cd "$stage" && touch -d @0 "$NAME$exe" LICENSE && zip -qX "$OUT/$archive" "$NAME$exe" LICENSE) ;;

@@ -606,25 +606,39 @@ fn release_script_packs_the_host_archive_and_writes_its_sha256() {
         assert!(err.contains("SKIPPED darwin-arm64"), "{err}");
         assert!(err.contains("aarch64-apple-darwin"), "{err}");
     }
-    // ... unless a prebuilt binary is given.
+    // ... unless a prebuilt binary is given (Windows: a zip holding the .exe and LICENSE).
     let pre = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        x.path().join("kubectl-promfix"),
-        pre.path().join("kubectl-promfix-darwin-arm64"),
-    )
-    .unwrap();
+    for name in [
+        "kubectl-promfix-darwin-arm64",
+        "kubectl-promfix-windows-amd64.exe",
+    ] {
+        std::fs::copy(x.path().join("kubectl-promfix"), pre.path().join(name)).unwrap();
+    }
     let r = run(release_sh(&target_dir)
-        .args(["--platforms", "darwin-arm64", "--out"])
+        .args(["--platforms", "darwin-arm64 windows-amd64", "--out"])
         .arg(out.path().join("pre"))
         .arg("--prebuilt")
         .arg(pre.path()));
     assert!(r.status.success(), "{}", text(&r.stderr));
     let m = std::fs::read_to_string(out.path().join("pre/promfix.yaml")).unwrap();
-    let arch = std::fs::read(out.path().join("pre/kubectl-promfix-darwin-arm64.tar.gz")).unwrap();
+    assert!(validate_manifest("promfix.yaml", &m).is_empty());
+    let tgz = std::fs::read(out.path().join("pre/kubectl-promfix-darwin-arm64.tar.gz")).unwrap();
     assert_eq!(
         platforms(&m)[&("darwin".to_string(), "arm64".to_string())].1,
-        sha256_hex(&arch)
+        sha256_hex(&tgz)
     );
+    let zip_path = out.path().join("pre/kubectl-promfix-windows-amd64.zip");
+    let zip = std::fs::read(&zip_path).unwrap();
+    let (_, sha, bin) = &platforms(&m)[&("windows".to_string(), "amd64".to_string())];
+    assert_eq!(sha, &sha256_hex(&zip));
+    let l = Command::new("unzip")
+        .arg("-Z1")
+        .arg(&zip_path)
+        .output()
+        .expect("unzip (Debian package: unzip)");
+    let mut names: Vec<String> = text(&l.stdout).lines().map(str::to_string).collect();
+    names.sort();
+    assert_eq!(names, ["LICENSE", bin.as_str()]);
 }
 
 // ---------------------------------------------------------------------------------------------
