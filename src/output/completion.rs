@@ -39,13 +39,81 @@ pub const SHIM: &str = r#"#!/bin/sh
 exec kubectl-promfix __complete "$@"
 "#;
 
-/// The man page (roff), generated with clap_mangen.
+/// The man page (roff), generated with clap_mangen: the root's sections, then one subsection per
+/// subcommand (synopsis, description, options) under COMMANDS, and the exit codes as EXIT STATUS.
+/// One page, so nothing refers to per-subcommand pages that are not installed.
 pub fn man_page() -> String {
-    let cmd = Cli::command();
-    let mut out = Vec::new();
-    // Writing to a Vec cannot fail.
-    let _ = clap_mangen::Man::new(cmd).render(&mut out);
-    String::from_utf8_lossy(&out).into_owned()
+    fn section(
+        man: &clap_mangen::Man,
+        f: fn(&clap_mangen::Man, &mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> String {
+        let mut out = Vec::new();
+        // Writing to a Vec cannot fail.
+        let _ = f(man, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    /// Drop roff's per-render preamble (the `Aq` string definition) and the `.SH` heading.
+    fn body(s: &str) -> String {
+        s.lines()
+            .filter(|l| !l.starts_with(".ie \\n(.g") && !l.starts_with(".el .ds Aq"))
+            .filter(|l| !l.starts_with(".SH "))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+    let root = clap_mangen::Man::new(Cli::command());
+    let mut page = String::new();
+    page.push_str(&section(&root, clap_mangen::Man::render_title));
+    for f in [
+        clap_mangen::Man::render_name_section,
+        clap_mangen::Man::render_synopsis_section,
+        clap_mangen::Man::render_description_section,
+        clap_mangen::Man::render_options_section,
+    ] {
+        let s = section(&root, f);
+        page.push_str(&body_keep_heading(&s));
+    }
+    page.push_str(".SH COMMANDS\n");
+    for sub in Cli::command().get_subcommands() {
+        if sub.is_hide_set() {
+            continue;
+        }
+        let name = format!("kubectl promfix {}", sub.get_name());
+        let man = clap_mangen::Man::new(sub.clone().bin_name(&name));
+        page.push_str(&format!(".SS \"{}\"\n", name.replace('-', "\\-")));
+        page.push_str(&body(&section(
+            &man,
+            clap_mangen::Man::render_description_section,
+        )));
+        page.push_str(".PP\n");
+        page.push_str(&body(&section(
+            &man,
+            clap_mangen::Man::render_synopsis_section,
+        )));
+        if sub.get_arguments().any(|a| !a.is_hide_set()) {
+            page.push_str(&body(&section(
+                &man,
+                clap_mangen::Man::render_options_section,
+            )));
+        }
+    }
+    page.push_str(".SH \"EXIT STATUS\"\n");
+    page.push_str(&body(&section(
+        &root,
+        clap_mangen::Man::render_extra_section,
+    )));
+    page.push_str(&body_keep_heading(&section(
+        &root,
+        clap_mangen::Man::render_version_section,
+    )));
+    page
+}
+
+/// A rendered section without roff's per-render preamble, heading kept.
+fn body_keep_heading(s: &str) -> String {
+    s.lines()
+        .filter(|l| !l.starts_with(".ie \\n(.g") && !l.starts_with(".el .ds Aq"))
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 /// Every generated file of `completions/`: (file name, contents).
