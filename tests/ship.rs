@@ -789,10 +789,17 @@ fn plugin_path() -> (tempfile::TempDir, std::ffi::OsString) {
 }
 
 async fn start() -> TestCluster {
+    start_version(None).await
+}
+
+/// Scenario a (kubectl's dispatcher runs the kubectl matching the server's minor: 1.27 unless
+/// `version` says otherwise).
+async fn start_version(version: Option<&str>) -> TestCluster {
     TestCluster::start_builtin(
         SEED,
         Options {
             without_etcd: true,
+            version: version.map(str::to_string),
             ..Default::default()
         },
     )
@@ -816,7 +823,36 @@ async fn kubectl(tc: &TestCluster, path: &std::ffi::OsStr, args: &[&str]) -> Out
 /// the committed shim, the built binary, a live namespace list from the cluster.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_completes_the_plugin_through_the_shim() {
-    let tc = start().await;
+    completes_through_the_shim(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_1_33_completes_the_plugin_through_the_shim() {
+    completes_through_the_shim(Some("v1.33.1")).await;
+}
+
+async fn completes_through_the_shim(version: Option<&str>) {
+    let tc = start_version(version).await;
+    // The kubectl that answers is the one meant.
+    let v = kubectl(
+        &tc,
+        std::ffi::OsStr::new(&std::env::var_os("PATH").unwrap_or_default()),
+        &["version", "-o", "json"],
+    )
+    .await;
+    let v: serde_json::Value = serde_json::from_slice(&v.stdout).expect("kubectl version -o json");
+    let want_minor = version
+        .unwrap_or("v1.27")
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        v["clientVersion"]["minor"]
+            .as_str()
+            .map(|m| m.trim_end_matches('+')),
+        Some(want_minor.as_str())
+    );
     let (_dir, path) = plugin_path();
     let answer = |out: &Output| {
         assert!(

@@ -307,6 +307,8 @@ pub fn analyze(words: &[String]) -> Analysis {
     let mut only_positionals = false;
     // The option whose value is the next word.
     let mut pending: Option<&clap::Arg> = None;
+    // Options given already (offered again only when they can repeat, as cobra does).
+    let mut given: Vec<String> = Vec::new();
     for w in done {
         if let Some(arg) = pending.take() {
             record_global(arg.get_id().as_str(), w, &mut a.global);
@@ -322,6 +324,7 @@ pub fn analyze(words: &[String]) -> Analysis {
                 None => (long, None),
             };
             if let Some(arg) = find_long(cmd, name) {
+                given.push(arg.get_id().to_string());
                 match value {
                     Some(v) => record_global(arg.get_id().as_str(), v, &mut a.global),
                     None if takes_separate_value(arg) => pending = Some(arg),
@@ -331,6 +334,7 @@ pub fn analyze(words: &[String]) -> Analysis {
         } else if let Some(shorts) = w.strip_prefix('-').filter(|s| !s.is_empty()) {
             for (i, c) in shorts.char_indices() {
                 let Some(arg) = find_short(cmd, c) else { break };
+                given.push(arg.get_id().to_string());
                 if arg.get_action().takes_values() {
                     let rest = &shorts[i + c.len_utf8()..];
                     let rest = rest.strip_prefix('=').unwrap_or(rest);
@@ -376,6 +380,13 @@ pub fn analyze(words: &[String]) -> Analysis {
         a.candidates = cmd
             .get_arguments()
             .filter(|arg| !arg.is_hide_set() && !arg.is_positional())
+            .filter(|arg| {
+                !given.iter().any(|g| g == arg.get_id().as_str())
+                    || matches!(
+                        arg.get_action(),
+                        clap::ArgAction::Append | clap::ArgAction::Count
+                    )
+            })
             .filter_map(|arg| {
                 let help = first_line(arg.get_help());
                 match (arg.get_long(), arg.get_short()) {
@@ -508,6 +519,16 @@ mod tests {
         assert!(n.contains(&"--from-dir"), "{n:?}");
         assert!(n.contains(&"--namespace"), "{n:?}");
         assert!(n.contains(&"--kubeconfig"), "{n:?}");
+    }
+
+    #[test]
+    fn flags_given_are_not_offered_again_unless_they_repeat() {
+        let a = analyze(&w(&["etcd", "--yes", "--context", "a", "-n", "x", "--"]));
+        let n = names(&a);
+        assert!(!n.contains(&"--yes"), "{n:?}");
+        assert!(!n.contains(&"--namespace"), "{n:?}");
+        assert!(n.contains(&"--context"), "repeatable: {n:?}");
+        assert!(n.contains(&"--dry-run"), "{n:?}");
     }
 
     #[test]
