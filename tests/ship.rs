@@ -713,6 +713,10 @@ fn committed_completions_and_man_page_are_current() {
         man.contains("rollback") && man.contains("Exit codes"),
         "{man}"
     );
+    // One page: every subcommand is in it, nothing points at pages that are not installed.
+    assert!(man.contains(".SS \"kubectl promfix etcd\""), "{man}");
+    assert!(man.contains(".SH \"EXIT STATUS\""), "{man}");
+    assert!(!man.contains("(1)\n"), "{man}");
 }
 
 /// The protocol kubectl speaks with `kubectl_complete-<plugin>`, straight from the binary.
