@@ -15,13 +15,28 @@ use std::process::ExitCode;
 /// The name usage and help show: `kubectl promfix` when run as the plugin binary (argv[0]
 /// `kubectl-promfix`, which is how kubectl runs it), else the name it was run by.
 fn display_name(argv0: Option<&OsString>) -> String {
-    let stem = argv0
-        .and_then(|a| Path::new(a).file_stem())
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let stem = program_stem(argv0);
     match stem.as_str() {
         "" | "kubectl-promfix" => "kubectl promfix".to_string(),
         other => other.to_string(),
+    }
+}
+
+/// The program's file name without directory and `.exe` (either separator: Windows paths too).
+fn program_stem(argv0: Option<&OsString>) -> String {
+    let a = argv0
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let base = a.rsplit(['/', '\\']).next().unwrap_or("");
+    match base.len().checked_sub(4) {
+        Some(i)
+            if base
+                .get(i..)
+                .is_some_and(|e| e.eq_ignore_ascii_case(".exe")) =>
+        {
+            base[..i].to_string()
+        }
+        _ => base.to_string(),
     }
 }
 
@@ -51,10 +66,7 @@ fn complete(words: &[OsString]) -> ExitCode {
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
-    let is_shim = args
-        .first()
-        .and_then(|a| Path::new(a).file_stem())
-        .is_some_and(|s| s == completion::SHIM_NAME);
+    let is_shim = program_stem(args.first()) == completion::SHIM_NAME;
     if is_shim {
         return complete(&args[1..]);
     }
@@ -98,5 +110,24 @@ fn main() -> ExitCode {
             eprintln!("{}", kubectl_promfix::output::render_error(&e));
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::display_name;
+    use std::ffi::OsString;
+
+    #[test]
+    fn usage_names_the_plugin_as_kubectl_runs_it() {
+        for (argv0, want) in [
+            ("/home/u/.krew/bin/kubectl-promfix", "kubectl promfix"),
+            ("kubectl-promfix", "kubectl promfix"),
+            ("C:\\krew\\bin\\kubectl-promfix.exe", "kubectl promfix"),
+            ("/usr/local/bin/promfix", "promfix"),
+        ] {
+            assert_eq!(display_name(Some(&OsString::from(argv0))), want, "{argv0}");
+        }
+        assert_eq!(display_name(None), "kubectl promfix");
     }
 }
