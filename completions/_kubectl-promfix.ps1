@@ -211,8 +211,8 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-promfix' -ScriptBlock {
             [CompletionResult]::new('--no-wait', '--no-wait', [CompletionResultType]::ParameterName, 'Report stale pods instead of waiting for their rollout')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail (repeat for more); never prints key material')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail (repeat for more); never prints key material')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
@@ -261,6 +261,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-promfix' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Print the planned objects as yaml or json (with --dry-run=client) or the result')
             [CompletionResult]::new('--backup-dir', '--backup-dir', [CompletionResultType]::ParameterName, 'Where to write the backup of every object before it is changed (default: current directory)')
             [CompletionResult]::new('--helm-values', '--helm-values', [CompletionResultType]::ParameterName, 'Write the equivalent Helm values override to FILE (for objects Helm manages)')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'Verify the components'' serving certificates with this CA file (a path inside the Prometheus pods, e.g. from spec.secrets) instead of insecureSkipVerify')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use (repeat for doctor)')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'The Prometheus namespace (default: where the Prometheus resources are, else `monitoring`)')

@@ -155,7 +155,7 @@ _kubectl__promfix() {
             return 0
             ;;
         kubectl__subcmd__promfix__subcmd__control__subcmd__plane)
-            opts="-o -y -n -v -h -V --dry-run --output --yes --backup-dir --show-secrets --helm-values --kubeconfig --context --namespace --verbose --help --version"
+            opts="-o -y -n -v -h -V --dry-run --output --yes --backup-dir --show-secrets --helm-values --ca-file --kubeconfig --context --namespace --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -178,6 +178,10 @@ _kubectl__promfix() {
                     return 0
                     ;;
                 --helm-values)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -185,7 +185,7 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" 
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -s n -l namespace -d 'The Prometheus namespace (default: where the Prometheus resources are, else `monitoring`)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -l no-wait -d 'Report stale pods instead of waiting for their rollout'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -s v -l verbose -d 'More detail (repeat for more); never prints key material'
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -s h -l help -d 'Print help'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -s V -l version -d 'Print version'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand doctor" -s o -l output -d 'Print the findings as json' -r -f -a "yaml\t''
 json\t''"
@@ -219,6 +219,7 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-
 json\t''"
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -l backup-dir -d 'Where to write the backup of every object before it is changed (default: current directory)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -l helm-values -d 'Write the equivalent Helm values override to FILE (for objects Helm manages)' -r -F
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -l ca-file -d 'Verify the components\' serving certificates with this CA file (a path inside the Prometheus pods, e.g. from spec.secrets) instead of insecureSkipVerify' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -l context -d 'The kubeconfig context to use (repeat for doctor)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -s n -l namespace -d 'The Prometheus namespace (default: where the Prometheus resources are, else `monitoring`)' -r
