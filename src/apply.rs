@@ -109,14 +109,23 @@ pub fn write_backup(plan: &Plan, context: &str, dir: &Path, command: &str) -> Re
             })
             .collect(),
     };
-    let path = dir.join(format!("promfix-backup-{command}-{now}.yaml"));
     let text = serde_yaml_ng::to_string(&backup)
         .map_err(|e| Error::Other(format!("internal: backup: {e}")))?;
-    write_private(&path, text.as_bytes()).map_err(|source| Error::Backup {
-        path: path.clone(),
-        source,
-    })?;
-    Ok(path)
+    // A second backup in the same second (a re-planned round after 409, a quick re-run) gets
+    // its own file: never overwrite, never fail on an existing one.
+    let mut n = 0u32;
+    loop {
+        let path = if n == 0 {
+            dir.join(format!("promfix-backup-{command}-{now}.yaml"))
+        } else {
+            dir.join(format!("promfix-backup-{command}-{now}-{n}.yaml"))
+        };
+        match write_private(&path, text.as_bytes()) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(source) => return Err(Error::Backup { path, source }),
+        }
+    }
 }
 
 /// Create a file readable only by its owner.
@@ -343,6 +352,10 @@ mod tests {
                 0o600
             );
         }
+        // A second backup in the same second (a round re-planned after 409) gets its own file.
+        let p2 = write_backup(&plan, "ctx", dir.path(), "etcd").unwrap();
+        assert_ne!(p, p2);
+        assert!(p.is_file() && p2.is_file());
         let b = read_backup(&p).unwrap();
         assert_eq!(b.items.len(), 1);
         // created by the run → rollback deletes it
