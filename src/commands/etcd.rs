@@ -481,7 +481,9 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
             )?;
             apply::preflight(&kube, &plan).await?;
         } else if plan.is_empty() {
-            break;
+            // A write whose answer was lost (a cut connection, retried into 409) did land:
+            // re-reading shows nothing left to do. That is success, not "kept changing".
+            return Ok(crate::Outcome::Ok);
         }
         if args.write.dry_run == DryRun::None {
             let dir = args
