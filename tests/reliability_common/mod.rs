@@ -59,12 +59,57 @@ pub fn promfix(tc: &TestCluster, dir: &Path, args: &[String]) -> Command {
     c
 }
 
-/// Run the binary off the async runtime and collect its output.
+/// How long one run may take before the test calls it hung.
+pub const RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Run the binary off the async runtime and collect its output; a run longer than `RUN_LIMIT`
+/// is killed and fails the test.
 pub async fn run(tc: &TestCluster, dir: &Path, args: &[String]) -> Output {
     let mut cmd = promfix(tc, dir, args);
-    tokio::task::spawn_blocking(move || cmd.output().expect("running kubectl-promfix"))
-        .await
-        .expect("kubectl-promfix task")
+    let what = args.join(" ");
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running kubectl-promfix");
+        let mut o = child.stdout.take().expect("stdout");
+        let mut e = child.stderr.take().expect("stderr");
+        let to = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = o.read_to_end(&mut v);
+            v
+        });
+        let te = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = e.read_to_end(&mut v);
+            v
+        });
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(st) = child.try_wait().expect("try_wait") {
+                break st;
+            }
+            if start.elapsed() > RUN_LIMIT {
+                let _ = child.kill();
+                let _ = child.wait();
+                let err = te.join().unwrap_or_default();
+                panic!(
+                    "kubectl-promfix {what} hung (killed after {RUN_LIMIT:?}); stderr:\n{}",
+                    String::from_utf8_lossy(&err)
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        Output {
+            status,
+            stdout: to.join().unwrap_or_default(),
+            stderr: te.join().unwrap_or_default(),
+        }
+    })
+    .await
+    .expect("kubectl-promfix task")
 }
 
 pub fn s(args: &[&str]) -> Vec<String> {
@@ -100,8 +145,14 @@ pub fn assert_no_panic(o: &Output, what: &str) {
     assert!(o.status.code().is_some(), "{what}: killed by a signal\n{}", text(o));
 }
 
+/// Writes to objects (status updates, which the operator stand-in makes through the API as the
+/// admin, are left out).
+pub fn is_object_write(e: &LogEntry) -> bool {
+    e.is_write && !e.path.ends_with("/status")
+}
+
 pub fn writes(log: &[LogEntry]) -> Vec<&LogEntry> {
-    log.iter().filter(|e| e.is_write).collect()
+    log.iter().filter(|e| is_object_write(e)).collect()
 }
 
 /// The objects a user owns that `etcd` touches or could touch, reduced to what the user cares
@@ -122,10 +173,12 @@ pub fn snapshot(tc: &TestCluster) -> BTreeMap<String, Value> {
         let rt = st.rt(plural);
         for o in st.list(&rt, Some(ns)).0 {
             let name = o["metadata"]["name"].as_str().unwrap_or("").to_string();
-            // Service-account tokens and the like are not the user's (none in this scenario,
-            // but stay robust).
-            if plural == "secrets"
-                && o["type"].as_str() == Some("kubernetes.io/service-account-token")
+            // Objects a controller owns (the operator's generated config Secrets, ...) and
+            // service-account tokens are not the user's.
+            if o["metadata"]["ownerReferences"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+                || o["type"].as_str() == Some("kubernetes.io/service-account-token")
             {
                 continue;
             }
@@ -205,7 +258,14 @@ pub fn backups(dir: &Path) -> Vec<PathBuf> {
                 .collect()
         })
         .unwrap_or_default();
-    v.sort();
+    // Oldest first (a second backup of the same second is named `...-N.yaml`).
+    v.sort_by_key(|p| {
+        (
+            std::fs::metadata(p).and_then(|m| m.modified()).ok(),
+            p.as_os_str().len(),
+            p.clone(),
+        )
+    });
     v
 }
 
