@@ -179,10 +179,11 @@ async fn observe(kube: &Kube, prom: &Value, w: &Wanted) -> Result<Observed> {
         .unwrap_or("default")
         .to_string();
     let prom_name = prom["metadata"]["name"].as_str().unwrap_or("").to_string();
-    let (prom_now, sms, nss) = tokio::try_join!(
+    let (prom_now, sms, nss, prom_ns_secret) = tokio::try_join!(
         kube.get_opt(&k::PROMETHEUSES, Some(&prom_ns), &prom_name),
         kube.list(&k::SERVICEMONITORS, None, None),
         kube.list(&k::NAMESPACES, None, None),
+        kube.get_opt(&k::SECRETS, Some(&prom_ns), &w.secret_name),
     )?;
     let prometheus = prom_now.ok_or_else(|| Error::NotFound {
         what: format!("Prometheus {prom_ns}/{prom_name}"),
@@ -220,29 +221,34 @@ async fn observe(kube: &Kube, prom: &Value, w: &Wanted) -> Result<Observed> {
     } else {
         svc_namespaces.iter().cloned().map(Some).collect()
     };
-    for ns in &scopes {
+    // The Secret in the ServiceMonitor's namespace (secret references), read with the Services.
+    let sm_secret_ns = found
+        .as_ref()
+        .and_then(|sm| sm["metadata"]["namespace"].as_str())
+        .filter(|ns| *ns != prom_ns)
+        .map(str::to_string);
+    let per_scope = futures::future::try_join_all(scopes.iter().map(|ns| async move {
         let ns = ns.as_deref();
-        let (svcs, eps, slices) = tokio::try_join!(
+        tokio::try_join!(
             kube.list(&k::SERVICES, ns, None),
             kube.list(&k::ENDPOINTS, ns, None),
             kube.list(&k::ENDPOINTSLICES, ns, Some(fix::SERVICE_NAME_LABEL)),
-        )?;
+        )
+    }));
+    let sm_secret = async {
+        match &sm_secret_ns {
+            Some(ns) => kube.get_opt(&k::SECRETS, Some(ns), &w.secret_name).await,
+            None => Ok(None),
+        }
+    };
+    let (per_scope, sm_secret) = tokio::try_join!(per_scope, sm_secret)?;
+    for (svcs, eps, slices) in per_scope {
         obs.services.extend(svcs);
         obs.endpoints.extend(eps);
         obs.endpoint_slices.extend(slices);
     }
-    let mut secret_nss = vec![prom_ns.clone()];
-    if let Some(sm) = &found
-        && let Some(ns) = sm["metadata"]["namespace"].as_str()
-        && ns != prom_ns
-    {
-        secret_nss.push(ns.to_string());
-    }
-    for ns in secret_nss {
-        if let Some(s) = kube.get_opt(&k::SECRETS, Some(&ns), &w.secret_name).await? {
-            obs.secrets.push(s);
-        }
-    }
+    obs.secrets.extend(prom_ns_secret);
+    obs.secrets.extend(sm_secret);
     Ok(obs)
 }
 
@@ -276,7 +282,12 @@ async fn kube_system_args(kube: &Kube, labels: &str) -> Result<Vec<Vec<String>>>
 /// pods' `--etcd-servers` (external etcd, as kubespray runs it).
 async fn endpoints_from_cluster(kube: &Kube) -> Result<Vec<certs::intake::Endpoint>> {
     let mut out: Vec<certs::intake::Endpoint> = Vec::new();
-    for args in kube_system_args(kube, "component=etcd").await? {
+    // Both lists at once (one round trip): stacked etcd pods win over the apiserver's flags.
+    let (etcd_pods, apiserver_pods) = tokio::try_join!(
+        kube_system_args(kube, "component=etcd"),
+        kube_system_args(kube, "component=kube-apiserver"),
+    )?;
+    for args in etcd_pods {
         for (i, a) in args.iter().enumerate() {
             let value = match a.strip_prefix("--advertise-client-urls") {
                 Some(rest) if rest.starts_with('=') => Some(rest[1..].to_string()),
@@ -297,7 +308,7 @@ async fn endpoints_from_cluster(kube: &Kube) -> Result<Vec<certs::intake::Endpoi
     if !out.is_empty() {
         return Ok(out);
     }
-    for args in kube_system_args(kube, "component=kube-apiserver").await? {
+    for args in apiserver_pods {
         if let Ok(parsed) = certs::intake::parse_apiserver_args(&args, 2379) {
             for e in parsed.servers {
                 if !out.contains(&e) {
@@ -395,21 +406,34 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
     // 2. The cluster.
     let mut kube = Kube::connect(global, global.context.first().map(String::as_str)).await?;
     kube.server_dry_run = args.write.dry_run == DryRun::Server;
-    if !kube.serves(&k::PROMETHEUSES).await? {
+    // Discovery, the Prometheus resources and the etcd members in one round trip; the errors
+    // in that order (no operator first).
+    let need_endpoints = steps.endpoints() || (args.probe && certs.is_some());
+    let (served, prom, found_endpoints) = tokio::join!(
+        kube.serves(&k::PROMETHEUSES),
+        choose_prometheus(
+            &kube,
+            global.namespace.as_deref(),
+            args.prometheus.prometheus.as_deref(),
+        ),
+        async {
+            if need_endpoints && endpoints.is_empty() {
+                Some(endpoints_from_cluster(&kube).await)
+            } else {
+                None
+            }
+        },
+    );
+    if !served? {
         return Err(Error::NotFound {
             what: "the Prometheus Operator (monitoring.coreos.com/v1 prometheuses)".into(),
             hint: "this cluster does not serve the operator's resources; install kube-prometheus-stack or kube-prometheus first".into(),
         });
     }
-    let prom = choose_prometheus(
-        &kube,
-        global.namespace.as_deref(),
-        args.prometheus.prometheus.as_deref(),
-    )
-    .await?;
-    if steps.endpoints() || (args.probe && certs.is_some()) {
-        if endpoints.is_empty() {
-            endpoints = endpoints_from_cluster(&kube).await?;
+    let prom = prom?;
+    if need_endpoints {
+        if let Some(found) = found_endpoints {
+            endpoints = found?;
         }
         w.ips = endpoint_hosts(&endpoints);
         if let Some(p) = endpoints.first() {
@@ -501,48 +525,84 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
             }
             backup.get_or_insert(p);
         }
+        // Two waves of concurrent writes: first the Secret and the Service (what the others
+        // rely on: the Prometheus may only reference an existing Secret, the Endpoints and the
+        // stale slices only change once the selector is gone), then everything else. Within a
+        // wave the writes are independent.
         let mut conflict = false;
-        for (i, change) in plan.changes.iter().enumerate() {
-            let step = Step::start(format!("{} {}", verb_word(change), change.object.display()));
-            match apply::write(&kube, change).await {
-                Ok(_) => {
-                    step.done(if kube.server_dry_run {
-                        "ok (server dry run)"
-                    } else {
-                        "done"
-                    });
-                    applied.push(change.object.display());
-                }
-                Err(kube::Error::Api(s)) if s.code == 409 => {
-                    step.fail("changed meanwhile (409): reading again");
-                    conflict = true;
-                    break;
-                }
-                Err(e) => {
-                    step.fail(&e.to_string());
-                    return Err(Error::Partial {
-                        message: format!(
-                            "{} {}: {}",
-                            verb_word(change),
-                            change.object.display(),
-                            api_message(&e)
-                        ),
-                        applied: if applied.is_empty() {
-                            "nothing".into()
+        let waves: [Vec<usize>; 2] = {
+            let first = |c: &crate::plan::Change| {
+                matches!(c.object.plural.as_str(), "secrets" | "services")
+            };
+            let idx = 0..plan.changes.len();
+            [
+                idx.clone().filter(|&i| first(&plan.changes[i])).collect(),
+                idx.filter(|&i| !first(&plan.changes[i])).collect(),
+            ]
+        };
+        let mut done: Vec<bool> = vec![false; plan.changes.len()];
+        for wave in &waves {
+            let results = futures::future::join_all(
+                wave.iter().map(|&i| apply::write(&kube, &plan.changes[i])),
+            )
+            .await;
+            let mut failed: Option<(usize, kube::Error)> = None;
+            for (&i, r) in wave.iter().zip(results) {
+                let change = &plan.changes[i];
+                let step =
+                    Step::start(format!("{} {}", verb_word(change), change.object.display()));
+                match r {
+                    Ok(_) => {
+                        step.done(if kube.server_dry_run {
+                            "ok (server dry run)"
                         } else {
-                            applied.join(", ")
-                        },
-                        pending: plan.changes[i..]
-                            .iter()
-                            .map(|c| c.object.display())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        backup: backup
-                            .as_ref()
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_else(|| "(none)".into()),
-                    });
+                            "done"
+                        });
+                        applied.push(change.object.display());
+                        done[i] = true;
+                    }
+                    Err(kube::Error::Api(s)) if s.code == 409 => {
+                        step.fail("changed meanwhile (409): reading again");
+                        conflict = true;
+                    }
+                    Err(e) => {
+                        step.fail(&e.to_string());
+                        if failed.is_none() {
+                            failed = Some((i, e));
+                        }
+                    }
                 }
+            }
+            if let Some((i, e)) = failed {
+                let change = &plan.changes[i];
+                return Err(Error::Partial {
+                    message: format!(
+                        "{} {}: {}",
+                        verb_word(change),
+                        change.object.display(),
+                        api_message(&e)
+                    ),
+                    applied: if applied.is_empty() {
+                        "nothing".into()
+                    } else {
+                        applied.join(", ")
+                    },
+                    pending: plan
+                        .changes
+                        .iter()
+                        .zip(&done)
+                        .filter(|(_, d)| !**d)
+                        .map(|(c, _)| c.object.display())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    backup: backup
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| "(none)".into()),
+                });
+            }
+            if conflict {
+                break;
             }
         }
         if !conflict {
