@@ -142,7 +142,11 @@ pub fn assert_no_panic(o: &Output, what: &str) {
         "{what} panicked:\n{}",
         text(o)
     );
-    assert!(o.status.code().is_some(), "{what}: killed by a signal\n{}", text(o));
+    assert!(
+        o.status.code().is_some(),
+        "{what}: killed by a signal\n{}",
+        text(o)
+    );
 }
 
 /// Writes to objects (status updates, which the operator stand-in makes through the API as the
@@ -288,12 +292,26 @@ pub fn key_fragments(key_file: &Path) -> Vec<String> {
     }
     // Whole PEM lines too (they are longer than 16 characters, so already covered, but a line
     // of the body is what a human would recognise).
-    for l in pem.lines().filter(|l| !l.starts_with("-----") && l.len() >= 16) {
+    for l in pem
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+    {
         out.push(l.trim().to_string());
     }
     out.sort();
     out.dedup();
     out
+}
+
+/// Whether `hay` holds any fragment of the key.
+pub fn holds_key(hay: &str, frags: &[String]) -> bool {
+    let runs: Vec<&str> = hay
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '='))
+        .filter(|r| r.len() >= 16)
+        .collect();
+    frags
+        .iter()
+        .any(|f| runs.iter().any(|r| r.contains(f.as_str())))
 }
 
 /// Fail when `hay` holds any fragment of the key.
