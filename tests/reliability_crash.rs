@@ -44,7 +44,11 @@ async fn reference() -> Reference {
     let before = settled(&tc).await;
     tc.cluster.faults.clear_log();
     let out = run(&tc, dir.path(), &etcd_args(dir.path())).await;
-    assert!(out.status.success(), "uninterrupted run failed:\n{}", text(&out));
+    assert!(
+        out.status.success(),
+        "uninterrupted run failed:\n{}",
+        text(&out)
+    );
     let log = tc.cluster.faults.log();
     // The writes that landed (a 409 against the operator's own update of the Prometheus is
     // re-planned and written again).
@@ -87,7 +91,11 @@ async fn converge_and_roll_back(tc: &TestCluster, dir: &Path, r: &Reference, wha
     let first_backups = backups(dir);
     let rerun = tempfile::tempdir().unwrap();
     let out = run(tc, rerun.path(), &etcd_args(rerun.path())).await;
-    assert!(out.status.success(), "{what}: the re-run failed:\n{}", text(&out));
+    assert!(
+        out.status.success(),
+        "{what}: the re-run failed:\n{}",
+        text(&out)
+    );
     let now = settled(tc).await;
     let d = diff(&r.after, &now);
     assert!(d.is_empty(), "{what}: the re-run did not converge:\n{d}");
@@ -165,7 +173,11 @@ async fn every_cut_connection_and_kill_converges_and_rolls_back() {
     // Kill the process right after write k succeeds. Each request waits 150 ms on the server,
     // so no write of a later wave can land before the kill.
     for k in 1..=n {
-        let what = format!("killed after write {k} ({} {})", r.writes[k - 1].0, r.writes[k - 1].1);
+        let what = format!(
+            "killed after write {k} ({} {})",
+            r.writes[k - 1].0,
+            r.writes[k - 1].1
+        );
         let tc = start(Options::default()).await;
         let dir = tempfile::tempdir().unwrap();
         tc.cluster.faults.clear_log();
@@ -319,7 +331,11 @@ async fn faults_past_the_bound_fail_clearly() {
             assert_eq!(out.status.code(), Some(1), "{what}:\n{}", text(&out));
             let err = String::from_utf8_lossy(&out.stderr);
             for want in ["applied:", "not applied:", "backup:", "rollback"] {
-                assert!(err.contains(want), "{what}: no {want:?} in:\n{}", text(&out));
+                assert!(
+                    err.contains(want),
+                    "{what}: no {want:?} in:\n{}",
+                    text(&out)
+                );
             }
             let b = backups(dir.path());
             let b = b.first().expect("a backup was written");
@@ -336,10 +352,7 @@ async fn faults_past_the_bound_fail_clearly() {
                 .iter()
                 .filter(|e| is_object_write(e) && plural_of(&e.path) == *plural)
                 .count();
-            assert!(
-                (2..=30).contains(&attempts),
-                "{what}: {attempts} attempts"
-            );
+            assert!((2..=30).contains(&attempts), "{what}: {attempts} attempts");
             // Nothing lost: re-run (fault gone) converges, rollback restores.
             tc.cluster.faults.reset();
             converge_and_roll_back(&tc, dir.path(), &r, &what).await;

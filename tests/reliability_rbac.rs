@@ -89,14 +89,19 @@ type Needs = BTreeSet<(String, String, String)>;
 
 /// What `user` asked for (the operator stand-in talks to the API server too, as the admin).
 fn needs(log: &[LogEntry], user: &str) -> Needs {
-    log.iter().filter(|e| e.user == user).filter_map(attrs).collect()
+    log.iter()
+        .filter(|e| e.user == user)
+        .filter_map(attrs)
+        .collect()
 }
 
 /// Cluster-wide rules granting exactly `n`.
 fn rules_of(n: &Needs) -> Vec<Rule> {
     let mut by: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     for (g, r, v) in n {
-        by.entry((g.clone(), r.clone())).or_default().push(v.clone());
+        by.entry((g.clone(), r.clone()))
+            .or_default()
+            .push(v.clone());
     }
     by.into_iter()
         .map(|((g, r), verbs)| Rule {
@@ -116,7 +121,11 @@ fn role_needs(yaml: &str) -> Needs {
     for r in v["rules"].as_array().expect("rules") {
         let list = |k: &str| -> Vec<String> {
             r[k].as_array()
-                .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         assert!(
@@ -183,7 +192,10 @@ fn readme_role() -> Option<String> {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).ok()?;
     let start = readme.find("\n## RBAC")?;
     let section = &readme[start + 1..];
-    let end = section[3..].find("\n## ").map(|i| i + 3).unwrap_or(section.len());
+    let end = section[3..]
+        .find("\n## ")
+        .map(|i| i + 3)
+        .unwrap_or(section.len());
     let section = &section[..end];
     let mut rest = section;
     while let Some(i) = rest.find("```yaml") {
@@ -220,7 +232,12 @@ async fn missing_permissions_are_all_listed_and_nothing_is_written() {
     let before = settled(&tc).await;
     let dir = tempfile::tempdir().unwrap();
     tc.cluster.faults.clear_log();
-    let out = run(&tc, dir.path(), &as_user(&etcd_args(dir.path()), &tc, "reader")).await;
+    let out = run(
+        &tc,
+        dir.path(),
+        &as_user(&etcd_args(dir.path()), &tc, "reader"),
+    )
+    .await;
     assert_no_panic(&out, "etcd as reader");
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -235,16 +252,21 @@ async fn missing_permissions_are_all_listed_and_nothing_is_written() {
         assert!(err.contains(want), "{want:?} is not listed:\n{err}");
     }
     let log = tc.cluster.faults.log();
+    assert!(log.iter().all(|e| !e.is_write), "writes were sent: {log:?}");
     assert!(
-        log.iter().all(|e| !e.is_write),
-        "writes were sent: {log:?}"
+        backups(dir.path()).is_empty(),
+        "a backup was written for nothing"
     );
-    assert!(backups(dir.path()).is_empty(), "a backup was written for nothing");
     assert!(diff(&before, &settled(&tc).await).is_empty());
 
     // The scenario's `limited` user may only read Services in kube-system.
     tc.cluster.faults.clear_log();
-    let out = run(&tc, dir.path(), &as_user(&etcd_args(dir.path()), &tc, "limited")).await;
+    let out = run(
+        &tc,
+        dir.path(),
+        &as_user(&etcd_args(dir.path()), &tc, "limited"),
+    )
+    .await;
     assert_no_panic(&out, "etcd as limited");
     eprintln!("limited user:\n{}", text(&out));
     assert!(matches!(out.status.code(), Some(1 | 5)), "{}", text(&out));
@@ -269,7 +291,12 @@ async fn the_readme_role_is_exactly_what_is_needed() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     tc.cluster.faults.clear_log();
-    let out = run(&tc, dir.path(), &as_user(&etcd_args(dir.path()), &tc, "root")).await;
+    let out = run(
+        &tc,
+        dir.path(),
+        &as_user(&etcd_args(dir.path()), &tc, "root"),
+    )
+    .await;
     assert!(out.status.success(), "{}", text(&out));
     let mut used = needs(&tc.cluster.faults.log(), "root");
     let b = backups(dir.path());
@@ -285,11 +312,14 @@ async fn the_readme_role_is_exactly_what_is_needed() {
     assert!(out.status.success(), "{}", text(&out));
     used.extend(needs(&tc.cluster.faults.log(), "root"));
     // verify: only when this build has it.
-    let out = run(&tc, dir.path(), &s(&["verify", "--no-wait", "--timeout", "5s"])).await;
+    let out = run(
+        &tc,
+        dir.path(),
+        &s(&["verify", "--no-wait", "--timeout", "5s"]),
+    )
+    .await;
     let verify_available = !String::from_utf8_lossy(&out.stderr).contains("not available");
-    eprintln!(
-        "used by etcd + rollback: {used:?}\nverify available: {verify_available}"
-    );
+    eprintln!("used by etcd + rollback: {used:?}\nverify available: {verify_available}");
     drop(tc);
 
     // 2. Exactly the role.
