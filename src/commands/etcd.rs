@@ -325,6 +325,63 @@ async fn endpoints_from_cluster(kube: &Kube) -> Result<Vec<certs::intake::Endpoi
     Ok(out)
 }
 
+/// When a read is refused: every read and write the command needs that the user may not do,
+/// as one `Forbidden` error (exit 5); the original error when the reviews find nothing missing.
+/// `prom_ns`: the Prometheus namespace when known (else the checks are for all namespaces).
+async fn all_missing(kube: &Kube, prom_ns: Option<&str>, steps: Steps, original: Error) -> Error {
+    let ks = Some("kube-system");
+    let mut checks: Vec<(&str, k::Res, Option<&str>)> = vec![
+        ("list", k::PROMETHEUSES, prom_ns),
+        ("get", k::PROMETHEUSES, prom_ns),
+        ("list", k::SERVICEMONITORS, None),
+        ("list", k::NAMESPACES, None),
+        ("list", k::SERVICES, ks),
+        ("list", k::ENDPOINTS, ks),
+        ("list", k::ENDPOINTSLICES, ks),
+        ("get", k::SECRETS, prom_ns),
+    ];
+    if steps.secret() {
+        checks.push(("create", k::SECRETS, prom_ns));
+        checks.push(("patch", k::PROMETHEUSES, prom_ns));
+    }
+    if steps.endpoints() {
+        checks.push(("list", k::PODS, ks));
+        checks.push(("patch", k::SERVICES, ks));
+        checks.push(("patch", k::ENDPOINTS, ks));
+        checks.push(("delete", k::ENDPOINTSLICES, ks));
+    }
+    if steps.servicemonitor() {
+        checks.push(("patch", k::SERVICEMONITORS, prom_ns));
+    }
+    let reviews = futures::future::join_all(
+        checks
+            .iter()
+            .map(|(verb, res, ns)| kube.can_i(verb, res, None, *ns, None)),
+    )
+    .await;
+    let mut denied = Vec::new();
+    for ((verb, res, ns), allowed) in checks.iter().zip(reviews) {
+        match allowed {
+            Ok(true) => {}
+            Ok(false) => denied.push(format!(
+                "{verb} {}{}",
+                res.plural,
+                match ns.filter(|_| res.namespaced) {
+                    Some(ns) => format!(" in namespace {ns}"),
+                    None if res.namespaced => " in all namespaces".to_string(),
+                    None => String::new(),
+                }
+            )),
+            Err(_) => return original,
+        }
+    }
+    if denied.is_empty() {
+        original
+    } else {
+        Error::Forbidden(denied)
+    }
+}
+
 /// The plan for the chosen steps.
 fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
     let (mode, note) = fix::tls_mode(&obs.prometheus, w);
@@ -424,6 +481,13 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
             }
         },
     );
+    // A refused read: list every permission the command lacks at once (exit 5), not the first.
+    let (served, prom, found_endpoints) = match (served, prom, found_endpoints) {
+        (Err(e), ..) | (_, Err(e), _) | (.., Some(Err(e))) if e.status() == Some(403) => {
+            return Err(all_missing(&kube, global.namespace.as_deref(), steps, e).await);
+        }
+        other => other,
+    };
     if !served? {
         return Err(Error::NotFound {
             what: "the Prometheus Operator (monitoring.coreos.com/v1 prometheuses)".into(),
@@ -470,7 +534,13 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
     let mut backup: Option<PathBuf> = None;
     let mut applied: Vec<String> = Vec::new();
     for round in 0..ROUNDS {
-        let obs = observe(&kube, &prom, &w).await?;
+        let obs = match observe(&kube, &prom, &w).await {
+            Err(e) if e.status() == Some(403) => {
+                let ns = prom["metadata"]["namespace"].as_str();
+                return Err(all_missing(&kube, ns, steps, e).await);
+            }
+            r => r?,
+        };
         let (plan, mode) = plan(&obs, &w, steps)?;
         if round == 0 {
             print!("{}", plan_view::render(&plan, args.write.show_secrets));
