@@ -6,7 +6,9 @@
 //!   from the interrupted run's backup restores the objects as they were before;
 //! - 409, 500, 429 (Retry-After) and latency spikes at every write: bounded retries, then
 //!   success; past the bound a clear error saying what was applied, what was not, and the backup
-//!   (exit 1).
+//!   (exit 1);
+//! - a real concurrent writer labelling the objects between the run's reads and writes: 409,
+//!   re-read, and both its labels and the fix are there in the end.
 
 mod reliability_common;
 
@@ -359,4 +361,75 @@ async fn faults_past_the_bound_fail_clearly() {
         }
     }
     eprintln!("faults past the bound: {:?}", t0.elapsed());
+}
+
+/// A real concurrent writer: another client labels every object the run patches between the
+/// run's reads and its writes. The run meets 409, reads again, and the other writer's labels
+/// survive next to the fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_writer_is_not_overwritten() {
+    use promfix_testcluster::store::WriteCtx;
+    let r = reference().await;
+    let tc = start(Options::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    tc.cluster.faults.clear_log();
+    tc.cluster.faults.set_latency(Duration::from_millis(100));
+    let mut child = promfix(&tc, dir.path(), &etcd_args(dir.path()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let targets = [
+        ("prometheuses", "monitoring", PROM),
+        ("servicemonitors", "monitoring", SVC),
+        ("services", "kube-system", SVC),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // The access reviews come after the reads and before the writes.
+    loop {
+        let log = tc.cluster.faults.log();
+        if log.iter().any(|e| e.path.contains("accessreviews")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no access review seen");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let st = &tc.cluster.store;
+    for (plural, ns, name) in targets {
+        let rt = st.rt(plural);
+        let mut o = st.get(&rt, Some(ns), name).expect("object");
+        o["metadata"]["labels"]["team"] = "observability".into();
+        st.update(&rt, Some(ns), name, o, &WriteCtx::update("kubectl-edit"))
+            .unwrap_or_else(|e| panic!("concurrent update of {plural}: {e}"));
+    }
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("output"))
+        .await
+        .unwrap();
+    tc.cluster.faults.set_latency(Duration::ZERO);
+    assert_no_panic(&out, "concurrent writer");
+    assert!(out.status.success(), "{}", text(&out));
+    let conflicts = tc
+        .cluster
+        .faults
+        .log()
+        .iter()
+        .filter(|e| is_object_write(e) && e.status == 409)
+        .count();
+    assert!(conflicts >= 1, "the run never met the concurrent write");
+    // Expected: the uninterrupted result plus the other writer's labels.
+    let mut want = r.after.clone();
+    for (plural, ns, name) in targets {
+        let v = want
+            .get_mut(&format!("{plural}/{ns}/{name}"))
+            .expect("in the snapshot");
+        v["labels"]["team"] = "observability".into();
+    }
+    // The endpoints controller copies the Service's labels onto its Endpoints, as before the fix.
+    let ep = format!("endpoints/kube-system/{SVC}");
+    want.get_mut(&ep).expect("endpoints")["labels"]["team"] = "observability".into();
+    let d = diff(&want, &settled(&tc).await);
+    assert!(
+        d.is_empty(),
+        "the concurrent writer's change or the fix was lost:\n{d}"
+    );
 }
