@@ -374,7 +374,7 @@ async fn a_concurrent_writer_is_not_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     tc.cluster.faults.clear_log();
     tc.cluster.faults.set_latency(Duration::from_millis(100));
-    let mut child = promfix(&tc, dir.path(), &etcd_args(dir.path()))
+    let child = promfix(&tc, dir.path(), &etcd_args(dir.path()))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
