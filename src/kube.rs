@@ -166,9 +166,13 @@ impl Kube {
             context: context.map(str::to_string),
             ..Default::default()
         };
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &opts)
+        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &opts)
             .await
             .map_err(|e| Error::Kubeconfig(e.to_string()))?;
+        // kube-rs retries 429/503/504 by itself (15 times, backoff up to 1000 s) under
+        // apply::write's own bounded retries: a throttling server kept a run going for many
+        // minutes. apply::write is the one retry policy (bounded, honours Retry-After).
+        config.default_retry = false;
         let client = kube::Client::try_from(config).map_err(|source| Error::Connect {
             context: name.clone(),
             source,
