@@ -713,7 +713,9 @@ async fn run_fix(
             )?;
             apply::preflight(&kube, &plan).await?;
         } else if plan.is_empty() {
-            break;
+            // Re-read after a 409 and nothing is left to do: the write that "conflicted" had
+            // landed (its answer was lost with a cut connection) or someone made the same change.
+            return Ok((crate::Outcome::Ok, Some(prom.clone())));
         }
         if args.write.dry_run == DryRun::None {
             let dir = args
