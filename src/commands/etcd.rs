@@ -370,10 +370,10 @@ async fn endpoints_from_cluster(kube: &Kube) -> Result<Vec<certs::intake::Endpoi
     Ok(out)
 }
 
-/// A read was forbidden: list every read this command needs that the user may not do (one
-/// SelfSubjectAccessReview each), so one round of RBAC changes is enough. Writes are checked
-/// the same way once the plan is known.
-async fn forbidden_reads(kube: &Kube, ns: Option<&str>, e: Error) -> Error {
+/// A read was forbidden: list every read this command needs, and every write its steps will
+/// make, that the user may not do (one SelfSubjectAccessReview each, concurrently), so one round
+/// of RBAC changes is enough.
+async fn forbidden_reads(kube: &Kube, ns: Option<&str>, steps: Steps, e: Error) -> Error {
     if e.status() != Some(403) {
         return e;
     }
@@ -411,12 +411,27 @@ async fn forbidden_reads(kube: &Kube, ns: Option<&str>, e: Error) -> Error {
             "read its EndpointSlices",
         ),
     ];
-    if let Some(ns) = ns {
-        checks.push(("get", k::SECRETS, Some(ns), "read the Secret"));
+    checks.push(("get", k::SECRETS, ns, "read the Secret"));
+    let ks = Some("kube-system");
+    if steps.secret() {
+        checks.push(("create", k::SECRETS, ns, "write the certificate Secret"));
+        checks.push(("patch", k::PROMETHEUSES, ns, "list the Secret in spec.secrets"));
     }
+    if steps.endpoints() {
+        checks.push(("patch", k::SERVICES, ks, "remove the etcd Service's selector"));
+        checks.push(("patch", k::ENDPOINTS, ks, "write the etcd Endpoints"));
+        checks.push(("delete", k::ENDPOINTSLICES, ks, "delete stale EndpointSlices"));
+    }
+    if steps.servicemonitor() {
+        checks.push(("patch", k::SERVICEMONITORS, ns, "set https and tlsConfig"));
+    }
+    let reviews = futures::future::join_all(
+        checks.iter().map(|(verb, res, ns, _)| kube.can_i(verb, res, None, *ns, None)),
+    )
+    .await;
     let mut denied = Vec::new();
-    for (verb, res, ns, why) in checks {
-        match kube.can_i(verb, &res, None, ns, None).await {
+    for ((verb, res, ns, why), allowed) in checks.into_iter().zip(reviews) {
+        match allowed {
             Ok(true) => {}
             Ok(false) => denied.push(format!(
                 "{verb} {}{} (needed to {why})",
@@ -605,7 +620,7 @@ async fn run_fix(
     let ns = global.namespace.as_deref();
     let served = match kube.serves(&k::PROMETHEUSES).await {
         Ok(v) => v,
-        Err(e) => return Err(forbidden_reads(&kube, ns, e).await),
+        Err(e) => return Err(forbidden_reads(&kube, ns, steps, e).await),
     };
     if !served {
         return Err(Error::NotFound {
@@ -615,7 +630,7 @@ async fn run_fix(
     }
     let prom = match choose_prometheus(&kube, ns, args.prometheus.prometheus.as_deref()).await {
         Ok(p) => p,
-        Err(e) => return Err(forbidden_reads(&kube, ns, e).await),
+        Err(e) => return Err(forbidden_reads(&kube, ns, steps, e).await),
     };
     let prom_ns = prom["metadata"]["namespace"].as_str().map(str::to_string);
     let prom_ns = prom_ns.as_deref().or(ns);
@@ -623,7 +638,7 @@ async fn run_fix(
         if endpoints.is_empty() {
             endpoints = match endpoints_from_cluster(&kube).await {
                 Ok(e) => e,
-                Err(e) => return Err(forbidden_reads(&kube, prom_ns, e).await),
+                Err(e) => return Err(forbidden_reads(&kube, prom_ns, steps, e).await),
             };
             if steps.endpoints() {
                 require_ips(&endpoints, "the cluster's etcd server list")?;
@@ -668,7 +683,7 @@ async fn run_fix(
     for round in 0..ROUNDS {
         let obs = match observe(&kube, &prom, &w).await {
             Ok(o) => o,
-            Err(e) if round == 0 => return Err(forbidden_reads(&kube, prom_ns, e).await),
+            Err(e) if round == 0 => return Err(forbidden_reads(&kube, prom_ns, steps, e).await),
             Err(e) => return Err(e),
         };
         let (plan, mode) = plan(&obs, &w, steps)?;
