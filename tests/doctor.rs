@@ -158,6 +158,7 @@ async fn scheduler_and_controller_manager_on_the_insecure_ports() {
     let out = run(&tc.kubeconfig, &["doctor"]).await;
     assert_eq!(out.status.code(), Some(3));
     let t = text(&out.stdout);
+    eprintln!("{t}");
     assert!(t.contains("PROBLEM") && t.contains("fix: kubectl promfix control-plane"), "{t}");
 }
 
@@ -252,8 +253,8 @@ async fn etcd_without_client_certificates() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stacked_etcd_metrics_on_loopback() {
-    // Scenario b: the chart scrapes 2381 on the node IP; kubeadm's etcd serves it on 127.0.0.1.
-    let tc = start("b-kube-prometheus-stack").await;
+    // The chart scrapes 2381 on the node IP; kubeadm's etcd serves it on 127.0.0.1 only.
+    let tc = start("e-etcd-metrics-loopback").await;
     let (code, v) = doctor_json(&tc.kubeconfig, &[]).await;
     assert_eq!(code, 3, "{v:#}");
     let why = cause(&v, "etcd");
@@ -262,6 +263,7 @@ async fn stacked_etcd_metrics_on_loopback() {
         "{why}"
     );
     assert!(fixes(&v, "etcd")[0].starts_with("kubectl promfix etcd"));
+    others_ok(&v, &["etcd"]);
 }
 
 /// Two clusters in one kubeconfig: the test writes the merged file.

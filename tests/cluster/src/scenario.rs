@@ -91,6 +91,7 @@ pub const BUILTIN: &[&str] = &[
     "e-kubelet-webhook-authn-off",
     "e-kubelet-rbac-missing",
     "e-etcd-client-certs",
+    "e-etcd-metrics-loopback",
 ];
 
 /// A scenario file that cannot be used, with the document and field at fault.
