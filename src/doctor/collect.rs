@@ -18,14 +18,24 @@ pub const NODE_CONCURRENCY: usize = 16;
 const NODE_PAGE: u32 = 500;
 
 /// Read everything about one cluster. `namespace`: where the Prometheus resources are (None: all).
-pub async fn collect(kube: &Kube, namespace: Option<&str>) -> Evidence {
+/// With `timings`, each collector's duration goes to stderr.
+pub async fn collect(kube: &Kube, namespace: Option<&str>, timings: bool) -> Evidence {
+    async fn timed<T>(on: bool, ctx: &str, what: &str, f: impl std::future::Future<Output = T>) -> T {
+        let t = std::time::Instant::now();
+        let r = f.await;
+        if on {
+            eprintln!("doctor [{ctx}]: {what} read in {:.2?}", t.elapsed());
+        }
+        r
+    }
+    let c = kube.context.as_str();
     let (prom, pods, proxy, kubelets, monitors, services) = tokio::join!(
-        prometheus(kube, namespace),
-        static_pods(kube),
-        kube_proxy(kube),
-        kubelets(kube),
-        monitors(kube),
-        services(kube),
+        timed(timings, c, "Prometheus targets and RBAC", prometheus(kube, namespace)),
+        timed(timings, c, "control-plane mirror pods", static_pods(kube)),
+        timed(timings, c, "kube-proxy configuration", kube_proxy(kube)),
+        timed(timings, c, "kubelet /configz", kubelets(kube)),
+        timed(timings, c, "ServiceMonitors and PodMonitors", monitors(kube)),
+        timed(timings, c, "control-plane Services", services(kube)),
     );
     let mut ev = Evidence::default();
     let mut warn = |w: Vec<String>| ev.warnings.extend(w);

@@ -148,8 +148,12 @@ fn control_plane(c: Component, ev: &Evidence, t: &Targets, r: &mut Row) {
         .iter()
         .filter(|p| p.flag("bind-address").is_some_and(is_loopback_host))
         .collect();
+    let current = loopback_pods
+        .first()
+        .and_then(|p| p.flag("bind-address"))
+        .unwrap_or("127.0.0.1");
     let bind_fix = format!(
-        "on each control-plane node, edit {manifest}: --bind-address=127.0.0.1 → --bind-address=0.0.0.0 (the kubelet restarts the static pod; with kubeadm also set {}.extraArgs.bind-address in the ClusterConfiguration so upgrades keep it)",
+        "on each control-plane node, edit {manifest}: --bind-address={current} → --bind-address=0.0.0.0 (the kubelet restarts the static pod; with kubeadm also set {}.extraArgs.bind-address in the ClusterConfiguration so upgrades keep it)",
         if c == Component::KubeScheduler {
             "scheduler"
         } else {
