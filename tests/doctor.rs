@@ -147,10 +147,16 @@ async fn scheduler_and_controller_manager_on_the_insecure_ports() {
         assert_eq!(status(&v, c), "problem");
         let why = cause(&v, c);
         assert!(why.contains(&format!("insecure port {port}")), "{why}");
-        assert!(why.contains(secure) && why.contains("bind-address=127.0.0.1"), "{why}");
+        assert!(
+            why.contains(secure) && why.contains("bind-address=127.0.0.1"),
+            "{why}"
+        );
         let f = fixes(&v, c);
         assert_eq!(f[0], "kubectl promfix control-plane", "{f:?}");
-        assert!(f[1].contains(&format!("/etc/kubernetes/manifests/{c}.yaml")), "{f:?}");
+        assert!(
+            f[1].contains(&format!("/etc/kubernetes/manifests/{c}.yaml")),
+            "{f:?}"
+        );
         let ev = row(&v, 0, c)["evidence"].to_string();
         assert!(ev.contains("connection refused"), "{ev}");
     }
@@ -159,7 +165,10 @@ async fn scheduler_and_controller_manager_on_the_insecure_ports() {
     assert_eq!(out.status.code(), Some(3));
     let t = text(&out.stdout);
     eprintln!("{t}");
-    assert!(t.contains("PROBLEM") && t.contains("fix: kubectl promfix control-plane"), "{t}");
+    assert!(
+        t.contains("PROBLEM") && t.contains("fix: kubectl promfix control-plane"),
+        "{t}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -203,7 +212,10 @@ async fn kubelet_403_from_token_authentication_off() {
     assert_eq!(code, 3, "{v:#}");
     assert_eq!(status(&v, "kubelet"), "problem");
     let why = cause(&v, "kubelet");
-    assert!(why.contains("token authentication is off on 2 of 3"), "{why}");
+    assert!(
+        why.contains("token authentication is off on 2 of 3"),
+        "{why}"
+    );
     assert!(!why.contains("nodes/metrics"), "{why}");
     let f = fixes(&v, "kubelet");
     assert!(f[0].starts_with("kubectl promfix kubelet"), "{f:?}");
@@ -325,7 +337,12 @@ async fn all_contexts_one_table_per_cluster() {
     assert_eq!(clusters.len(), 2, "{v:#}");
     assert_eq!(clusters[0]["context"], one.as_str());
     assert_eq!(clusters[1]["context"], two.as_str());
-    let proxy = |i: usize| row(&v, i, "kube-proxy")["status"].as_str().unwrap_or("").to_string();
+    let proxy = |i: usize| {
+        row(&v, i, "kube-proxy")["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
     assert_eq!(proxy(0), "ok");
     assert_eq!(proxy(1), "problem");
 
@@ -364,7 +381,10 @@ async fn five_thousand_nodes_are_diagnosed() {
     tc.wait_prometheus_ready(Duration::from_secs(180))
         .await
         .expect("Prometheus ready");
-    eprintln!("{nodes}-node cluster: Prometheus ready after {:?}", t0.elapsed());
+    eprintln!(
+        "{nodes}-node cluster: Prometheus ready after {:?}",
+        t0.elapsed()
+    );
     let t1 = Instant::now();
     let out = run(&tc.kubeconfig, &["doctor", "-o", "json", "-v"]).await;
     eprint!("{}", text(&out.stderr));
@@ -374,19 +394,28 @@ async fn five_thousand_nodes_are_diagnosed() {
         out.status.code()
     );
     let (code, v) = doctor_json(&tc.kubeconfig, &[]).await;
-    eprintln!("{nodes}-node cluster diagnosed {:?} after start", t0.elapsed());
+    eprintln!(
+        "{nodes}-node cluster diagnosed {:?} after start",
+        t0.elapsed()
+    );
     assert_eq!(code, 3, "{v:#}");
     let kubelet = row(&v, 0, "kubelet");
     let why = cause(&v, "kubelet");
     let affected = promfix_testcluster::scale::webhook_off_nodes(nodes);
     assert!(
-        why.contains(&format!("token authentication is off on {affected} of {nodes}")),
+        why.contains(&format!(
+            "token authentication is off on {affected} of {nodes}"
+        )),
         "{why}"
     );
     // A bounded sample of affected nodes, not all of them.
     let ev = kubelet["evidence"].to_string();
     assert!(ev.contains("node-00001") || ev.contains("e.g."), "{ev}");
-    assert!(ev.len() < 4000, "evidence grows with the cluster: {} bytes", ev.len());
+    assert!(
+        ev.len() < 4000,
+        "evidence grows with the cluster: {} bytes",
+        ev.len()
+    );
     assert_eq!(status(&v, "kube-proxy"), "problem");
     assert!(cause(&v, "kube-proxy").contains("127.0.0.1:10249"));
     assert_eq!(row(&v, 0, "kube-proxy")["targets"], format!("0/{nodes}"));

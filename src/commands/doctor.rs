@@ -19,7 +19,12 @@ async fn one(cli: &Cli, context: Option<String>) -> ClusterResult {
         Err(e) => return (label, Err(e)),
     };
     let ctx = kube.context.clone();
-    let ev = doctor::collect::collect(&kube, cli.global.namespace.as_deref(), cli.global.verbose > 0).await;
+    let ev = doctor::collect::collect(
+        &kube,
+        cli.global.namespace.as_deref(),
+        cli.global.verbose > 0,
+    )
+    .await;
     (ctx.clone(), Ok(doctor::diagnose(&ctx, &ev)))
 }
 

@@ -20,7 +20,12 @@ const NODE_PAGE: u32 = 500;
 /// Read everything about one cluster. `namespace`: where the Prometheus resources are (None: all).
 /// With `timings`, each collector's duration goes to stderr.
 pub async fn collect(kube: &Kube, namespace: Option<&str>, timings: bool) -> Evidence {
-    async fn timed<T>(on: bool, ctx: &str, what: &str, f: impl std::future::Future<Output = T>) -> T {
+    async fn timed<T>(
+        on: bool,
+        ctx: &str,
+        what: &str,
+        f: impl std::future::Future<Output = T>,
+    ) -> T {
         let t = std::time::Instant::now();
         let r = f.await;
         if on {
@@ -30,11 +35,21 @@ pub async fn collect(kube: &Kube, namespace: Option<&str>, timings: bool) -> Evi
     }
     let c = kube.context.as_str();
     let (prom, pods, proxy, kubelets, monitors, services) = tokio::join!(
-        timed(timings, c, "Prometheus targets and RBAC", prometheus(kube, namespace)),
+        timed(
+            timings,
+            c,
+            "Prometheus targets and RBAC",
+            prometheus(kube, namespace)
+        ),
         timed(timings, c, "control-plane mirror pods", static_pods(kube)),
         timed(timings, c, "kube-proxy configuration", kube_proxy(kube)),
         timed(timings, c, "kubelet /configz", kubelets(kube)),
-        timed(timings, c, "ServiceMonitors and PodMonitors", monitors(kube)),
+        timed(
+            timings,
+            c,
+            "ServiceMonitors and PodMonitors",
+            monitors(kube)
+        ),
         timed(timings, c, "control-plane Services", services(kube)),
     );
     let mut ev = Evidence::default();

@@ -213,7 +213,7 @@ pub fn generate(nodes: usize, net: u8) -> String {
         let name = node_name(i);
         let _ = write!(
             out,
-            "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-proxy-{name}\n  namespace: kube-system\n  labels:\n    k8s-app: kube-proxy\nspec:\n  nodeName: {name}\n  hostNetwork: true\n  containers:\n    - name: kube-proxy\n      image: registry.k8s.io/kube-proxy:{VERSION}\n      command: [/usr/local/bin/kube-proxy, --config=/var/lib/kube-proxy/config.conf]\n"
+            "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-proxy-{name}\n  namespace: kube-system\n  labels:\n    k8s-app: kube-proxy\nspec:\n  nodeName: {name}\n  hostNetwork: true\n  automountServiceAccountToken: false\n  containers:\n    - name: kube-proxy\n      image: registry.k8s.io/kube-proxy:{VERSION}\n      command: [/usr/local/bin/kube-proxy, --config=/var/lib/kube-proxy/config.conf]\n"
         );
     }
     // Prometheus' service account, the kubelet Service and Endpoints, the chart's exporters.
@@ -238,7 +238,12 @@ pub fn generate(nodes: usize, net: u8) -> String {
     );
     helm_meta(&mut out, "kube-prometheus-stack-kubelet");
     out.push_str("spec:\n  endpoints:\n    - bearerTokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token\n      honorLabels: true\n      port: https-metrics\n      scheme: https\n      tlsConfig:\n        caFile: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt\n        insecureSkipVerify: true\n  jobLabel: k8s-app\n  namespaceSelector:\n    matchNames: [kube-system]\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: kubelet\n      k8s-app: kubelet\n");
-    service(&mut out, "kube-scheduler", 10259, "component: kube-scheduler");
+    service(
+        &mut out,
+        "kube-scheduler",
+        10259,
+        "component: kube-scheduler",
+    );
     service_monitor(&mut out, "kube-scheduler", true);
     service(
         &mut out,
