@@ -35,7 +35,11 @@ fn text(b: &[u8]) -> String {
 
 /// `doctor -o json` until every target has been scraped at least once (bounded).
 async fn doctor_json(kubeconfig: &Path, extra: &[&str]) -> (i32, Value) {
-    let deadline = Instant::now() + Duration::from_secs(90);
+    doctor_json_within(kubeconfig, extra, Duration::from_secs(90)).await
+}
+
+async fn doctor_json_within(kubeconfig: &Path, extra: &[&str], limit: Duration) -> (i32, Value) {
+    let deadline = Instant::now() + limit;
     loop {
         let mut args = vec!["doctor", "-o", "json"];
         args.extend_from_slice(extra);
@@ -378,7 +382,9 @@ async fn five_thousand_nodes_are_diagnosed() {
         .await
         .unwrap_or_else(|e| panic!("starting the {nodes}-node cluster: {e:#}"));
     eprintln!("{nodes}-node cluster loaded in {:?}", t0.elapsed());
-    tc.wait_prometheus_ready(Duration::from_secs(180))
+    // Until every kube-proxy pod has its status the test cluster's controllers recompute
+    // Endpoints for each burst of pod events: a large cluster takes minutes to settle.
+    tc.wait_prometheus_ready(Duration::from_secs(1200))
         .await
         .expect("Prometheus ready");
     eprintln!(
@@ -393,7 +399,7 @@ async fn five_thousand_nodes_are_diagnosed() {
         t1.elapsed(),
         out.status.code()
     );
-    let (code, v) = doctor_json(&tc.kubeconfig, &[]).await;
+    let (code, v) = doctor_json_within(&tc.kubeconfig, &[], Duration::from_secs(1200)).await;
     eprintln!(
         "{nodes}-node cluster diagnosed {:?} after start",
         t0.elapsed()

@@ -347,6 +347,12 @@ fn kubelet(ev: &Evidence, t: &Targets, r: &mut Row) {
         return;
     }
     r.cause = format!("kubelet answers 403: {}", causes.join("; and "));
+    let refused = t.errors.get(&ErrorClass::Refused).copied().unwrap_or(0);
+    if refused > 0 {
+        r.cause.push_str(&format!(
+            "; {refused} other target(s) refused the connection (nothing listens on the kubelet port)"
+        ));
+    }
 }
 
 fn etcd(ev: &Evidence, t: &Targets, r: &mut Row) {
@@ -655,6 +661,14 @@ mod tests {
 
         let r = row(Component::Kubelet, &kubelet_ev(true, Some(false)));
         assert!(r.cause.contains("nodes/metrics") && r.cause.contains("token authentication"));
+
+        // Refused kubelets besides the 403s are named, not explained away.
+        let mut ev = kubelet_ev(true, Some(true));
+        if let Some(t) = ev.targets.get_mut(&Component::Kubelet) {
+            t.add("kubelet", "down", "https://10.0.0.3:10250/metrics", REFUSED);
+        }
+        let r = row(Component::Kubelet, &ev);
+        assert!(r.cause.contains("1 other target(s) refused"), "{}", r.cause);
     }
 
     #[test]
