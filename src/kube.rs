@@ -246,6 +246,69 @@ impl Kube {
         Ok(out)
     }
 
+    /// One page of a list (`limit` items from `continue_token`): callers that fold items as they
+    /// come keep memory bounded by the page, not the cluster. Returns the items and the next
+    /// continue token.
+    pub async fn list_page(
+        &self,
+        res: &Res,
+        ns: Option<&str>,
+        labels: Option<&str>,
+        limit: u32,
+        continue_token: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>)> {
+        let api = self.api(res, ns);
+        let mut lp = ListParams::default().limit(limit.max(1));
+        if let Some(l) = labels {
+            lp = lp.labels(l);
+        }
+        if let Some(c) = continue_token {
+            lp = lp.continue_token(c);
+        }
+        let page = api.list(&lp).await.map_err(|e| {
+            Error::api(
+                "list",
+                format!("{} in {}", res.plural, ns.unwrap_or("all namespaces")),
+                e,
+            )
+        })?;
+        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
+        Ok((
+            page.items
+                .into_iter()
+                .map(|o| Self::to_value(res, o))
+                .collect(),
+            next,
+        ))
+    }
+
+    /// SubjectAccessReview: may `user` (with `groups`) do what `attributes` says? `attributes` is
+    /// `{"resourceAttributes": {..}}` or `{"nonResourceAttributes": {"verb": .., "path": ..}}`.
+    pub async fn subject_access_review(
+        &self,
+        user: &str,
+        groups: &[String],
+        attributes: Value,
+    ) -> Result<bool> {
+        let mut spec = attributes;
+        spec["user"] = json!(user);
+        spec["groups"] = json!(groups);
+        let body = json!({
+            "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+            "spec": spec
+        });
+        let req = http::Request::post("/apis/authorization.k8s.io/v1/subjectaccessreviews")
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&body).unwrap_or_default())
+            .map_err(|e| Error::Other(e.to_string()))?;
+        let answer: Value = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| Error::api("create", "SubjectAccessReview", e))?;
+        Ok(answer["status"]["allowed"].as_bool() == Some(true))
+    }
+
     /// Get, or None when it does not exist.
     pub async fn get_opt(&self, res: &Res, ns: Option<&str>, name: &str) -> Result<Option<Value>> {
         self.api(res, ns)

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod certs;
 pub mod cli;
 pub mod commands;
+pub mod doctor;
 pub mod error;
 pub mod fixes;
 pub mod kube;

@@ -489,7 +489,7 @@ fn load_object(store: &Store, obj: &Value) -> Result<()> {
 
 /// The small node-side listeners: `refuse` starts nothing (connections are refused), `metrics`
 /// serves plain-HTTP `/metrics`, `forbidden` serves HTTPS answering 403 as delegated
-/// authorization does.
+/// authorization does, `secure-metrics` serves HTTPS `/metrics`.
 async fn start_listener(l: &ListenerSpec) -> Result<Option<JoinHandle<()>>> {
     if l.behaviour == ListenerBehaviour::Refuse {
         return Ok(None);
@@ -498,7 +498,10 @@ async fn start_listener(l: &ListenerSpec) -> Result<Option<JoinHandle<()>>> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding listener {addr}"))?;
-    let tls = if l.behaviour == ListenerBehaviour::Forbidden {
+    let tls = if matches!(
+        l.behaviour,
+        ListenerBehaviour::Forbidden | ListenerBehaviour::SecureMetrics
+    ) {
         let key = rcgen::KeyPair::generate()?;
         let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()])?;
         params

@@ -1808,6 +1808,19 @@ impl PodRun {
         status
     }
 
+    /// Mounted, Ready, and no container runs a process (no Prometheus, no reloader): the pod's
+    /// status changes only on messages.
+    fn inert_and_ready(&self) -> bool {
+        self.mounted
+            && self.ctrs.iter().all(|c| c.kind == CtrKind::Other)
+            && self.last_status.as_ref().is_some_and(|st| {
+                st["conditions"].as_array().is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                })
+            })
+    }
+
     fn write_status(&mut self, cluster: &Cluster) {
         let status = self.status(cluster);
         if self.last_status.as_ref() == Some(&status) {
@@ -2243,6 +2256,11 @@ async fn pod_main(
         } else if refresh {
             // Secret/ConfigMap changes reach the files; a failing volume keeps its old files.
             let (changed, err) = run.mount_volumes(&cluster);
+            // A Ready pod with nothing to run whose files did not change has nothing to write
+            // (thousands of such pods: a large cluster's kube-proxy DaemonSet).
+            if err.is_none() && changed.is_empty() && run.inert_and_ready() {
+                continue;
+            }
             if let Some(e) = err {
                 run.log("kubelet.log", &format!("Warning FailedMount {e}"));
             }
@@ -2264,6 +2282,10 @@ async fn pod_main(
             run.check_containers(&cluster).await;
         }
         run.write_status(&cluster);
+        if run.inert_and_ready() {
+            // Nothing can change before the next message: tick slowly.
+            tick.reset_after(Duration::from_secs(10));
+        }
     }
     let cluster = run.weak.upgrade();
     run.stop_all(cluster.as_deref()).await;

@@ -21,6 +21,7 @@ pub mod patch;
 pub mod peers;
 pub mod proxy;
 pub mod resources;
+pub mod scale;
 pub mod scenario;
 pub mod selectors;
 pub mod status;

@@ -28,7 +28,7 @@
 //!       rules:                    # RBAC-like; namespaces [] = cluster-wide
 //!         - {verbs: [get, list], apiGroups: [""], resources: [services], namespaces: [kube-system]}
 //!   listeners:                    # small loopback listeners for scrape targets
-//!     - {ip: 127.0.3.10, port: 10251, behaviour: refuse}   # refuse | forbidden | metrics
+//!     - {ip: 127.0.3.10, port: 10251, behaviour: refuse}   # refuse | forbidden | metrics | secure-metrics
 //!   faults: {latencyMs: 0}
 //!   notReadyDelayMs: 0            # how long new pods stay not Ready
 //! ```
@@ -84,6 +84,14 @@ pub const BUILTIN: &[&str] = &[
     "b-kube-prometheus-stack",
     "c-kube-prometheus",
     "d-no-operator",
+    "e-healthy",
+    "e-control-plane-insecure-ports",
+    "e-control-plane-bind-address",
+    "e-kube-proxy-metrics-bind-address",
+    "e-kubelet-webhook-authn-off",
+    "e-kubelet-rbac-missing",
+    "e-etcd-client-certs",
+    "e-etcd-metrics-loopback",
 ];
 
 /// A scenario file that cannot be used, with the document and field at fault.
@@ -220,6 +228,10 @@ pub enum ListenerBehaviour {
     Forbidden,
     /// Plain HTTP serving a small `/metrics` page.
     Metrics,
+    /// HTTPS (self-signed) serving the same `/metrics` page: a secure port that lets the scraper
+    /// in (kubelet 10250, kube-scheduler 10259, kube-controller-manager 10257).
+    #[serde(rename = "secure-metrics")]
+    SecureMetrics,
 }
 
 /// One loopback listener standing for a node-side component (scheduler, controller-manager,

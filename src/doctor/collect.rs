@@ -1,0 +1,672 @@
+//! Evidence collectors: every read `doctor` does, concurrently, through `crate::kube`. Nothing
+//! here writes. A collector that cannot read something adds a warning and leaves its part of the
+//! evidence empty (the rules then say `unknown` rather than guess).
+
+use super::{
+    Component, Evidence, KubeProxyEvidence, KubeletEvidence, Monitor, Rbac, ServiceEvidence,
+    StaticPod, Targets, parse_flags,
+};
+use crate::kube::{self as k, Kube};
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Per-node requests in flight at once.
+pub const NODE_CONCURRENCY: usize = 16;
+/// Nodes per list page.
+const NODE_PAGE: u32 = 500;
+
+/// Read everything about one cluster. `namespace`: where the Prometheus resources are (None: all).
+/// With `timings`, each collector's duration goes to stderr.
+pub async fn collect(kube: &Kube, namespace: Option<&str>, timings: bool) -> Evidence {
+    async fn timed<T>(
+        on: bool,
+        ctx: &str,
+        what: &str,
+        f: impl std::future::Future<Output = T>,
+    ) -> T {
+        let t = std::time::Instant::now();
+        let r = f.await;
+        if on {
+            eprintln!("doctor [{ctx}]: {what} read in {:.2?}", t.elapsed());
+        }
+        r
+    }
+    let c = kube.context.as_str();
+    let (prom, pods, proxy, kubelets, monitors, services) = tokio::join!(
+        timed(
+            timings,
+            c,
+            "Prometheus targets and RBAC",
+            prometheus(kube, namespace)
+        ),
+        timed(timings, c, "control-plane mirror pods", static_pods(kube)),
+        timed(timings, c, "kube-proxy configuration", kube_proxy(kube)),
+        timed(timings, c, "kubelet /configz", kubelets(kube)),
+        timed(
+            timings,
+            c,
+            "ServiceMonitors and PodMonitors",
+            monitors(kube)
+        ),
+        timed(timings, c, "control-plane Services", services(kube)),
+    );
+    let mut ev = Evidence::default();
+    let mut warn = |w: Vec<String>| ev.warnings.extend(w);
+    let (p, w) = prom;
+    warn(w);
+    let (sp, w) = pods;
+    warn(w);
+    let (kp, w) = proxy;
+    warn(w);
+    let (kl, w) = kubelets;
+    warn(w);
+    let (m, w) = monitors;
+    warn(w);
+    let (s, w) = services;
+    warn(w);
+    ev.prometheus = p.names;
+    ev.targets_read = p.read;
+    ev.targets = p.targets;
+    ev.rbac = p.rbac;
+    ev.static_pods = sp;
+    ev.kube_proxy = kp;
+    ev.kubelets = kl;
+    ev.monitors = m;
+    ev.services = s;
+    ev
+}
+
+#[derive(Default)]
+struct PromPart {
+    names: Vec<String>,
+    read: bool,
+    targets: BTreeMap<Component, Targets>,
+    rbac: Vec<Rbac>,
+}
+
+/// The route prefix Prometheus serves under: `spec.routePrefix`, else the path of
+/// `spec.externalUrl`, else `/` (as the operator passes `--web.route-prefix`).
+pub fn route_prefix(spec: &Value) -> String {
+    let p = spec["routePrefix"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .or_else(|| {
+            spec["externalUrl"].as_str().and_then(|u| {
+                let rest = u.split_once("://").map(|x| x.1).unwrap_or(u);
+                rest.find('/').map(|i| rest[i..].to_string())
+            })
+        })
+        .unwrap_or_else(|| "/".into());
+    let p = p.trim_end_matches('/');
+    if p.is_empty() || p.starts_with('/') {
+        p.to_string()
+    } else {
+        format!("/{p}")
+    }
+}
+
+#[derive(Deserialize)]
+struct TargetsAnswer {
+    data: TargetsData,
+}
+#[derive(Deserialize)]
+struct TargetsData {
+    #[serde(rename = "activeTargets", default)]
+    active: Vec<ActiveTarget>,
+}
+#[derive(Deserialize)]
+struct ActiveTarget {
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(rename = "scrapePool", default)]
+    scrape_pool: String,
+    #[serde(default)]
+    health: String,
+    #[serde(rename = "lastError", default)]
+    last_error: String,
+    #[serde(rename = "scrapeUrl", default)]
+    scrape_url: String,
+}
+
+/// Fold Prometheus' `/api/v1/targets` answer into per-component targets.
+pub fn fold_targets(body: &str, into: &mut BTreeMap<Component, Targets>) -> Result<(), String> {
+    let a: TargetsAnswer = serde_json::from_str(body).map_err(|e| e.to_string())?;
+    for t in a.data.active {
+        let job = t.labels.get("job").cloned().unwrap_or_default();
+        let Some(c) = Component::classify(&job).or_else(|| Component::classify(&t.scrape_pool))
+        else {
+            continue;
+        };
+        into.entry(c)
+            .or_default()
+            .add(&job, &t.health, &t.scrape_url, &t.last_error);
+    }
+    Ok(())
+}
+
+fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    let mut v = v;
+    for p in path {
+        v = &v[*p];
+    }
+    v.as_str().unwrap_or("")
+}
+
+fn is_ready(pod: &Value) -> bool {
+    pod["status"]["conditions"].as_array().is_some_and(|c| {
+        c.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
+}
+
+async fn prometheus(kube: &Kube, namespace: Option<&str>) -> (PromPart, Vec<String>) {
+    let mut part = PromPart::default();
+    let mut warnings = Vec::new();
+    match kube.serves(&k::PROMETHEUSES).await {
+        Ok(true) => {}
+        Ok(false) => {
+            warnings.push(
+                "the Prometheus Operator's CRDs are not served: no Prometheus targets to read"
+                    .into(),
+            );
+            return (part, warnings);
+        }
+        Err(e) => {
+            warnings.push(e.to_string());
+            return (part, warnings);
+        }
+    }
+    let proms = match kube.list(&k::PROMETHEUSES, namespace, None).await {
+        Ok(p) => p,
+        Err(e) => {
+            warnings.push(e.to_string());
+            return (part, warnings);
+        }
+    };
+    if proms.is_empty() {
+        warnings.push(format!(
+            "no Prometheus resource in {}",
+            namespace.unwrap_or("any namespace")
+        ));
+    }
+    let mut sas = BTreeSet::new();
+    for p in &proms {
+        let ns = s(p, &["metadata", "namespace"]);
+        let name = s(p, &["metadata", "name"]);
+        let sa = match s(p, &["spec", "serviceAccountName"]) {
+            "" => "default",
+            x => x,
+        };
+        sas.insert((ns.to_string(), sa.to_string()));
+        let prefix = route_prefix(&p["spec"]);
+        let port_name = match s(p, &["spec", "portName"]) {
+            "" => "web",
+            x => x,
+        };
+        let pods = match kube
+            .list(
+                &k::PODS,
+                Some(ns),
+                Some(&format!("operator.prometheus.io/name={name}")),
+            )
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                warnings.push(e.to_string());
+                continue;
+            }
+        };
+        // One pod per shard: replicas of a shard see the same targets.
+        let mut by_shard: BTreeMap<String, &Value> = BTreeMap::new();
+        for pod in &pods {
+            let shard = s(pod, &["metadata", "labels", "operator.prometheus.io/shard"]).to_string();
+            let better = by_shard
+                .get(&shard)
+                .is_none_or(|cur| !is_ready(cur) && is_ready(pod));
+            if better {
+                by_shard.insert(shard, pod);
+            }
+        }
+        if by_shard.is_empty() {
+            warnings.push(format!("Prometheus {ns}/{name} has no pods"));
+        }
+        let mut read_any = false;
+        for pod in by_shard.values() {
+            let pod_name = s(pod, &["metadata", "name"]);
+            let port = pod["spec"]["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|c| c["ports"].as_array().into_iter().flatten())
+                .find(|p| p["name"] == port_name)
+                .and_then(|p| p["containerPort"].as_u64())
+                .unwrap_or(9090);
+            let path = format!(
+                "/api/v1/namespaces/{ns}/pods/{pod_name}:{port}/proxy{prefix}/api/v1/targets?state=active"
+            );
+            match kube.get_text(&path).await {
+                Ok(body) => match fold_targets(&body, &mut part.targets) {
+                    Ok(()) => read_any = true,
+                    Err(e) => warnings.push(format!(
+                        "the targets of Prometheus pod {ns}/{pod_name} are not Prometheus' answer: {e}"
+                    )),
+                },
+                Err(e) => warnings.push(format!(
+                    "cannot read the targets of Prometheus pod {ns}/{pod_name} (pods/proxy to port {port}{prefix}): {}",
+                    crate::Error::api("get", path.clone(), e)
+                )),
+            }
+        }
+        if read_any {
+            part.read = true;
+            part.names.push(format!("{ns}/{name}"));
+        }
+    }
+    for (ns, sa) in sas {
+        let user = format!("system:serviceaccount:{ns}:{sa}");
+        let groups = vec![
+            "system:serviceaccounts".to_string(),
+            format!("system:serviceaccounts:{ns}"),
+            "system:authenticated".to_string(),
+        ];
+        let metrics = kube
+            .subject_access_review(
+                &user,
+                &groups,
+                json!({"nonResourceAttributes": {"verb": "get", "path": "/metrics"}}),
+            )
+            .await;
+        let nodes = kube
+            .subject_access_review(
+                &user,
+                &groups,
+                json!({"resourceAttributes": {"verb": "get", "group": "", "resource": "nodes", "subresource": "metrics"}}),
+            )
+            .await;
+        let mut ok = |r: crate::Result<bool>| match r {
+            Ok(b) => Some(b),
+            Err(e) => {
+                warnings.push(format!("cannot review the access of {user}: {e}"));
+                None
+            }
+        };
+        let metrics = ok(metrics);
+        let nodes_metrics = ok(nodes);
+        part.rbac.push(Rbac {
+            user,
+            metrics,
+            nodes_metrics,
+        });
+    }
+    (part, warnings)
+}
+
+/// The image tag: `registry.k8s.io/kube-scheduler:v1.33.1` → `v1.33.1`.
+pub fn image_tag(image: &str) -> Option<String> {
+    let image = image.split('@').next().unwrap_or(image);
+    let last = image.rsplit('/').next().unwrap_or(image);
+    last.split_once(':').map(|(_, t)| t.to_string())
+}
+
+fn command_line(container: &Value) -> Vec<String> {
+    ["command", "args"]
+        .iter()
+        .flat_map(|f| container[*f].as_array().into_iter().flatten())
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+/// A mirror pod as evidence (component from its `component` label or name).
+pub fn static_pod(pod: &Value) -> Option<(Component, StaticPod)> {
+    let name = s(pod, &["metadata", "name"]);
+    let label = s(pod, &["metadata", "labels", "component"]);
+    let c = Component::classify(if label.is_empty() { name } else { label })?;
+    let container = &pod["spec"]["containers"][0];
+    Some((
+        c,
+        StaticPod {
+            name: name.to_string(),
+            node: s(pod, &["spec", "nodeName"]).to_string(),
+            version: image_tag(s(container, &["image"])),
+            flags: parse_flags(&command_line(container)),
+        },
+    ))
+}
+
+async fn static_pods(kube: &Kube) -> (BTreeMap<Component, Vec<StaticPod>>, Vec<String>) {
+    let mut out: BTreeMap<Component, Vec<StaticPod>> = BTreeMap::new();
+    match kube
+        .list(&k::PODS, Some("kube-system"), Some("tier=control-plane"))
+        .await
+    {
+        Ok(pods) => {
+            for p in &pods {
+                if let Some((c, sp)) = static_pod(p) {
+                    out.entry(c).or_default().push(sp);
+                }
+            }
+            (out, Vec::new())
+        }
+        Err(e) => (out, vec![e.to_string()]),
+    }
+}
+
+/// `metricsBindAddress` from kube-proxy's `config.conf` (Some("") when unset).
+pub fn metrics_bind_address(config_conf: &str) -> Option<String> {
+    let v: Value = serde_yaml_ng::from_str(config_conf).ok()?;
+    Some(v["metricsBindAddress"].as_str().unwrap_or("").to_string())
+}
+
+async fn kube_proxy(kube: &Kube) -> (KubeProxyEvidence, Vec<String>) {
+    let mut ev = KubeProxyEvidence::default();
+    let mut warnings = Vec::new();
+    let (cm, ds) = tokio::join!(
+        kube.get_opt(&k::CONFIGMAPS, Some("kube-system"), "kube-proxy"),
+        kube.get_opt(&k::DAEMONSETS, Some("kube-system"), "kube-proxy"),
+    );
+    match cm {
+        Ok(Some(cm)) => {
+            ev.configmap = Some("kube-system/kube-proxy".into());
+            let conf = s(&cm, &["data", "config.conf"]);
+            ev.metrics_bind_address = metrics_bind_address(conf);
+            if ev.metrics_bind_address.is_none() && !conf.is_empty() {
+                warnings.push("ConfigMap kube-system/kube-proxy: config.conf is not YAML".into());
+            }
+        }
+        Ok(None) => {}
+        Err(e) => warnings.push(e.to_string()),
+    }
+    match ds {
+        Ok(Some(ds)) => {
+            ev.daemonset = Some("kube-system/kube-proxy".into());
+            for c in ds["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                if let Some(f) = parse_flags(&command_line(c)).get("metrics-bind-address") {
+                    ev.flag = Some(f.clone());
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(e) => warnings.push(e.to_string()),
+    }
+    (ev, warnings)
+}
+
+/// Every node's `/configz` through `nodes/proxy`, a page of nodes at a time, at most
+/// [`NODE_CONCURRENCY`] requests in flight, folded as they arrive.
+async fn kubelets(kube: &Kube) -> (KubeletEvidence, Vec<String>) {
+    let mut ev = KubeletEvidence::default();
+    let mut warnings = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let (page, next) = match kube
+            .list_page(&k::NODES, None, None, NODE_PAGE, token.as_deref())
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                warnings.push(e.to_string());
+                break;
+            }
+        };
+        let names: Vec<String> = page
+            .iter()
+            .map(|n| s(n, &["metadata", "name"]).to_string())
+            .collect();
+        drop(page);
+        let mut results = futures::stream::iter(names)
+            .map(|n| async move {
+                let body = kube
+                    .get_text(&format!("/api/v1/nodes/{n}/proxy/configz"))
+                    .await;
+                let cfg = body
+                    .ok()
+                    .and_then(|b| serde_json::from_str::<Value>(&b).ok())
+                    .filter(Value::is_object);
+                (n, cfg)
+            })
+            .buffer_unordered(NODE_CONCURRENCY);
+        while let Some((n, cfg)) = results.next().await {
+            ev.add(&n, cfg.as_ref());
+        }
+        match next {
+            Some(t) => token = Some(t),
+            None => break,
+        }
+    }
+    if ev.unreadable > 0 {
+        warnings.push(format!(
+            "kubelet /configz unreadable on {} node(s) (nodes/proxy)",
+            ev.unreadable
+        ));
+    }
+    (ev, warnings)
+}
+
+/// A ServiceMonitor or PodMonitor as evidence.
+pub fn monitor(kind: &str, m: &Value) -> Monitor {
+    let name = s(m, &["metadata", "name"]);
+    let job_label = s(m, &["spec", "jobLabel"]);
+    let sel_values: Vec<&str> = m["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, v)| v.as_str())
+        .collect();
+    let component = Component::classify(name)
+        .or_else(|| Component::classify(job_label))
+        .or_else(|| sel_values.iter().find_map(|v| Component::classify(v)));
+    let field = if kind == "PodMonitor" {
+        "podMetricsEndpoints"
+    } else {
+        "endpoints"
+    };
+    let mut out = Monitor {
+        kind: kind.to_string(),
+        namespace: s(m, &["metadata", "namespace"]).to_string(),
+        name: name.to_string(),
+        component,
+        ..Default::default()
+    };
+    for e in m["spec"][field].as_array().into_iter().flatten() {
+        let port = match (&e["port"], &e["targetPort"]) {
+            (Value::String(p), _) => p.clone(),
+            (Value::Number(n), _) => n.to_string(),
+            (_, Value::String(p)) => p.clone(),
+            (_, Value::Number(n)) => n.to_string(),
+            _ => String::new(),
+        };
+        out.ports.push(port);
+        out.schemes
+            .push(e["scheme"].as_str().unwrap_or("http").to_string());
+        let tls = &e["tlsConfig"];
+        if !tls["certFile"].as_str().unwrap_or("").is_empty() || tls["cert"].is_object() {
+            out.client_cert = true;
+        }
+    }
+    out
+}
+
+async fn monitors(kube: &Kube) -> (Vec<Monitor>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    for (res, kind) in [
+        (k::SERVICEMONITORS, "ServiceMonitor"),
+        (k::PODMONITORS, "PodMonitor"),
+    ] {
+        match kube.serves(&res).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                warnings.push(e.to_string());
+                continue;
+            }
+        }
+        match kube.list(&res, None, None).await {
+            Ok(items) => out.extend(items.iter().map(|m| monitor(kind, m))),
+            Err(e) => warnings.push(e.to_string()),
+        }
+    }
+    (out, warnings)
+}
+
+/// A Service (and its Endpoints, if any) as evidence.
+pub fn service(svc: &Value, endpoints: Option<&Value>) -> ServiceEvidence {
+    let name = s(svc, &["metadata", "name"]);
+    let sel = svc["spec"]["selector"]
+        .as_object()
+        .filter(|m| !m.is_empty());
+    let app = s(svc, &["metadata", "labels", "k8s-app"]);
+    let job = s(svc, &["metadata", "labels", "jobLabel"]);
+    ServiceEvidence {
+        namespace: s(svc, &["metadata", "namespace"]).to_string(),
+        name: name.to_string(),
+        component: Component::classify(name)
+            .or_else(|| Component::classify(app))
+            .or_else(|| Component::classify(job)),
+        selector: sel.map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(",")
+        }),
+        ports: svc["spec"]["ports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                format!(
+                    "{}:{}→{}",
+                    p["name"].as_str().unwrap_or(""),
+                    p["port"],
+                    match &p["targetPort"] {
+                        Value::Null => p["port"].to_string(),
+                        Value::String(s) => s.clone(),
+                        v => v.to_string(),
+                    }
+                )
+            })
+            .collect(),
+        addresses: endpoints.map(|e| {
+            e["subsets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| s["addresses"].as_array().map_or(0, Vec::len))
+                .sum()
+        }),
+    }
+}
+
+async fn services(kube: &Kube) -> (Vec<ServiceEvidence>, Vec<String>) {
+    let svcs = match kube.list(&k::SERVICES, Some("kube-system"), None).await {
+        Ok(s) => s,
+        Err(e) => return (Vec::new(), vec![e.to_string()]),
+    };
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    for svc in &svcs {
+        if service(svc, None).component.is_none() {
+            continue;
+        }
+        let name = s(svc, &["metadata", "name"]);
+        match kube.get_opt(&k::ENDPOINTS, Some("kube-system"), name).await {
+            Ok(ep) => out.push(service(svc, ep.as_ref())),
+            Err(e) => {
+                warnings.push(e.to_string());
+                out.push(service(svc, None));
+            }
+        }
+    }
+    (out, warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_prefixes() {
+        assert_eq!(route_prefix(&json!({})), "");
+        assert_eq!(route_prefix(&json!({"routePrefix": "/"})), "");
+        assert_eq!(route_prefix(&json!({"routePrefix": "/prom/"})), "/prom");
+        assert_eq!(
+            route_prefix(&json!({"externalUrl": "http://x.example/prometheus"})),
+            "/prometheus"
+        );
+        assert_eq!(route_prefix(&json!({"externalUrl": "http://x:9090"})), "");
+    }
+
+    #[test]
+    fn folds_prometheus_targets() {
+        let body = json!({"status": "success", "data": {"activeTargets": [
+            {"labels": {"job": "kube-scheduler"}, "scrapePool": "serviceMonitor/monitoring/x-kube-scheduler/0",
+             "health": "down", "lastError": "connect: connection refused", "scrapeUrl": "http://10.0.0.1:10251/metrics"},
+            {"labels": {"job": "kubelet", "metrics_path": "/metrics/cadvisor"}, "scrapePool": "serviceMonitor/monitoring/x-kubelet/1",
+             "health": "up", "lastError": "", "scrapeUrl": "https://10.0.0.2:10250/metrics/cadvisor"},
+            {"labels": {"job": "node-exporter"}, "scrapePool": "x", "health": "up", "lastError": "", "scrapeUrl": "http://a:9100/metrics"}
+        ], "droppedTargets": []}})
+        .to_string();
+        let mut m = BTreeMap::new();
+        fold_targets(&body, &mut m).unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[&Component::KubeScheduler].down, 1);
+        assert_eq!(m[&Component::Kubelet].up, 1);
+        assert!(fold_targets("<html>", &mut m).is_err());
+    }
+
+    #[test]
+    fn mirror_pod_flags_and_version() {
+        let pod = json!({"metadata": {"name": "kube-scheduler-node1", "labels": {"component": "kube-scheduler", "tier": "control-plane"}},
+            "spec": {"nodeName": "node1", "containers": [{"image": "registry.k8s.io/kube-scheduler:v1.33.1",
+              "command": ["kube-scheduler", "--bind-address=127.0.0.1", "--secure-port=10259"]}]}});
+        let (c, p) = static_pod(&pod).unwrap();
+        assert_eq!(c, Component::KubeScheduler);
+        assert_eq!(p.version.as_deref(), Some("v1.33.1"));
+        assert_eq!(p.flag("bind-address"), Some("127.0.0.1"));
+        assert_eq!(image_tag("localhost:5000/etcd"), None);
+        assert_eq!(
+            image_tag("localhost:5000/etcd:3.5@sha256:00").as_deref(),
+            Some("3.5")
+        );
+    }
+
+    #[test]
+    fn kube_proxy_config_conf() {
+        let conf = "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmetricsBindAddress: 127.0.0.1:10249\n";
+        assert_eq!(
+            metrics_bind_address(conf).as_deref(),
+            Some("127.0.0.1:10249")
+        );
+        assert_eq!(
+            metrics_bind_address("kind: KubeProxyConfiguration\nmetricsBindAddress: \"\"\n")
+                .as_deref(),
+            Some("")
+        );
+    }
+
+    #[test]
+    fn monitors_and_services() {
+        let sm = json!({"metadata": {"name": "prom-kube-etcd", "namespace": "monitoring"},
+            "spec": {"endpoints": [{"port": "http-metrics", "scheme": "https", "tlsConfig": {"certFile": "/etc/prometheus/secrets/e/c"}}]}});
+        let m = monitor("ServiceMonitor", &sm);
+        assert_eq!(m.component, Some(Component::Etcd));
+        assert!(m.client_cert);
+        assert_eq!(m.schemes, vec!["https"]);
+        let svc = json!({"metadata": {"name": "x-kube-scheduler", "namespace": "kube-system"},
+            "spec": {"selector": {"component": "kube-scheduler"}, "ports": [{"name": "http-metrics", "port": 10259, "targetPort": 10259}]}});
+        let ep = json!({"subsets": [{"addresses": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.2"}]}]});
+        let s = service(&svc, Some(&ep));
+        assert_eq!(s.component, Some(Component::KubeScheduler));
+        assert_eq!(s.addresses, Some(2));
+        assert_eq!(s.selector.as_deref(), Some("component=kube-scheduler"));
+        assert_eq!(service(&svc, Some(&json!({}))).addresses, Some(0));
+    }
+}

@@ -1,0 +1,759 @@
+//! One rule per component: the evidence in, one row out. Pure.
+
+use super::{
+    Component, ErrorClass, Evidence, Monitor, Rbac, Row, ServiceEvidence, StaticPod, Status,
+    Targets, is_loopback_host,
+};
+
+/// The fix commands (written by the fixes of this crate; see `crate::cli::Command`).
+pub const FIX_CONTROL_PLANE: &str = "kubectl promfix control-plane";
+pub const FIX_KUBE_PROXY: &str = "kubectl promfix kube-proxy";
+pub const FIX_KUBELET: &str = "kubectl promfix kubelet --script fix-kubelet.sh";
+pub const FIX_ETCD: &str = "kubectl promfix etcd";
+
+/// The row of one component.
+pub fn row(c: Component, ev: &Evidence) -> Row {
+    let t = ev.targets.get(&c).cloned().unwrap_or_default();
+    let mut r = Row {
+        component: c,
+        status: Status::Unknown,
+        targets: if t.total() == 0 {
+            "-".into()
+        } else {
+            format!("{}/{}", t.up, t.total())
+        },
+        cause: String::new(),
+        evidence: target_evidence(&t),
+        fix: Vec::new(),
+    };
+    if t.total() == 0 {
+        no_targets(c, ev, &mut r);
+        return r;
+    }
+    if t.down == 0 && t.up == 0 {
+        r.cause = format!("{} target(s) discovered, not scraped yet", t.pending);
+        return r;
+    }
+    if t.down == 0 {
+        r.status = Status::Ok;
+        r.cause = "every target is up".into();
+        return r;
+    }
+    r.status = Status::Problem;
+    match c {
+        Component::KubeScheduler | Component::KubeControllerManager => {
+            control_plane(c, ev, &t, &mut r)
+        }
+        Component::KubeProxy => kube_proxy(ev, &t, &mut r),
+        Component::Kubelet => kubelet(ev, &t, &mut r),
+        Component::Etcd => etcd(ev, &t, &mut r),
+        Component::Apiserver | Component::Coredns => generic(c, ev, &t, &mut r),
+    }
+    if r.cause.is_empty() {
+        generic(c, ev, &t, &mut r);
+    }
+    r
+}
+
+fn target_evidence(t: &Targets) -> Vec<String> {
+    let mut e = Vec::new();
+    if t.total() == 0 {
+        return e;
+    }
+    let jobs: Vec<&str> = t.jobs.iter().map(String::as_str).collect();
+    e.push(format!(
+        "Prometheus job(s) {}: {} up, {} down, {} not scraped yet",
+        jobs.join(", "),
+        t.up,
+        t.down,
+        t.pending
+    ));
+    for (url, err) in t.samples.iter().take(2) {
+        e.push(format!("{url}: {err}"));
+    }
+    e
+}
+
+/// Insecure and secure ports of the scheduler and controller-manager.
+fn ports(c: Component) -> (u16, u16) {
+    match c {
+        Component::KubeScheduler => (10251, 10259),
+        _ => (10252, 10257),
+    }
+}
+
+fn pods_of(ev: &Evidence, c: Component) -> &[StaticPod] {
+    ev.static_pods.get(&c).map(Vec::as_slice).unwrap_or(&[])
+}
+
+fn monitors_of(ev: &Evidence, c: Component) -> Vec<&Monitor> {
+    ev.monitors
+        .iter()
+        .filter(|m| m.component == Some(c))
+        .collect()
+}
+
+fn services_of(ev: &Evidence, c: Component) -> Vec<&ServiceEvidence> {
+    ev.services
+        .iter()
+        .filter(|s| s.component == Some(c))
+        .collect()
+}
+
+/// `1.17.9` and later 1.17, `1.18.6`+ , `1.19`+: kubeadm writes `--port=0`.
+pub fn kubeadm_disables_insecure_port(version: &str) -> bool {
+    let v = version.trim_start_matches('v');
+    let mut it = v.split(['.', '-', '+']);
+    let (Some(Ok(major)), Some(Ok(minor)), patch) = (
+        it.next().map(str::parse::<u32>),
+        it.next().map(str::parse::<u32>),
+        it.next().and_then(|p| p.parse::<u32>().ok()),
+    ) else {
+        return false;
+    };
+    if major != 1 {
+        return major > 1;
+    }
+    match minor {
+        0..=16 => false,
+        17 => patch.is_some_and(|p| p >= 9),
+        18 => patch.is_some_and(|p| p >= 6),
+        _ => true,
+    }
+}
+
+fn control_plane(c: Component, ev: &Evidence, t: &Targets, r: &mut Row) {
+    let (insecure, secure) = ports(c);
+    let pods = pods_of(ev, c);
+    let name = c.name();
+    let manifest = c.manifest().unwrap_or("");
+    for p in pods.iter().take(3) {
+        let flags: Vec<String> = ["port", "secure-port", "bind-address"]
+            .iter()
+            .filter_map(|f| p.flag(f).map(|v| format!("--{f}={v}")))
+            .collect();
+        r.evidence.push(format!(
+            "pod kube-system/{} on {} ({}): {}",
+            p.name,
+            p.node,
+            p.version.as_deref().unwrap_or("version unknown"),
+            if flags.is_empty() {
+                "no --port/--secure-port/--bind-address flags".to_string()
+            } else {
+                flags.join(" ")
+            }
+        ));
+    }
+    let loopback_pods: Vec<&StaticPod> = pods
+        .iter()
+        .filter(|p| p.flag("bind-address").is_some_and(is_loopback_host))
+        .collect();
+    let current = loopback_pods
+        .first()
+        .and_then(|p| p.flag("bind-address"))
+        .unwrap_or("127.0.0.1");
+    let bind_fix = format!(
+        "on each control-plane node, edit {manifest}: --bind-address={current} → --bind-address=0.0.0.0 (the kubelet restarts the static pod; with kubeadm also set {}.extraArgs.bind-address in the ClusterConfiguration so upgrades keep it)",
+        if c == Component::KubeScheduler {
+            "scheduler"
+        } else {
+            "controllerManager"
+        }
+    );
+    let on_insecure = t.ports.contains(&insecure);
+    if on_insecure && (t.has(ErrorClass::Refused) || t.has(ErrorClass::Other)) {
+        let why = if let Some(p) = pods.iter().find(|p| p.flag("port") == Some("0")) {
+            format!("{} runs with --port=0", p.name)
+        } else if let Some(p) = pods.iter().find(|p| {
+            p.version
+                .as_deref()
+                .is_some_and(kubeadm_disables_insecure_port)
+        }) {
+            format!(
+                "{} is {} (kubeadm sets --port=0 from 1.17.9 and 1.19 on; newer releases have no insecure port)",
+                p.name,
+                p.version.as_deref().unwrap_or("")
+            )
+        } else {
+            "nothing answers there".to_string()
+        };
+        r.cause = format!(
+            "{name} is scraped on the insecure port {insecure} (http), which is disabled: {why}; the secure port {secure} needs https and a bearer token"
+        );
+        r.fix.push(FIX_CONTROL_PLANE.to_string());
+        if !loopback_pods.is_empty() {
+            r.cause.push_str(&format!(
+                "; and --bind-address=127.0.0.1, so {secure} also refuses from the node IP"
+            ));
+            r.fix.push(bind_fix);
+        }
+        return;
+    }
+    if t.has(ErrorClass::Refused) && !loopback_pods.is_empty() {
+        r.cause = format!(
+            "{name} listens on 127.0.0.1 only (--bind-address={}), so {} from the node IP is refused",
+            loopback_pods[0].flag("bind-address").unwrap_or(""),
+            t.ports
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        r.fix.push(bind_fix);
+        if t.ports.contains(&insecure) || !t.schemes.contains("https") {
+            r.fix.insert(0, FIX_CONTROL_PLANE.to_string());
+        }
+        return;
+    }
+    if t.has(ErrorClass::HttpToHttps) || (t.ports.contains(&secure) && !t.schemes.contains("https"))
+    {
+        r.cause = format!("{name} is scraped with http on its secure port {secure}");
+        r.fix.push(FIX_CONTROL_PLANE.to_string());
+        return;
+    }
+    if t.has(ErrorClass::Forbidden) || t.has(ErrorClass::Unauthorized) {
+        rbac_metrics(ev, r, name);
+    }
+}
+
+fn rbac_metrics(ev: &Evidence, r: &mut Row, name: &str) {
+    if let Some(rb) = ev.rbac.iter().find(|x| x.metrics == Some(false)) {
+        r.cause = format!(
+            "{name} answers 403: {} may not get the nonResourceURL /metrics",
+            rb.user
+        );
+        r.evidence.push(format!(
+            "SubjectAccessReview for {}: get /metrics denied",
+            rb.user
+        ));
+        r.fix.extend(rbac_fix(
+            rb,
+            "promfix-metrics",
+            "--non-resource-url=/metrics",
+        ));
+    }
+}
+
+fn sa_parts(user: &str) -> String {
+    user.strip_prefix("system:serviceaccount:")
+        .unwrap_or(user)
+        .to_string()
+}
+
+fn rbac_fix(rb: &Rbac, role: &str, what: &str) -> Vec<String> {
+    vec![
+        format!("kubectl create clusterrole {role} --verb=get {what}"),
+        format!(
+            "kubectl create clusterrolebinding {role} --clusterrole={role} --serviceaccount={}",
+            sa_parts(&rb.user)
+        ),
+    ]
+}
+
+fn kube_proxy(ev: &Evidence, t: &Targets, r: &mut Row) {
+    let k = &ev.kube_proxy;
+    if let Some(cm) = &k.configmap {
+        r.evidence.push(format!(
+            "ConfigMap {cm} config.conf: metricsBindAddress {}",
+            match &k.metrics_bind_address {
+                Some(a) if !a.trim().is_empty() => a.clone(),
+                _ => "unset (default 127.0.0.1:10249)".into(),
+            }
+        ));
+    }
+    if let (Some(ds), Some(f)) = (&k.daemonset, &k.flag) {
+        r.evidence
+            .push(format!("DaemonSet {ds}: --metrics-bind-address={f}"));
+    }
+    if t.has(ErrorClass::Refused)
+        && (k.configmap.is_some() || k.flag.is_some())
+        && k.loopback_only()
+    {
+        r.cause = format!(
+            "kube-proxy serves metrics on {} only (metricsBindAddress), so Prometheus' connection to :10249 is refused",
+            k.effective()
+        );
+        r.fix.push(FIX_KUBE_PROXY.to_string());
+    }
+}
+
+fn kubelet(ev: &Evidence, t: &Targets, r: &mut Row) {
+    let k = &ev.kubelets;
+    if k.nodes > 0 {
+        r.evidence.push(format!(
+            "/configz of {} of {} node(s) read; token authentication off with authorization Webhook on {}{}",
+            k.read,
+            k.nodes,
+            k.webhook_off,
+            if k.webhook_off_sample.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (e.g. {}{})",
+                    k.webhook_off_sample.join(", "),
+                    if k.webhook_off > k.webhook_off_sample.len() {
+                        ", ..."
+                    } else {
+                        ""
+                    }
+                )
+            }
+        ));
+    }
+    if k.unreadable > 0 {
+        r.evidence.push(format!(
+            "/configz unreadable on {} node(s) (e.g. {})",
+            k.unreadable,
+            k.unreadable_sample.join(", ")
+        ));
+    }
+    let denied = t.has(ErrorClass::Forbidden) || t.has(ErrorClass::Unauthorized);
+    if !denied {
+        return;
+    }
+    let mut causes = Vec::new();
+    if k.webhook_off > 0 {
+        causes.push(format!(
+            "token authentication is off on {} of {} kubelet(s) (authentication.webhook.enabled=false, authorization.mode=Webhook), so Prometheus' bearer token is not accepted",
+            k.webhook_off, k.nodes
+        ));
+        r.fix.push(FIX_KUBELET.to_string());
+        r.fix.push(
+            "on each affected node: set authentication.webhook.enabled: true in /var/lib/kubelet/config.yaml (or add --authentication-token-webhook=true to the kubelet args in /etc/systemd/system/kubelet.service.d/10-kubeadm.conf), remove --cadvisor-port=0 if present, then systemctl daemon-reload && systemctl restart kubelet"
+                .to_string(),
+        );
+    }
+    if let Some(rb) = ev.rbac.iter().find(|x| x.nodes_metrics == Some(false)) {
+        causes.push(format!("{} may not get nodes/metrics", rb.user));
+        r.evidence.push(format!(
+            "SubjectAccessReview for {}: get nodes/metrics denied",
+            rb.user
+        ));
+        r.fix.extend(rbac_fix(
+            rb,
+            "promfix-kubelet-metrics",
+            "--resource=nodes/metrics",
+        ));
+    }
+    if causes.is_empty() {
+        r.cause = format!(
+            "the kubelets answer {}; token authentication is on where /configz was read and RBAC allows nodes/metrics",
+            if t.has(ErrorClass::Forbidden) {
+                "403 Forbidden"
+            } else {
+                "401 Unauthorized"
+            }
+        );
+        return;
+    }
+    r.cause = format!("kubelet answers 403: {}", causes.join("; and "));
+    let refused = t.errors.get(&ErrorClass::Refused).copied().unwrap_or(0);
+    if refused > 0 {
+        r.cause.push_str(&format!(
+            "; {refused} other target(s) refused the connection (nothing listens on the kubelet port)"
+        ));
+    }
+}
+
+fn etcd(ev: &Evidence, t: &Targets, r: &mut Row) {
+    let pods = pods_of(ev, Component::Etcd);
+    for p in pods.iter().take(3) {
+        r.evidence.push(format!(
+            "pod kube-system/{} on {}: --listen-metrics-urls={} --client-cert-auth={}",
+            p.name,
+            p.node,
+            p.flag("listen-metrics-urls").unwrap_or("(unset)"),
+            p.flag("client-cert-auth").unwrap_or("(unset)")
+        ));
+    }
+    let client_certs = monitors_of(ev, Component::Etcd)
+        .iter()
+        .any(|m| m.client_cert);
+    let loopback_metrics = !pods.is_empty()
+        && pods.iter().all(|p| {
+            p.flag("listen-metrics-urls").is_some_and(|u| {
+                u.split(',').all(|u| {
+                    is_loopback_host(
+                        u.split_once("://")
+                            .map(|x| x.1)
+                            .unwrap_or(u)
+                            .trim_end_matches('/'),
+                    )
+                })
+            })
+        });
+    let etcd_fix = format!(
+        "{FIX_ETCD} (on a control-plane node; or pass --from-dir /etc/kubernetes/pki, or --ca/--cert/--key)"
+    );
+    if t.has(ErrorClass::Refused) && loopback_metrics {
+        r.cause = format!(
+            "etcd serves plain-HTTP metrics only on {} (--listen-metrics-urls), and its client port 2379 needs client certificates",
+            pods[0].flag("listen-metrics-urls").unwrap_or("")
+        );
+        r.fix.push(etcd_fix);
+        r.fix.push(format!(
+            "or, on each control-plane node, edit {}: add the node IP to --listen-metrics-urls (e.g. http://127.0.0.1:2381,http://<node-ip>:2381)",
+            Component::Etcd.manifest().unwrap_or("")
+        ));
+        return;
+    }
+    if t.has(ErrorClass::Tls) || t.has(ErrorClass::HttpToHttps) || t.has(ErrorClass::Other) {
+        r.cause = if client_certs {
+            "etcd rejects the scrape's TLS: the client certificate or CA does not match etcd's"
+                .into()
+        } else {
+            "etcd requires client certificates (--client-cert-auth=true) and the scrape has none"
+                .into()
+        };
+        r.fix.push(etcd_fix);
+    }
+}
+
+fn generic(c: Component, ev: &Evidence, t: &Targets, r: &mut Row) {
+    if c == Component::Apiserver
+        && (t.has(ErrorClass::Forbidden) || t.has(ErrorClass::Unauthorized))
+    {
+        rbac_metrics(ev, r, c.name());
+        if !r.cause.is_empty() {
+            return;
+        }
+    }
+    let first = t.samples.first().map(|(_, e)| e.as_str()).unwrap_or("down");
+    r.cause = format!("{} target(s) down: {first}", t.down);
+}
+
+fn no_targets(c: Component, ev: &Evidence, r: &mut Row) {
+    let monitors = monitors_of(ev, c);
+    if !ev.targets_read {
+        r.cause = "Prometheus' targets could not be read".into();
+        return;
+    }
+    if monitors.is_empty() {
+        r.cause = format!("no scrape job for {} in Prometheus", c.name());
+        return;
+    }
+    for m in &monitors {
+        r.evidence.push(format!(
+            "{} {}/{} (ports {})",
+            m.kind,
+            m.namespace,
+            m.name,
+            m.ports.join(",")
+        ));
+    }
+    let services = services_of(ev, c);
+    if let Some(s) = services.iter().find(|s| s.addresses.unwrap_or(0) == 0) {
+        r.status = Status::Problem;
+        r.cause = match &s.selector {
+            Some(sel) => format!(
+                "Service {}/{} selects no pod (selector {sel}): its Endpoints are empty",
+                s.namespace, s.name
+            ),
+            None => format!(
+                "Service {}/{} has no selector and its Endpoints are empty",
+                s.namespace, s.name
+            ),
+        };
+        if c == Component::Etcd {
+            r.fix.push(FIX_ETCD.to_string());
+        } else if let Some(pods) = ev.static_pods.get(&c)
+            && let Some(p) = pods.first()
+        {
+            r.evidence.push(format!(
+                "the {} pods are labelled as {}; compare with the Service's selector",
+                c.name(),
+                p.name
+            ));
+        }
+        return;
+    }
+    r.status = Status::Problem;
+    r.cause = format!(
+        "{} {}/{} selects nothing Prometheus can scrape (no Service or port matches)",
+        monitors[0].kind, monitors[0].namespace, monitors[0].name
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::*;
+    use super::*;
+
+    fn pod(name: &str, version: &str, flags: &[&str]) -> StaticPod {
+        StaticPod {
+            name: name.into(),
+            node: "node1".into(),
+            version: Some(version.into()),
+            flags: parse_flags(&flags.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+        }
+    }
+
+    fn targets(job: &str, url: &str, health: &str, err: &str) -> Targets {
+        let mut t = Targets::default();
+        t.add(job, health, url, err);
+        t
+    }
+
+    const REFUSED: &str = "dial tcp 192.168.2.10:10251: connect: connection refused";
+
+    #[test]
+    fn scheduler_on_the_insecure_port_with_port_0() {
+        let mut ev = Evidence {
+            targets_read: true,
+            ..Default::default()
+        };
+        ev.targets.insert(
+            Component::KubeScheduler,
+            targets(
+                "kube-scheduler",
+                "http://192.168.2.10:10251/metrics",
+                "down",
+                REFUSED,
+            ),
+        );
+        ev.static_pods.insert(
+            Component::KubeScheduler,
+            vec![pod(
+                "kube-scheduler-node1",
+                "v1.17.9",
+                &["--port=0", "--bind-address=127.0.0.1"],
+            )],
+        );
+        let r = row(Component::KubeScheduler, &ev);
+        assert_eq!(r.status, Status::Problem);
+        assert!(r.cause.contains("insecure port 10251"), "{}", r.cause);
+        assert!(r.cause.contains("--port=0"), "{}", r.cause);
+        assert!(r.cause.contains("--bind-address=127.0.0.1"), "{}", r.cause);
+        assert_eq!(r.fix[0], FIX_CONTROL_PLANE);
+        assert!(r.fix[1].contains("/etc/kubernetes/manifests/kube-scheduler.yaml"));
+    }
+
+    #[test]
+    fn insecure_port_disabled_by_version_alone() {
+        assert!(kubeadm_disables_insecure_port("v1.17.9"));
+        assert!(!kubeadm_disables_insecure_port("v1.17.8"));
+        assert!(kubeadm_disables_insecure_port("v1.19.0"));
+        assert!(!kubeadm_disables_insecure_port("v1.16.15"));
+        assert!(!kubeadm_disables_insecure_port("latest"));
+        let mut ev = Evidence {
+            targets_read: true,
+            ..Default::default()
+        };
+        ev.targets.insert(
+            Component::KubeControllerManager,
+            targets(
+                "kube-controller-manager",
+                "http://10.0.0.1:10252/metrics",
+                "down",
+                REFUSED,
+            ),
+        );
+        ev.static_pods.insert(
+            Component::KubeControllerManager,
+            vec![pod("kube-controller-manager-node1", "v1.19.3", &[])],
+        );
+        let r = row(Component::KubeControllerManager, &ev);
+        assert!(r.cause.contains("v1.19.3"), "{}", r.cause);
+        assert_eq!(r.fix, vec![FIX_CONTROL_PLANE.to_string()]);
+    }
+
+    #[test]
+    fn secure_port_but_loopback_bind() {
+        let mut ev = Evidence {
+            targets_read: true,
+            ..Default::default()
+        };
+        ev.targets.insert(
+            Component::KubeScheduler,
+            targets(
+                "kube-scheduler",
+                "https://10.0.0.1:10259/metrics",
+                "down",
+                REFUSED,
+            ),
+        );
+        ev.static_pods.insert(
+            Component::KubeScheduler,
+            vec![pod(
+                "kube-scheduler-node1",
+                "v1.33.1",
+                &["--bind-address=127.0.0.1"],
+            )],
+        );
+        let r = row(Component::KubeScheduler, &ev);
+        assert!(r.cause.contains("127.0.0.1 only"), "{}", r.cause);
+        assert_eq!(r.fix.len(), 1);
+        assert!(r.fix[0].contains("--bind-address=0.0.0.0"));
+    }
+
+    #[test]
+    fn kube_proxy_loopback() {
+        let mut ev = Evidence {
+            targets_read: true,
+            ..Default::default()
+        };
+        ev.targets.insert(
+            Component::KubeProxy,
+            targets(
+                "kube-proxy",
+                "http://10.0.0.2:10249/metrics",
+                "down",
+                REFUSED,
+            ),
+        );
+        ev.kube_proxy.configmap = Some("kube-system/kube-proxy".into());
+        ev.kube_proxy.metrics_bind_address = Some("127.0.0.1:10249".into());
+        let r = row(Component::KubeProxy, &ev);
+        assert!(r.cause.contains("127.0.0.1:10249"), "{}", r.cause);
+        assert_eq!(r.fix, vec![FIX_KUBE_PROXY.to_string()]);
+        // Unset means the default, also loopback.
+        ev.kube_proxy.metrics_bind_address = Some(String::new());
+        assert_eq!(
+            row(Component::KubeProxy, &ev).fix,
+            vec![FIX_KUBE_PROXY.to_string()]
+        );
+    }
+
+    fn kubelet_ev(webhook_off: bool, sar: Option<bool>) -> Evidence {
+        let mut ev = Evidence {
+            targets_read: true,
+            ..Default::default()
+        };
+        ev.targets.insert(
+            Component::Kubelet,
+            targets(
+                "kubelet",
+                "https://10.0.0.2:10250/metrics",
+                "down",
+                "server returned HTTP status 403 Forbidden",
+            ),
+        );
+        let cfg = serde_json::json!({"authentication": {"webhook": {"enabled": !webhook_off}}, "authorization": {"mode": "Webhook"}});
+        ev.kubelets.add("node2", Some(&cfg));
+        ev.rbac.push(Rbac {
+            user: "system:serviceaccount:monitoring:prom".into(),
+            metrics: Some(true),
+            nodes_metrics: sar,
+        });
+        ev
+    }
+
+    #[test]
+    fn kubelet_403_causes() {
+        let r = row(Component::Kubelet, &kubelet_ev(true, Some(true)));
+        assert!(
+            r.cause.contains("token authentication is off"),
+            "{}",
+            r.cause
+        );
+        assert!(!r.cause.contains("nodes/metrics"));
+        assert_eq!(r.fix[0], FIX_KUBELET);
+        assert!(r.fix[1].contains("10-kubeadm.conf") && r.fix[1].contains("cadvisor-port=0"));
+
+        let r = row(Component::Kubelet, &kubelet_ev(false, Some(false)));
+        assert!(r.cause.contains("nodes/metrics"), "{}", r.cause);
+        assert!(!r.cause.contains("token authentication is off"));
+        assert!(
+            r.fix
+                .iter()
+                .any(|f| f.contains("--serviceaccount=monitoring:prom"))
+        );
+
+        let r = row(Component::Kubelet, &kubelet_ev(true, Some(false)));
+        assert!(r.cause.contains("nodes/metrics") && r.cause.contains("token authentication"));
+
+        // Refused kubelets besides the 403s are named, not explained away.
+        let mut ev = kubelet_ev(true, Some(true));
+        if let Some(t) = ev.targets.get_mut(&Component::Kubelet) {
+            t.add("kubelet", "down", "https://10.0.0.3:10250/metrics", REFUSED);
+        }
+        let r = row(Component::Kubelet, &ev);
+        assert!(r.cause.contains("1 other target(s) refused"), "{}", r.cause);
+    }
+
+    #[test]
+    fn etcd_loopback_metrics_and_client_certs() {
+        let mut ev = Evidence {
+            targets_read: true,
+            ..Default::default()
+        };
+        ev.targets.insert(
+            Component::Etcd,
+            targets("kube-etcd", "http://10.0.0.1:2381/metrics", "down", REFUSED),
+        );
+        ev.static_pods.insert(
+            Component::Etcd,
+            vec![pod(
+                "etcd-node1",
+                "3.5.21-0",
+                &[
+                    "--listen-metrics-urls=http://127.0.0.1:2381",
+                    "--client-cert-auth=true",
+                ],
+            )],
+        );
+        let r = row(Component::Etcd, &ev);
+        assert!(r.cause.contains("http://127.0.0.1:2381"), "{}", r.cause);
+        assert!(r.fix[0].starts_with(FIX_ETCD));
+
+        ev.targets.insert(
+            Component::Etcd,
+            targets(
+                "kube-etcd",
+                "https://10.0.0.1:2379/metrics",
+                "down",
+                "remote error: tls: certificate required",
+            ),
+        );
+        let r = row(Component::Etcd, &ev);
+        assert!(r.cause.contains("client certificates"), "{}", r.cause);
+    }
+
+    #[test]
+    fn healthy_and_unknown() {
+        let mut ev = Evidence {
+            targets_read: true,
+            ..Default::default()
+        };
+        ev.targets.insert(
+            Component::KubeProxy,
+            targets("kube-proxy", "http://10.0.0.2:10249/metrics", "up", ""),
+        );
+        // Evidence that would be a problem does not matter when the targets are up.
+        ev.kube_proxy.configmap = Some("kube-system/kube-proxy".into());
+        let r = row(Component::KubeProxy, &ev);
+        assert_eq!(r.status, Status::Ok);
+        let r = row(Component::Coredns, &ev);
+        assert_eq!(r.status, Status::Unknown);
+        assert!(r.fix.is_empty());
+        let rep = diagnose("ctx", &ev);
+        assert_eq!(rep.problems(), 0);
+    }
+
+    #[test]
+    fn monitor_without_targets_and_an_empty_service() {
+        let mut ev = Evidence {
+            targets_read: true,
+            ..Default::default()
+        };
+        ev.monitors.push(Monitor {
+            kind: "ServiceMonitor".into(),
+            namespace: "monitoring".into(),
+            name: "x-kube-scheduler".into(),
+            component: Some(Component::KubeScheduler),
+            ports: vec!["http-metrics".into()],
+            ..Default::default()
+        });
+        ev.services.push(ServiceEvidence {
+            namespace: "kube-system".into(),
+            name: "x-kube-scheduler".into(),
+            component: Some(Component::KubeScheduler),
+            selector: Some("component=kube-scheduler".into()),
+            ports: vec![],
+            addresses: Some(0),
+        });
+        let r = row(Component::KubeScheduler, &ev);
+        assert_eq!(r.status, Status::Problem);
+        assert!(r.cause.contains("selects no pod"), "{}", r.cause);
+    }
+}

@@ -1,0 +1,428 @@
+//! `kubectl promfix doctor` against the test cluster: one scenario per known failure, a healthy
+//! one, two clusters in one kubeconfig, and a 5,000-node cluster. The real Prometheus of each
+//! cluster scrapes the scenario's listeners, so every lastError is a real one.
+
+use promfix_testcluster::harness::{Options, TestCluster};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kubectl-promfix");
+
+async fn start(name: &str) -> TestCluster {
+    let tc = TestCluster::start_builtin(name, Options::default())
+        .await
+        .unwrap_or_else(|e| panic!("starting scenario {name}: {e:#}"));
+    tc.wait_prometheus_ready(Duration::from_secs(90))
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    tc
+}
+
+async fn run(kubeconfig: &Path, args: &[&str]) -> Output {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.arg("--kubeconfig").arg(kubeconfig).args(args);
+    cmd.env("NO_COLOR", "1");
+    tokio::task::spawn_blocking(move || cmd.output().expect("running kubectl-promfix"))
+        .await
+        .expect("doctor task")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `doctor -o json` until every target has been scraped at least once (bounded).
+async fn doctor_json(kubeconfig: &Path, extra: &[&str]) -> (i32, Value) {
+    doctor_json_within(kubeconfig, extra, Duration::from_secs(90)).await
+}
+
+async fn doctor_json_within(kubeconfig: &Path, extra: &[&str], limit: Duration) -> (i32, Value) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let mut args = vec!["doctor", "-o", "json"];
+        args.extend_from_slice(extra);
+        let out = run(kubeconfig, &args).await;
+        let code = out.status.code().unwrap_or(-1);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "doctor -o json is not JSON ({e}): exit {code}\nstdout: {}\nstderr: {}",
+                text(&out.stdout),
+                text(&out.stderr)
+            )
+        });
+        let rows: Vec<&Value> = v["clusters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["rows"].as_array().into_iter().flatten())
+            .collect();
+        let pending = rows.iter().any(|r| {
+            let cause = r["cause"].as_str().unwrap_or("");
+            cause.contains("not scraped yet")
+                || cause.contains("selects nothing Prometheus can scrape")
+                || r["evidence"].as_array().into_iter().flatten().any(|e| {
+                    e.as_str().is_some_and(|e| {
+                        e.starts_with("Prometheus job") && !e.ends_with(", 0 not scraped yet")
+                    })
+                })
+        });
+        let no_targets_yet = v["clusters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["prometheus"].as_array().is_none_or(Vec::is_empty));
+        if (!pending && !no_targets_yet) || Instant::now() > deadline {
+            return (code, v);
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+fn row<'a>(v: &'a Value, cluster: usize, component: &str) -> &'a Value {
+    v["clusters"][cluster]["rows"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["component"] == component))
+        .unwrap_or_else(|| panic!("no row for {component}: {v:#}"))
+}
+
+fn status<'a>(v: &'a Value, component: &str) -> &'a str {
+    row(v, 0, component)["status"].as_str().unwrap_or("")
+}
+
+fn cause(v: &Value, component: &str) -> String {
+    row(v, 0, component)["cause"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn fixes(v: &Value, component: &str) -> Vec<String> {
+    row(v, 0, component)["fix"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str().map(str::to_string))
+        .collect()
+}
+
+/// Every component but `except` is ok.
+fn others_ok(v: &Value, except: &[&str]) {
+    for c in [
+        "kubelet",
+        "kube-scheduler",
+        "kube-controller-manager",
+        "kube-proxy",
+        "etcd",
+    ] {
+        if !except.contains(&c) {
+            assert_eq!(status(v, c), "ok", "{c}: {:#}", row(v, 0, c));
+        }
+    }
+    for c in ["apiserver", "coredns"] {
+        assert_ne!(status(v, c), "problem", "{c}: {:#}", row(v, 0, c));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthy_cluster_exits_0_and_names_nothing_wrong() {
+    let tc = start("e-healthy").await;
+    let (code, v) = doctor_json(&tc.kubeconfig, &[]).await;
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["problems"], 0);
+    others_ok(&v, &[]);
+    // The human table too.
+    let out = run(&tc.kubeconfig, &["doctor"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    assert!(t.contains("COMPONENT") && !t.contains("PROBLEM"), "{t}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scheduler_and_controller_manager_on_the_insecure_ports() {
+    let tc = start("e-control-plane-insecure-ports").await;
+    let (code, v) = doctor_json(&tc.kubeconfig, &[]).await;
+    assert_eq!(code, 3, "{v:#}");
+    for (c, port, secure) in [
+        ("kube-scheduler", "10251", "10259"),
+        ("kube-controller-manager", "10252", "10257"),
+    ] {
+        assert_eq!(status(&v, c), "problem");
+        let why = cause(&v, c);
+        assert!(why.contains(&format!("insecure port {port}")), "{why}");
+        assert!(
+            why.contains(secure) && why.contains("bind-address=127.0.0.1"),
+            "{why}"
+        );
+        let f = fixes(&v, c);
+        assert_eq!(f[0], "kubectl promfix control-plane", "{f:?}");
+        assert!(
+            f[1].contains(&format!("/etc/kubernetes/manifests/{c}.yaml")),
+            "{f:?}"
+        );
+        let ev = row(&v, 0, c)["evidence"].to_string();
+        assert!(ev.contains("connection refused"), "{ev}");
+    }
+    others_ok(&v, &["kube-scheduler", "kube-controller-manager"]);
+    let out = run(&tc.kubeconfig, &["doctor"]).await;
+    assert_eq!(out.status.code(), Some(3));
+    let t = text(&out.stdout);
+    eprintln!("{t}");
+    assert!(
+        t.contains("PROBLEM") && t.contains("fix: kubectl promfix control-plane"),
+        "{t}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secure_ports_but_bound_to_loopback() {
+    let tc = start("e-control-plane-bind-address").await;
+    let (code, v) = doctor_json(&tc.kubeconfig, &[]).await;
+    assert_eq!(code, 3, "{v:#}");
+    for c in ["kube-scheduler", "kube-controller-manager"] {
+        assert_eq!(status(&v, c), "problem");
+        let why = cause(&v, c);
+        assert!(why.contains("127.0.0.1 only"), "{why}");
+        assert!(!why.contains("insecure"), "{why}");
+        let f = fixes(&v, c);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(
+            f[0].contains(&format!("/etc/kubernetes/manifests/{c}.yaml"))
+                && f[0].contains("--bind-address=0.0.0.0"),
+            "{f:?}"
+        );
+    }
+    others_ok(&v, &["kube-scheduler", "kube-controller-manager"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kube_proxy_metrics_on_loopback() {
+    let tc = start("e-kube-proxy-metrics-bind-address").await;
+    let (code, v) = doctor_json(&tc.kubeconfig, &[]).await;
+    assert_eq!(code, 3, "{v:#}");
+    assert_eq!(status(&v, "kube-proxy"), "problem");
+    let why = cause(&v, "kube-proxy");
+    assert!(why.contains("127.0.0.1:10249"), "{why}");
+    assert_eq!(fixes(&v, "kube-proxy"), vec!["kubectl promfix kube-proxy"]);
+    assert_eq!(row(&v, 0, "kube-proxy")["targets"], "0/3");
+    others_ok(&v, &["kube-proxy"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubelet_403_from_token_authentication_off() {
+    let tc = start("e-kubelet-webhook-authn-off").await;
+    let (code, v) = doctor_json(&tc.kubeconfig, &[]).await;
+    assert_eq!(code, 3, "{v:#}");
+    assert_eq!(status(&v, "kubelet"), "problem");
+    let why = cause(&v, "kubelet");
+    assert!(
+        why.contains("token authentication is off on 2 of 3"),
+        "{why}"
+    );
+    assert!(!why.contains("nodes/metrics"), "{why}");
+    let f = fixes(&v, "kubelet");
+    assert!(f[0].starts_with("kubectl promfix kubelet"), "{f:?}");
+    assert!(
+        f[1].contains("/etc/systemd/system/kubelet.service.d/10-kubeadm.conf")
+            && f[1].contains("--authentication-token-webhook=true")
+            && f[1].contains("/var/lib/kubelet/config.yaml"),
+        "{f:?}"
+    );
+    let ev = row(&v, 0, "kubelet")["evidence"].to_string();
+    assert!(ev.contains("403 Forbidden") && ev.contains("node2"), "{ev}");
+    others_ok(&v, &["kubelet"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubelet_403_from_missing_rbac() {
+    let tc = start("e-kubelet-rbac-missing").await;
+    let (code, v) = doctor_json(&tc.kubeconfig, &[]).await;
+    assert_eq!(code, 3, "{v:#}");
+    assert_eq!(status(&v, "kubelet"), "problem");
+    let why = cause(&v, "kubelet");
+    assert!(
+        why.contains("system:serviceaccount:monitoring:prometheus-kube-prometheus-prometheus may not get nodes/metrics"),
+        "{why}"
+    );
+    assert!(!why.contains("token authentication is off"), "{why}");
+    let f = fixes(&v, "kubelet");
+    assert!(
+        f.iter().any(|f| f
+            == "kubectl create clusterrolebinding promfix-kubelet-metrics --clusterrole=promfix-kubelet-metrics --serviceaccount=monitoring:prometheus-kube-prometheus-prometheus"),
+        "{f:?}"
+    );
+    others_ok(&v, &["kubelet"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn etcd_without_client_certificates() {
+    let tc = start("e-etcd-client-certs").await;
+    let (code, v) = doctor_json(&tc.kubeconfig, &[]).await;
+    assert_eq!(code, 3, "{v:#}");
+    assert_eq!(status(&v, "etcd"), "problem");
+    let why = cause(&v, "etcd");
+    assert!(why.contains("client certificates"), "{why}");
+    assert!(fixes(&v, "etcd")[0].starts_with("kubectl promfix etcd"));
+    others_ok(&v, &["etcd"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stacked_etcd_metrics_on_loopback() {
+    // The chart scrapes 2381 on the node IP; kubeadm's etcd serves it on 127.0.0.1 only.
+    let tc = start("e-etcd-metrics-loopback").await;
+    let (code, v) = doctor_json(&tc.kubeconfig, &[]).await;
+    assert_eq!(code, 3, "{v:#}");
+    let why = cause(&v, "etcd");
+    assert!(
+        why.contains("only on http://127.") && why.contains("--listen-metrics-urls"),
+        "{why}"
+    );
+    assert!(fixes(&v, "etcd")[0].starts_with("kubectl promfix etcd"));
+    others_ok(&v, &["etcd"]);
+}
+
+/// Two clusters in one kubeconfig: the test writes the merged file.
+fn merge_kubeconfigs(a: &Path, b: &Path, out: &Path) -> (String, String) {
+    let read = |p: &Path| -> Value {
+        serde_yaml_ng::from_str(&std::fs::read_to_string(p).expect("kubeconfig")).expect("yaml")
+    };
+    let (ka, kb) = (read(a), read(b));
+    let mut merged = serde_json::json!({
+        "apiVersion": "v1", "kind": "Config", "preferences": {},
+        "clusters": [], "users": [], "contexts": [],
+    });
+    let mut names = Vec::new();
+    for (tag, k) in [("one", &ka), ("two", &kb)] {
+        let ctx_name = k["current-context"].as_str().expect("current-context");
+        let ctx = k["contexts"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["name"] == ctx_name))
+            .expect("context");
+        let cluster = k["clusters"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["name"] == ctx["context"]["cluster"]))
+            .expect("cluster");
+        let user = k["users"]
+            .as_array()
+            .and_then(|u| u.iter().find(|u| u["name"] == ctx["context"]["user"]))
+            .expect("user");
+        let name = format!("{tag}-{ctx_name}");
+        let mut c = cluster.clone();
+        c["name"] = format!("{tag}-cluster").into();
+        let mut u = user.clone();
+        u["name"] = format!("{tag}-user").into();
+        let mut x = ctx.clone();
+        x["name"] = name.clone().into();
+        x["context"]["cluster"] = format!("{tag}-cluster").into();
+        x["context"]["user"] = format!("{tag}-user").into();
+        for (f, o) in [("clusters", c), ("users", u), ("contexts", x)] {
+            merged[f].as_array_mut().expect("array").push(o);
+        }
+        names.push(name);
+    }
+    merged["current-context"] = names[0].clone().into();
+    std::fs::write(out, serde_yaml_ng::to_string(&merged).expect("yaml")).expect("write");
+    (names[0].clone(), names[1].clone())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn all_contexts_one_table_per_cluster() {
+    let (healthy, broken) = tokio::join!(
+        start("e-healthy"),
+        start("e-kube-proxy-metrics-bind-address")
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let merged = dir.path().join("kubeconfig");
+    let (one, two) = merge_kubeconfigs(&healthy.kubeconfig, &broken.kubeconfig, &merged);
+    let (code, v) = doctor_json(&merged, &["--all-contexts"]).await;
+    assert_eq!(code, 3, "{v:#}");
+    let clusters = v["clusters"].as_array().expect("clusters");
+    assert_eq!(clusters.len(), 2, "{v:#}");
+    assert_eq!(clusters[0]["context"], one.as_str());
+    assert_eq!(clusters[1]["context"], two.as_str());
+    let proxy = |i: usize| {
+        row(&v, i, "kube-proxy")["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(proxy(0), "ok");
+    assert_eq!(proxy(1), "problem");
+
+    // --context repeated: the same two; the human form has one table per cluster.
+    let out = run(&merged, &["doctor", "--context", &one, "--context", &two]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    assert_eq!(t.matches("COMPONENT").count(), 2, "{t}");
+    assert!(t.contains(&format!("== context {one}")) && t.contains(&format!("== context {two}")));
+
+    // Only the healthy one: exit 0.
+    let (code, _) = doctor_json(&merged, &["--context", &one]).await;
+    assert_eq!(code, 0);
+
+    // An unknown context is an error naming the contexts there are.
+    let out = run(&merged, &["doctor", "--context", "nope"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains(&one), "{}", text(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_thousand_nodes_are_diagnosed() {
+    // PROMFIX_SCALE_NODES overrides the size (e.g. 100 or 1000 while working on this).
+    let nodes: usize = std::env::var("PROMFIX_SCALE_NODES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("scale.yaml");
+    std::fs::write(&path, promfix_testcluster::scale::generate(nodes, 0)).expect("write");
+    let t0 = Instant::now();
+    let tc = TestCluster::start(&path, Options::default())
+        .await
+        .unwrap_or_else(|e| panic!("starting the {nodes}-node cluster: {e:#}"));
+    eprintln!("{nodes}-node cluster loaded in {:?}", t0.elapsed());
+    // Until every kube-proxy pod has its status the test cluster's controllers recompute
+    // Endpoints for each burst of pod events: a large cluster takes minutes to settle.
+    tc.wait_prometheus_ready(Duration::from_secs(1200))
+        .await
+        .expect("Prometheus ready");
+    eprintln!(
+        "{nodes}-node cluster: Prometheus ready after {:?}",
+        t0.elapsed()
+    );
+    let t1 = Instant::now();
+    let out = run(&tc.kubeconfig, &["doctor", "-o", "json", "-v"]).await;
+    eprint!("{}", text(&out.stderr));
+    eprintln!(
+        "{nodes}-node cluster: one doctor run took {:?} (exit {:?})",
+        t1.elapsed(),
+        out.status.code()
+    );
+    let (code, v) = doctor_json_within(&tc.kubeconfig, &[], Duration::from_secs(1200)).await;
+    eprintln!(
+        "{nodes}-node cluster diagnosed {:?} after start",
+        t0.elapsed()
+    );
+    assert_eq!(code, 3, "{v:#}");
+    let kubelet = row(&v, 0, "kubelet");
+    let why = cause(&v, "kubelet");
+    let affected = promfix_testcluster::scale::webhook_off_nodes(nodes);
+    assert!(
+        why.contains(&format!(
+            "token authentication is off on {affected} of {nodes}"
+        )),
+        "{why}"
+    );
+    // A bounded sample of affected nodes, not all of them.
+    let ev = kubelet["evidence"].to_string();
+    assert!(ev.contains("node-00001") || ev.contains("e.g."), "{ev}");
+    assert!(
+        ev.len() < 4000,
+        "evidence grows with the cluster: {} bytes",
+        ev.len()
+    );
+    assert_eq!(status(&v, "kube-proxy"), "problem");
+    assert!(cause(&v, "kube-proxy").contains("127.0.0.1:10249"));
+    assert_eq!(row(&v, 0, "kube-proxy")["targets"], format!("0/{nodes}"));
+}
