@@ -1,5 +1,5 @@
 //! `kubectl promfix doctor` against the test cluster: one scenario per known failure, a healthy
-//! one, two clusters in one kubeconfig, and a 5,000-node cluster. The real Prometheus of each
+//! one, two clusters in one kubeconfig, and a 1,000-node cluster (5,000 in the benchmark). The real Prometheus of each
 //! cluster scrapes the scenario's listeners, so every lastError is a real one.
 
 use promfix_testcluster::harness::{Options, TestCluster};
@@ -368,12 +368,14 @@ async fn all_contexts_one_table_per_cluster() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn five_thousand_nodes_are_diagnosed() {
-    // PROMFIX_SCALE_NODES overrides the size (e.g. 100 or 1000 while working on this).
+async fn a_thousand_nodes_are_diagnosed() {
+    // 1,000 nodes in the suite (about half a minute); the 5,000-node scenario is diagnosed by
+    // the benchmark (tests/bench --only doctor), which prints its time and peak memory — the
+    // test cluster needs minutes to start 5,000 nodes. PROMFIX_SCALE_NODES=5000 runs it here.
     let nodes: usize = std::env::var("PROMFIX_SCALE_NODES")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(5000);
+        .unwrap_or(1000);
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("scale.yaml");
     std::fs::write(&path, promfix_testcluster::scale::generate(nodes, 0)).expect("write");

@@ -415,18 +415,35 @@ async fn forbidden_reads(kube: &Kube, ns: Option<&str>, steps: Steps, e: Error) 
     let ks = Some("kube-system");
     if steps.secret() {
         checks.push(("create", k::SECRETS, ns, "write the certificate Secret"));
-        checks.push(("patch", k::PROMETHEUSES, ns, "list the Secret in spec.secrets"));
+        checks.push((
+            "patch",
+            k::PROMETHEUSES,
+            ns,
+            "list the Secret in spec.secrets",
+        ));
     }
     if steps.endpoints() {
-        checks.push(("patch", k::SERVICES, ks, "remove the etcd Service's selector"));
+        checks.push((
+            "patch",
+            k::SERVICES,
+            ks,
+            "remove the etcd Service's selector",
+        ));
         checks.push(("patch", k::ENDPOINTS, ks, "write the etcd Endpoints"));
-        checks.push(("delete", k::ENDPOINTSLICES, ks, "delete stale EndpointSlices"));
+        checks.push((
+            "delete",
+            k::ENDPOINTSLICES,
+            ks,
+            "delete stale EndpointSlices",
+        ));
     }
     if steps.servicemonitor() {
         checks.push(("patch", k::SERVICEMONITORS, ns, "set https and tlsConfig"));
     }
     let reviews = futures::future::join_all(
-        checks.iter().map(|(verb, res, ns, _)| kube.can_i(verb, res, None, *ns, None)),
+        checks
+            .iter()
+            .map(|(verb, res, ns, _)| kube.can_i(verb, res, None, *ns, None)),
     )
     .await;
     let mut denied = Vec::new();

@@ -259,6 +259,7 @@ impl TestCluster {
         for obj in &scenario.objects {
             load_object(&store, obj)?;
         }
+        resolve_owner_uids(&store);
 
         // The API server, its kubeconfig, and what runs against it.
         let api = crate::api::server::start(cluster.clone())
@@ -485,6 +486,55 @@ fn load_object(store: &Store, obj: &Value) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("loading the status of {kind} {name}: {e}"))?;
     }
     Ok(())
+}
+
+/// A scenario's ownerReferences name their owner by kind and name; the uid a dumped object
+/// carried cannot be the one this store gave the owner. Point them at the owners as loaded, as
+/// they were on the cluster the scenario was taken from (controllers adopt what they own).
+fn resolve_owner_uids(store: &Store) {
+    let types: Vec<crate::resources::ResourceType> = store.registry().all().to_vec();
+    for rt in &types {
+        let (objs, _) = store.list(rt, None);
+        for o in objs {
+            let Some(refs) = o["metadata"]["ownerReferences"].as_array() else {
+                continue;
+            };
+            let ns = o["metadata"]["namespace"].as_str().map(str::to_string);
+            let mut fixed = refs.clone();
+            let mut changed = false;
+            for r in fixed.iter_mut() {
+                let (Some(av), Some(kind), Some(name)) = (
+                    r["apiVersion"].as_str(),
+                    r["kind"].as_str(),
+                    r["name"].as_str(),
+                ) else {
+                    continue;
+                };
+                let Some(ort) = store.registry().by_kind(av, kind).cloned() else {
+                    continue;
+                };
+                if let Ok(owner) = store.get(&ort, ns.as_deref(), name)
+                    && owner["metadata"]["uid"] != r["uid"]
+                {
+                    r["uid"] = owner["metadata"]["uid"].clone();
+                    changed = true;
+                }
+            }
+            if changed {
+                let name = o["metadata"]["name"].as_str().unwrap_or("").to_string();
+                let _ = store.modify(
+                    rt,
+                    ns.as_deref(),
+                    &name,
+                    &WriteCtx::update("kube-controller-manager"),
+                    |x| {
+                        x["metadata"]["ownerReferences"] = Value::Array(fixed.clone());
+                        true
+                    },
+                );
+            }
+        }
+    }
 }
 
 /// The small node-side listeners: `refuse` starts nothing (connections are refused), `metrics`

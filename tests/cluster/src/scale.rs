@@ -11,8 +11,8 @@
 //!   every 100th node from node-00002 on ([`webhook_off_nodes`] counts them): their kubelets
 //!   answer 403 (a `forbidden` listener); the others answer `/metrics` over https
 //!   (`secure-metrics`);
-//! - kube-proxy: kubeadm's ConfigMap with `metricsBindAddress` unset (127.0.0.1:10249), the
-//!   DaemonSet and one pod per node; nothing listens on the node IPs' 10249, so every kube-proxy
+//! - kube-proxy: kubeadm's ConfigMap with `metricsBindAddress` unset (127.0.0.1:10249) and the
+//!   DaemonSet (whose controller makes one pod per node); nothing listens on the node IPs' 10249, so every kube-proxy
 //!   target is refused;
 //! - the operator's kubelet Service and Endpoints (every node), the chart's Services and
 //!   ServiceMonitors for kubelet, kube-proxy, scheduler and controller-manager (healthy: secure
@@ -203,19 +203,13 @@ pub fn generate(nodes: usize, net: u8) -> String {
             &[c, &bind_flag, &kubeconfig, "--leader-elect=true"],
         );
     }
-    // kube-proxy: ConfigMap, DaemonSet, one pod per node.
+    // kube-proxy: ConfigMap and DaemonSet; its controller makes one pod per node. The pods mount
+    // no service-account token (a test-cluster economy: 5,000 token volumes to keep fresh).
     out.push_str("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kube-proxy\n  namespace: kube-system\n  labels:\n    app: kube-proxy\ndata:\n  config.conf: |-\n    apiVersion: kubeproxy.config.k8s.io/v1alpha1\n    bindAddress: 0.0.0.0\n    clusterCIDR: 10.244.0.0/16\n    kind: KubeProxyConfiguration\n    metricsBindAddress: \"\"\n    mode: \"\"\n");
     let _ = write!(
         out,
-        "---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: kube-proxy\n  namespace: kube-system\n  labels:\n    k8s-app: kube-proxy\nspec:\n  selector:\n    matchLabels:\n      k8s-app: kube-proxy\n  template:\n    metadata:\n      labels:\n        k8s-app: kube-proxy\n    spec:\n      hostNetwork: true\n      containers:\n        - name: kube-proxy\n          image: registry.k8s.io/kube-proxy:{VERSION}\n          command: [/usr/local/bin/kube-proxy, --config=/var/lib/kube-proxy/config.conf, --hostname-override=$(NODE_NAME)]\n"
+        "---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: kube-proxy\n  namespace: kube-system\n  labels:\n    k8s-app: kube-proxy\nspec:\n  selector:\n    matchLabels:\n      k8s-app: kube-proxy\n  template:\n    metadata:\n      labels:\n        k8s-app: kube-proxy\n    spec:\n      hostNetwork: true\n      automountServiceAccountToken: false\n      containers:\n        - name: kube-proxy\n          image: registry.k8s.io/kube-proxy:{VERSION}\n          command: [/usr/local/bin/kube-proxy, --config=/var/lib/kube-proxy/config.conf, --hostname-override=$(NODE_NAME)]\n"
     );
-    for i in 0..nodes {
-        let name = node_name(i);
-        let _ = write!(
-            out,
-            "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-proxy-{name}\n  namespace: kube-system\n  labels:\n    k8s-app: kube-proxy\nspec:\n  nodeName: {name}\n  hostNetwork: true\n  automountServiceAccountToken: false\n  containers:\n    - name: kube-proxy\n      image: registry.k8s.io/kube-proxy:{VERSION}\n      command: [/usr/local/bin/kube-proxy, --config=/var/lib/kube-proxy/config.conf]\n"
-        );
-    }
     // Prometheus' service account, the kubelet Service and Endpoints, the chart's exporters.
     let _ = write!(
         out,
@@ -287,12 +281,7 @@ mod tests {
             let s = Scenario::parse(&generate(n, 0), 42).unwrap_or_else(|e| panic!("{n}: {e}"));
             assert_eq!(s.spec.kubelets.len(), n);
             assert_eq!(s.objects_of("Node").count(), n);
-            assert_eq!(
-                s.objects_of("Pod")
-                    .filter(|p| p["metadata"]["labels"]["k8s-app"] == "kube-proxy")
-                    .count(),
-                n
-            );
+            assert_eq!(s.objects_of("DaemonSet").count(), 1);
             assert!(s.spec.listeners.iter().all(|l| l.ip.octets()[1] == 42));
         }
     }

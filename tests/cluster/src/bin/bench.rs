@@ -11,8 +11,7 @@
 //!   Endpoints, patch the ServiceMonitor), a fresh cluster per run, at 0 and 25 ms injected
 //!   latency per request; promfix's critical path in round trips (request waves).
 //! - startup: `--help`, `--version`: wall time and peak RSS (wait4 rusage); the binary's size.
-//! - doctor: 100, 1,000 and 5,000 nodes at 25 ms per request (needs the `scale` feature: the
-//!   scenario generator `scale::generate`, and a build whose `doctor` works).
+//! - doctor: 100, 1,000 and 5,000 nodes at 25 ms per request (the scenario generator `scale::generate`).
 
 use anyhow::{Context, Result, bail};
 use promfix_testcluster::faults::LogEntry;
@@ -631,7 +630,6 @@ async fn bench_startup(a: &Args, rows: &mut Vec<Row>) -> Result<()> {
     Ok(())
 }
 
-#[cfg(feature = "scale")]
 async fn bench_doctor(a: &Args, rows: &mut Vec<Row>) -> Result<()> {
     for nodes in [100usize, 1_000, 5_000] {
         // The loader moves the generated 127.0.X.Y addresses to the octet the harness picks.
@@ -687,19 +685,6 @@ async fn bench_doctor(a: &Args, rows: &mut Vec<Row>) -> Result<()> {
             "MiB",
         ));
     }
-    Ok(())
-}
-
-#[cfg(not(feature = "scale"))]
-async fn bench_doctor(_a: &Args, rows: &mut Vec<Row>) -> Result<()> {
-    eprintln!(
-        "doctor at scale: doctor not available in this build (no scenario generator \
-         promfix_testcluster::scale; tests/bench enables the `scale` feature when \
-         tests/cluster/src/scale.rs exists)"
-    );
-    rows.push(
-        Row::one("doctor at scale", f64::NAN, "-").note("doctor not available in this build"),
-    );
     Ok(())
 }
 
