@@ -773,6 +773,9 @@ async fn kube_proxy_fix_server_dry_run_and_a_conflict_re_plans() {
         "{out}"
     );
     tc.cluster.faults.clear_log();
+    // kubectl refuses a restart within the same second as the last one (its restartedAt
+    // annotation has second resolution), and promfix's restart may have been just now.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     ok(&kubectl(&[
         "-n",
         "kube-system",

@@ -1,8 +1,6 @@
 //! Users (bearer tokens) and their rights (RBAC-like rules), SelfSubjectAccessReview and
 //! SubjectAccessReview evaluation.
 //!
-//! OWNER: api helper.
-//!
 //! Matching follows k8s.io/kubernetes/plugin/pkg/auth/authorizer/rbac/rbac.go (`RuleAllows`,
 //! `ResourceMatches` with `*/subresource`, `NonResourceURLMatches` with a trailing `*`), and every
 //! authenticated user gets what the default ClusterRoles `system:basic-user`, `system:discovery`

@@ -1,7 +1,5 @@
 //! One running test cluster: the store, the API server, the controllers, the kubelet and the
-//! peers it started. Dropping it (or calling `shutdown`) stops everything it started.
-//!
-//! OWNER: integration (wires the modules together). Helpers may add fields they need, nothing else.
+//! peers it started. `harness::TestCluster` owns one and stops everything when dropped.
 
 use crate::auth::Auth;
 use crate::faults::Faults;

@@ -1,9 +1,6 @@
 //! `pods/exec` over WebSocket (`v4.channel.k8s.io`, `v5.channel.k8s.io`): runs the real command in a
 //! bubblewrap mount namespace where the pod's volumes appear at their container paths.
 //!
-//! OWNER: exec helper. The api layer authenticates and authorizes (`create` on `pods/exec`), then
-//! calls `handle`.
-//!
 //! What a real cluster (kube-apiserver 1.30+ with the containerd runtime) does, and so what this
 //! does:
 //!

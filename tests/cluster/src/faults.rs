@@ -1,8 +1,6 @@
 //! Fault injection (latency, the next N writes answering 409/500/429, dropped connections) and the
 //! request log (method, path, query, content type, status) that tests read.
 //!
-//! OWNER: api helper.
-//!
 //! A *write* is a POST, PUT, PATCH or DELETE of a resource that passed authentication and
 //! authorization, except the creation of (Self)SubjectAccessReviews (they store nothing).
 

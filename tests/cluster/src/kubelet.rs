@@ -2,8 +2,6 @@
 //! file per key, decoded bytes), the pod's processes (the real Prometheus for container
 //! `prometheus`), pod status (Ready after a configurable delay), and `/configz` per node.
 //!
-//! OWNER: runtime helper. `PodView` and `bwrap_command` are the contract with `exec` and `proxy`.
-//!
 //! How it behaves, as the real kubelet does:
 //! * Every pod in the store runs (whatever its node): it gets a pod IP 127.NET.1.x (never shared
 //!   with another running pod; `hostNetwork` pods use the host IP) and a root

@@ -1,9 +1,6 @@
 //! `pods/proxy` (to the pod's real Prometheus) and `nodes/proxy` (the kubelet's `/configz`,
 //! `/healthz`).
 //!
-//! OWNER: exec helper. The api layer authenticates and authorizes (`get`/`create`... on
-//! `pods/proxy`, `nodes/proxy`), then calls these.
-//!
 //! As the real API server does it:
 //! - `pods/{[scheme:]name[:port]}/proxy{path}`: `ResourceLocation` in kubernetes
 //!   pkg/registry/core/pod/strategy.go: `SplitSchemeNamePort` (invalid → 400

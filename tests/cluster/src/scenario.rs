@@ -1,7 +1,5 @@
 //! Scenarios: the starting state of one test cluster, written as a real cluster would hold it.
 //!
-//! OWNER: scenarios helper.
-//!
 //! A scenario is a multi-document YAML file. Every document but one is an ordinary Kubernetes
 //! object as `kubectl get -o yaml` prints it (a `kind: List` document is expanded into its
 //! `items`). At most one document is the test cluster's own description of what is not an API

@@ -14,8 +14,6 @@
 //! `Accept: application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json`
 //! (1.27–1.29) or `...;v=v2;...,...;v=v2beta1;...,application/json` (1.30+), and checks the
 //! answered `Content-Type` parameters to decide which format it got.
-//!
-//! OWNER: compat helper.
 
 use crate::cluster::Cluster;
 use crate::resources::{Registry, ResourceType};

@@ -1,8 +1,6 @@
 //! The HTTPS API server: routing, authentication and authorization, discovery, CRUD, watch,
 //! Table output, patches (via `crate::patch`), dryRun, fault injection and the request log.
 //!
-//! OWNER: api helper.
-//!
 //! - `start(cluster)` serves HTTPS on `cluster.api_ip()` (a free port) with a per-cluster CA;
 //!   HTTP/2 and HTTP/1.1 by ALPN, upgrades (WebSocket exec) on HTTP/1.1. `ApiServer { addr, url,
 //!   ca_pem }` stops serving when dropped.

@@ -21,8 +21,6 @@
 //! `openapi_k8s_1_33.gen.py` from k8s-openapi 0.29: every field with its description), with the
 //! `x-kubernetes-*` extensions of the hand-written definitions below laid over them; the
 //! hand-written ones also supply what that source lacks (lists, PodExecOptions, WatchEvent).
-//!
-//! OWNER: compat helper.
 
 use crate::resources::{Registry, ResourceType};
 use serde_json::{Map, Value, json};

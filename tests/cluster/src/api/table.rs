@@ -9,8 +9,6 @@
 //! Column descriptions are the SwaggerDoc texts printers.go references, as k8s.io/api 1.33 has
 //! them (EndpointSlice columns from discovery/v1beta1 and DaemonSet ones from extensions/v1beta1,
 //! the types printers.go names).
-//!
-//! OWNER: compat helper.
 
 use crate::resources::ResourceType;
 use serde_json::{Map, Value, json};

@@ -5,8 +5,6 @@
 //! through the API, and is level-triggered: on any relevant event it recomputes everything it
 //! owns and writes only what differs (the store turns a no-op update into no event, so a
 //! controller never wakes itself up forever).
-//!
-//! OWNER: controllers helper.
 
 pub mod daemonset;
 pub mod endpoints;

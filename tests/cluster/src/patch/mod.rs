@@ -16,8 +16,6 @@
 //! Known gaps: only the listed built-in fields have schema facts (others are deduced: objects
 //! granular, lists atomic); apply to a subresource is not modelled; custom resources get no
 //! CRD structural defaulting.
-//!
-//! OWNER: patch helper.
 
 // ApiError is the crate-wide error type (status.rs); its size is not this module's to change.
 #![allow(clippy::result_large_err)]

@@ -1,19 +1,13 @@
 //! Real peers started and stopped by the harness: etcd with client-certificate TLS (its PKI
 //! generated per test, in the kubespray or kubeadm file layout) and Prometheus processes.
 //!
-//! OWNER: runtime helper.
-//!
 //! Also small HTTP(S) clients the harness and tests use to talk to the peers over loopback.
 //!
-//! Typical use by the scenario (nodes' files below `Cluster::dir/nodes/<node>/`, which is where
-//! the kubelet puts `hostPath` volumes too):
-//!
-//! ```ignore
-//! let hosts = vec![("node1".to_string(), Ipv4Addr::new(127, net, 2, 11))];
-//! let pki = certs::generate(certs::Layout::Kubespray, &hosts, &cluster.dir.join("nodes"))?;
-//! let etcd = etcd::EtcdCluster::start(&pki, &cluster.dir.join("etcd"), Default::default()).await?;
-//! // pki.client: the kube-apiserver's etcd client cert (node-node1.pem / apiserver-etcd-client.crt)
-//! ```
+//! Typical use (see `harness.rs`): `certs::generate(Layout::Kubespray, &[("node1", ip)], dir)`
+//! writes each host's files below `dir/<host>/` at their absolute paths, and
+//! `etcd::EtcdCluster::start(&pki, dir, EtcdOptions::default())` starts one member per host;
+//! `pki.client` is the kube-apiserver's etcd client certificate (`node-node1.pem` /
+//! `apiserver-etcd-client.crt`).
 
 pub mod certs;
 pub mod etcd;
