@@ -33,6 +33,8 @@ struct Args {
     json: Option<PathBuf>,
     runs: usize,
     only: Option<String>,
+    /// Cluster sizes of the doctor-at-scale benchmark.
+    nodes: Vec<usize>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -41,6 +43,7 @@ fn parse_args() -> Result<Args> {
         json: None,
         runs: 5,
         only: None,
+        nodes: vec![100, 1_000, 5_000],
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -54,9 +57,18 @@ fn parse_args() -> Result<Args> {
                     .context("--runs takes a number")?
             }
             "--only" => a.only = Some(it.next().context("--only takes a name")?),
+            "--nodes" => {
+                a.nodes = it
+                    .next()
+                    .context("--nodes takes a list such as 100,1000,5000")?
+                    .split(',')
+                    .map(|n| n.trim().parse::<usize>())
+                    .collect::<Result<_, _>>()
+                    .context("--nodes takes a list such as 100,1000,5000")?
+            }
             "-h" | "--help" => {
                 println!(
-                    "usage: promfix-bench --bin PATH [--json FILE] [--runs N] [--only requests|manual|startup|doctor]"
+                    "usage: promfix-bench --bin PATH [--json FILE] [--runs N] [--only requests|manual|startup|doctor] [--nodes 100,1000,5000]"
                 );
                 std::process::exit(0);
             }
@@ -631,7 +643,7 @@ async fn bench_startup(a: &Args, rows: &mut Vec<Row>) -> Result<()> {
 }
 
 async fn bench_doctor(a: &Args, rows: &mut Vec<Row>) -> Result<()> {
-    for nodes in [100usize, 1_000, 5_000] {
+    for &nodes in &a.nodes {
         // The loader moves the generated 127.0.X.Y addresses to the octet the harness picks.
         let text = promfix_testcluster::scale::generate(nodes, 0);
         let dir = tempfile::tempdir()?;
