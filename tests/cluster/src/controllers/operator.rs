@@ -571,6 +571,24 @@ fn tls_config(t: &Value, store: &Store, ns: &str, assets: &mut Assets) -> Option
     Some(c)
 }
 
+/// The relabeling a monitor's `jobLabel` adds: the job is the value of that label of the
+/// discovered `service` (ServiceMonitor) or `pod` (PodMonitor), when it has one.
+fn job_label_relabeling(m: &Value, kind: &str) -> Option<Y> {
+    let jl = m["spec"]["jobLabel"].as_str().filter(|s| !s.is_empty())?;
+    Some(rc(vec![
+        (
+            "source_labels",
+            Y::strs([format!(
+                "__meta_kubernetes_{kind}_label_{}",
+                sanitize_label_name(jl)
+            )]),
+        ),
+        ("target_label", Y::s("job")),
+        ("regex", Y::s("(.+)")),
+        ("replacement", Y::s("${1}")),
+    ]))
+}
+
 /// `generateServiceMonitorConfig` for endpoint `i` of a ServiceMonitor.
 fn service_monitor_job(
     store: &Store,
@@ -756,20 +774,7 @@ fn service_monitor_job(
         ("target_label", Y::s("job")),
         ("replacement", Y::s("${1}")),
     ]));
-    if let Some(jl) = m["spec"]["jobLabel"].as_str().filter(|s| !s.is_empty()) {
-        r.push(rc(vec![
-            (
-                "source_labels",
-                Y::strs([format!(
-                    "__meta_kubernetes_service_label_{}",
-                    sanitize_label_name(jl)
-                )]),
-            ),
-            ("target_label", Y::s("job")),
-            ("regex", Y::s("(.+)")),
-            ("replacement", Y::s("${1}")),
-        ]));
-    }
+    r.extend(job_label_relabeling(m, "service"));
     if let Some(port) = port {
         r.push(rc(vec![
             ("target_label", Y::s("endpoint")),
@@ -877,20 +882,7 @@ fn pod_monitor_job(
         ("target_label", Y::s("job")),
         ("replacement", Y::s(format!("{}/{}", ns_of(m), name_of(m)))),
     ]));
-    if let Some(jl) = m["spec"]["jobLabel"].as_str().filter(|s| !s.is_empty()) {
-        r.push(rc(vec![
-            (
-                "source_labels",
-                Y::strs([format!(
-                    "__meta_kubernetes_pod_label_{}",
-                    sanitize_label_name(jl)
-                )]),
-            ),
-            ("target_label", Y::s("job")),
-            ("regex", Y::s("(.+)")),
-            ("replacement", Y::s("${1}")),
-        ]));
-    }
+    r.extend(job_label_relabeling(m, "pod"));
     if let Some(port) = port {
         r.push(rc(vec![
             ("target_label", Y::s("endpoint")),
