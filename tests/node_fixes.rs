@@ -113,6 +113,19 @@ async fn rolled_out(tc: &TestCluster, generation: i64) {
 async fn kube_proxy_fix_dry_run_apply_idempotent_rollback() {
     let tc = start("f-kube-proxy.yaml").await;
     rolled_out(&tc, 1).await;
+    tc.wait_prometheus_ready(Duration::from_secs(90))
+        .await
+        .expect("Prometheus ready");
+    let net = tc.net();
+    wait_targets(&tc, "kube-proxy", "refused on every node", |u, e, _| {
+        u.starts_with(&format!("http://127.{net}.2.1")) && e.contains("connection refused")
+    })
+    .await;
+    let row = wait_doctor_row(&tc, "kube-proxy", "problem").await;
+    assert!(
+        row.to_string().contains("metricsBindAddress"),
+        "doctor names metricsBindAddress: {row:#}"
+    );
     let cm0 = get(&tc, "configmaps", Some("kube-system"), "kube-proxy");
     let conf0 = cm0["data"]["config.conf"].as_str().unwrap().to_string();
     let pods0 = proxy_pods(&tc);
@@ -206,6 +219,13 @@ async fn kube_proxy_fix_dry_run_apply_idempotent_rollback() {
     }
     let b = backups(backup_dir.path());
     assert_eq!(b.len(), 1, "{b:?}");
+    // The new pods serve /metrics on their node IPs: the targets come up, doctor is satisfied.
+    wait_targets(&tc, "kube-proxy", "up on every node", |u, _, h| {
+        u.starts_with(&format!("http://127.{net}.2.1")) && h == "up"
+    })
+    .await;
+    let row = wait_doctor_row(&tc, "kube-proxy", "ok").await;
+    assert_eq!(row["targets"], "3/3", "{row:#}");
 
     // a second run: nothing to write
     tc.cluster.faults.clear_log();
@@ -251,8 +271,13 @@ async fn targets(tc: &TestCluster, pod: &str, pool: &str) -> Option<Vec<Value>> 
     Some(t)
 }
 
-/// Wait until the pool's targets all satisfy `f` (scrapeUrl, lastError).
-async fn wait_targets(tc: &TestCluster, pool: &str, what: &str, f: impl Fn(&str, &str) -> bool) {
+/// Wait until the pool's targets all satisfy `f` (scrapeUrl, lastError, health).
+async fn wait_targets(
+    tc: &TestCluster,
+    pool: &str,
+    what: &str,
+    f: impl Fn(&str, &str, &str) -> bool,
+) {
     const POD: &str = "prometheus-prometheus-kube-prometheus-prometheus-0";
     let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
     let mut last = None;
@@ -263,6 +288,7 @@ async fn wait_targets(tc: &TestCluster, pool: &str, what: &str, f: impl Fn(&str,
                     f(
                         t["scrapeUrl"].as_str().unwrap_or(""),
                         t["lastError"].as_str().unwrap_or(""),
+                        t["health"].as_str().unwrap_or(""),
                     )
                 })
             {
@@ -275,6 +301,30 @@ async fn wait_targets(tc: &TestCluster, pool: &str, what: &str, f: impl Fn(&str,
             "timed out waiting for the {pool} targets: {what}; last seen: {last:#?}"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Run `doctor -o json` until `component`'s row has status `want` (Prometheus scrapes every 5
+/// s: a changed target shows within a few scrapes); the row.
+async fn wait_doctor_row(tc: &TestCluster, component: &str, want: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let o = promfix(tc, &["doctor", "-o", "json"]).await;
+        let v: Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("doctor -o json is not JSON ({e}): {}", text(&o)));
+        let row = v["clusters"][0]["rows"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["component"] == component))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {component} row: {v:#}"));
+        if row["status"] == want {
+            return row;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for doctor's {component} row to be {want}; last: {row:#}"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
 
@@ -295,7 +345,7 @@ async fn control_plane_fix_moves_the_scrapes_to_the_secure_ports() {
             &tc,
             pool,
             "scraped on the insecure port and refused",
-            |u, e| u == url && e.contains("connection refused"),
+            |u, e, _| u == url && e.contains("connection refused"),
         )
         .await;
     }
@@ -368,16 +418,49 @@ async fn control_plane_fix_moves_the_scrapes_to_the_secure_ports() {
                                 "port": "http-metrics", "scheme": "https", "tlsConfig": {"insecureSkipVerify": true}}])
         );
     }
-    // After: Prometheus scrapes the secure ports (the listeners answer 403 over HTTPS).
+    // After: Prometheus scrapes the secure ports, which are bound to 127.0.0.1 on the node:
+    // still refused, and doctor says where the rest of the fix lives.
     for (pool, port) in [
         ("kube-scheduler", 10259),
         ("kube-controller-manager", 10257),
     ] {
         let url = format!("https://127.{net}.2.11:{port}/metrics");
-        wait_targets(&tc, pool, "scraped on the secure port", |u, e| {
-            u == url && e.contains("403")
+        wait_targets(
+            &tc,
+            pool,
+            "scraped on the secure port, bound to loopback",
+            |u, e, _| u == url && e.contains("connection refused"),
+        )
+        .await;
+    }
+    let row = wait_doctor_row(&tc, "kube-scheduler", "problem").await;
+    assert!(
+        row.to_string().contains("bind-address"),
+        "doctor names the bind address: {row:#}"
+    );
+    // The node-side edit the fix printed, made as an operator makes it: in the static pod
+    // manifests on node1 (the kubelet replaces the pods).
+    for c in ["kube-scheduler", "kube-controller-manager"] {
+        let path = tc.static_pod_manifest("node1", c);
+        let m =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let from = format!("--bind-address=127.{net}.0.1");
+        assert!(m.contains(&from), "{m}");
+        std::fs::write(&path, m.replace(&from, "--bind-address=0.0.0.0")).unwrap();
+    }
+    for (pool, port) in [
+        ("kube-scheduler", 10259),
+        ("kube-controller-manager", 10257),
+    ] {
+        let url = format!("https://127.{net}.2.11:{port}/metrics");
+        wait_targets(&tc, pool, "up on the secure port", |u, _, h| {
+            u == url && h == "up"
         })
         .await;
+    }
+    for c in ["kube-scheduler", "kube-controller-manager"] {
+        let row = wait_doctor_row(&tc, c, "ok").await;
+        assert_eq!(row["targets"], "1/1", "{row:#}");
     }
 
     tc.cluster.faults.clear_log();

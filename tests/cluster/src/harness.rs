@@ -9,6 +9,7 @@
 
 use crate::auth::{Auth, Rule, User};
 use crate::cluster::Cluster;
+use crate::components::{METRICS_BODY, response};
 use crate::faults::Faults;
 use crate::kubelet::Kubelet;
 use crate::peers::certs::{EtcdPki, Layout};
@@ -280,6 +281,7 @@ impl TestCluster {
         let mut tasks = crate::controllers::spawn_all(cluster.clone());
         tasks.push(spawn_root_ca_publisher(store.clone(), api.ca_pem.clone()));
         tasks.push(crate::kubelet::spawn(cluster.clone()));
+        tasks.push(crate::static_pods::start(&cluster));
         for l in &spec.listeners {
             if let Some(t) = start_listener(l).await? {
                 tasks.push(t);
@@ -305,6 +307,12 @@ impl TestCluster {
     }
 
     /// This cluster's temporary directory.
+    /// The static pod manifest `name` (`kube-scheduler`, ...) on `node`: editing it is the
+    /// node-side edit of a real cluster (the kubelet replaces the pod).
+    pub fn static_pod_manifest(&self, node: &str, name: &str) -> PathBuf {
+        crate::static_pods::manifest_dir(&self.cluster, node).join(format!("{name}.yaml"))
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
@@ -552,22 +560,7 @@ async fn start_listener(l: &ListenerSpec) -> Result<Option<JoinHandle<()>>> {
         l.behaviour,
         ListenerBehaviour::Forbidden | ListenerBehaviour::SecureMetrics
     ) {
-        let key = rcgen::KeyPair::generate()?;
-        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()])?;
-        params
-            .subject_alt_names
-            .push(rcgen::SanType::IpAddress(l.ip.into()));
-        let cert = params.self_signed(&key)?;
-        let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )?;
-        Some(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
+        Some(crate::components::self_signed_acceptor(l.ip)?)
     } else {
         None
     };
@@ -580,17 +573,18 @@ async fn start_listener(l: &ListenerSpec) -> Result<Option<JoinHandle<()>>> {
             let tls = tls.clone();
             tokio::spawn(async move {
                 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let body_ok = "# HELP up test\n# TYPE up gauge\nprocess_start_time_seconds 1\n";
                 let forbidden =
                     "Forbidden (user=system:anonymous, verb=get, resource=, subresource=)\n";
-                let (status, body) = match behaviour {
-                    ListenerBehaviour::Forbidden => ("403 Forbidden", forbidden),
-                    _ => ("200 OK", body_ok),
+                let resp = match behaviour {
+                    ListenerBehaviour::Forbidden => {
+                        response("403 Forbidden", "text/plain; charset=utf-8", forbidden)
+                    }
+                    _ => response(
+                        "200 OK",
+                        "text/plain; version=0.0.4; charset=utf-8",
+                        METRICS_BODY,
+                    ),
                 };
-                let resp = format!(
-                    "HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
                 let mut buf = [0u8; 4096];
                 match tls {
                     Some(acc) => {

@@ -1027,6 +1027,8 @@ struct Ctr {
     last_terminated: Option<Value>,
     waiting: Option<(String, Option<String>)>,
     restart_at: Option<Instant>,
+    /// The node-side servers of a control-plane component it runs (`components`).
+    servers: Vec<crate::components::Running>,
 }
 
 struct Vol {
@@ -1482,7 +1484,9 @@ impl PodRun {
         let kind = self.ctrs[i].kind;
         let now = Instant::now();
         if kind != CtrKind::Prometheus {
+            let servers = self.component_servers(i);
             let c = &mut self.ctrs[i];
+            c.servers = servers;
             c.started_at = Some(now_rfc3339());
             c.started = Some(now);
             c.waiting = None;
@@ -1850,7 +1854,32 @@ impl PodRun {
         }
     }
 
+    /// Start the servers of the component container `i` runs (kube-proxy, kube-scheduler,
+    /// kube-controller-manager), from its command line and its config file as mounted now.
+    fn component_servers(&self, i: usize) -> Vec<crate::components::Running> {
+        let c = &self.ctrs[i];
+        let env = self.env_of(&c.spec);
+        let argv: Vec<String> = str_list(&c.spec, "command")
+            .into_iter()
+            .chain(str_list(&c.spec, "args"))
+            .map(|a| expand_env(&a, &env).unwrap_or(a))
+            .collect();
+        if crate::components::component_of(&argv).is_none() {
+            return Vec::new();
+        }
+        let config = crate::components::flag(&argv, "config")
+            .and_then(|p| self.host_path_in(&c.spec, &c.name, p))
+            .and_then(|p| std::fs::read_to_string(p).ok());
+        crate::components::servers(&argv, config.as_deref(), self.ip)
+            .into_iter()
+            .map(|s| crate::components::start(self.weak.clone(), s))
+            .collect()
+    }
+
     async fn stop_all(&mut self, cluster: Option<&Cluster>) {
+        for c in &mut self.ctrs {
+            c.servers.clear();
+        }
         let grace = self.pod["spec"]
             .get("terminationGracePeriodSeconds")
             .and_then(Value::as_u64)
@@ -2168,6 +2197,7 @@ async fn pod_main(
                 last_terminated: None,
                 waiting: Some(("ContainerCreating".into(), None)),
                 restart_at: None,
+                servers: Vec::new(),
             }
         })
         .collect();

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod auth;
 pub mod cluster;
+pub mod components;
 pub mod controllers;
 pub mod exec;
 pub mod faults;
@@ -24,5 +25,6 @@ pub mod resources;
 pub mod scale;
 pub mod scenario;
 pub mod selectors;
+pub mod static_pods;
 pub mod status;
 pub mod store;

@@ -15,8 +15,8 @@
 //!   DaemonSet (whose controller makes one pod per node); nothing listens on the node IPs' 10249, so every kube-proxy
 //!   target is refused;
 //! - the operator's kubelet Service and Endpoints (every node), the chart's Services and
-//!   ServiceMonitors for kubelet, kube-proxy, scheduler and controller-manager (healthy: secure
-//!   ports answering on node-00001), the Prometheus (scrapeInterval 30s) and its service account
+//!   ServiceMonitors for kubelet, kube-proxy, scheduler and controller-manager (healthy: the
+//!   mirror pods bind their secure ports to 0.0.0.0, so they answer on node-00001), the Prometheus (scrapeInterval 30s) and its service account
 //!   as a scenario user with the chart's ClusterRole rights.
 //!
 //! `net` is the network octet the cluster is meant for: addresses are written `127.0.X.Y`, which
@@ -133,11 +133,6 @@ pub fn generate(nodes: usize, net: u8) -> String {
     let _ = write!(
         out,
         "  users:\n    - name: system:serviceaccount:monitoring:{SA}\n      groups: [system:serviceaccounts, \"system:serviceaccounts:monitoring\", system:authenticated]\n      rules:\n        - {{verbs: [get, list, watch], apiGroups: [\"\"], resources: [nodes, nodes/metrics, services, endpoints, pods]}}\n        - {{verbs: [get], nonResourceURLs: [/metrics, /metrics/cadvisor]}}\n  listeners:\n"
-    );
-    let cp = node_ip(0);
-    let _ = writeln!(
-        out,
-        "    - {{ip: {cp}, port: 10259, behaviour: secure-metrics}}\n    - {{ip: {cp}, port: 10257, behaviour: secure-metrics}}"
     );
     for i in 0..nodes {
         let b = if webhook_off(i) {

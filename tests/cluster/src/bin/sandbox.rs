@@ -1,6 +1,7 @@
-//! `tests/sandbox [SCENARIO.yaml] [--demo]`: start the test cluster from a scenario (default:
-//! scenario a, the seed's layout) with real etcd and Prometheus, print the shell lines to use it,
-//! and serve until SIGINT/SIGTERM. `--demo` plays the seed's story end to end and exits:
+//! `tests/sandbox [SCENARIO.yaml] [--demo] [--nodes N]`: start the test cluster from a scenario
+//! (default: scenario a, the seed's layout; `--nodes N`: the generated kubeadm cluster of N nodes
+//! of `scale.rs`) with real etcd and Prometheus, print the shell lines to use it, and serve until
+//! SIGINT/SIGTERM. `--demo` plays the seed's story end to end and exits:
 //! etcd targets down, `kubectl promfix etcd`, files mounted, targets up.
 
 use anyhow::{Context, Result, bail};
@@ -16,12 +17,14 @@ struct Args {
     scenario: PathBuf,
     demo: bool,
     net: u8,
+    nodes: Option<usize>,
 }
 
 fn usage() -> &'static str {
-    "usage: tests/sandbox [SCENARIO.yaml] [--demo] [--net N]\n\
+    "usage: tests/sandbox [SCENARIO.yaml] [--demo] [--net N] [--nodes N]\n\
      Starts the test cluster (default: scenario a, the seed's layout) and serves until Ctrl-C.\n\
      --demo   play the seed's story end to end (etcd target down, kubectl promfix etcd, files, target up), then exit\n\
+     --nodes N  instead of a scenario file: a kubeadm cluster of N nodes with kube-prometheus-stack (1 to 62500; try 5000 with kubectl promfix doctor)\n\
      --net N  use the loopback range 127.N.0.0/16 (default 0: the addresses as the scenario writes them)"
 }
 
@@ -30,6 +33,7 @@ fn parse_args() -> Result<Args> {
         scenario: promfix_testcluster::scenario::builtin_path(DEFAULT),
         demo: false,
         net: 0,
+        nodes: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -40,6 +44,14 @@ fn parse_args() -> Result<Args> {
                     .next()
                     .and_then(|n| n.parse().ok())
                     .context("--net takes a number from 0 to 255")?;
+            }
+            "--nodes" => {
+                a.nodes = Some(
+                    it.next()
+                        .and_then(|n| n.parse().ok())
+                        .filter(|n| (1..=62_500).contains(n))
+                        .context("--nodes takes a number from 1 to 62500")?,
+                );
             }
             "-h" | "--help" => {
                 println!("{}", usage());
@@ -74,7 +86,26 @@ async fn main() {
 }
 
 async fn run() -> Result<()> {
-    let args = parse_args()?;
+    let mut args = parse_args()?;
+    // A generated scenario lives in a temporary file for as long as the cluster runs.
+    let _generated = match args.nodes {
+        Some(n) => {
+            if args.demo {
+                bail!("--demo plays scenario a; it does not go with --nodes");
+            }
+            let f = tempfile::Builder::new()
+                .prefix(&format!("promfix-scale-{n}-"))
+                .suffix(".yaml")
+                .tempfile()?;
+            std::fs::write(f.path(), promfix_testcluster::scale::generate(n, args.net))?;
+            args.scenario = f.path().to_path_buf();
+            eprintln!(
+                "starting a cluster of {n} nodes (large ones take minutes: Prometheus discovers every target) ..."
+            );
+            Some(f)
+        }
+        None => None,
+    };
     let tc = TestCluster::start(
         &args.scenario,
         Options {
