@@ -12,12 +12,14 @@
 //!   answer 403 (a `forbidden` listener); the others answer `/metrics` over https
 //!   (`secure-metrics`);
 //! - kube-proxy: kubeadm's ConfigMap with `metricsBindAddress` unset (127.0.0.1:10249) and the
-//!   DaemonSet (whose controller makes one pod per node); nothing listens on the node IPs' 10249, so every kube-proxy
-//!   target is refused;
+//!   DaemonSet (whose controller makes one pod per node, mounting the ConfigMap); each pod serves
+//!   its metrics on node-local loopback only, so every kube-proxy target is refused (until
+//!   `kubectl promfix kube-proxy`);
 //! - the operator's kubelet Service and Endpoints (every node), the chart's Services and
 //!   ServiceMonitors for kubelet, kube-proxy, scheduler and controller-manager (healthy: the
-//!   mirror pods bind their secure ports to 0.0.0.0, so they answer on node-00001), the Prometheus (scrapeInterval 30s) and its service account
-//!   as a scenario user with the chart's ClusterRole rights.
+//!   mirror pods bind their secure ports to 0.0.0.0, so they answer on node-00001), the
+//!   Prometheus (scrapeInterval 30s) and its service account as a scenario user with the chart's
+//!   ClusterRole rights.
 //!
 //! `net` is the network octet the cluster is meant for: addresses are written `127.0.X.Y`, which
 //! the loader moves to the octet the harness picks, so the same text serves any octet; it is
@@ -198,12 +200,13 @@ pub fn generate(nodes: usize, net: u8) -> String {
             &[c, &bind_flag, &kubeconfig, "--leader-elect=true"],
         );
     }
-    // kube-proxy: ConfigMap and DaemonSet; its controller makes one pod per node. The pods mount
-    // no service-account token (a test-cluster economy: 5,000 token volumes to keep fresh).
+    // kube-proxy: ConfigMap and DaemonSet; its controller makes one pod per node, each mounting
+    // the ConfigMap at /var/lib/kube-proxy as kubeadm's does. The pods mount no service-account
+    // token (a test-cluster economy: 5,000 token volumes to keep fresh).
     out.push_str("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kube-proxy\n  namespace: kube-system\n  labels:\n    app: kube-proxy\ndata:\n  config.conf: |-\n    apiVersion: kubeproxy.config.k8s.io/v1alpha1\n    bindAddress: 0.0.0.0\n    clusterCIDR: 10.244.0.0/16\n    kind: KubeProxyConfiguration\n    metricsBindAddress: \"\"\n    mode: \"\"\n");
     let _ = write!(
         out,
-        "---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: kube-proxy\n  namespace: kube-system\n  labels:\n    k8s-app: kube-proxy\nspec:\n  selector:\n    matchLabels:\n      k8s-app: kube-proxy\n  template:\n    metadata:\n      labels:\n        k8s-app: kube-proxy\n    spec:\n      hostNetwork: true\n      automountServiceAccountToken: false\n      containers:\n        - name: kube-proxy\n          image: registry.k8s.io/kube-proxy:{VERSION}\n          command: [/usr/local/bin/kube-proxy, --config=/var/lib/kube-proxy/config.conf, --hostname-override=$(NODE_NAME)]\n"
+        "---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: kube-proxy\n  namespace: kube-system\n  labels:\n    k8s-app: kube-proxy\nspec:\n  selector:\n    matchLabels:\n      k8s-app: kube-proxy\n  template:\n    metadata:\n      labels:\n        k8s-app: kube-proxy\n    spec:\n      hostNetwork: true\n      automountServiceAccountToken: false\n      containers:\n        - name: kube-proxy\n          image: registry.k8s.io/kube-proxy:{VERSION}\n          command: [/usr/local/bin/kube-proxy, --config=/var/lib/kube-proxy/config.conf, --hostname-override=$(NODE_NAME)]\n          env:\n            - name: NODE_NAME\n              valueFrom:\n                fieldRef: {{apiVersion: v1, fieldPath: spec.nodeName}}\n          volumeMounts:\n            - {{name: kube-proxy, mountPath: /var/lib/kube-proxy}}\n      volumes:\n        - name: kube-proxy\n          configMap: {{name: kube-proxy}}\n"
     );
     // Prometheus' service account, the kubelet Service and Endpoints, the chart's exporters.
     let _ = write!(
