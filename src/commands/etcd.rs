@@ -2,17 +2,15 @@
 //! they are valid), then observe → plan → show → confirm → pre-flight → back up → apply (re-read
 //! and re-plan on 409, a bounded number of times).
 
-use crate::apply;
+use crate::apply::{self, Executor};
 use crate::certs::{self, CertError};
 use crate::cli::{DryRun, EtcdArgs, GlobalOpts, TlsFrom};
 use crate::error::{Error, Result};
 use crate::fixes::etcd::{self as fix, Observed, Pems, TlsMode, Wanted};
 use crate::kube::{self as k, Kube};
-use crate::output::interact::{self, Step};
-use crate::output::plan_view;
+use crate::output::interact;
 use crate::plan::Plan;
 use serde_json::Value;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 /// Which part of the fix a command runs.
@@ -43,9 +41,6 @@ impl Steps {
         matches!(self, Steps::All | Steps::ServiceMonitor)
     }
 }
-
-/// How many times the whole observe → plan → apply round runs when writes meet 409 Conflict.
-const ROUNDS: usize = 5;
 
 /// Where the certificate files are, from the flags, a layout directory, or the running
 /// kube-apiserver's arguments on this node.
@@ -693,172 +688,44 @@ async fn run_fix(
     }
 
     // 4. Rounds of observe → plan → apply.
-    let mut backup: Option<PathBuf> = None;
-    let mut applied: Vec<String> = Vec::new();
-    // What the last round that met a 409 had left to do.
-    let mut pending: Vec<String> = Vec::new();
-    for round in 0..ROUNDS {
-        let obs = match observe(&kube, &prom, &w).await {
-            Ok(o) => o,
-            Err(e) if round == 0 => return Err(forbidden_reads(&kube, prom_ns, steps, e).await),
-            Err(e) => return Err(e),
-        };
-        let (plan, mode) = plan(&obs, &w, steps)?;
-        if round == 0 {
-            // With -o the objects are the output (to redirect into a file): the plan goes to
-            // stderr.
-            let shown = plan_view::render(&plan, args.write.show_secrets);
-            if args.write.output.is_some() {
-                eprint!("{shown}");
-            } else {
-                print!("{shown}");
-            }
-            if let Some(path) = &args.write.helm_values
-                && plan.changes.iter().any(|c| c.helm.is_some())
-            {
-                let text =
-                    serde_yaml_ng::to_string(&helm_values(&w, mode, steps)).unwrap_or_default();
-                std::fs::write(path, text).map_err(|e| {
-                    Error::Input(format!(
-                        "cannot write the Helm values file {}: {e}",
-                        path.display()
-                    ))
-                })?;
-                eprintln!("Helm values override written to {}", path.display());
-            }
-            if args.write.dry_run == DryRun::Client {
-                if let Some(fmt) = args.write.output {
-                    print!(
-                        "{}",
-                        plan_view::objects(&plan, fmt, args.write.show_secrets)
-                    );
-                }
-                return Ok((crate::Outcome::Ok, None));
-            }
-            if plan.is_empty() {
-                return Ok((crate::Outcome::Ok, Some(prom.clone())));
-            }
-            // A server dry run changes nothing: no question to ask (as kubectl).
-            interact::confirm(
-                &format!("Apply these {} changes?", plan.changes.len()),
-                args.write.yes || kube.server_dry_run,
-            )?;
-            apply::preflight(&kube, &plan).await?;
-        } else if plan.is_empty() {
-            // Re-read after a 409 and nothing is left to do: the write that "conflicted" had
-            // landed (its answer was lost with a cut connection) or someone made the same change.
-            return Ok((crate::Outcome::Ok, Some(prom.clone())));
+    let mode = std::cell::Cell::new(None);
+    // The Helm values override, once the first plan is shown, when Helm manages an object.
+    let helm_file = |plan: &Plan| {
+        if let Some(path) = &args.write.helm_values
+            && let Some(mode) = mode.get()
+            && plan.changes.iter().any(|c| c.helm.is_some())
+        {
+            apply::write_helm_values(path, &helm_values(&w, mode, steps))?;
         }
-        if args.write.dry_run == DryRun::None {
-            let dir = args
-                .write
-                .backup_dir
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("."));
-            match &backup {
-                // A later round (after a 409): the same backup, with any object it lacks.
-                Some(p) => apply::extend_backup(p, &plan)?,
-                None => {
-                    let p = apply::write_backup(&plan, &kube.context, &dir, steps.name())?;
-                    eprintln!(
-                        "backup: {} (restore with `kubectl promfix rollback {}`)",
-                        p.display(),
-                        p.display()
-                    );
-                    backup = Some(p);
-                }
-            }
-        }
-        let mut conflict = false;
-        for (i, change) in plan.changes.iter().enumerate() {
-            let step = Step::start(format!("{} {}", verb_word(change), change.object.display()));
-            match apply::write(&kube, change).await {
-                Ok(_) => {
-                    step.done(if kube.server_dry_run {
-                        "ok (server dry run)"
-                    } else {
-                        "done"
-                    });
-                    applied.push(change.object.display());
-                }
-                Err(kube::Error::Api(s)) if s.code == 409 => {
-                    step.fail("changed meanwhile (409): reading again");
-                    pending = plan.changes[i..]
-                        .iter()
-                        .map(|c| c.object.display())
-                        .collect();
-                    conflict = true;
-                    break;
-                }
-                Err(e) => {
-                    step.fail(&api_message(&e));
-                    return Err(Error::Partial {
-                        message: format!(
-                            "{} {}: {}",
-                            verb_word(change),
-                            change.object.display(),
-                            api_message(&e)
-                        ),
-                        applied: if applied.is_empty() {
-                            "nothing".into()
-                        } else {
-                            applied.join(", ")
-                        },
-                        pending: plan.changes[i..]
-                            .iter()
-                            .map(|c| c.object.display())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        backup: backup
-                            .as_ref()
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_else(|| "(none)".into()),
-                    });
-                }
-            }
-        }
-        if !conflict {
-            if steps == Steps::All && args.no_verify && !kube.server_dry_run {
-                eprintln!(
-                    "Prometheus rolls its pods to mount the Secret; check with `kubectl promfix verify`."
-                );
-            }
-            return Ok((crate::Outcome::Ok, Some(prom.clone())));
-        }
+        Ok(())
+    };
+    let exec = Executor {
+        shown: Some(&helm_file),
+        ..Executor::new(&kube, &args.write, steps.name())
+    };
+    let mut first = true;
+    let written = exec
+        .run(async || {
+            let obs = match observe(&kube, &prom, &w).await {
+                Ok(o) => o,
+                Err(e) if first => return Err(forbidden_reads(&kube, prom_ns, steps, e).await),
+                Err(e) => return Err(e),
+            };
+            first = false;
+            let (plan, m) = plan(&obs, &w, steps)?;
+            mode.set(Some(m));
+            Ok(plan)
+        })
+        .await?;
+    if args.write.dry_run == DryRun::Client {
+        return Ok((crate::Outcome::Ok, None));
     }
-    Err(Error::Partial {
-        message: format!(
-            "the objects kept changing while this ran ({ROUNDS} rounds of 409 Conflict)"
-        ),
-        applied: if applied.is_empty() {
-            "nothing".into()
-        } else {
-            applied.join(", ")
-        },
-        pending: if pending.is_empty() {
-            "the rest of the plan".into()
-        } else {
-            pending.join(", ")
-        },
-        backup: backup
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "(none)".into()),
-    })
-}
-
-fn verb_word(c: &crate::plan::Change) -> &'static str {
-    match c.op {
-        crate::plan::Op::Create => "create",
-        crate::plan::Op::MergePatch { .. } => "patch",
-        crate::plan::Op::Delete { .. } => "delete",
+    if !written.is_empty() && steps == Steps::All && args.no_verify && !kube.server_dry_run {
+        eprintln!(
+            "Prometheus rolls its pods to mount the Secret; check with `kubectl promfix verify`."
+        );
     }
-}
-
-fn api_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
-        other => other.to_string(),
-    }
+    Ok((crate::Outcome::Ok, Some(prom)))
 }
 
 /// Map a certificate error to the library error (kept for callers that load certs alone).

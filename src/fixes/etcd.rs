@@ -756,7 +756,7 @@ mod tests {
                     c.object.kind.as_str(),
                     match c.op {
                         Op::Create => "create",
-                        Op::MergePatch { .. } => "patch",
+                        Op::MergePatch { .. } | Op::Restart { .. } => "patch",
                         Op::Delete { .. } => "delete",
                     },
                 )
