@@ -335,6 +335,10 @@ pub struct Executor<'a> {
     pub ask: fn(usize) -> String,
     /// The progress line of a change.
     pub label: fn(&Change) -> String,
+    /// The wave of a change: the changes of one wave are written concurrently, the waves one
+    /// after the other in ascending order; a change may rely only on those of earlier waves.
+    /// None: one change at a time, in plan order.
+    pub wave: Option<fn(&Change) -> usize>,
     /// Called with the first plan once it is shown (before a dry run ends or the question).
     pub shown: Option<&'a Shown<'a>>,
 }
@@ -367,6 +371,7 @@ impl<'a> Executor<'a> {
             keep: Keep::Backup(command),
             ask: ask_apply,
             label: label_verb,
+            wave: None,
             shown: None,
         }
     }
@@ -441,37 +446,17 @@ impl<'a> Executor<'a> {
                     }
                 }
             }
-            let mut conflict = false;
-            for (i, change) in plan.changes.iter().enumerate() {
-                let step = Step::start((self.label)(change));
-                match self::write(kube, change).await {
-                    Ok(_) => {
-                        step.done(if kube.server_dry_run {
-                            "ok (server dry run)"
-                        } else {
-                            "done"
-                        });
-                        applied.push(change.clone());
-                    }
-                    Err(kube::Error::Api(s)) if s.code == 409 => {
-                        step.fail("changed meanwhile (409): reading again");
-                        pending = plan.changes[i..].to_vec();
-                        conflict = true;
-                        break;
-                    }
-                    Err(e) => {
-                        step.fail(&api_message(&e));
-                        return Err(Error::Partial {
-                            message: format!("{}: {}", (self.label)(change), api_message(&e)),
-                            applied: names(&applied),
-                            pending: names(&plan.changes[i..]),
-                            backup: backup_name(&backup),
-                        });
-                    }
+            match self.write_waves(&plan, &mut applied).await {
+                Written::All => return Ok(applied),
+                Written::Conflict { left } => pending = left,
+                Written::Failed { message, left } => {
+                    return Err(Error::Partial {
+                        message,
+                        applied: names(&applied),
+                        pending: names(&left),
+                        backup: backup_name(&backup),
+                    });
                 }
-            }
-            if !conflict {
-                return Ok(applied);
             }
         }
         Err(Error::Partial {
@@ -486,6 +471,136 @@ impl<'a> Executor<'a> {
             },
             backup: backup_name(&backup),
         })
+    }
+}
+
+/// How the writes of one round ended.
+enum Written {
+    All,
+    /// A write met 409 Conflict: read again and re-plan; `left` was not written.
+    Conflict {
+        left: Vec<Change>,
+    },
+    /// A write failed (the first in plan order, when several of a wave did).
+    Failed {
+        message: String,
+        left: Vec<Change>,
+    },
+}
+
+/// The result of one write, for its progress line.
+enum Wrote {
+    Ok,
+    Conflict,
+    Failed(kube::Error),
+}
+
+impl Executor<'_> {
+    /// The plan's indices grouped in waves, in the order they are written.
+    fn waves(&self, plan: &Plan) -> Vec<Vec<usize>> {
+        let Some(wave) = self.wave else {
+            return (0..plan.changes.len()).map(|i| vec![i]).collect();
+        };
+        let mut keys: Vec<usize> = plan.changes.iter().map(wave).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.iter()
+            .map(|k| {
+                (0..plan.changes.len())
+                    .filter(|&i| wave(&plan.changes[i]) == *k)
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Print the progress lines of the changes from `*shown` to `upto` (those written; the
+    /// others were not tried). `step`: the spinner already started for the first of them.
+    fn show(
+        &self,
+        plan: &Plan,
+        wrote: &[Option<Wrote>],
+        shown: &mut usize,
+        upto: usize,
+        mut step: Option<Step>,
+    ) {
+        while *shown < upto {
+            let c = &plan.changes[*shown];
+            if let Some(r) = &wrote[*shown] {
+                let s = step.take().unwrap_or_else(|| Step::start((self.label)(c)));
+                match r {
+                    Wrote::Ok if self.kube.server_dry_run => s.done("ok (server dry run)"),
+                    Wrote::Ok => s.done("done"),
+                    Wrote::Conflict => s.fail("changed meanwhile (409): reading again"),
+                    Wrote::Failed(e) => s.fail(&api_message(e)),
+                }
+            }
+            *shown += 1;
+        }
+    }
+
+    /// Write a round's plan wave by wave, each wave's writes at once. The progress lines come in
+    /// plan order whatever order the answers come in; after a 409 or a failure the wave's other
+    /// writes finish, and no later wave starts.
+    async fn write_waves(&self, plan: &Plan, applied: &mut Vec<Change>) -> Written {
+        let kube = self.kube;
+        let n = plan.changes.len();
+        let mut wrote: Vec<Option<Wrote>> = (0..n).map(|_| None).collect();
+        let mut shown = 0;
+        let mut failed: Option<usize> = None;
+        let mut conflict = false;
+        for wave in self.waves(plan) {
+            // One write that is next in plan order: its spinner runs while it is written.
+            let step = (wave.len() == 1 && wave[0] == shown)
+                .then(|| Step::start((self.label)(&plan.changes[wave[0]])));
+            let results =
+                futures::future::join_all(wave.iter().map(|&i| write(kube, &plan.changes[i])))
+                    .await;
+            for (&i, r) in wave.iter().zip(results) {
+                wrote[i] = Some(match r {
+                    Ok(_) => {
+                        applied.push(plan.changes[i].clone());
+                        Wrote::Ok
+                    }
+                    Err(kube::Error::Api(s)) if s.code == 409 => {
+                        conflict = true;
+                        Wrote::Conflict
+                    }
+                    Err(e) => {
+                        failed = Some(failed.map_or(i, |f| f.min(i)));
+                        Wrote::Failed(e)
+                    }
+                });
+            }
+            let stop = conflict || failed.is_some();
+            // The lines up to the first change not written yet (all of them when stopping).
+            let upto = if stop {
+                n
+            } else {
+                (0..n).find(|&i| wrote[i].is_none()).unwrap_or(n)
+            };
+            self.show(plan, &wrote, &mut shown, upto, step);
+            if stop {
+                break;
+            }
+        }
+        let left: Vec<Change> = (0..n)
+            .filter(|&i| !matches!(wrote[i], Some(Wrote::Ok)))
+            .map(|i| plan.changes[i].clone())
+            .collect();
+        match failed {
+            Some(i) => {
+                let error = match &wrote[i] {
+                    Some(Wrote::Failed(e)) => api_message(e),
+                    _ => String::new(),
+                };
+                Written::Failed {
+                    message: format!("{}: {error}", (self.label)(&plan.changes[i])),
+                    left,
+                }
+            }
+            None if conflict => Written::Conflict { left },
+            None => Written::All,
+        }
     }
 }
 

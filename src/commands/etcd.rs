@@ -701,6 +701,7 @@ async fn run_fix(
     };
     let exec = Executor {
         shown: Some(&helm_file),
+        wave: Some(fix::write_wave),
         ..Executor::new(&kube, &args.write, steps.name())
     };
     let mut first = true;
