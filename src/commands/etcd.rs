@@ -223,18 +223,37 @@ async fn choose_prometheus(kube: &Kube, ns: Option<&str>, name: Option<&str>) ->
     Ok(all[i].clone())
 }
 
-/// Read everything the plan needs, once, reads in parallel where independent.
-async fn observe(kube: &Kube, prom: &Value, w: &Wanted) -> Result<Observed> {
+/// Every ServiceMonitor and every Namespace (the reads of `observe` that depend on nothing).
+async fn cluster_lists(kube: &Kube) -> Result<(Vec<Value>, Vec<Value>)> {
+    tokio::try_join!(
+        kube.list(&k::SERVICEMONITORS, None, None),
+        kube.list(&k::NAMESPACES, None, None),
+    )
+}
+
+/// Read everything the plan needs, once, in two waves of concurrent reads: the Prometheus, the
+/// ServiceMonitors and Namespaces; then what the etcd ServiceMonitor and the Prometheus' namespace
+/// lead to (Services, Endpoints, EndpointSlices, the Secrets). `fresh`: the ServiceMonitors and
+/// Namespaces just read together with `prom` (the first round), so the first wave is skipped.
+async fn observe(
+    kube: &Kube,
+    prom: &Value,
+    w: &Wanted,
+    fresh: Option<(Vec<Value>, Vec<Value>)>,
+) -> Result<Observed> {
     let prom_ns = prom["metadata"]["namespace"]
         .as_str()
         .unwrap_or("default")
         .to_string();
     let prom_name = prom["metadata"]["name"].as_str().unwrap_or("").to_string();
-    let (prom_now, sms, nss) = tokio::try_join!(
-        kube.get_opt(&k::PROMETHEUSES, Some(&prom_ns), &prom_name),
-        kube.list(&k::SERVICEMONITORS, None, None),
-        kube.list(&k::NAMESPACES, None, None),
-    )?;
+    let (prom_now, sms, nss) = match fresh {
+        Some((sms, nss)) => (Some(prom.clone()), sms, nss),
+        None => tokio::try_join!(
+            kube.get_opt(&k::PROMETHEUSES, Some(&prom_ns), &prom_name),
+            kube.list(&k::SERVICEMONITORS, None, None),
+            kube.list(&k::NAMESPACES, None, None),
+        )?,
+    };
     let prometheus = prom_now.ok_or_else(|| Error::NotFound {
         what: format!("Prometheus {prom_ns}/{prom_name}"),
         hint: "it was deleted while this ran".into(),
@@ -271,17 +290,6 @@ async fn observe(kube: &Kube, prom: &Value, w: &Wanted) -> Result<Observed> {
     } else {
         svc_namespaces.iter().cloned().map(Some).collect()
     };
-    for ns in &scopes {
-        let ns = ns.as_deref();
-        let (svcs, eps, slices) = tokio::try_join!(
-            kube.list(&k::SERVICES, ns, None),
-            kube.list(&k::ENDPOINTS, ns, None),
-            kube.list(&k::ENDPOINTSLICES, ns, Some(fix::SERVICE_NAME_LABEL)),
-        )?;
-        obs.services.extend(svcs);
-        obs.endpoints.extend(eps);
-        obs.endpoint_slices.extend(slices);
-    }
     let mut secret_nss = vec![prom_ns.clone()];
     if let Some(sm) = &found
         && let Some(ns) = sm["metadata"]["namespace"].as_str()
@@ -289,11 +297,27 @@ async fn observe(kube: &Kube, prom: &Value, w: &Wanted) -> Result<Observed> {
     {
         secret_nss.push(ns.to_string());
     }
-    for ns in secret_nss {
-        if let Some(s) = kube.get_opt(&k::SECRETS, Some(&ns), &w.secret_name).await? {
-            obs.secrets.push(s);
-        }
+    // Every scope's Services, Endpoints and EndpointSlices and every Secret at once.
+    let per_scope = futures::future::try_join_all(scopes.iter().map(|ns| async move {
+        let ns = ns.as_deref();
+        tokio::try_join!(
+            kube.list(&k::SERVICES, ns, None),
+            kube.list(&k::ENDPOINTS, ns, None),
+            kube.list(&k::ENDPOINTSLICES, ns, Some(fix::SERVICE_NAME_LABEL)),
+        )
+    }));
+    let secrets = futures::future::try_join_all(
+        secret_nss
+            .iter()
+            .map(|ns| kube.get_opt(&k::SECRETS, Some(ns), &w.secret_name)),
+    );
+    let (per_scope, secrets) = tokio::try_join!(per_scope, secrets)?;
+    for (svcs, eps, slices) in per_scope {
+        obs.services.extend(svcs);
+        obs.endpoints.extend(eps);
+        obs.endpoint_slices.extend(slices);
     }
+    obs.secrets.extend(secrets.into_iter().flatten());
     Ok(obs)
 }
 
@@ -327,7 +351,12 @@ async fn kube_system_args(kube: &Kube, labels: &str) -> Result<Vec<Vec<String>>>
 /// pods' `--etcd-servers` (external etcd, as kubespray runs it).
 async fn endpoints_from_cluster(kube: &Kube) -> Result<Vec<certs::intake::Endpoint>> {
     let mut out: Vec<certs::intake::Endpoint> = Vec::new();
-    for args in kube_system_args(kube, "component=etcd").await? {
+    // Both lists at once (one round trip): the stacked etcd pods win over the apiserver's flags.
+    let (etcd_pods, apiserver_pods) = tokio::try_join!(
+        kube_system_args(kube, "component=etcd"),
+        kube_system_args(kube, "component=kube-apiserver"),
+    )?;
+    for args in etcd_pods {
         for (i, a) in args.iter().enumerate() {
             let value = match a.strip_prefix("--advertise-client-urls") {
                 Some(rest) if rest.starts_with('=') => Some(rest[1..].to_string()),
@@ -348,7 +377,7 @@ async fn endpoints_from_cluster(kube: &Kube) -> Result<Vec<certs::intake::Endpoi
     if !out.is_empty() {
         return Ok(out);
     }
-    for args in kube_system_args(kube, "component=kube-apiserver").await? {
+    for args in apiserver_pods {
         if let Ok(parsed) = certs::intake::parse_apiserver_args(&args, 2379) {
             for e in parsed.servers {
                 if !out.contains(&e) {
@@ -630,7 +659,24 @@ async fn run_fix(
     let mut kube = Kube::connect(global, global.context.first().map(String::as_str)).await?;
     kube.server_dry_run = args.write.dry_run == DryRun::Server;
     let ns = global.namespace.as_deref();
-    let served = match kube.serves(&k::PROMETHEUSES).await {
+    // One wave of reads that depend on nothing: discovery, the Prometheus resources, the etcd
+    // members, every ServiceMonitor and Namespace (observe's first round uses these). The
+    // errors in that order (no operator first).
+    let find_members =
+        (steps.endpoints() || (args.probe && certs.is_some())) && endpoints.is_empty();
+    let (served, prom, members, lists) = tokio::join!(
+        kube.serves(&k::PROMETHEUSES),
+        choose_prometheus(&kube, ns, args.prometheus.prometheus.as_deref()),
+        async {
+            if find_members {
+                Some(endpoints_from_cluster(&kube).await)
+            } else {
+                None
+            }
+        },
+        cluster_lists(&kube),
+    );
+    let served = match served {
         Ok(v) => v,
         Err(e) => return Err(forbidden_reads(&kube, ns, steps, e).await),
     };
@@ -640,22 +686,26 @@ async fn run_fix(
             hint: "this cluster does not serve the operator's resources; install kube-prometheus-stack or kube-prometheus first".into(),
         });
     }
-    let prom = match choose_prometheus(&kube, ns, args.prometheus.prometheus.as_deref()).await {
+    let prom = match prom {
         Ok(p) => p,
         Err(e) => return Err(forbidden_reads(&kube, ns, steps, e).await),
     };
     let prom_ns = prom["metadata"]["namespace"].as_str().map(str::to_string);
     let prom_ns = prom_ns.as_deref().or(ns);
-    if steps.endpoints() || (args.probe && certs.is_some()) {
-        if endpoints.is_empty() {
-            endpoints = match endpoints_from_cluster(&kube).await {
-                Ok(e) => e,
-                Err(e) => return Err(forbidden_reads(&kube, prom_ns, steps, e).await),
-            };
-            if steps.endpoints() {
-                require_ips(&endpoints, "the cluster's etcd server list")?;
-            }
+    if let Some(members) = members {
+        endpoints = match members {
+            Ok(e) => e,
+            Err(e) => return Err(forbidden_reads(&kube, prom_ns, steps, e).await),
+        };
+        if steps.endpoints() {
+            require_ips(&endpoints, "the cluster's etcd server list")?;
         }
+    }
+    let mut lists = match lists {
+        Ok(l) => Some(l),
+        Err(e) => return Err(forbidden_reads(&kube, prom_ns, steps, e).await),
+    };
+    if steps.endpoints() || (args.probe && certs.is_some()) {
         w.ips = endpoint_hosts(&endpoints);
         if let Some(p) = endpoints.first() {
             w.port = if args.endpoints.endpoints.is_empty() {
@@ -670,15 +720,18 @@ async fn run_fix(
     if args.probe
         && let Some(c) = &certs
     {
-        for e in &endpoints {
-            let r = certs::probe::probe(
+        // All at once; the lines in the order of the members.
+        let probes = futures::future::join_all(endpoints.iter().map(|e| {
+            certs::probe::probe(
                 e,
                 c,
                 w.server_name.as_deref(),
                 w.insecure_skip_verify,
                 Duration::from_secs(3),
             )
-            .await;
+        }))
+        .await;
+        for (e, r) in endpoints.iter().zip(probes) {
             if r.is_ok() {
                 eprintln!("probe {e}: {}", r.outcome);
             } else {
@@ -707,7 +760,7 @@ async fn run_fix(
     let mut first = true;
     let written = exec
         .run(async || {
-            let obs = match observe(&kube, &prom, &w).await {
+            let obs = match observe(&kube, &prom, &w, lists.take()).await {
                 Ok(o) => o,
                 Err(e) if first => return Err(forbidden_reads(&kube, prom_ns, steps, e).await),
                 Err(e) => return Err(e),

@@ -42,15 +42,14 @@ pub async fn run(global: &GlobalOpts, file: &Path, write: &WriteOpts) -> Result<
         ..Executor::new(&kube, write, "rollback")
     };
     exec.run(async || {
-        let mut current = Vec::new();
-        for item in &backup.items {
+        // Every object at once (the resources were checked above).
+        let current = futures::future::try_join_all(backup.items.iter().map(|item| async {
             let res = Res::by_plural(&item.plural)
                 .ok_or_else(|| Error::Input(format!("unknown resource {}", item.plural)))?;
-            current.push(
-                kube.get_opt(&res, item.namespace.as_deref(), &item.name)
-                    .await?,
-            );
-        }
+            kube.get_opt(&res, item.namespace.as_deref(), &item.name)
+                .await
+        }))
+        .await?;
         Ok(apply::rollback_plan(&backup, &current))
     })
     .await?;
