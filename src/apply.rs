@@ -1,8 +1,11 @@
 //! The one executor every fix shares: pre-flight access review, backup, writes with
 //! preconditions and bounded retries, and rollback from a backup.
 
+use crate::cli::{DryRun, WriteOpts};
 use crate::error::{Error, Result};
 use crate::kube::{Kube, Res};
+use crate::output::interact::{self, Step};
+use crate::output::plan_view;
 use crate::plan::{Change, ObjectRef, Op, Plan, guarded_merge_patch};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -12,8 +15,24 @@ use std::time::Duration;
 fn verb(op: &Op) -> &'static str {
     match op {
         Op::Create => "create",
-        Op::MergePatch { .. } => "patch",
+        Op::MergePatch { .. } | Op::Restart { .. } => "patch",
         Op::Delete { .. } => "delete",
+    }
+}
+
+/// What a change does, in one word, for progress lines and errors.
+pub fn verb_word(c: &Change) -> &'static str {
+    match c.op {
+        Op::Restart { .. } => "restart",
+        _ => verb(&c.op),
+    }
+}
+
+/// An API error as a message: the server's text and code.
+pub fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
+        other => other.to_string(),
     }
 }
 
@@ -74,6 +93,20 @@ pub struct BackupItem {
     pub before: Option<Value>,
 }
 
+impl BackupItem {
+    /// The entry of a change's object, as it was read.
+    fn of(c: &Change) -> Self {
+        BackupItem {
+            api_version: c.object.api_version.clone(),
+            kind: c.object.kind.clone(),
+            plural: c.object.plural.clone(),
+            namespace: c.object.namespace.clone(),
+            name: c.object.name.clone(),
+            before: c.before.clone(),
+        }
+    }
+}
+
 /// The backup file: every object a plan touches, as it was before.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Backup {
@@ -96,18 +129,7 @@ pub fn write_backup(plan: &Plan, context: &str, dir: &Path, command: &str) -> Re
         kind: "Backup".into(),
         context: context.into(),
         created: now.to_string(),
-        items: plan
-            .changes
-            .iter()
-            .map(|c| BackupItem {
-                api_version: c.object.api_version.clone(),
-                kind: c.object.kind.clone(),
-                plural: c.object.plural.clone(),
-                namespace: c.object.namespace.clone(),
-                name: c.object.name.clone(),
-                before: c.before.clone(),
-            })
-            .collect(),
+        items: plan.changes.iter().map(BackupItem::of).collect(),
     };
     let text = serde_yaml_ng::to_string(&backup)
         .map_err(|e| Error::Other(format!("internal: backup: {e}")))?;
@@ -140,14 +162,7 @@ pub fn extend_backup(path: &Path, plan: &Plan) -> Result<()> {
                 && i.name == c.object.name
         });
         if !held {
-            backup.items.push(BackupItem {
-                api_version: c.object.api_version.clone(),
-                kind: c.object.kind.clone(),
-                plural: c.object.plural.clone(),
-                namespace: c.object.namespace.clone(),
-                name: c.object.name.clone(),
-                before: c.before.clone(),
-            });
+            backup.items.push(BackupItem::of(c));
         }
     }
     if backup.items.len() == before {
@@ -204,6 +219,19 @@ pub fn read_backup(path: &Path) -> Result<Backup> {
     Ok(b)
 }
 
+/// Write the Helm values override file (`--helm-values FILE`) and say so.
+pub fn write_helm_values(path: &Path, values: &Value) -> Result<()> {
+    let text = serde_yaml_ng::to_string(values).unwrap_or_default();
+    std::fs::write(path, text).map_err(|e| {
+        Error::Input(format!(
+            "cannot write the Helm values file {}: {e}",
+            path.display()
+        ))
+    })?;
+    eprintln!("Helm values override written to {}", path.display());
+    Ok(())
+}
+
 /// Whether an error is worth retrying the same write for (throttling, server errors, a dropped
 /// connection), with the delay the server asked for.
 fn transient(e: &kube::Error) -> Option<Option<Duration>> {
@@ -247,6 +275,10 @@ pub async fn write(
                 .merge_patch(&res, ns, &change.object.name, patch)
                 .await
                 .map(Some),
+            Op::Restart { patch } => kube
+                .strategic_merge_patch(&res, ns, &change.object.name, patch)
+                .await
+                .map(Some),
             Op::Delete {
                 uid,
                 resource_version,
@@ -273,6 +305,309 @@ pub async fn write(
             },
         }
     }
+}
+
+/// How many observe → plan → write rounds a run makes when writes meet 409 Conflict.
+pub const ROUNDS: usize = 5;
+
+/// Where the objects' earlier state is kept while a run writes.
+#[derive(Debug, Clone, Copy)]
+pub enum Keep<'a> {
+    /// A backup named after the command, written before the first write; a later round (after
+    /// a 409) adds the objects it lacks to the same file.
+    Backup(&'a str),
+    /// Restoring from this backup: no new one; a failure names this file.
+    RestoringFrom(&'a Path),
+}
+
+/// What runs once the first plan is shown (etcd writes its Helm values file there).
+pub type Shown<'a> = dyn Fn(&Plan) -> Result<()> + 'a;
+
+/// The one executor of every command that writes: rounds of observe + plan → (first round:
+/// show, dry run, confirm, pre-flight) → back up → write. A 409 Conflict reads again and
+/// re-plans (at most `ROUNDS` rounds); any other failure stops with an error that says what was
+/// applied, what was not, and where the backup is.
+pub struct Executor<'a> {
+    pub kube: &'a Kube,
+    pub write: &'a WriteOpts,
+    pub keep: Keep<'a>,
+    /// The confirmation question for a plan of n changes.
+    pub ask: fn(usize) -> String,
+    /// The progress line of a change.
+    pub label: fn(&Change) -> String,
+    /// The wave of a change: the changes of one wave are written concurrently, the waves one
+    /// after the other in ascending order; a change may rely only on those of earlier waves.
+    /// None: one change at a time, in plan order.
+    pub wave: Option<fn(&Change) -> usize>,
+    /// Called with the first plan once it is shown (before a dry run ends or the question).
+    pub shown: Option<&'a Shown<'a>>,
+}
+
+fn ask_apply(n: usize) -> String {
+    format!("Apply these {n} changes?")
+}
+
+fn label_verb(c: &Change) -> String {
+    format!("{} {}", verb_word(c), c.object.display())
+}
+
+fn names(v: &[Change]) -> String {
+    if v.is_empty() {
+        "nothing".to_string()
+    } else {
+        v.iter()
+            .map(|c| c.object.display())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl<'a> Executor<'a> {
+    /// An executor that backs up under the command's name and asks "Apply these n changes?".
+    pub fn new(kube: &'a Kube, write: &'a WriteOpts, command: &'a str) -> Self {
+        Executor {
+            kube,
+            write,
+            keep: Keep::Backup(command),
+            ask: ask_apply,
+            label: label_verb,
+            wave: None,
+            shown: None,
+        }
+    }
+
+    /// Run the rounds; `observe_plan` reads the cluster and plans (called once per round).
+    /// Returns the changes written (none for a client dry run or an empty plan).
+    pub async fn run(
+        &self,
+        mut observe_plan: impl AsyncFnMut() -> Result<Plan>,
+    ) -> Result<Vec<Change>> {
+        let (kube, write) = (self.kube, self.write);
+        let mut backup: Option<PathBuf> = match self.keep {
+            Keep::Backup(_) => None,
+            Keep::RestoringFrom(p) => Some(p.to_path_buf()),
+        };
+        let mut applied: Vec<Change> = Vec::new();
+        // What the last round that met a 409 had left to do.
+        let mut pending: Vec<Change> = Vec::new();
+        for round in 0..ROUNDS {
+            let plan = observe_plan().await?;
+            if round == 0 {
+                // With -o the objects are the output (to redirect into a file): the plan goes
+                // to stderr.
+                let shown = plan_view::render(&plan, write.show_secrets);
+                if write.output.is_some() {
+                    eprint!("{shown}");
+                } else {
+                    print!("{shown}");
+                }
+                if let Some(f) = self.shown {
+                    f(&plan)?;
+                }
+                if write.dry_run == DryRun::Client {
+                    if let Some(fmt) = write.output {
+                        print!("{}", plan_view::objects(&plan, fmt, write.show_secrets));
+                    }
+                    return Ok(Vec::new());
+                }
+                if plan.is_empty() {
+                    return Ok(Vec::new());
+                }
+                // A server dry run changes nothing: no question to ask (as kubectl).
+                interact::confirm(
+                    &(self.ask)(plan.changes.len()),
+                    write.yes || kube.server_dry_run,
+                )?;
+                preflight(kube, &plan).await?;
+            } else if plan.is_empty() {
+                // Re-read after a 409 and nothing is left to do: the write that "conflicted"
+                // had landed (its answer was lost with a cut connection) or someone made the
+                // same change.
+                return Ok(applied);
+            }
+            if write.dry_run == DryRun::None
+                && let Keep::Backup(command) = self.keep
+            {
+                match &backup {
+                    // A later round: the same backup, with any object it lacks.
+                    Some(p) => extend_backup(p, &plan)?,
+                    None => {
+                        let dir = write
+                            .backup_dir
+                            .clone()
+                            .unwrap_or_else(|| PathBuf::from("."));
+                        let p = write_backup(&plan, &kube.context, &dir, command)?;
+                        eprintln!(
+                            "backup: {} (restore with `kubectl promfix rollback {}`)",
+                            p.display(),
+                            p.display()
+                        );
+                        backup = Some(p);
+                    }
+                }
+            }
+            match self.write_waves(&plan, &mut applied).await {
+                Written::All => return Ok(applied),
+                Written::Conflict { left } => pending = left,
+                Written::Failed { message, left } => {
+                    return Err(Error::Partial {
+                        message,
+                        applied: names(&applied),
+                        pending: names(&left),
+                        backup: backup_name(&backup),
+                    });
+                }
+            }
+        }
+        Err(Error::Partial {
+            message: format!(
+                "the objects kept changing while this ran ({ROUNDS} rounds of 409 Conflict)"
+            ),
+            applied: names(&applied),
+            pending: if pending.is_empty() {
+                "the rest of the plan".into()
+            } else {
+                names(&pending)
+            },
+            backup: backup_name(&backup),
+        })
+    }
+}
+
+/// How the writes of one round ended.
+enum Written {
+    All,
+    /// A write met 409 Conflict: read again and re-plan; `left` was not written.
+    Conflict {
+        left: Vec<Change>,
+    },
+    /// A write failed (the first in plan order, when several of a wave did).
+    Failed {
+        message: String,
+        left: Vec<Change>,
+    },
+}
+
+/// The result of one write, for its progress line.
+enum Wrote {
+    Ok,
+    Conflict,
+    Failed(kube::Error),
+}
+
+impl Executor<'_> {
+    /// The plan's indices grouped in waves, in the order they are written.
+    fn waves(&self, plan: &Plan) -> Vec<Vec<usize>> {
+        let Some(wave) = self.wave else {
+            return (0..plan.changes.len()).map(|i| vec![i]).collect();
+        };
+        let mut keys: Vec<usize> = plan.changes.iter().map(wave).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.iter()
+            .map(|k| {
+                (0..plan.changes.len())
+                    .filter(|&i| wave(&plan.changes[i]) == *k)
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Print the progress lines of the changes from `*shown` to `upto` (those written; the
+    /// others were not tried). `step`: the spinner already started for the first of them.
+    fn show(
+        &self,
+        plan: &Plan,
+        wrote: &[Option<Wrote>],
+        shown: &mut usize,
+        upto: usize,
+        mut step: Option<Step>,
+    ) {
+        while *shown < upto {
+            let c = &plan.changes[*shown];
+            if let Some(r) = &wrote[*shown] {
+                let s = step.take().unwrap_or_else(|| Step::start((self.label)(c)));
+                match r {
+                    Wrote::Ok if self.kube.server_dry_run => s.done("ok (server dry run)"),
+                    Wrote::Ok => s.done("done"),
+                    Wrote::Conflict => s.fail("changed meanwhile (409): reading again"),
+                    Wrote::Failed(e) => s.fail(&api_message(e)),
+                }
+            }
+            *shown += 1;
+        }
+    }
+
+    /// Write a round's plan wave by wave, each wave's writes at once. The progress lines come in
+    /// plan order whatever order the answers come in; after a 409 or a failure the wave's other
+    /// writes finish, and no later wave starts.
+    async fn write_waves(&self, plan: &Plan, applied: &mut Vec<Change>) -> Written {
+        let kube = self.kube;
+        let n = plan.changes.len();
+        let mut wrote: Vec<Option<Wrote>> = (0..n).map(|_| None).collect();
+        let mut shown = 0;
+        let mut failed: Option<usize> = None;
+        let mut conflict = false;
+        for wave in self.waves(plan) {
+            // One write that is next in plan order: its spinner runs while it is written.
+            let step = (wave.len() == 1 && wave[0] == shown)
+                .then(|| Step::start((self.label)(&plan.changes[wave[0]])));
+            let results =
+                futures::future::join_all(wave.iter().map(|&i| write(kube, &plan.changes[i])))
+                    .await;
+            for (&i, r) in wave.iter().zip(results) {
+                wrote[i] = Some(match r {
+                    Ok(_) => {
+                        applied.push(plan.changes[i].clone());
+                        Wrote::Ok
+                    }
+                    Err(kube::Error::Api(s)) if s.code == 409 => {
+                        conflict = true;
+                        Wrote::Conflict
+                    }
+                    Err(e) => {
+                        failed = Some(failed.map_or(i, |f| f.min(i)));
+                        Wrote::Failed(e)
+                    }
+                });
+            }
+            let stop = conflict || failed.is_some();
+            // The lines up to the first change not written yet (all of them when stopping).
+            let upto = if stop {
+                n
+            } else {
+                (0..n).find(|&i| wrote[i].is_none()).unwrap_or(n)
+            };
+            self.show(plan, &wrote, &mut shown, upto, step);
+            if stop {
+                break;
+            }
+        }
+        let left: Vec<Change> = (0..n)
+            .filter(|&i| !matches!(wrote[i], Some(Wrote::Ok)))
+            .map(|i| plan.changes[i].clone())
+            .collect();
+        match failed {
+            Some(i) => {
+                let error = match &wrote[i] {
+                    Some(Wrote::Failed(e)) => api_message(e),
+                    _ => String::new(),
+                };
+                Written::Failed {
+                    message: format!("{}: {error}", (self.label)(&plan.changes[i])),
+                    left,
+                }
+            }
+            None if conflict => Written::Conflict { left },
+            None => Written::All,
+        }
+    }
+}
+
+fn backup_name(b: &Option<PathBuf>) -> String {
+    b.as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "(none)".into())
 }
 
 /// Server-owned metadata removed before an object is re-created from a backup.

@@ -8,6 +8,8 @@
 //!   replaces whole lists, so it must not land on a newer object). Removing a field another manager
 //!   owns (Helm's `spec.selector`) works with a merge patch `null`; server-side apply that merely
 //!   omits it would leave it in place.
+//! - `Restart`: a strategic merge patch of a workload's pod template annotation, as
+//!   `kubectl rollout restart` sends it (no resourceVersion: it only sets one annotation).
 //! - `Delete`: DELETE with uid and resourceVersion preconditions.
 
 use serde_json::{Map, Value};
@@ -54,6 +56,9 @@ impl ObjectRef {
 pub enum Op {
     Create,
     MergePatch {
+        patch: Value,
+    },
+    Restart {
         patch: Value,
     },
     Delete {

@@ -1,8 +1,9 @@
 //! `kubectl promfix control-plane`: observe → plan (ServiceMonitors, Services, Endpoints to the
-//! secure ports) → show → confirm → pre-flight → back up → apply (re-plan on 409), then print
-//! the node-side manifest edits.
+//! secure ports) → show → confirm → pre-flight → back up → apply (`apply::Executor`: re-plan on
+//! 409), then print the node-side manifest edits.
 
 use crate::Outcome;
+use crate::apply::{self, Executor};
 use crate::cli::{Cli, Command, DryRun};
 use crate::error::{Error, Result};
 use crate::fixes::control_plane::{self as fix, Observed, Wanted};
@@ -34,25 +35,19 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
     }
     let mut edits = Vec::new();
     let mut first_obs: Option<Observed> = None;
-    super::kube_proxy::execute(&kube, write, "control-plane", async || {
-        let obs = observe(&kube).await?;
-        let (plan, e) = fix::plan(&obs, &w);
-        edits = e;
-        if first_obs.is_none() {
-            first_obs = Some(obs);
-        }
-        Ok(plan)
-    })
-    .await?;
+    Executor::new(&kube, write, "control-plane")
+        .run(async || {
+            let obs = observe(&kube).await?;
+            let (plan, e) = fix::plan(&obs, &w);
+            edits = e;
+            if first_obs.is_none() {
+                first_obs = Some(obs);
+            }
+            Ok(plan)
+        })
+        .await?;
     if let (Some(path), Some(obs)) = (&write.helm_values, &first_obs) {
-        let text = serde_yaml_ng::to_string(&fix::helm_values(obs, &w)).unwrap_or_default();
-        std::fs::write(path, text).map_err(|e| {
-            Error::Input(format!(
-                "cannot write the Helm values file {}: {e}",
-                path.display()
-            ))
-        })?;
-        eprintln!("Helm values override written to {}", path.display());
+        apply::write_helm_values(path, &fix::helm_values(obs, &w))?;
     }
     print!("{}", fix::render_edits(&edits));
     Ok(Outcome::Ok)

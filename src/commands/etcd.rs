@@ -2,17 +2,15 @@
 //! they are valid), then observe → plan → show → confirm → pre-flight → back up → apply (re-read
 //! and re-plan on 409, a bounded number of times).
 
-use crate::apply;
+use crate::apply::{self, Executor};
 use crate::certs::{self, CertError};
 use crate::cli::{DryRun, EtcdArgs, GlobalOpts, TlsFrom};
 use crate::error::{Error, Result};
 use crate::fixes::etcd::{self as fix, Observed, Pems, TlsMode, Wanted};
 use crate::kube::{self as k, Kube};
-use crate::output::interact::{self, Step};
-use crate::output::plan_view;
+use crate::output::interact;
 use crate::plan::Plan;
 use serde_json::Value;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 /// Which part of the fix a command runs.
@@ -43,9 +41,6 @@ impl Steps {
         matches!(self, Steps::All | Steps::ServiceMonitor)
     }
 }
-
-/// How many times the whole observe → plan → apply round runs when writes meet 409 Conflict.
-const ROUNDS: usize = 5;
 
 /// Where the certificate files are, from the flags, a layout directory, or the running
 /// kube-apiserver's arguments on this node.
@@ -228,18 +223,37 @@ async fn choose_prometheus(kube: &Kube, ns: Option<&str>, name: Option<&str>) ->
     Ok(all[i].clone())
 }
 
-/// Read everything the plan needs, once, reads in parallel where independent.
-async fn observe(kube: &Kube, prom: &Value, w: &Wanted) -> Result<Observed> {
+/// Every ServiceMonitor and every Namespace (the reads of `observe` that depend on nothing).
+async fn cluster_lists(kube: &Kube) -> Result<(Vec<Value>, Vec<Value>)> {
+    tokio::try_join!(
+        kube.list(&k::SERVICEMONITORS, None, None),
+        kube.list(&k::NAMESPACES, None, None),
+    )
+}
+
+/// Read everything the plan needs, once, in two waves of concurrent reads: the Prometheus, the
+/// ServiceMonitors and Namespaces; then what the etcd ServiceMonitor and the Prometheus' namespace
+/// lead to (Services, Endpoints, EndpointSlices, the Secrets). `fresh`: the ServiceMonitors and
+/// Namespaces just read together with `prom` (the first round), so the first wave is skipped.
+async fn observe(
+    kube: &Kube,
+    prom: &Value,
+    w: &Wanted,
+    fresh: Option<(Vec<Value>, Vec<Value>)>,
+) -> Result<Observed> {
     let prom_ns = prom["metadata"]["namespace"]
         .as_str()
         .unwrap_or("default")
         .to_string();
     let prom_name = prom["metadata"]["name"].as_str().unwrap_or("").to_string();
-    let (prom_now, sms, nss) = tokio::try_join!(
-        kube.get_opt(&k::PROMETHEUSES, Some(&prom_ns), &prom_name),
-        kube.list(&k::SERVICEMONITORS, None, None),
-        kube.list(&k::NAMESPACES, None, None),
-    )?;
+    let (prom_now, sms, nss) = match fresh {
+        Some((sms, nss)) => (Some(prom.clone()), sms, nss),
+        None => tokio::try_join!(
+            kube.get_opt(&k::PROMETHEUSES, Some(&prom_ns), &prom_name),
+            kube.list(&k::SERVICEMONITORS, None, None),
+            kube.list(&k::NAMESPACES, None, None),
+        )?,
+    };
     let prometheus = prom_now.ok_or_else(|| Error::NotFound {
         what: format!("Prometheus {prom_ns}/{prom_name}"),
         hint: "it was deleted while this ran".into(),
@@ -276,17 +290,6 @@ async fn observe(kube: &Kube, prom: &Value, w: &Wanted) -> Result<Observed> {
     } else {
         svc_namespaces.iter().cloned().map(Some).collect()
     };
-    for ns in &scopes {
-        let ns = ns.as_deref();
-        let (svcs, eps, slices) = tokio::try_join!(
-            kube.list(&k::SERVICES, ns, None),
-            kube.list(&k::ENDPOINTS, ns, None),
-            kube.list(&k::ENDPOINTSLICES, ns, Some(fix::SERVICE_NAME_LABEL)),
-        )?;
-        obs.services.extend(svcs);
-        obs.endpoints.extend(eps);
-        obs.endpoint_slices.extend(slices);
-    }
     let mut secret_nss = vec![prom_ns.clone()];
     if let Some(sm) = &found
         && let Some(ns) = sm["metadata"]["namespace"].as_str()
@@ -294,11 +297,27 @@ async fn observe(kube: &Kube, prom: &Value, w: &Wanted) -> Result<Observed> {
     {
         secret_nss.push(ns.to_string());
     }
-    for ns in secret_nss {
-        if let Some(s) = kube.get_opt(&k::SECRETS, Some(&ns), &w.secret_name).await? {
-            obs.secrets.push(s);
-        }
+    // Every scope's Services, Endpoints and EndpointSlices and every Secret at once.
+    let per_scope = futures::future::try_join_all(scopes.iter().map(|ns| async move {
+        let ns = ns.as_deref();
+        tokio::try_join!(
+            kube.list(&k::SERVICES, ns, None),
+            kube.list(&k::ENDPOINTS, ns, None),
+            kube.list(&k::ENDPOINTSLICES, ns, Some(fix::SERVICE_NAME_LABEL)),
+        )
+    }));
+    let secrets = futures::future::try_join_all(
+        secret_nss
+            .iter()
+            .map(|ns| kube.get_opt(&k::SECRETS, Some(ns), &w.secret_name)),
+    );
+    let (per_scope, secrets) = tokio::try_join!(per_scope, secrets)?;
+    for (svcs, eps, slices) in per_scope {
+        obs.services.extend(svcs);
+        obs.endpoints.extend(eps);
+        obs.endpoint_slices.extend(slices);
     }
+    obs.secrets.extend(secrets.into_iter().flatten());
     Ok(obs)
 }
 
@@ -332,7 +351,12 @@ async fn kube_system_args(kube: &Kube, labels: &str) -> Result<Vec<Vec<String>>>
 /// pods' `--etcd-servers` (external etcd, as kubespray runs it).
 async fn endpoints_from_cluster(kube: &Kube) -> Result<Vec<certs::intake::Endpoint>> {
     let mut out: Vec<certs::intake::Endpoint> = Vec::new();
-    for args in kube_system_args(kube, "component=etcd").await? {
+    // Both lists at once (one round trip): the stacked etcd pods win over the apiserver's flags.
+    let (etcd_pods, apiserver_pods) = tokio::try_join!(
+        kube_system_args(kube, "component=etcd"),
+        kube_system_args(kube, "component=kube-apiserver"),
+    )?;
+    for args in etcd_pods {
         for (i, a) in args.iter().enumerate() {
             let value = match a.strip_prefix("--advertise-client-urls") {
                 Some(rest) if rest.starts_with('=') => Some(rest[1..].to_string()),
@@ -353,7 +377,7 @@ async fn endpoints_from_cluster(kube: &Kube) -> Result<Vec<certs::intake::Endpoi
     if !out.is_empty() {
         return Ok(out);
     }
-    for args in kube_system_args(kube, "component=kube-apiserver").await? {
+    for args in apiserver_pods {
         if let Ok(parsed) = certs::intake::parse_apiserver_args(&args, 2379) {
             for e in parsed.servers {
                 if !out.contains(&e) {
@@ -635,7 +659,24 @@ async fn run_fix(
     let mut kube = Kube::connect(global, global.context.first().map(String::as_str)).await?;
     kube.server_dry_run = args.write.dry_run == DryRun::Server;
     let ns = global.namespace.as_deref();
-    let served = match kube.serves(&k::PROMETHEUSES).await {
+    // One wave of reads that depend on nothing: discovery, the Prometheus resources, the etcd
+    // members, every ServiceMonitor and Namespace (observe's first round uses these). The
+    // errors in that order (no operator first).
+    let find_members =
+        (steps.endpoints() || (args.probe && certs.is_some())) && endpoints.is_empty();
+    let (served, prom, members, lists) = tokio::join!(
+        kube.serves(&k::PROMETHEUSES),
+        choose_prometheus(&kube, ns, args.prometheus.prometheus.as_deref()),
+        async {
+            if find_members {
+                Some(endpoints_from_cluster(&kube).await)
+            } else {
+                None
+            }
+        },
+        cluster_lists(&kube),
+    );
+    let served = match served {
         Ok(v) => v,
         Err(e) => return Err(forbidden_reads(&kube, ns, steps, e).await),
     };
@@ -645,22 +686,26 @@ async fn run_fix(
             hint: "this cluster does not serve the operator's resources; install kube-prometheus-stack or kube-prometheus first".into(),
         });
     }
-    let prom = match choose_prometheus(&kube, ns, args.prometheus.prometheus.as_deref()).await {
+    let prom = match prom {
         Ok(p) => p,
         Err(e) => return Err(forbidden_reads(&kube, ns, steps, e).await),
     };
     let prom_ns = prom["metadata"]["namespace"].as_str().map(str::to_string);
     let prom_ns = prom_ns.as_deref().or(ns);
-    if steps.endpoints() || (args.probe && certs.is_some()) {
-        if endpoints.is_empty() {
-            endpoints = match endpoints_from_cluster(&kube).await {
-                Ok(e) => e,
-                Err(e) => return Err(forbidden_reads(&kube, prom_ns, steps, e).await),
-            };
-            if steps.endpoints() {
-                require_ips(&endpoints, "the cluster's etcd server list")?;
-            }
+    if let Some(members) = members {
+        endpoints = match members {
+            Ok(e) => e,
+            Err(e) => return Err(forbidden_reads(&kube, prom_ns, steps, e).await),
+        };
+        if steps.endpoints() {
+            require_ips(&endpoints, "the cluster's etcd server list")?;
         }
+    }
+    let mut lists = match lists {
+        Ok(l) => Some(l),
+        Err(e) => return Err(forbidden_reads(&kube, prom_ns, steps, e).await),
+    };
+    if steps.endpoints() || (args.probe && certs.is_some()) {
         w.ips = endpoint_hosts(&endpoints);
         if let Some(p) = endpoints.first() {
             w.port = if args.endpoints.endpoints.is_empty() {
@@ -675,15 +720,18 @@ async fn run_fix(
     if args.probe
         && let Some(c) = &certs
     {
-        for e in &endpoints {
-            let r = certs::probe::probe(
+        // All at once; the lines in the order of the members.
+        let probes = futures::future::join_all(endpoints.iter().map(|e| {
+            certs::probe::probe(
                 e,
                 c,
                 w.server_name.as_deref(),
                 w.insecure_skip_verify,
                 Duration::from_secs(3),
             )
-            .await;
+        }))
+        .await;
+        for (e, r) in endpoints.iter().zip(probes) {
             if r.is_ok() {
                 eprintln!("probe {e}: {}", r.outcome);
             } else {
@@ -693,172 +741,45 @@ async fn run_fix(
     }
 
     // 4. Rounds of observe → plan → apply.
-    let mut backup: Option<PathBuf> = None;
-    let mut applied: Vec<String> = Vec::new();
-    // What the last round that met a 409 had left to do.
-    let mut pending: Vec<String> = Vec::new();
-    for round in 0..ROUNDS {
-        let obs = match observe(&kube, &prom, &w).await {
-            Ok(o) => o,
-            Err(e) if round == 0 => return Err(forbidden_reads(&kube, prom_ns, steps, e).await),
-            Err(e) => return Err(e),
-        };
-        let (plan, mode) = plan(&obs, &w, steps)?;
-        if round == 0 {
-            // With -o the objects are the output (to redirect into a file): the plan goes to
-            // stderr.
-            let shown = plan_view::render(&plan, args.write.show_secrets);
-            if args.write.output.is_some() {
-                eprint!("{shown}");
-            } else {
-                print!("{shown}");
-            }
-            if let Some(path) = &args.write.helm_values
-                && plan.changes.iter().any(|c| c.helm.is_some())
-            {
-                let text =
-                    serde_yaml_ng::to_string(&helm_values(&w, mode, steps)).unwrap_or_default();
-                std::fs::write(path, text).map_err(|e| {
-                    Error::Input(format!(
-                        "cannot write the Helm values file {}: {e}",
-                        path.display()
-                    ))
-                })?;
-                eprintln!("Helm values override written to {}", path.display());
-            }
-            if args.write.dry_run == DryRun::Client {
-                if let Some(fmt) = args.write.output {
-                    print!(
-                        "{}",
-                        plan_view::objects(&plan, fmt, args.write.show_secrets)
-                    );
-                }
-                return Ok((crate::Outcome::Ok, None));
-            }
-            if plan.is_empty() {
-                return Ok((crate::Outcome::Ok, Some(prom.clone())));
-            }
-            // A server dry run changes nothing: no question to ask (as kubectl).
-            interact::confirm(
-                &format!("Apply these {} changes?", plan.changes.len()),
-                args.write.yes || kube.server_dry_run,
-            )?;
-            apply::preflight(&kube, &plan).await?;
-        } else if plan.is_empty() {
-            // Re-read after a 409 and nothing is left to do: the write that "conflicted" had
-            // landed (its answer was lost with a cut connection) or someone made the same change.
-            return Ok((crate::Outcome::Ok, Some(prom.clone())));
+    let mode = std::cell::Cell::new(None);
+    // The Helm values override, once the first plan is shown, when Helm manages an object.
+    let helm_file = |plan: &Plan| {
+        if let Some(path) = &args.write.helm_values
+            && let Some(mode) = mode.get()
+            && plan.changes.iter().any(|c| c.helm.is_some())
+        {
+            apply::write_helm_values(path, &helm_values(&w, mode, steps))?;
         }
-        if args.write.dry_run == DryRun::None {
-            let dir = args
-                .write
-                .backup_dir
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("."));
-            match &backup {
-                // A later round (after a 409): the same backup, with any object it lacks.
-                Some(p) => apply::extend_backup(p, &plan)?,
-                None => {
-                    let p = apply::write_backup(&plan, &kube.context, &dir, steps.name())?;
-                    eprintln!(
-                        "backup: {} (restore with `kubectl promfix rollback {}`)",
-                        p.display(),
-                        p.display()
-                    );
-                    backup = Some(p);
-                }
-            }
-        }
-        let mut conflict = false;
-        for (i, change) in plan.changes.iter().enumerate() {
-            let step = Step::start(format!("{} {}", verb_word(change), change.object.display()));
-            match apply::write(&kube, change).await {
-                Ok(_) => {
-                    step.done(if kube.server_dry_run {
-                        "ok (server dry run)"
-                    } else {
-                        "done"
-                    });
-                    applied.push(change.object.display());
-                }
-                Err(kube::Error::Api(s)) if s.code == 409 => {
-                    step.fail("changed meanwhile (409): reading again");
-                    pending = plan.changes[i..]
-                        .iter()
-                        .map(|c| c.object.display())
-                        .collect();
-                    conflict = true;
-                    break;
-                }
-                Err(e) => {
-                    step.fail(&api_message(&e));
-                    return Err(Error::Partial {
-                        message: format!(
-                            "{} {}: {}",
-                            verb_word(change),
-                            change.object.display(),
-                            api_message(&e)
-                        ),
-                        applied: if applied.is_empty() {
-                            "nothing".into()
-                        } else {
-                            applied.join(", ")
-                        },
-                        pending: plan.changes[i..]
-                            .iter()
-                            .map(|c| c.object.display())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        backup: backup
-                            .as_ref()
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_else(|| "(none)".into()),
-                    });
-                }
-            }
-        }
-        if !conflict {
-            if steps == Steps::All && args.no_verify && !kube.server_dry_run {
-                eprintln!(
-                    "Prometheus rolls its pods to mount the Secret; check with `kubectl promfix verify`."
-                );
-            }
-            return Ok((crate::Outcome::Ok, Some(prom.clone())));
-        }
+        Ok(())
+    };
+    let exec = Executor {
+        shown: Some(&helm_file),
+        wave: Some(fix::write_wave),
+        ..Executor::new(&kube, &args.write, steps.name())
+    };
+    let mut first = true;
+    let written = exec
+        .run(async || {
+            let obs = match observe(&kube, &prom, &w, lists.take()).await {
+                Ok(o) => o,
+                Err(e) if first => return Err(forbidden_reads(&kube, prom_ns, steps, e).await),
+                Err(e) => return Err(e),
+            };
+            first = false;
+            let (plan, m) = plan(&obs, &w, steps)?;
+            mode.set(Some(m));
+            Ok(plan)
+        })
+        .await?;
+    if args.write.dry_run == DryRun::Client {
+        return Ok((crate::Outcome::Ok, None));
     }
-    Err(Error::Partial {
-        message: format!(
-            "the objects kept changing while this ran ({ROUNDS} rounds of 409 Conflict)"
-        ),
-        applied: if applied.is_empty() {
-            "nothing".into()
-        } else {
-            applied.join(", ")
-        },
-        pending: if pending.is_empty() {
-            "the rest of the plan".into()
-        } else {
-            pending.join(", ")
-        },
-        backup: backup
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "(none)".into()),
-    })
-}
-
-fn verb_word(c: &crate::plan::Change) -> &'static str {
-    match c.op {
-        crate::plan::Op::Create => "create",
-        crate::plan::Op::MergePatch { .. } => "patch",
-        crate::plan::Op::Delete { .. } => "delete",
+    if !written.is_empty() && steps == Steps::All && args.no_verify && !kube.server_dry_run {
+        eprintln!(
+            "Prometheus rolls its pods to mount the Secret; check with `kubectl promfix verify`."
+        );
     }
-}
-
-fn api_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
-        other => other.to_string(),
-    }
+    Ok((crate::Outcome::Ok, Some(prom)))
 }
 
 /// Map a certificate error to the library error (kept for callers that load certs alone).

@@ -1,15 +1,10 @@
 //! `kubectl promfix rollback FILE`: restore the objects of a backup as they were.
 
-use crate::apply;
+use crate::apply::{self, Executor, Keep};
 use crate::cli::{DryRun, GlobalOpts, WriteOpts};
 use crate::error::{Error, Result};
 use crate::kube::{Kube, Res};
-use crate::output::interact::{self, Step};
-use crate::output::plan_view;
 use std::path::Path;
-
-/// How many read → plan → write rounds a rollback makes when writes meet 409 Conflict.
-const ROUNDS: usize = 5;
 
 pub async fn run(global: &GlobalOpts, file: &Path, write: &WriteOpts) -> Result<crate::Outcome> {
     // The file first: no request before it is known to be a backup.
@@ -38,87 +33,25 @@ pub async fn run(global: &GlobalOpts, file: &Path, write: &WriteOpts) -> Result<
     )
     .await?;
     kube.server_dry_run = write.dry_run == DryRun::Server;
-    let mut restored: Vec<String> = Vec::new();
     // Rounds: read → plan → write; a 409 (a controller or someone else changed an object since
     // it was read, e.g. the operator updating the Prometheus' status) reads again and re-plans.
-    for round in 0..ROUNDS {
-        let mut current = Vec::new();
-        for item in &backup.items {
+    let exec = Executor {
+        keep: Keep::RestoringFrom(file),
+        ask: |n| format!("Restore these {n} objects?"),
+        label: |c| format!("restore {}", c.object.display()),
+        ..Executor::new(&kube, write, "rollback")
+    };
+    exec.run(async || {
+        // Every object at once (the resources were checked above).
+        let current = futures::future::try_join_all(backup.items.iter().map(|item| async {
             let res = Res::by_plural(&item.plural)
                 .ok_or_else(|| Error::Input(format!("unknown resource {}", item.plural)))?;
-            current.push(
-                kube.get_opt(&res, item.namespace.as_deref(), &item.name)
-                    .await?,
-            );
-        }
-        let plan = apply::rollback_plan(&backup, &current);
-        if round == 0 {
-            // With -o the objects are the output (to redirect into a file): the plan goes to
-            // stderr.
-            let shown = plan_view::render(&plan, write.show_secrets);
-            if write.output.is_some() {
-                eprint!("{shown}");
-            } else {
-                print!("{shown}");
-            }
-            if write.dry_run == DryRun::Client {
-                if let Some(fmt) = write.output {
-                    print!("{}", plan_view::objects(&plan, fmt, write.show_secrets));
-                }
-                return Ok(crate::Outcome::Ok);
-            }
-            if plan.is_empty() {
-                return Ok(crate::Outcome::Ok);
-            }
-            // A server dry run changes nothing: no question to ask (as kubectl).
-            interact::confirm(
-                &format!("Restore these {} objects?", plan.changes.len()),
-                write.yes || kube.server_dry_run,
-            )?;
-            apply::preflight(&kube, &plan).await?;
-        } else if plan.is_empty() {
-            return Ok(crate::Outcome::Ok);
-        }
-        let mut conflict = false;
-        for change in &plan.changes {
-            let step = Step::start(format!("restore {}", change.object.display()));
-            match apply::write(&kube, change).await {
-                Ok(_) => {
-                    step.done(if kube.server_dry_run {
-                        "ok (server dry run)"
-                    } else {
-                        "done"
-                    });
-                    restored.push(change.object.display());
-                }
-                Err(kube::Error::Api(s)) if s.code == 409 => {
-                    step.fail("changed meanwhile (409): reading again");
-                    conflict = true;
-                    break;
-                }
-                Err(e) => {
-                    let msg = match &e {
-                        kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
-                        other => other.to_string(),
-                    };
-                    step.fail(&msg);
-                    return Err(Error::Other(format!(
-                        "restoring {} failed: {msg}\n  restored: {}\n  hint: run the same rollback again; restored objects are left as they are",
-                        change.object.display(),
-                        if restored.is_empty() {
-                            "nothing".to_string()
-                        } else {
-                            restored.join(", ")
-                        }
-                    )));
-                }
-            }
-        }
-        if !conflict {
-            return Ok(crate::Outcome::Ok);
-        }
-    }
-    Err(Error::Other(format!(
-        "the objects kept changing while restoring ({ROUNDS} rounds of 409 Conflict)\n  hint: run the same rollback again"
-    )))
+            kube.get_opt(&res, item.namespace.as_deref(), &item.name)
+                .await
+        }))
+        .await?;
+        Ok(apply::rollback_plan(&backup, &current))
+    })
+    .await?;
+    Ok(crate::Outcome::Ok)
 }

@@ -664,9 +664,61 @@ pub fn helm_values(w: &Wanted, mode: TlsMode) -> Value {
     v
 }
 
+/// The write wave of a change of the etcd fix: the writes of one wave go out at once, each wave
+/// after the one before it has landed. What must come first is what a later write relies on:
+/// - the Secret before the Prometheus that lists it in `spec.secrets` (a pod cannot mount a
+///   Secret that does not exist) and before a ServiceMonitor that references it;
+/// - the Service's selector gone before its Endpoints are written and its stale EndpointSlices
+///   deleted (while it has a selector, the endpoints and EndpointSlice controllers write those
+///   back).
+///
+/// Within a wave nothing relies on anything else, so a crash after any subset of a wave leaves
+/// objects that a re-run completes and a rollback restores.
+pub fn write_wave(c: &Change) -> usize {
+    match c.object.plural.as_str() {
+        "secrets" | "services" => 0,
+        _ => 1,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_secret_and_the_service_go_first() {
+        let o = seed();
+        let mut w = Wanted::with_defaults();
+        w.pems = Some(Pems {
+            ca: b"ca".to_vec(),
+            cert: b"cert".to_vec(),
+            key: b"key".to_vec(),
+        });
+        let mut plan = plan_secret(&o, &w, TlsMode::Files, &["monitoring".into()]);
+        let waves: Vec<(&str, usize)> = plan
+            .changes
+            .iter()
+            .map(|c| (c.object.kind.as_str(), write_wave(c)))
+            .collect();
+        assert_eq!(waves, [("Secret", 0), ("Prometheus", 1)]);
+        plan.changes.clear();
+        for (kind, plural, wave) in [
+            ("Service", "services", 0),
+            ("Endpoints", "endpoints", 1),
+            ("EndpointSlice", "endpointslices", 1),
+            ("ServiceMonitor", "servicemonitors", 1),
+        ] {
+            let c = Change {
+                object: ObjectRef::of("v1", kind, plural, Some("kube-system"), "etcd"),
+                before: None,
+                after: None,
+                op: Op::Create,
+                reason: String::new(),
+                helm: None,
+            };
+            assert_eq!(write_wave(&c), wave, "{kind}");
+        }
+    }
 
     fn seed() -> Observed {
         Observed {
@@ -756,7 +808,7 @@ mod tests {
                     c.object.kind.as_str(),
                     match c.op {
                         Op::Create => "create",
-                        Op::MergePatch { .. } => "patch",
+                        Op::MergePatch { .. } | Op::Restart { .. } => "patch",
                         Op::Delete { .. } => "delete",
                     },
                 )

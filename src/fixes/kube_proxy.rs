@@ -451,7 +451,7 @@ pub fn plan(obs: &Observed, now: &str) -> Result<(Plan, ConfigSource), String> {
             ),
             before: Some(ds.clone()),
             after: Some(after),
-            op: Op::MergePatch {
+            op: Op::Restart {
                 patch: restart_patch(now),
             },
             reason: "kube-proxy reads its config only at start: restart as `kubectl rollout restart` does"
@@ -666,7 +666,7 @@ mod tests {
         };
         assert_eq!(patch["metadata"]["resourceVersion"], "5");
         assert_eq!(patch["data"].as_object().unwrap().len(), 1);
-        let Op::MergePatch { patch } = &plan.changes[1].op else {
+        let Op::Restart { patch } = &plan.changes[1].op else {
             panic!()
         };
         assert_eq!(

@@ -88,7 +88,7 @@ pub fn render(plan: &Plan, show_secrets: bool) -> String {
     for (i, c) in plan.changes.iter().enumerate() {
         let (sym, what) = match c.op {
             Op::Create => ("+", "create"),
-            Op::MergePatch { .. } => ("~", "patch"),
+            Op::MergePatch { .. } | Op::Restart { .. } => ("~", "patch"),
             Op::Delete { .. } => ("-", "delete"),
         };
         out.push_str(&format!(
