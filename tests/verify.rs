@@ -566,6 +566,35 @@ async fn endpoints_port(tc: &TestCluster, port: u16) {
         ],
     )
     .await;
+    // Prometheus' discovery follows the Endpoints within seconds, but on a loaded machine a
+    // verify run right away could still read the previous step's targets: wait until every
+    // replica scrapes the new port.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let want = format!(":{port}/");
+    for pod in PODS {
+        let path = format!(
+            "/api/v1/namespaces/monitoring/pods/{pod}:9090/proxy/api/v1/targets?state=active"
+        );
+        loop {
+            let out = kubectl(tc, &["get", "--raw", &path]).await;
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+            let urls: Vec<&str> = v["data"]["activeTargets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|t| t["scrapePool"].as_str().is_some_and(|p| p.contains("etcd")))
+                .filter_map(|t| t["scrapeUrl"].as_str())
+                .collect();
+            if !urls.is_empty() && urls.iter().all(|u| u.contains(&want)) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{pod} does not scrape port {port}: {urls:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
 }
 
 /// The other ways an etcd scrape fails, each produced for real against real etcd and real
