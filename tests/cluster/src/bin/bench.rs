@@ -183,7 +183,39 @@ struct Ran {
     stderr: String,
 }
 
-fn run_measured(mut cmd: Command) -> Result<Ran> {
+/// Run `cmd` under GNU time (Debian `time`), which reports the command's own peak RSS. The
+/// rusage of a child of this process would not: the kernel records the memory image the child
+/// had before its exec — a copy of this process, test cluster and all — in its maxrss.
+fn run_measured(cmd: Command) -> Result<Ran> {
+    let gnu_time = promfix_testcluster::harness::require("time", "time")?;
+    let rss_file = tempfile::NamedTempFile::new()?;
+    let mut wrapped = Command::new(gnu_time);
+    wrapped
+        .args(["-f", "%M", "-o"])
+        .arg(rss_file.path())
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => wrapped.env(k, v),
+            None => wrapped.env_remove(k),
+        };
+    }
+    if let Some(d) = cmd.get_current_dir() {
+        wrapped.current_dir(d);
+    }
+    let mut r = run_waited(wrapped)?;
+    let text = std::fs::read_to_string(rss_file.path()).unwrap_or_default();
+    // GNU time writes "Command exited with non-zero status N" before the figure when N != 0.
+    r.maxrss_kib = text
+        .lines()
+        .filter_map(|l| l.trim().parse::<i64>().ok())
+        .next_back()
+        .with_context(|| format!("GNU time gave no peak RSS: {text:?}"))?;
+    Ok(r)
+}
+
+fn run_waited(mut cmd: Command) -> Result<Ran> {
     use std::io::Read;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
