@@ -210,7 +210,7 @@ async fn etcd_on_scenario_c_replaces_stale_slices_and_scrapes_the_members() {
     let d = &decoy;
     eventually(
         "controller-made slices listing the decoy",
-        20,
+        60,
         || async move {
             slice_ips(&slices_of(t, "etcd", SLICE_CONTROLLER))
                 .contains(d)
@@ -237,7 +237,7 @@ async fn etcd_on_scenario_c_replaces_stale_slices_and_scrapes_the_members() {
     let m = &member;
     eventually(
         "a mirrored slice with exactly the member",
-        20,
+        60,
         || async move {
             (slices_of(t, "etcd", SLICE_CONTROLLER).is_empty()
                 && slice_ips(&slices_of(t, "etcd", MIRROR_CONTROLLER)) == [m.clone()])
