@@ -151,13 +151,31 @@ async fn etcd_on_scenario_a_turns_the_etcd_targets_up() {
 /// the EndpointSlice controller lists it in its slices, which go stale when the selector goes.
 fn add_decoy_etcd_pod(tc: &TestCluster, ip: &str) {
     let s = &tc.cluster.store;
+    // Its own node with the decoy's address: the kubelet gives a hostNetwork pod its node's IP
+    // (whatever status the test writes first, the kubelet's own status follows).
+    let nodes = s.rt("nodes");
+    let node = s
+        .create(
+            &nodes,
+            None,
+            json!({"metadata": {"name": "node-decoy", "labels": {"kubernetes.io/hostname": "node-decoy", "kubernetes.io/os": "linux"}}}),
+            &WriteCtx::update("kubelet"),
+        )
+        .unwrap();
+    let mut with_status = node.clone();
+    with_status["status"] = json!({"addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": "node-decoy"}],
+        "conditions": [{"type": "Ready", "status": "True"}]});
+    let mut ctx = WriteCtx::update("kubelet");
+    ctx.subresource = Some("status".into());
+    s.update(&nodes, None, "node-decoy", with_status, &ctx)
+        .unwrap();
     let pods = s.rt("pods");
     let pod = s
         .create(
             &pods,
             Some("kube-system"),
             json!({"metadata": {"name": "etcd-decoy", "namespace": "kube-system", "labels": {"component": "etcd"}},
-                   "spec": {"nodeName": "node1", "hostNetwork": true, "containers": [{"name": "etcd", "image": "registry.k8s.io/etcd:3.5.21-0"}]}}),
+                   "spec": {"nodeName": "node-decoy", "hostNetwork": true, "containers": [{"name": "etcd", "image": "registry.k8s.io/etcd:3.5.21-0"}]}}),
             &WriteCtx::update("test"),
         )
         .unwrap();
