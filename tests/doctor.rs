@@ -401,7 +401,16 @@ async fn a_thousand_nodes_are_diagnosed() {
         t1.elapsed(),
         out.status.code()
     );
-    let (code, v) = doctor_json_within(&tc.kubeconfig, &[], Duration::from_secs(1200)).await;
+    // One process stands in for 1,000 kubelets here: on a loaded machine some scrapes time out
+    // for a while (a stand-in artifact, not the cluster's state); wait until they are answered.
+    let settle = Instant::now() + Duration::from_secs(600);
+    let (code, v) = loop {
+        let (code, v) = doctor_json_within(&tc.kubeconfig, &[], Duration::from_secs(1200)).await;
+        if !cause(&v, "kubelet").contains("context deadline exceeded") || Instant::now() > settle {
+            break (code, v);
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    };
     eprintln!(
         "{nodes}-node cluster diagnosed {:?} after start",
         t0.elapsed()
