@@ -333,18 +333,27 @@ pub fn delegated_answer(
             ),
         );
     }
-    match path {
-        "/metrics" => (
+    let (status, ct, body) = page(path, &always);
+    (status, ct, body.into())
+}
+
+/// The pages a component serves once a request is let in: `/metrics`, its health paths, and
+/// Go's 404 for the rest. Status line, content type, body.
+fn page(path: &str, health: &[&str]) -> (&'static str, &'static str, &'static str) {
+    if path == "/metrics" {
+        (
             "200 OK",
             "text/plain; version=0.0.4; charset=utf-8",
-            METRICS_BODY.into(),
-        ),
-        "/healthz" | "/readyz" | "/livez" => ("200 OK", "text/plain; charset=utf-8", "ok".into()),
-        _ => (
+            METRICS_BODY,
+        )
+    } else if health.contains(&path) {
+        ("200 OK", "text/plain; charset=utf-8", "ok")
+    } else {
+        (
             "404 Not Found",
             "text/plain; charset=utf-8",
-            "404 page not found\n".into(),
-        ),
+            "404 page not found\n",
+        )
     }
 }
 
@@ -408,19 +417,10 @@ async fn answer<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     let head = String::from_utf8_lossy(&buf);
     let (path, auth) = parse_head(&head);
     let resp = match serving {
-        Serving::Plain => match path.as_str() {
-            "/metrics" => response(
-                "200 OK",
-                "text/plain; version=0.0.4; charset=utf-8",
-                METRICS_BODY,
-            ),
-            "/healthz" => response("200 OK", "text/plain; charset=utf-8", "ok"),
-            _ => response(
-                "404 Not Found",
-                "text/plain; charset=utf-8",
-                "404 page not found\n",
-            ),
-        },
+        Serving::Plain => {
+            let (status, ct, body) = page(&path, &["/healthz"]);
+            response(status, ct, body)
+        }
         Serving::Delegated => {
             let Some(cluster) = weak.upgrade() else {
                 return;

@@ -179,11 +179,15 @@ async fn watch(weak: Weak<Cluster>, mut dirs: BTreeMap<String, Seen>) {
 
 /// One pass of the file source over `node`'s directory.
 fn sync_node(cluster: &Cluster, node: &str, seen: &mut Seen) {
-    let files = read_dir(&manifest_dir(cluster, node));
+    // Each file hashed once per pass (the directory is polled every 500 ms).
+    let files: BTreeMap<String, (String, Vec<u8>)> = read_dir(&manifest_dir(cluster, node))
+        .into_iter()
+        .map(|(f, b)| (f, (hash_of(&b), b)))
+        .collect();
     let unchanged = files.len() == seen.len()
         && files
             .iter()
-            .all(|(f, b)| seen.get(f).is_some_and(|e| e.hash == hash_of(b)));
+            .all(|(f, (h, _))| seen.get(f).is_some_and(|e| &e.hash == h));
     if unchanged {
         return;
     }
@@ -191,7 +195,7 @@ fn sync_node(cluster: &Cluster, node: &str, seen: &mut Seen) {
     // Gone or changed: the pod the old content made goes.
     let stale: Vec<String> = seen
         .iter()
-        .filter(|(f, e)| files.get(*f).is_none_or(|b| hash_of(b) != e.hash))
+        .filter(|(f, e)| files.get(*f).is_none_or(|(h, _)| h != &e.hash))
         .map(|(f, _)| f.clone())
         .collect();
     for f in stale {
@@ -206,22 +210,16 @@ fn sync_node(cluster: &Cluster, node: &str, seen: &mut Seen) {
         }
     }
     // New or changed: a pod of the new content (none when it does not parse).
-    for (f, bytes) in &files {
-        if seen.contains_key(f) {
+    for (f, (hash, bytes)) in files {
+        if seen.contains_key(&f) {
             continue;
         }
-        let manifest = std::str::from_utf8(bytes)
+        let manifest = std::str::from_utf8(&bytes)
             .ok()
             .and_then(|t| serde_yaml_ng::from_str::<Value>(t).ok())
             .filter(|v| v["kind"] == "Pod" && v["metadata"]["name"].is_string());
         let pod = manifest.and_then(|m| create_mirror(cluster, node, &m));
-        seen.insert(
-            f.clone(),
-            Entry {
-                hash: hash_of(bytes),
-                pod,
-            },
-        );
+        seen.insert(f, Entry { hash, pod });
     }
 }
 
