@@ -14,26 +14,7 @@ use std::time::{Duration, Instant};
 
 /// The etcd job's active targets, as one Prometheus pod sees them (through pods/proxy).
 async fn etcd_targets(tc: &TestCluster, pod: &str) -> Option<Vec<Value>> {
-    let path =
-        format!("/api/v1/namespaces/monitoring/pods/{pod}:9090/proxy/api/v1/targets?state=active");
-    let mut cmd = tc.kubectl();
-    cmd.args(["get", "--raw", &path]);
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .ok()?
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let v: Value = serde_json::from_slice(&out.stdout).ok()?;
-    Some(
-        v["data"]["activeTargets"]
-            .as_array()?
-            .iter()
-            .filter(|t| t["scrapePool"].as_str().is_some_and(|p| p.contains("etcd")))
-            .cloned()
-            .collect(),
-    )
+    tc.active_targets("monitoring", pod, "etcd").await
 }
 
 fn uids(tc: &TestCluster, pods: &[String]) -> Vec<Value> {

@@ -247,30 +247,6 @@ async fn kube_proxy_fix_dry_run_apply_idempotent_rollback() {
     rolled_out(&tc, 3).await;
 }
 
-/// The active targets of the scrape pools whose name contains `pool`, as one Prometheus pod
-/// sees them (through pods/proxy, with real kubectl).
-async fn targets(tc: &TestCluster, pod: &str, pool: &str) -> Option<Vec<Value>> {
-    let path =
-        format!("/api/v1/namespaces/monitoring/pods/{pod}:9090/proxy/api/v1/targets?state=active");
-    let mut cmd = tc.kubectl();
-    cmd.args(["get", "--raw", &path]);
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .ok()?
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let v: Value = serde_json::from_slice(&out.stdout).ok()?;
-    let t: Vec<Value> = v["data"]["activeTargets"]
-        .as_array()?
-        .iter()
-        .filter(|t| t["scrapePool"].as_str().is_some_and(|p| p.contains(pool)))
-        .cloned()
-        .collect();
-    Some(t)
-}
-
 /// Wait until the pool's targets all satisfy `f` (scrapeUrl, lastError, health).
 async fn wait_targets(
     tc: &TestCluster,
@@ -282,7 +258,7 @@ async fn wait_targets(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
     let mut last = None;
     loop {
-        if let Some(t) = targets(tc, POD, pool).await {
+        if let Some(t) = tc.active_targets("monitoring", POD, pool).await {
             if !t.is_empty()
                 && t.iter().all(|t| {
                     f(

@@ -572,17 +572,13 @@ async fn endpoints_port(tc: &TestCluster, port: u16) {
     let deadline = Instant::now() + Duration::from_secs(60);
     let want = format!(":{port}/");
     for pod in PODS {
-        let path = format!(
-            "/api/v1/namespaces/monitoring/pods/{pod}:9090/proxy/api/v1/targets?state=active"
-        );
         loop {
-            let out = kubectl(tc, &["get", "--raw", &path]).await;
-            let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-            let urls: Vec<&str> = v["data"]["activeTargets"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|t| t["scrapePool"].as_str().is_some_and(|p| p.contains("etcd")))
+            let targets = tc
+                .active_targets("monitoring", pod, "etcd")
+                .await
+                .unwrap_or_else(|| panic!("reading {pod}'s targets through pods/proxy"));
+            let urls: Vec<&str> = targets
+                .iter()
                 .filter_map(|t| t["scrapeUrl"].as_str())
                 .collect();
             if !urls.is_empty() && urls.iter().all(|u| u.contains(&want)) {

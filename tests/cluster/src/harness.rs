@@ -306,13 +306,13 @@ impl TestCluster {
         self.cluster.net
     }
 
-    /// This cluster's temporary directory.
     /// The static pod manifest `name` (`kube-scheduler`, ...) on `node`: editing it is the
     /// node-side edit of a real cluster (the kubelet replaces the pod).
     pub fn static_pod_manifest(&self, node: &str, name: &str) -> PathBuf {
         crate::static_pods::manifest_dir(&self.cluster, node).join(format!("{name}.yaml"))
     }
 
+    /// This cluster's temporary directory.
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
@@ -339,6 +339,38 @@ impl TestCluster {
         let mut c = std::process::Command::new("kubectl");
         c.env("KUBECONFIG", &self.kubeconfig);
         c
+    }
+
+    /// The active targets of the scrape pools whose name contains `pool`, as Prometheus pod
+    /// `namespace/pod` reports them, read with real kubectl through pods/proxy (port 9090).
+    /// `None` when kubectl fails or the answer is not Prometheus' JSON.
+    pub async fn active_targets(
+        &self,
+        namespace: &str,
+        pod: &str,
+        pool: &str,
+    ) -> Option<Vec<Value>> {
+        let path = format!(
+            "/api/v1/namespaces/{namespace}/pods/{pod}:9090/proxy/api/v1/targets?state=active"
+        );
+        let mut cmd = self.kubectl();
+        cmd.args(["get", "--raw", &path]);
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await
+            .ok()?
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        Some(
+            v["data"]["activeTargets"]
+                .as_array()?
+                .iter()
+                .filter(|t| t["scrapePool"].as_str().is_some_and(|p| p.contains(pool)))
+                .cloned()
+                .collect(),
+        )
     }
 
     /// Wait (bounded) until a condition over the store holds.
