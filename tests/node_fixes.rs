@@ -66,7 +66,11 @@ fn get(tc: &TestCluster, plural: &str, ns: Option<&str>, name: &str) -> Value {
 
 fn list(tc: &TestCluster, plural: &str, ns: Option<&str>) -> Vec<Value> {
     let s = &tc.cluster.store;
-    s.list(&s.rt(plural), ns).0
+    s.list(&s.rt(plural), ns)
+        .0
+        .into_iter()
+        .map(std::sync::Arc::unwrap_or_clone)
+        .collect()
 }
 
 fn backups(dir: &Path) -> Vec<PathBuf> {

@@ -235,7 +235,7 @@ pub fn snapshot(tc: &TestCluster) -> BTreeMap<String, Value> {
                 o["metadata"]["namespace"].as_str().unwrap_or(""),
                 o["metadata"]["name"].as_str().unwrap_or("")
             );
-            out.insert(key, o);
+            out.insert(key, std::sync::Arc::unwrap_or_clone(o));
         }
     }
     out
@@ -290,7 +290,11 @@ pub fn get(tc: &TestCluster, plural: &str, ns: Option<&str>, name: &str) -> Opti
 
 pub fn list(tc: &TestCluster, plural: &str, ns: Option<&str>) -> Vec<Value> {
     let s = &tc.cluster.store;
-    s.list(&s.rt(plural), ns).0
+    s.list(&s.rt(plural), ns)
+        .0
+        .into_iter()
+        .map(std::sync::Arc::unwrap_or_clone)
+        .collect()
 }
 
 /// Cert flags for the corpus' good client set (valid, matching; no etcd accepts it).

@@ -1103,6 +1103,10 @@ struct PodRun {
     prometheus: Option<Prometheus>,
     /// The config-reloader has a reload to send.
     reload_pending: bool,
+    /// What the last service-discovery files were computed from: the configuration's hash and
+    /// the store's latest change to the types discovery reads. Unchanged inputs, unchanged
+    /// files (the real discovery is watch-driven: it recomputes on change only).
+    sd_inputs: Option<(u64, u64)>,
 }
 
 fn image_has_shell(image: &str) -> bool {
@@ -1325,7 +1329,7 @@ impl PodRun {
 
     /// The config-reloader: decompress the config file into the envsubst file. Returns whether
     /// the output changed.
-    fn reload_config(&self, cluster: &Cluster) -> bool {
+    fn reload_config(&mut self, cluster: &Cluster) -> bool {
         let Some(r) = self.ctrs.iter().find(|c| c.kind == CtrKind::Reloader) else {
             return false;
         };
@@ -1384,6 +1388,18 @@ impl PodRun {
         };
         // Debian's Prometheus has no Kubernetes service discovery: its targets come from files
         // the store's objects are turned into (controllers::sd), next to the config.
+        let inputs = (
+            {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                expanded.hash(&mut h);
+                h.finish()
+            },
+            cluster.store.last_change(crate::controllers::sd::INPUTS),
+        );
+        if self.sd_inputs == Some(inputs) {
+            return false;
+        }
         let sd_container = Path::new(&cfg_out)
             .parent()
             .unwrap_or(Path::new("/etc/prometheus/config_out"))
@@ -1415,6 +1431,7 @@ impl PodRun {
                 }
             }
         }
+        self.sd_inputs = Some(inputs);
         if std::fs::read(&dst).ok().as_deref() == Some(expanded.as_bytes()) {
             return false;
         }
@@ -1425,6 +1442,7 @@ impl PodRun {
         if std::fs::write(&tmp, expanded.as_bytes()).is_err()
             || std::fs::rename(&tmp, &dst).is_err()
         {
+            self.sd_inputs = None;
             return false;
         }
         true
@@ -2278,6 +2296,7 @@ async fn pod_main(
         last_status: None,
         prometheus: None,
         reload_pending: false,
+        sd_inputs: None,
     };
     let _ = std::fs::create_dir_all(run.root.join("logs"));
     let mut tick = tokio::time::interval(Duration::from_millis(500));

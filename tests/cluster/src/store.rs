@@ -10,7 +10,7 @@ use crate::resources::{Registry, ResourceType};
 use crate::status::{ApiError, ApiResult, Cause};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
 /// How many past events are kept for watches that start from an older resourceVersion.
@@ -40,7 +40,8 @@ pub struct Event {
     pub resource: String,
     pub namespace: Option<String>,
     pub kind: EventKind,
-    pub object: Value,
+    /// Shared with the store and every receiver: a broadcast clones the event per receiver.
+    pub object: Arc<Value>,
     pub rv: u64,
 }
 
@@ -92,8 +93,11 @@ type Key = (String, String, String); // (qualified resource, namespace or "", na
 struct Inner {
     rv: u64,
     uid_seq: u64,
-    objects: BTreeMap<Key, Value>,
+    /// Shared snapshots: a list hands out references, not deep copies (5,000-node clusters).
+    objects: BTreeMap<Key, Arc<Value>>,
     history: VecDeque<Event>,
+    /// The resourceVersion of each type's latest change (qualified resource name).
+    changed: std::collections::HashMap<String, u64>,
 }
 
 /// The store of one test cluster.
@@ -138,6 +142,7 @@ impl Store {
                 uid_seq: 0,
                 objects: BTreeMap::new(),
                 history: VecDeque::new(),
+                changed: Default::default(),
             }),
             tx,
         }
@@ -186,7 +191,25 @@ impl Store {
         )
     }
 
-    pub fn get(&self, rt: &ResourceType, ns: Option<&str>, name: &str) -> ApiResult<Value> {
+    /// The resourceVersion of the latest change to any object of these types (plurals); 0
+    /// when none has changed. Equal answers mean nothing of these types changed in between.
+    pub fn last_change(&self, plurals: &[&str]) -> u64 {
+        let inner = self.lock();
+        plurals
+            .iter()
+            .filter_map(|p| self.registry.by_plural(p))
+            .filter_map(|rt| inner.changed.get(&rt.qualified()).copied())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// [`Store::get`] without the copy: the stored snapshot, shared.
+    pub fn get_shared(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+    ) -> ApiResult<Arc<Value>> {
         self.lock()
             .objects
             .get(&Self::key(rt, ns, name))
@@ -194,20 +217,34 @@ impl Store {
             .ok_or_else(|| ApiError::not_found(rt, name))
     }
 
+    pub fn get(&self, rt: &ResourceType, ns: Option<&str>, name: &str) -> ApiResult<Value> {
+        self.lock()
+            .objects
+            .get(&Self::key(rt, ns, name))
+            .map(|o| Value::clone(o))
+            .ok_or_else(|| ApiError::not_found(rt, name))
+    }
+
     /// Objects of a type, in one namespace or all (`ns = None`), in name order (namespace, then name),
-    /// with the resourceVersion of the list.
-    pub fn list(&self, rt: &ResourceType, ns: Option<&str>) -> (Vec<Value>, u64) {
+    /// with the resourceVersion of the list. The objects are shared snapshots: a writer replaces
+    /// an object, never changes one in place.
+    pub fn list(&self, rt: &ResourceType, ns: Option<&str>) -> (Vec<Arc<Value>>, u64) {
         let inner = self.lock();
         let q = rt.qualified();
+        let ns = if rt.namespaced { ns } else { None };
+        let from: Key = (q.clone(), ns.unwrap_or("").to_string(), String::new());
         let items = inner
             .objects
-            .iter()
-            .filter(|((r, n, _), _)| {
-                *r == q && (ns.is_none() || !rt.namespaced || Some(n.as_str()) == ns)
-            })
+            .range(from..)
+            .take_while(|((r, n, _), _)| *r == q && (ns.is_none() || Some(n.as_str()) == ns))
             .map(|(_, v)| v.clone())
             .collect();
         (items, inner.rv)
+    }
+
+    /// How many objects of a type there are (in one namespace or all).
+    pub fn count(&self, rt: &ResourceType, ns: Option<&str>) -> usize {
+        self.list(rt, ns).0.len()
     }
 
     /// Events after `since` for a type (and namespace), for a watch that starts from a resourceVersion.
@@ -257,19 +294,20 @@ impl Store {
         tx: &broadcast::Sender<Event>,
         rt: &ResourceType,
         kind: EventKind,
-        object: &Value,
+        object: Arc<Value>,
     ) {
         let ev = Event {
             resource: rt.qualified(),
             namespace: if rt.namespaced {
-                meta_str(object, "namespace").map(str::to_string)
+                meta_str(&object, "namespace").map(str::to_string)
             } else {
                 None
             },
             kind,
-            object: object.clone(),
+            object,
             rv: inner.rv,
         };
+        inner.changed.insert(ev.resource.clone(), ev.rv);
         inner.history.push_back(ev.clone());
         while inner.history.len() > HISTORY {
             inner.history.pop_front();
@@ -372,8 +410,9 @@ impl Store {
         }
         inner.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
-        inner.objects.insert(key, obj.clone());
-        Self::record(&mut inner, &self.tx, rt, EventKind::Added, &obj);
+        let shared = Arc::new(obj.clone());
+        inner.objects.insert(key, shared.clone());
+        Self::record(&mut inner, &self.tx, rt, EventKind::Added, shared);
         Ok(obj)
     }
 
@@ -408,7 +447,7 @@ impl Store {
         obj["metadata"]["name"] = json!(name);
         let mut inner = self.lock();
         let key = Self::key(rt, ns, name);
-        let Some(old) = inner.objects.get(&key).cloned() else {
+        let Some(old) = inner.objects.get(&key).map(|o| Value::clone(o)) else {
             return Err(ApiError::not_found(rt, name));
         };
         if let Some(v) = meta_str(&obj, "resourceVersion")
@@ -504,8 +543,9 @@ impl Store {
         }
         inner.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
-        inner.objects.insert(key, obj.clone());
-        Self::record(&mut inner, &self.tx, rt, EventKind::Modified, &obj);
+        let shared = Arc::new(obj.clone());
+        inner.objects.insert(key, shared.clone());
+        Self::record(&mut inner, &self.tx, rt, EventKind::Modified, shared);
         Ok(obj)
     }
 
@@ -519,7 +559,7 @@ impl Store {
     ) -> ApiResult<Value> {
         let mut inner = self.lock();
         let key = Self::key(rt, ns, name);
-        let Some(old) = inner.objects.get(&key).cloned() else {
+        let Some(old) = inner.objects.get(&key).map(|o| Value::clone(o)) else {
             return Err(ApiError::not_found(rt, name));
         };
         if let Some(u) = &pre.uid
@@ -563,7 +603,7 @@ impl Store {
             for k in doomed {
                 if let Some(o) = inner.objects.remove(&k) {
                     inner.rv += 1;
-                    let mut o = o;
+                    let mut o = Value::clone(&o);
                     o["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
                     if let Some(t) = self
                         .registry
@@ -572,7 +612,7 @@ impl Store {
                         .find(|t| t.qualified() == k.0)
                         .cloned()
                     {
-                        Self::record(&mut inner, &self.tx, &t, EventKind::Deleted, &o);
+                        Self::record(&mut inner, &self.tx, &t, EventKind::Deleted, Arc::new(o));
                     }
                 }
             }
@@ -580,7 +620,13 @@ impl Store {
         inner.rv += 1;
         let mut gone = old;
         gone["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
-        Self::record(&mut inner, &self.tx, rt, EventKind::Deleted, &gone);
+        Self::record(
+            &mut inner,
+            &self.tx,
+            rt,
+            EventKind::Deleted,
+            Arc::new(gone.clone()),
+        );
         Ok(gone)
     }
 

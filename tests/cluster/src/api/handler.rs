@@ -903,12 +903,12 @@ fn list_items(x: &Ctx) -> ApiResult<(Vec<Value>, Value)> {
     let all_ns = x.ns.is_none();
     let (items, rv) = x.c.store.list(&x.rt, x.ns());
     let list_rv = list_rv.unwrap_or(rv);
-    let mut keyed: Vec<(String, Value)> = items
+    let mut keyed: Vec<(String, Arc<Value>)> = items
         .into_iter()
         .map(|o| (rel_key(&x.rt, all_ns, &o), o))
         .collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut selected: Vec<(String, Value)> = keyed
+    let mut selected: Vec<(String, Arc<Value>)> = keyed
         .into_iter()
         .filter(|(k, _)| start.as_ref().is_none_or(|s| k.as_str() >= s.as_str()))
         .filter(|(_, o)| filter.matches(o))
@@ -923,7 +923,13 @@ fn list_items(x: &Ctx) -> ApiResult<(Vec<Value>, Value)> {
             meta["remainingItemCount"] = json!(remaining);
         }
     }
-    Ok((selected.into_iter().map(|(_, o)| o).collect(), meta))
+    Ok((
+        selected
+            .into_iter()
+            .map(|(_, o)| Arc::unwrap_or_clone(o))
+            .collect(),
+        meta,
+    ))
 }
 
 fn list(x: &Ctx) -> ApiResult<(u16, Value)> {

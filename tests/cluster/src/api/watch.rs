@@ -11,6 +11,7 @@ use http::{Response, header};
 use http_body_util::{BodyExt, StreamBody};
 use serde_json::{Value, json};
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
@@ -114,7 +115,7 @@ impl Streamer {
         }
         self.last_rv = e.rv;
         match self.translate(&e) {
-            Some(kind) => self.event(kind, e.object).await,
+            Some(kind) => self.event(kind, Arc::unwrap_or_clone(e.object)).await,
             None => true,
         }
     }
@@ -142,12 +143,12 @@ impl Streamer {
         if rv_param.is_empty() || rv_param == "0" {
             let (items, rv) = store.list(&self.a.rt, self.a.ns.as_deref());
             self.last_rv = rv;
-            let items: Vec<Value> = items.into_iter().filter(|o| self.matches(o)).collect();
+            let items: Vec<Arc<Value>> = items.into_iter().filter(|o| self.matches(o)).collect();
             if selective {
-                self.present = Some(items.iter().map(key_of).collect());
+                self.present = Some(items.iter().map(|o| key_of(o)).collect());
             }
             for o in items {
-                if !self.event(EventKind::Added, o).await {
+                if !self.event(EventKind::Added, Arc::unwrap_or_clone(o)).await {
                     return;
                 }
             }
@@ -168,7 +169,7 @@ impl Streamer {
                     items
                         .iter()
                         .filter(|o| self.matches(o))
-                        .map(key_of)
+                        .map(|o| key_of(o))
                         .collect(),
                 );
             }

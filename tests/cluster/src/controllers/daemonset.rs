@@ -129,14 +129,14 @@ pub fn sync_daemonset(store: &Store, ds: &Value) {
     let pods_rt = store.rt("pods");
     let hash = template_hash(ds);
     let kcm = WriteCtx::update(KCM);
-    let nodes: Vec<Value> = store.list(&store.rt("nodes"), None).0;
+    let nodes: Vec<Arc<Value>> = store.list(&store.rt("nodes"), None).0;
     // A set: membership is asked once per pod (5,000-node clusters).
     let wanted: BTreeSet<String> = nodes
         .iter()
         .filter(|n| should_run(ds, n))
         .map(|n| name_of(n).to_string())
         .collect();
-    let live = |store: &Store| -> Vec<Value> {
+    let live = |store: &Store| -> Vec<Arc<Value>> {
         store
             .list(&pods_rt, Some(ns))
             .0
@@ -161,7 +161,7 @@ pub fn sync_daemonset(store: &Store, ds: &Value) {
             },
         );
     };
-    let mut by_node: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut by_node: BTreeMap<String, Vec<Arc<Value>>> = BTreeMap::new();
     for p in live(store) {
         by_node
             .entry(p["spec"]["nodeName"].as_str().unwrap_or("").to_string())
@@ -232,12 +232,12 @@ pub fn sync_daemonset(store: &Store, ds: &Value) {
         if by_node.get(node).is_none_or(|v| v.is_empty())
             && let Ok(p) = store.create(&pods_rt, Some(ns), new_pod(ds, node, &hash), &kcm)
         {
-            by_node.insert(node.clone(), vec![p]);
+            by_node.insert(node.clone(), vec![Arc::new(p)]);
         }
     }
     // status
     let pods = live(store);
-    let on_wanted = |p: &&Value| {
+    let on_wanted = |p: &&Arc<Value>| {
         p["spec"]["nodeName"]
             .as_str()
             .is_some_and(|n| wanted.contains(n))
@@ -313,7 +313,7 @@ mod tests {
         });
     }
 
-    fn pods_of(c: &Cluster) -> Vec<Value> {
+    fn pods_of(c: &Cluster) -> Vec<Arc<Value>> {
         c.store
             .list(&c.store.rt("pods"), Some("kube-system"))
             .0
@@ -390,7 +390,7 @@ mod tests {
             let cur = c.store.get(&rt, Some("kube-system"), "kube-proxy").unwrap();
             sync_daemonset(&c.store, &cur);
             let pods = pods_of(&c);
-            let new: Vec<&Value> = pods
+            let new: Vec<&Arc<Value>> = pods
                 .iter()
                 .filter(|p| p["metadata"]["labels"]["controller-revision-hash"] == h2)
                 .collect();

@@ -94,7 +94,7 @@ pub fn sync_all(store: &Store, managed_label: bool) {
 }
 
 /// Pods of the Service's namespace matching its selector, in name order.
-pub(crate) fn selected_pods(store: &Store, svc: &Value) -> Option<Vec<Value>> {
+pub(crate) fn selected_pods(store: &Store, svc: &Value) -> Option<Vec<Arc<Value>>> {
     let sel = Selector::from_map(&Value::Object(service_selector(svc)?.clone()));
     let pods_rt = store.rt("pods");
     let (pods, _) = store.list(&pods_rt, Some(ns_of(svc)));

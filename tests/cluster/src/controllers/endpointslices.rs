@@ -69,7 +69,7 @@ pub fn spawn_mirroring(cluster: Arc<Cluster>) -> tokio::task::JoinHandle<()> {
     run_loop(store, watch, None, move |_| mirror_all(&s))
 }
 
-fn slices_with(store: &Store, ns: &str, service: &str, manager: &str) -> Vec<Value> {
+fn slices_with(store: &Store, ns: &str, service: &str, manager: &str) -> Vec<Arc<Value>> {
     let rt = store.rt("endpointslices");
     let (items, _) = store.list(&rt, Some(ns));
     items
@@ -84,7 +84,7 @@ fn slices_with(store: &Store, ns: &str, service: &str, manager: &str) -> Vec<Val
 /// Make the set of slices of one owner equal to `desired` (each a slice body without a name):
 /// slices whose ports match are updated in place, the rest created by generateName, leftovers
 /// deleted.
-fn reconcile_slices(store: &Store, ns: &str, existing: Vec<Value>, desired: Vec<Value>) {
+fn reconcile_slices(store: &Store, ns: &str, existing: Vec<Arc<Value>>, desired: Vec<Value>) {
     let rt = store.rt("endpointslices");
     let ctx = WriteCtx::update(KCM);
     let mut existing = existing;
@@ -415,7 +415,7 @@ mod tests {
     use super::super::testutil::{cluster, put, wait_for};
     use super::*;
 
-    fn slices(c: &Cluster, svc: &str, mgr: &str) -> Vec<Value> {
+    fn slices(c: &Cluster, svc: &str, mgr: &str) -> Vec<Arc<Value>> {
         slices_with(&c.store, "kube-system", svc, mgr)
     }
 

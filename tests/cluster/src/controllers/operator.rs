@@ -198,13 +198,19 @@ fn selected_namespaces(store: &Store, p: &Value, field: &str) -> BTreeSet<String
 
 /// Monitors of `plural` selected by `spec.<sel>` in the namespaces of `spec.<nssel>`, in
 /// `namespace/name` order.
-fn selected_monitors(store: &Store, p: &Value, plural: &str, sel: &str, nssel: &str) -> Vec<Value> {
+fn selected_monitors(
+    store: &Store,
+    p: &Value,
+    plural: &str,
+    sel: &str,
+    nssel: &str,
+) -> Vec<Arc<Value>> {
     let Some(s) = Selector::from_label_selector(p["spec"].get(sel), false) else {
         return vec![];
     };
     let nss = selected_namespaces(store, p, nssel);
     let rt = store.rt(plural);
-    let mut v: Vec<Value> = store
+    let mut v: Vec<Arc<Value>> = store
         .list(&rt, None)
         .0
         .into_iter()
@@ -1419,7 +1425,7 @@ fn write_status(store: &Store, p: &Value) {
         let update_rev = sts
             .as_ref()
             .and_then(|s| s["status"]["updateRevision"].as_str().map(str::to_string));
-        let pods: Vec<Value> = store
+        let pods: Vec<Arc<Value>> = store
             .list(&pods_rt, Some(ns))
             .0
             .into_iter()
@@ -1599,7 +1605,7 @@ pub fn sync_statefulset(store: &Store, sts: &Value, pod_index: bool) {
         .iter()
         .map(|n| name_of(n).to_string())
         .collect();
-    let mut pods: BTreeMap<i64, Value> = store
+    let mut pods: BTreeMap<i64, Arc<Value>> = store
         .list(&pods_rt, Some(ns))
         .0
         .into_iter()
@@ -1627,7 +1633,7 @@ pub fn sync_statefulset(store: &Store, sts: &Value, pod_index: bool) {
                 new_pod(sts, i, &update_rev, node, pod_index),
                 &kcm,
             ) {
-                e.insert(p);
+                e.insert(Arc::new(p));
             }
         }
     }
@@ -1637,7 +1643,7 @@ pub fn sync_statefulset(store: &Store, sts: &Value, pod_index: bool) {
             .unwrap_or("")
             .to_string()
     };
-    let all_ready = pods.len() as i64 == replicas && pods.values().all(pod_ready);
+    let all_ready = pods.len() as i64 == replicas && pods.values().all(|p| pod_ready(p));
     if all_ready && let Some((_, victim)) = pods.iter().rev().find(|(_, p)| rev_of(p) != update_rev)
     {
         let _ = store.delete(
@@ -1651,7 +1657,7 @@ pub fn sync_statefulset(store: &Store, sts: &Value, pod_index: bool) {
         );
     }
     // status
-    let pods_now: Vec<Value> = store
+    let pods_now: Vec<Arc<Value>> = store
         .list(&pods_rt, Some(ns))
         .0
         .into_iter()
@@ -1662,7 +1668,12 @@ pub fn sync_statefulset(store: &Store, sts: &Value, pod_index: bool) {
     let old_current = sts["status"]["currentRevision"]
         .as_str()
         .map(str::to_string)
-        .or_else(|| pods_now.iter().map(rev_of).find(|r| *r != update_rev))
+        .or_else(|| {
+            pods_now
+                .iter()
+                .map(|p| rev_of(p))
+                .find(|r| *r != update_rev)
+        })
         .unwrap_or_else(|| update_rev.clone());
     let current_rev = if updated == replicas && pods_now.len() as i64 == replicas {
         update_rev.clone()

@@ -16,6 +16,9 @@ use crate::store::Store;
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 
+/// The types discovery reads (plurals): the files change only when one of them does.
+pub const INPUTS: &[&str] = &["endpoints", "endpointslices", "pods", "services"];
+
 /// `strutil.SanitizeLabelName`.
 pub fn sanitize(n: &str) -> String {
     n.chars()
@@ -121,7 +124,7 @@ fn target_pod_labels(store: &Store, l: &mut Map<String, Value>, target_ref: &Val
         return;
     }
     let prt = store.rt("pods");
-    let Ok(pod) = store.get(
+    let Ok(pod) = store.get_shared(
         &prt,
         target_ref["namespace"].as_str(),
         target_ref["name"].as_str().unwrap_or(""),
@@ -166,7 +169,7 @@ pub fn targets(store: &Store, role: &str, namespaces: &[String]) -> Vec<Value> {
                     json!(name_of(&ep)),
                 );
                 meta_labels(&mut base, "__meta_kubernetes_endpoints", &ep);
-                if let Ok(svc) = store.get(&svc_rt, Some(ns_of(&ep)), name_of(&ep)) {
+                if let Ok(svc) = store.get_shared(&svc_rt, Some(ns_of(&ep)), name_of(&ep)) {
                     service_labels(&mut base, &svc);
                 }
                 for ss in ep["subsets"].as_array().into_iter().flatten() {
@@ -230,7 +233,7 @@ pub fn targets(store: &Store, role: &str, namespaces: &[String]) -> Vec<Value> {
                 meta_labels(&mut base, s, &sl);
                 if let Some(svc_name) =
                     sl["metadata"]["labels"]["kubernetes.io/service-name"].as_str()
-                    && let Ok(svc) = store.get(&svc_rt, Some(ns_of(&sl)), svc_name)
+                    && let Ok(svc) = store.get_shared(&svc_rt, Some(ns_of(&sl)), svc_name)
                 {
                     service_labels(&mut base, &svc);
                 }
