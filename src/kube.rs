@@ -480,6 +480,18 @@ impl Kube {
     }
 
     /// A raw GET returning text (pods/proxy, nodes/proxy).
+    /// A GET whose body is read as it arrives (an answer too large to hold at once).
+    pub async fn get_stream(
+        &self,
+        path: &str,
+    ) -> std::result::Result<impl tokio::io::AsyncRead + Send + Unpin + use<>, kube::Error> {
+        use tokio_util::compat::FuturesAsyncReadCompatExt;
+        let req = http::Request::get(path)
+            .body(Vec::new())
+            .map_err(kube::Error::HttpError)?;
+        Ok(self.client.request_stream(req).await?.compat())
+    }
+
     pub async fn get_text(&self, path: &str) -> std::result::Result<String, kube::Error> {
         let req = http::Request::get(path)
             .body(Vec::new())

@@ -108,19 +108,12 @@ pub fn route_prefix(spec: &Value) -> String {
     }
 }
 
-#[derive(Deserialize)]
-struct TargetsAnswer {
-    data: TargetsData,
-}
-#[derive(Deserialize)]
-struct TargetsData {
-    #[serde(rename = "activeTargets", default)]
-    active: Vec<ActiveTarget>,
-}
+/// One active target: only the fields doctor folds (the rest of the answer, `discoveredLabels`
+/// above all, is skipped as it is parsed).
 #[derive(Deserialize)]
 struct ActiveTarget {
     #[serde(default)]
-    labels: BTreeMap<String, String>,
+    labels: JobLabel,
     #[serde(rename = "scrapePool", default)]
     scrape_pool: String,
     #[serde(default)]
@@ -131,20 +124,106 @@ struct ActiveTarget {
     scrape_url: String,
 }
 
+#[derive(Deserialize, Default)]
+struct JobLabel {
+    #[serde(default)]
+    job: String,
+}
+
 /// Fold Prometheus' `/api/v1/targets` answer into per-component targets.
 pub fn fold_targets(body: &str, into: &mut BTreeMap<Component, Targets>) -> Result<(), String> {
-    let a: TargetsAnswer = serde_json::from_str(body).map_err(|e| e.to_string())?;
-    for t in a.data.active {
-        let job = t.labels.get("job").cloned().unwrap_or_default();
-        let Some(c) = Component::classify(&job).or_else(|| Component::classify(&t.scrape_pool))
-        else {
-            continue;
-        };
-        into.entry(c)
-            .or_default()
-            .add(&job, &t.health, &t.scrape_url, &t.last_error);
+    let mut de = serde_json::Deserializer::from_str(body);
+    fold_from(&mut de, into)
+}
+
+/// [`fold_targets`] from a reader, one target at a time: memory stays flat however many
+/// targets the answer holds (a 5,000-node cluster's answer is tens of megabytes).
+pub fn fold_targets_reader(
+    r: impl std::io::Read,
+    into: &mut BTreeMap<Component, Targets>,
+) -> Result<(), String> {
+    let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(r));
+    fold_from(&mut de, into)
+}
+
+fn fold_from<'de, R: serde_json::de::Read<'de>>(
+    de: &mut serde_json::Deserializer<R>,
+    into: &mut BTreeMap<Component, Targets>,
+) -> Result<(), String> {
+    use serde::de::DeserializeSeed;
+    let mut seen = false;
+    Level {
+        path: &["data", "activeTargets"],
+        into,
+        seen: &mut seen,
+    }
+    .deserialize(&mut *de)
+    .map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    if !seen {
+        return Err("no data.activeTargets in the answer".into());
     }
     Ok(())
+}
+
+/// Walks down `path` (object keys) to the array of active targets, skipping everything else.
+struct Level<'a, 'p> {
+    path: &'p [&'p str],
+    into: &'a mut BTreeMap<Component, Targets>,
+    seen: &'a mut bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Level<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        if self.path.is_empty() {
+            d.deserialize_seq(self)
+        } else {
+            d.deserialize_map(self)
+        }
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Level<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self.path.first() {
+            Some(k) => write!(f, "an object with {k}"),
+            None => f.write_str("an array of targets"),
+        }
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+        let Level { path, into, seen } = self;
+        while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+            if path.first() == Some(&k.as_ref()) {
+                m.next_value_seed(Level {
+                    path: &path[1..],
+                    into: &mut *into,
+                    seen: &mut *seen,
+                })?;
+            } else {
+                m.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut sq: A) -> Result<(), A::Error> {
+        *self.seen = true;
+        while let Some(t) = sq.next_element::<ActiveTarget>()? {
+            let Some(c) =
+                Component::classify(&t.labels.job).or_else(|| Component::classify(&t.scrape_pool))
+            else {
+                continue;
+            };
+            self.into.entry(c).or_default().add(
+                &t.labels.job,
+                &t.health,
+                &t.scrape_url,
+                &t.last_error,
+            );
+        }
+        Ok(())
+    }
 }
 
 fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
@@ -248,13 +327,31 @@ async fn prometheus(kube: &Kube, namespace: Option<&str>) -> (PromPart, Vec<Stri
             let path = format!(
                 "/api/v1/namespaces/{ns}/pods/{pod_name}:{port}/proxy{prefix}/api/v1/targets?state=active"
             );
-            match kube.get_text(&path).await {
-                Ok(body) => match fold_targets(&body, &mut part.targets) {
-                    Ok(()) => read_any = true,
-                    Err(e) => warnings.push(format!(
-                        "the targets of Prometheus pod {ns}/{pod_name} are not Prometheus' answer: {e}"
-                    )),
-                },
+            match kube.get_stream(&path).await {
+                Ok(body) => {
+                    // The answer is folded as it arrives, on a blocking thread (serde_json
+                    // reads synchronously); the targets map goes there and back.
+                    let mut targets = std::mem::take(&mut part.targets);
+                    let folded = tokio::task::spawn_blocking(move || {
+                        let r = fold_targets_reader(tokio_util::io::SyncIoBridge::new(body), &mut targets);
+                        (targets, r)
+                    })
+                    .await;
+                    match folded {
+                        Ok((t, r)) => {
+                            part.targets = t;
+                            match r {
+                                Ok(()) => read_any = true,
+                                Err(e) => warnings.push(format!(
+                                    "the targets of Prometheus pod {ns}/{pod_name} are not Prometheus' answer: {e}"
+                                )),
+                            }
+                        }
+                        Err(e) => warnings.push(format!(
+                            "reading the targets of Prometheus pod {ns}/{pod_name} failed: {e}"
+                        )),
+                    }
+                }
                 Err(e) => warnings.push(format!(
                     "cannot read the targets of Prometheus pod {ns}/{pod_name} (pods/proxy to port {port}{prefix}): {}",
                     crate::Error::api("get", path.clone(), e)
@@ -620,6 +717,59 @@ mod tests {
         assert_eq!(m[&Component::KubeScheduler].down, 1);
         assert_eq!(m[&Component::Kubelet].up, 1);
         assert!(fold_targets("<html>", &mut m).is_err());
+    }
+
+    /// A reader that hands out one byte per read: the fold must not depend on chunk borders.
+    struct Trickle<'a>(&'a [u8]);
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match (self.0.split_first(), buf.first_mut()) {
+                (Some((b, rest)), Some(slot)) => {
+                    *slot = *b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    #[test]
+    fn folds_targets_streamed_and_rejects_other_answers() {
+        let target = |i: usize| {
+            json!({"discoveredLabels": {"__address__": format!("10.0.{}.{}:10249", i / 250, i % 250)},
+                   "labels": {"job": "kube-proxy", "instance": format!("n{i}")},
+                   "scrapePool": "serviceMonitor/monitoring/x-kube-proxy/0",
+                   "scrapeUrl": format!("http://10.0.{}.{}:10249/metrics", i / 250, i % 250),
+                   "lastError": if i.is_multiple_of(2) { "connect: connection refused" } else { "" },
+                   "health": if i.is_multiple_of(2) { "down" } else { "up" }})
+        };
+        // keys in another order than Prometheus writes them, and unknown ones, are fine
+        let body = json!({"data": {"droppedTargets": [], "activeTargets": (0..1000).map(target).collect::<Vec<_>>(),
+                                   "droppedTargetCounts": {"x": 1}}, "status": "success"})
+        .to_string();
+        let mut m = BTreeMap::new();
+        fold_targets_reader(Trickle(body.as_bytes()), &mut m).unwrap();
+        let t = &m[&Component::KubeProxy];
+        assert_eq!((t.up, t.down, t.pending), (500, 500, 0));
+        assert_eq!(t.ports, BTreeSet::from([10249]));
+        let mut again = BTreeMap::new();
+        fold_targets(&body, &mut again).unwrap();
+        assert_eq!(again[&Component::KubeProxy].down, 500);
+        for bad in [
+            r#"{"status": "success", "data": {}}"#,
+            r#"{"status": "error", "errorType": "bad_data", "error": "x"}"#,
+            r#"{"data": {"activeTargets": {}}}"#,
+            r#"{"data": {"activeTargets": []}} trailing"#,
+            r#"{"data": {"activeTargets": [{"health": 1}]}}"#,
+            "",
+        ] {
+            let mut m = BTreeMap::new();
+            assert!(
+                fold_targets_reader(Trickle(bad.as_bytes()), &mut m).is_err(),
+                "accepted {bad:?}"
+            );
+        }
     }
 
     #[test]
