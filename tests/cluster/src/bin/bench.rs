@@ -269,16 +269,38 @@ fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus")
 }
 
-/// Scenario (a) without etcd members (the certificates come from the corpus, `--no-probe`).
+/// Scenario (a) without etcd members (the certificates come from the corpus, `--no-probe`),
+/// settled: the Prometheus pods are Ready and the operator has reported it in the Prometheus
+/// status. A user's cluster is in that state; on a cluster still starting, the operator's status
+/// writes move the Prometheus resourceVersion, and promfix's guarded patch gets a 409 and plans
+/// again (8 more requests), which would be measured instead.
 async fn start(opts: Options) -> Result<TestCluster> {
-    TestCluster::start_builtin(
+    let tc = TestCluster::start_builtin(
         SEED,
         Options {
             without_etcd: true,
             ..opts
         },
     )
-    .await
+    .await?;
+    tc.wait_prometheus_ready(Duration::from_secs(120)).await?;
+    tc.wait_for(
+        "the operator to report the Prometheus available",
+        Duration::from_secs(60),
+        |s| {
+            let p = s
+                .get(&s.rt("prometheuses"), Some("monitoring"), PROM)
+                .ok()?;
+            let want = p["spec"]["replicas"].as_i64().unwrap_or(1);
+            let available = p["status"]["conditions"]
+                .as_array()?
+                .iter()
+                .any(|c| c["type"] == "Available" && c["status"] == "True");
+            (available && p["status"]["availableReplicas"].as_i64() == Some(want)).then_some(())
+        },
+    )
+    .await?;
+    Ok(tc)
 }
 
 fn cert_files() -> [PathBuf; 3] {
