@@ -242,11 +242,6 @@ impl Store {
         (items, inner.rv)
     }
 
-    /// How many objects of a type there are (in one namespace or all).
-    pub fn count(&self, rt: &ResourceType, ns: Option<&str>) -> usize {
-        self.list(rt, ns).0.len()
-    }
-
     /// Events after `since` for a type (and namespace), for a watch that starts from a resourceVersion.
     pub fn events_since(
         &self,
@@ -780,6 +775,59 @@ mod tests {
             .unwrap();
         }
         s
+    }
+
+    #[test]
+    fn list_is_one_type_in_one_namespace_and_last_change_follows_writes() {
+        let s = store();
+        let ctx = WriteCtx::update("t");
+        let (svc, ep) = (s.rt("services"), s.rt("endpoints"));
+        for (rt, ns, name) in [
+            (&svc, "monitoring", "b"),
+            (&svc, "kube-system", "a"),
+            (&svc, "default", "c"),
+            (&ep, "kube-system", "a"),
+        ] {
+            s.create(rt, Some(ns), json!({"metadata": {"name": name}}), &ctx)
+                .unwrap();
+        }
+        let names = |v: Vec<Arc<Value>>| -> Vec<String> {
+            v.iter()
+                .map(|o| {
+                    format!(
+                        "{}/{}",
+                        o["metadata"]["namespace"].as_str().unwrap_or(""),
+                        o["metadata"]["name"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            names(s.list(&svc, None).0),
+            ["default/c", "kube-system/a", "monitoring/b"]
+        );
+        assert_eq!(
+            names(s.list(&svc, Some("kube-system")).0),
+            ["kube-system/a"]
+        );
+        assert!(s.list(&svc, Some("nope")).0.is_empty());
+        // a cluster-scoped type ignores the namespace
+        assert_eq!(s.list(&s.rt("namespaces"), Some("kube-system")).0.len(), 3);
+        // the snapshot handed out is not changed by a later write
+        let before = s.list(&svc, Some("kube-system")).0;
+        let seen = s.last_change(&["services"]);
+        assert!(seen > s.last_change(&["pods"]));
+        s.update(
+            &svc,
+            Some("kube-system"),
+            "a",
+            json!({"metadata": {"name": "a", "labels": {"x": "y"}}}),
+            &ctx,
+        )
+        .unwrap();
+        assert!(before[0]["metadata"]["labels"].is_null());
+        assert!(s.last_change(&["services"]) > seen);
+        assert_eq!(s.last_change(&["pods"]), 0);
     }
 
     #[test]
