@@ -292,25 +292,35 @@ async fn a_pod_older_than_the_secret_listing_has_no_files_until_rolled() {
 async fn slices_made_for_a_selector_stay_after_it_is_removed() {
     let tc = start_with(SEED, fast()).await;
     let s = &tc.cluster.store;
-    let ip = format!("127.{}.2.77", tc.net());
-    // A ready pod the etcd Service's selector matches, as an etcd static pod would be.
+    // A pod the etcd Service's selector matches, as an etcd static pod would be. The kubelet
+    // runs it and writes its status (a status written here would race with the kubelet's).
     let pods = s.rt("pods");
-    let pod = s
-        .create(
-            &pods,
-            Some("kube-system"),
-            json!({"metadata": {"name": "etcd-fake", "namespace": "kube-system", "labels": {"component": "etcd"}},
-                   "spec": {"nodeName": "node1", "hostNetwork": true, "containers": [{"name": "etcd", "image": "registry.k8s.io/etcd:3.5.21-0"}]}}),
-            &promfix_testcluster::store::WriteCtx::update("test"),
-        )
-        .unwrap();
-    let mut with_status = pod.clone();
-    with_status["status"] = json!({"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "hostIP": ip,
-        "conditions": [{"type": "Ready", "status": "True"}]});
-    let mut ctx = promfix_testcluster::store::WriteCtx::update("kubelet");
-    ctx.subresource = Some("status".into());
-    s.update(&pods, Some("kube-system"), "etcd-fake", with_status, &ctx)
-        .unwrap();
+    s.create(
+        &pods,
+        Some("kube-system"),
+        json!({"metadata": {"name": "etcd-fake", "namespace": "kube-system", "labels": {"component": "etcd"}},
+               "spec": {"nodeName": "node1", "hostNetwork": true, "containers": [{"name": "etcd", "image": "registry.k8s.io/etcd:3.5.21-0"}]}}),
+        &promfix_testcluster::store::WriteCtx::update("test"),
+    )
+    .unwrap();
+    let t = &tc;
+    let ip: String = eventually(
+        "the kubelet to report the pod Ready with its IP",
+        20,
+        || async move {
+            let s = &t.cluster.store;
+            let p = s
+                .get(&s.rt("pods"), Some("kube-system"), "etcd-fake")
+                .ok()?;
+            let ready = p["status"]["conditions"]
+                .as_array()?
+                .iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True");
+            let ip = p["status"]["podIP"].as_str().filter(|ip| !ip.is_empty())?;
+            ready.then(|| ip.to_string())
+        },
+    )
+    .await;
     let slice_has_ip = |tc: &promfix_testcluster::harness::TestCluster| {
         let s = &tc.cluster.store;
         let (slices, _) = s.list(&s.rt("endpointslices"), Some("kube-system"));
@@ -321,7 +331,6 @@ async fn slices_made_for_a_selector_stay_after_it_is_removed() {
                 && sl["endpoints"].to_string().contains(&ip)
         })
     };
-    let t = &tc;
     eventually(
         "a controller-made slice with the pod's address",
         10,
