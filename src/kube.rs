@@ -479,24 +479,29 @@ impl Kube {
         Ok(answer["status"]["allowed"].as_bool() == Some(true))
     }
 
-    /// A raw GET returning text (pods/proxy, nodes/proxy).
-    /// A GET whose body is read as it arrives (an answer too large to hold at once).
+    /// A raw GET of `path` (pods/proxy, nodes/proxy), without a body.
+    fn raw_get(path: &str) -> std::result::Result<http::Request<Vec<u8>>, kube::Error> {
+        http::Request::get(path)
+            .body(Vec::new())
+            .map_err(kube::Error::HttpError)
+    }
+
+    /// A raw GET whose body is read as it arrives (an answer too large to hold at once).
     pub async fn get_stream(
         &self,
         path: &str,
     ) -> std::result::Result<impl tokio::io::AsyncRead + Send + Unpin + use<>, kube::Error> {
         use tokio_util::compat::FuturesAsyncReadCompatExt;
-        let req = http::Request::get(path)
-            .body(Vec::new())
-            .map_err(kube::Error::HttpError)?;
-        Ok(self.client.request_stream(req).await?.compat())
+        Ok(self
+            .client
+            .request_stream(Self::raw_get(path)?)
+            .await?
+            .compat())
     }
 
+    /// A raw GET returning text.
     pub async fn get_text(&self, path: &str) -> std::result::Result<String, kube::Error> {
-        let req = http::Request::get(path)
-            .body(Vec::new())
-            .map_err(kube::Error::HttpError)?;
-        self.client.request_text(req).await
+        self.client.request_text(Self::raw_get(path)?).await
     }
 
     /// Run a command in a container over WebSocket (`pods/exec`), without stdin and without a

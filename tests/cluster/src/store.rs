@@ -217,12 +217,9 @@ impl Store {
             .ok_or_else(|| ApiError::not_found(rt, name))
     }
 
+    /// The stored object, as a copy of its own.
     pub fn get(&self, rt: &ResourceType, ns: Option<&str>, name: &str) -> ApiResult<Value> {
-        self.lock()
-            .objects
-            .get(&Self::key(rt, ns, name))
-            .map(|o| Value::clone(o))
-            .ok_or_else(|| ApiError::not_found(rt, name))
+        self.get_shared(rt, ns, name).map(Arc::unwrap_or_clone)
     }
 
     /// Objects of a type, in one namespace or all (`ns = None`), in name order (namespace, then name),

@@ -13,25 +13,7 @@ const SVC: &str = "prom-prometheus-operator-kube-etcd";
 
 /// The etcd job's active targets, as one Prometheus pod sees them (through pods/proxy).
 async fn etcd_targets(tc: &TestCluster, pod: &str) -> Option<Vec<Value>> {
-    let path =
-        format!("/api/v1/namespaces/monitoring/pods/{pod}:9090/proxy/api/v1/targets?state=active");
-    let out = kubectl(tc, &["get", "--raw", &path]).await;
-    if !out.status.success() {
-        return None;
-    }
-    let v: Value = serde_json::from_slice(&out.stdout).ok()?;
-    Some(
-        v["data"]["activeTargets"]
-            .as_array()?
-            .iter()
-            .filter(|t| {
-                t["scrapePool"]
-                    .as_str()
-                    .is_some_and(|p| p.contains("kube-etcd"))
-            })
-            .cloned()
-            .collect(),
-    )
+    tc.active_targets("monitoring", pod, "kube-etcd").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
