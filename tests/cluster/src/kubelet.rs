@@ -1126,6 +1126,35 @@ fn image_repo(image: &str) -> &str {
     }
 }
 
+/// The major version of an image's tag (`quay.io/prometheus/prometheus:v3.6.0` -> 3); None
+/// without a tag or with one that is not a version.
+fn image_major(image: &str) -> Option<u32> {
+    let image = image.split('@').next().unwrap_or(image);
+    let tag = &image[image_repo(image).len()..];
+    let tag = tag.strip_prefix(':')?;
+    tag.trim_start_matches('v').split('.').next()?.parse().ok()
+}
+
+/// Flags that make the installed Prometheus (`installed`, e.g. `2.42.0+ds`) behave like the
+/// version the pod's image names where the tests can tell them apart.
+///
+/// Prometheus 3 has one service-discovery manager, which keeps a provider whose configuration
+/// did not change across a reload. 2.x ships it behind `new-service-discovery-manager`; its
+/// default (legacy) manager restarts every provider on each reload and names them in map order,
+/// so a discovery update in flight during the reload is stored under the old provider's name
+/// and never replaced: the scrape pool keeps a stale target until the next reload
+/// (prometheus/prometheus#13609). A reload racing a discovery change is what every fix here
+/// causes, so for a v3 image the 2.x binary runs the v3 manager.
+fn prometheus_compat_flags(image: &str, installed: &str) -> Vec<String> {
+    let major = |v: &str| v.split('.').next().and_then(|m| m.parse::<u32>().ok());
+    match (image_major(image), major(installed)) {
+        (Some(want), Some(have)) if want >= 3 && have < 3 => {
+            vec!["--enable-feature=new-service-discovery-manager".into()]
+        }
+        _ => Vec::new(),
+    }
+}
+
 fn hex_id(parts: &[&str]) -> String {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
@@ -1540,6 +1569,10 @@ impl PodRun {
                 read_only: false,
             });
         }
+        argv.extend(prometheus_compat_flags(
+            c.spec["image"].as_str().unwrap_or(""),
+            &prom.version,
+        ));
         argv.push(format!("--web.listen-address={}:9090", self.ip));
         argv
     }
@@ -2632,6 +2665,32 @@ mod tests {
             "registry:5000/busybox"
         );
         assert_eq!(image_repo("busybox@sha256:abc"), "busybox");
+    }
+
+    #[test]
+    fn a_v3_image_gets_the_v3_discovery_manager_from_a_2x_binary() {
+        const FLAG: &str = "--enable-feature=new-service-discovery-manager";
+        assert_eq!(image_major("quay.io/prometheus/prometheus:v3.6.0"), Some(3));
+        assert_eq!(
+            image_major("registry:5000/prometheus:v2.54.1@sha256:ab"),
+            Some(2)
+        );
+        assert_eq!(image_major("registry:5000/prometheus"), None);
+        assert_eq!(image_major("prometheus:latest"), None);
+        assert_eq!(
+            prometheus_compat_flags("quay.io/prometheus/prometheus:v3.6.0", "2.42.0+ds"),
+            vec![FLAG.to_string()]
+        );
+        for (image, installed) in [
+            ("quay.io/prometheus/prometheus:v2.54.1", "2.42.0+ds"),
+            ("quay.io/prometheus/prometheus:v3.6.0", "3.5.0+ds"),
+            ("quay.io/prometheus/prometheus:latest", "2.42.0+ds"),
+        ] {
+            assert!(
+                prometheus_compat_flags(image, installed).is_empty(),
+                "{image} on {installed}"
+            );
+        }
     }
 
     #[test]
