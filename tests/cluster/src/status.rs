@@ -88,6 +88,17 @@ impl ApiError {
         )
     }
 
+    /// The request outlived the API server's request timeout (`--request-timeout`, 1m0s):
+    /// `apierrors.NewTimeoutError`, as the timeout filter sends it.
+    pub fn timeout() -> Self {
+        base(
+            504,
+            "Timeout",
+            "Timeout: request did not complete within requested timeout - context deadline exceeded"
+                .to_string(),
+        )
+    }
+
     /// The optimistic-concurrency conflict of a stale resourceVersion.
     pub fn conflict_modified(rt: &ResourceType, name: &str) -> Self {
         Self::conflict(

@@ -23,6 +23,9 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+/// kube-apiserver's default `--request-timeout`: how long a non-watch request may last.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The decoded query string, in order, repeated keys kept.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Query(pub Vec<(String, String)>);
@@ -1038,10 +1041,15 @@ fn patch_object(x: &Ctx, body: &[u8]) -> ApiResult<(u16, Value)> {
     } else {
         manager(x)
     };
-    let mut last_err = None;
-    // GuaranteedUpdate applies the patch to the newest object again after a conflict of a
-    // concurrent write; bounded here only to never spin forever.
-    for _attempt in 0..100 {
+    // GuaranteedUpdate applies the patch to the newest object again after a conflict with a
+    // concurrent write, for as long as the request may last (the API server's default
+    // --request-timeout, then 504 Timeout). A count would not do: a writer faster than one
+    // patch can win any number of rounds in a row.
+    let deadline = std::time::Instant::now() + REQUEST_TIMEOUT;
+    loop {
+        if std::time::Instant::now() >= deadline {
+            return Err(ApiError::timeout());
+        }
         let mut ctx = if apply {
             WriteCtx::apply(&manager)
         } else {
@@ -1066,7 +1074,7 @@ fn patch_object(x: &Ctx, body: &[u8]) -> ApiResult<(u16, Value)> {
             match x.c.store.create(&x.rt, x.ns(), obj, &ctx) {
                 Ok(o) => return Ok((201, o)),
                 Err(e) if e.reason == "AlreadyExists" => {
-                    last_err = Some(e);
+                    std::thread::yield_now();
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -1089,13 +1097,12 @@ fn patch_object(x: &Ctx, body: &[u8]) -> ApiResult<(u16, Value)> {
         new["metadata"]["resourceVersion"] = json!(rv_of(&cur));
         match x.c.store.update(&x.rt, x.ns(), &x.name, new, &ctx) {
             Err(e) if e.code == 409 && e.message.contains("the object has been modified") => {
-                last_err = Some(e);
+                std::thread::yield_now();
                 continue;
             }
             r => return r.map(|o| (200, o)),
         }
     }
-    Err(last_err.unwrap_or_else(|| ApiError::conflict_modified(&x.rt, &x.name)))
 }
 
 /// DeleteOptions from the body (optional) and the query.
