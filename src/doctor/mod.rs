@@ -165,15 +165,18 @@ pub enum ErrorClass {
 impl ErrorClass {
     pub fn of(err: &str) -> ErrorClass {
         let e = err.to_ascii_lowercase();
+        // Prometheus' scrape error for a non-2xx answer: `server returned HTTP status 403
+        // Forbidden`. A bare "403" would also match an address (`127.0.0.1:40301`).
+        let status = |code: &str| e.contains(&format!("server returned http status {code}"));
         if e.contains("connection refused") {
             ErrorClass::Refused
-        } else if e.contains("403") {
+        } else if status("403") {
             ErrorClass::Forbidden
-        } else if e.contains("401") {
+        } else if status("401") {
             ErrorClass::Unauthorized
         } else if e.contains("http response to https client")
             || e.contains("http request to an https server")
-            || e.contains("400 bad request")
+            || status("400")
             || e.contains("malformed http response")
         {
             ErrorClass::HttpToHttps
@@ -473,6 +476,24 @@ mod tests {
             ErrorClass::HttpToHttps
         );
         assert_eq!(ErrorClass::of("EOF"), ErrorClass::Other);
+        // Ephemeral ports and addresses that contain a status code are not that status (a CI
+        // run saw etcd's TLS 1.3 rejection this way, from local port 40106).
+        for (e, want) in [
+            (
+                "Get \"https://127.10.2.11:2379/metrics\": write tcp 127.0.0.1:40106->127.10.2.11:2379: write: broken pipe",
+                ErrorClass::Other,
+            ),
+            (
+                "Get \"https://10.0.40.3:10250/metrics\": read tcp 10.0.0.1:40301->10.0.40.3:10250: read: connection reset by peer",
+                ErrorClass::Other,
+            ),
+            (
+                "Get \"http://10.4.0.1:40100/metrics\": context deadline exceeded",
+                ErrorClass::Timeout,
+            ),
+        ] {
+            assert_eq!(ErrorClass::of(e), want, "{e}");
+        }
     }
 
     #[test]
