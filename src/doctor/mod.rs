@@ -167,16 +167,18 @@ impl ErrorClass {
         let e = err.to_ascii_lowercase();
         // Prometheus' scrape error for a non-2xx answer: `server returned HTTP status 403
         // Forbidden`. A bare "403" would also match an address (`127.0.0.1:40301`).
-        let status = |code: &str| e.contains(&format!("server returned http status {code}"));
+        let status = e
+            .split_once("server returned http status ")
+            .and_then(|(_, rest)| rest.get(..3));
         if e.contains("connection refused") {
             ErrorClass::Refused
-        } else if status("403") {
+        } else if status == Some("403") {
             ErrorClass::Forbidden
-        } else if status("401") {
+        } else if status == Some("401") {
             ErrorClass::Unauthorized
         } else if e.contains("http response to https client")
             || e.contains("http request to an https server")
-            || status("400")
+            || status == Some("400")
             || e.contains("malformed http response")
         {
             ErrorClass::HttpToHttps

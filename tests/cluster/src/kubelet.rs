@@ -1126,13 +1126,11 @@ fn image_repo(image: &str) -> &str {
     }
 }
 
-/// The major version of an image's tag (`quay.io/prometheus/prometheus:v3.6.0` -> 3); None
-/// without a tag or with one that is not a version.
-fn image_major(image: &str) -> Option<u32> {
+/// The tag of an image reference (`quay.io/prometheus/prometheus:v3.6.0` -> `v3.6.0`); None
+/// without one.
+fn image_tag(image: &str) -> Option<&str> {
     let image = image.split('@').next().unwrap_or(image);
-    let tag = &image[image_repo(image).len()..];
-    let tag = tag.strip_prefix(':')?;
-    tag.trim_start_matches('v').split('.').next()?.parse().ok()
+    image[image_repo(image).len()..].strip_prefix(':')
 }
 
 /// Flags that make the installed Prometheus (`installed`, e.g. `2.42.0+ds`) behave like the
@@ -1146,9 +1144,9 @@ fn image_major(image: &str) -> Option<u32> {
 /// (prometheus/prometheus#13609). A reload racing a discovery change is what every fix here
 /// causes, so for a v3 image the 2.x binary runs the v3 manager.
 fn prometheus_compat_flags(image: &str, installed: &str) -> Vec<String> {
-    let major = |v: &str| v.split('.').next().and_then(|m| m.parse::<u32>().ok());
-    match (image_major(image), major(installed)) {
-        (Some(want), Some(have)) if want >= 3 && have < 3 => {
+    use crate::controllers::endpoints::version_at_least;
+    match image_tag(image) {
+        Some(tag) if version_at_least(tag, 3, 0) && !version_at_least(installed, 3, 0) => {
             vec!["--enable-feature=new-service-discovery-manager".into()]
         }
         _ => Vec::new(),
@@ -2670,13 +2668,16 @@ mod tests {
     #[test]
     fn a_v3_image_gets_the_v3_discovery_manager_from_a_2x_binary() {
         const FLAG: &str = "--enable-feature=new-service-discovery-manager";
-        assert_eq!(image_major("quay.io/prometheus/prometheus:v3.6.0"), Some(3));
         assert_eq!(
-            image_major("registry:5000/prometheus:v2.54.1@sha256:ab"),
-            Some(2)
+            image_tag("quay.io/prometheus/prometheus:v3.6.0"),
+            Some("v3.6.0")
         );
-        assert_eq!(image_major("registry:5000/prometheus"), None);
-        assert_eq!(image_major("prometheus:latest"), None);
+        assert_eq!(
+            image_tag("registry:5000/prometheus:v2.54.1@sha256:ab"),
+            Some("v2.54.1")
+        );
+        assert_eq!(image_tag("registry:5000/prometheus"), None);
+        assert_eq!(image_tag("prometheus:latest"), Some("latest"));
         assert_eq!(
             prometheus_compat_flags("quay.io/prometheus/prometheus:v3.6.0", "2.42.0+ds"),
             vec![FLAG.to_string()]
