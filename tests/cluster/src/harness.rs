@@ -494,10 +494,7 @@ pub fn require(program: &str, package: &str) -> Result<PathBuf> {
 
 /// A pod's Ready condition is True.
 pub fn is_ready(pod: &Value) -> bool {
-    pod["status"]["conditions"].as_array().is_some_and(|c| {
-        c.iter()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True")
-    })
+    crate::controllers::pod_ready(pod)
 }
 
 fn load_object(store: &Store, obj: &Value) -> Result<()> {

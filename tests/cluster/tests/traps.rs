@@ -312,12 +312,8 @@ async fn slices_made_for_a_selector_stay_after_it_is_removed() {
             let p = s
                 .get(&s.rt("pods"), Some("kube-system"), "etcd-fake")
                 .ok()?;
-            let ready = p["status"]["conditions"]
-                .as_array()?
-                .iter()
-                .any(|c| c["type"] == "Ready" && c["status"] == "True");
             let ip = p["status"]["podIP"].as_str().filter(|ip| !ip.is_empty())?;
-            ready.then(|| ip.to_string())
+            promfix_testcluster::harness::is_ready(&p).then(|| ip.to_string())
         },
     )
     .await;
