@@ -42,8 +42,14 @@ pub struct NetLock {
 impl NetLock {
     /// Take the first free octet in `range`.
     pub fn acquire(range: std::ops::RangeInclusive<u8>) -> Result<NetLock> {
+        Self::acquire_in("", range)
+    }
+
+    /// Take the first free number in `range` among the locks of `kind` (a subdirectory of the
+    /// lock directory; "" for the stand-in's network octets).
+    pub fn acquire_in(kind: &str, range: std::ops::RangeInclusive<u8>) -> Result<NetLock> {
         use std::os::unix::io::AsRawFd;
-        let dir = lock_dir();
+        let dir = lock_dir().join(kind);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         for net in range {
             let path = dir.join(format!("{net}.lock"));
@@ -218,32 +224,8 @@ impl TestCluster {
         // etcd: PKI in the scenario's layout, then real members.
         let (mut pki, mut etcd, mut etcd_certs_dir) = (None, None, None);
         if let Some(e) = spec.etcd.as_ref().filter(|_| !opts.without_etcd) {
-            let layout = match e.layout {
-                EtcdLayout::Kubespray => Layout::Kubespray,
-                EtcdLayout::Kubeadm => Layout::Kubeadm,
-            };
-            let hosts: Vec<(String, Ipv4Addr)> =
-                e.members.iter().map(|m| (m.name.clone(), m.ip)).collect();
-            let p = crate::peers::certs::generate(layout, &hosts, &dir.path().join("etcd-pki"))
-                .context("generating the etcd PKI")?;
-            let eopts = EtcdOptions {
-                metrics: e.metrics_url.is_some(),
-                ..Default::default()
-            };
-            let c = EtcdCluster::start(&p, &dir.path().join("etcd"), eopts)
-                .await
-                .context("starting etcd")?;
-            // The first node's files, where the layout keeps them (kubeadm: the pki directory,
-            // so apiserver-etcd-client.* one level above etcd/ is found too).
-            let ca_dir =
-                p.ca.cert
-                    .parent()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| p.dir.clone());
-            etcd_certs_dir = Some(match layout {
-                Layout::Kubespray => ca_dir,
-                Layout::Kubeadm => ca_dir.parent().map(Path::to_path_buf).unwrap_or(ca_dir),
-            });
+            let (p, c, certs) = start_etcd(e, dir.path(), None).await?;
+            etcd_certs_dir = Some(certs);
             pki = Some(p);
             etcd = Some(c);
         }
@@ -476,6 +458,44 @@ fn spawn_root_ca_publisher(store: Arc<Store>, ca_pem: String) -> JoinHandle<()> 
             }
         }
     })
+}
+
+/// The scenario's etcd members: their PKI in the scenario's layout below `dir/etcd-pki`, the
+/// members themselves (inside `netns` when given), and the first node's certificate directory
+/// (what a user passes to `--from-dir`, or whose files to `--ca/--cert/--key`).
+pub(crate) async fn start_etcd(
+    e: &crate::scenario::EtcdSpec,
+    dir: &Path,
+    netns: Option<Arc<crate::real::NetNs>>,
+) -> Result<(EtcdPki, EtcdCluster, PathBuf)> {
+    require("etcd", "etcd-server")?;
+    let layout = match e.layout {
+        EtcdLayout::Kubespray => Layout::Kubespray,
+        EtcdLayout::Kubeadm => Layout::Kubeadm,
+    };
+    let hosts: Vec<(String, Ipv4Addr)> = e.members.iter().map(|m| (m.name.clone(), m.ip)).collect();
+    let p = crate::peers::certs::generate(layout, &hosts, &dir.join("etcd-pki"))
+        .context("generating the etcd PKI")?;
+    let eopts = EtcdOptions {
+        metrics: e.metrics_url.is_some(),
+        netns,
+        ..Default::default()
+    };
+    let c = EtcdCluster::start(&p, &dir.join("etcd"), eopts)
+        .await
+        .context("starting etcd")?;
+    // The first node's files, where the layout keeps them (kubeadm: the pki directory, so
+    // apiserver-etcd-client.* one level above etcd/ is found too).
+    let ca_dir =
+        p.ca.cert
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| p.dir.clone());
+    let certs = match layout {
+        Layout::Kubespray => ca_dir,
+        Layout::Kubeadm => ca_dir.parent().map(Path::to_path_buf).unwrap_or(ca_dir),
+    };
+    Ok((p, c, certs))
 }
 
 /// A program the test cluster runs must be on PATH; the error names the Debian package.

@@ -21,6 +21,7 @@ pub mod managed;
 pub mod patch;
 pub mod peers;
 pub mod proxy;
+pub mod real;
 pub mod resources;
 pub mod scale;
 pub mod scenario;

@@ -334,8 +334,27 @@ pub struct Scenario {
 impl Scenario {
     /// Parse a scenario for the cluster with network octet `net` (see the module docs).
     pub fn parse(text: &str, net: u8) -> Result<Scenario, ScenarioError> {
-        let text = rewrite_loopback(text, net);
-        let docs = split_documents(&text)?;
+        Scenario::parse_rewritten(&rewrite_loopback(text, net))
+    }
+
+    /// Parse a scenario for a cluster on the real control plane in slot `slot`
+    /// ([`rewrite_for_real`]).
+    pub fn parse_real(text: &str, slot: u8) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_rewritten(&rewrite_for_real(text, slot))
+    }
+
+    /// Read and parse a scenario file for a cluster on the real control plane.
+    pub fn load_real(path: impl AsRef<Path>, slot: u8) -> Result<Scenario, ScenarioError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Scenario::parse_real(&text, slot)
+    }
+
+    fn parse_rewritten(text: &str) -> Result<Scenario, ScenarioError> {
+        let docs = split_documents(text)?;
 
         let mut spec: Option<(usize, TestClusterSpec)> = None;
         let mut objects: Vec<(usize, Value)> = Vec::new();
@@ -470,6 +489,26 @@ pub fn is_mirror_pod(obj: &Value) -> bool {
 /// match must not be preceded by a digit or a dot, each of X and Y is 1..=3 digits not above 255,
 /// and it must not be followed by a digit or by a dot and a digit.
 pub fn rewrite_loopback(text: &str, net: u8) -> String {
+    rewrite_addresses(text, |x, y| format!("127.{net}.{x}.{y}"))
+}
+
+/// For a cluster on the real control plane (slot S, `real::netns`): every `127.0.X.Y` with X > 0
+/// becomes `198.18.S.Y` (the real API server refuses loopback Endpoints, and `nodes/proxy` dials
+/// only global-unicast node addresses), so a scenario's host bytes Y must be unique across X;
+/// `127.0.0.Y` stays: a node's own loopback (a kubeadm etcd's metrics listener on 127.0.0.1)
+/// is the namespace's.
+pub fn rewrite_for_real(text: &str, slot: u8) -> String {
+    rewrite_addresses(text, |x, y| {
+        if x == 0 {
+            format!("127.0.0.{y}")
+        } else {
+            format!("198.18.{slot}.{y}")
+        }
+    })
+}
+
+/// Replace every whole dotted quad `127.0.X.Y` in `text` by `to(X, Y)`.
+fn rewrite_addresses(text: &str, to: impl Fn(u16, u16) -> String) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
@@ -500,7 +539,7 @@ pub fn rewrite_loopback(text: &str, net: u8) -> String {
             continue;
         }
         out.push_str(&text[last..start]);
-        out.push_str(&format!("127.{net}.{x}.{y}"));
+        out.push_str(&to(x, y));
         last = y_end;
         i = y_end;
     }

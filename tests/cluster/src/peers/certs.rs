@@ -86,7 +86,7 @@ pub struct EtcdPki {
 
 static SERIAL: AtomicU64 = AtomicU64::new(1);
 
-fn serial() -> SerialNumber {
+pub(crate) fn serial() -> SerialNumber {
     let n = SERIAL.fetch_add(1, Ordering::Relaxed);
     let t = OffsetDateTime::now_utc().unix_timestamp_nanos() as u64;
     let mut b = [0u8; 16];
@@ -97,7 +97,7 @@ fn serial() -> SerialNumber {
     SerialNumber::from_slice(&b)
 }
 
-fn dn(cn: &str, org: Option<&str>) -> DistinguishedName {
+pub(crate) fn dn(cn: &str, org: Option<&str>) -> DistinguishedName {
     let mut d = DistinguishedName::new();
     if let Some(o) = org {
         d.push(DnType::OrganizationName, o);
@@ -108,7 +108,7 @@ fn dn(cn: &str, org: Option<&str>) -> DistinguishedName {
 
 /// The parameters of a CA named `cn` (the same every time, so an [`Issuer`] can be rebuilt from
 /// the key file).
-fn ca_params(cn: &str) -> CertificateParams {
+pub(crate) fn ca_params(cn: &str) -> CertificateParams {
     let now = OffsetDateTime::now_utc();
     let mut p = CertificateParams::default();
     p.distinguished_name = dn(cn, None);
@@ -126,13 +126,13 @@ fn ca_params(cn: &str) -> CertificateParams {
 
 /// What a leaf certificate is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Usage {
+pub(crate) enum Usage {
     Server,
     Client,
     ServerAndClient,
 }
 
-fn leaf_params(
+pub(crate) fn leaf_params(
     cn: &str,
     org: Option<&str>,
     sans: &[SanType],
@@ -179,7 +179,7 @@ fn sans_for(host: &str, ip: Ipv4Addr) -> Result<Vec<SanType>> {
     Ok(v)
 }
 
-fn write_file(path: &Path, contents: &str, mode: u32) -> Result<()> {
+pub(crate) fn write_file(path: &Path, contents: &str, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
@@ -192,12 +192,12 @@ fn write_file(path: &Path, contents: &str, mode: u32) -> Result<()> {
 }
 
 /// A signed leaf: certificate PEM and PKCS#8 key PEM.
-struct Leaf {
-    cert: String,
-    key: String,
+pub(crate) struct Leaf {
+    pub(crate) cert: String,
+    pub(crate) key: String,
 }
 
-fn sign(params: &CertificateParams, issuer: &Issuer<'_, KeyPair>) -> Result<Leaf> {
+pub(crate) fn sign(params: &CertificateParams, issuer: &Issuer<'_, KeyPair>) -> Result<Leaf> {
     let key = KeyPair::generate()?;
     let cert = params.signed_by(&key, issuer)?;
     Ok(Leaf {

@@ -17,7 +17,7 @@ use tokio::process::{Child, Command};
 pub const PATH: &str = "/usr/bin/etcd";
 
 /// How to run the members.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct EtcdOptions {
     /// Peers talk https with client-certificate auth (kubespray, kubeadm); false: plain http.
     pub peer_tls: bool,
@@ -25,6 +25,8 @@ pub struct EtcdOptions {
     pub metrics: bool,
     /// How long to wait for every member's `/health`.
     pub timeout: Duration,
+    /// Run the members inside this network namespace (a cluster on the real control plane).
+    pub netns: Option<Arc<crate::real::NetNs>>,
 }
 
 impl Default for EtcdOptions {
@@ -33,6 +35,7 @@ impl Default for EtcdOptions {
             peer_tls: true,
             metrics: false,
             timeout: Duration::from_secs(60),
+            netns: None,
         }
     }
 }
@@ -121,6 +124,9 @@ fn member_command(
         .stdout(logf.try_clone()?)
         .stderr(logf)
         .kill_on_drop(true);
+    if let Some(ns) = &opts.netns {
+        ns.enter_on_exec(&mut c)?;
+    }
     super::die_with_parent(&mut c);
     Ok((
         c,

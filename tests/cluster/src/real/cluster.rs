@@ -1,0 +1,301 @@
+//! A scenario on the real control plane: the control plane (`control_plane.rs`), the operator's
+//! CRDs applied server-side, the scenario's etcd members inside the namespace, its objects created
+//! through the real API with the field manager a real cluster shows for them, and the real
+//! Prometheus Operator reconciling them.
+//!
+//! Nodes are registered from the scenario (with their status, as a kubelet writes it) but no node
+//! agent runs yet: pods are scheduled and stay Pending. The operator runs as a process in the
+//! namespace with the admin's client certificate, not yet as the pod of its Deployment.
+
+use super::{Bins, ControlPlane, ControlPlaneOptions, Proc, TokenUser};
+use crate::peers::certs::EtcdPki;
+use crate::peers::etcd::EtcdCluster;
+use crate::scenario::{Scenario, field_manager_for};
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How to start a scenario on the real control plane.
+#[derive(Debug, Clone)]
+pub struct RealOptions {
+    /// Run the Prometheus Operator (when the scenario installs it).
+    pub operator: bool,
+    /// Token users besides the admin (client certificate) and the scenario's users.
+    pub users: Vec<TokenUser>,
+}
+
+impl Default for RealOptions {
+    fn default() -> Self {
+        RealOptions {
+            operator: true,
+            users: Vec::new(),
+        }
+    }
+}
+
+/// A running scenario on the real control plane.
+pub struct RealCluster {
+    pub cp: ControlPlane,
+    pub scenario: Scenario,
+    pub etcd: Option<EtcdCluster>,
+    pub pki: Option<EtcdPki>,
+    /// The first etcd node's certificate directory (for `--from-dir`, or its files).
+    pub etcd_certs_dir: Option<PathBuf>,
+    operator: Option<Proc>,
+}
+
+/// Namespaces every cluster has: the API server creates them.
+const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+impl RealCluster {
+    /// Start the scenario file at `path`.
+    pub async fn start(path: &Path, opts: RealOptions) -> Result<RealCluster> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the scenario {}", path.display()))?;
+        // Parsed once for its users before the slot is known (addresses do not matter there).
+        let pre = Scenario::parse_real(&text, 0)
+            .with_context(|| format!("loading scenario {}", path.display()))?;
+        let mut users = opts.users.clone();
+        for u in &pre.spec.users {
+            users.push(TokenUser {
+                name: u.name.clone(),
+                token: u
+                    .token
+                    .clone()
+                    .unwrap_or_else(|| format!("{}-token", u.name)),
+                groups: u.groups.clone(),
+            });
+        }
+        let cp = ControlPlane::start(ControlPlaneOptions {
+            users,
+            ..Default::default()
+        })
+        .await?;
+        let scenario = Scenario::parse_real(&text, cp.ns.slot)
+            .with_context(|| format!("loading scenario {}", path.display()))?;
+        let mut rc = RealCluster {
+            cp,
+            scenario,
+            etcd: None,
+            pki: None,
+            etcd_certs_dir: None,
+            operator: None,
+        };
+        if rc.scenario.spec.prometheus_operator {
+            rc.apply_crds()?;
+        }
+        if let Some(e) = rc.scenario.spec.etcd.clone() {
+            let (p, c, certs) =
+                crate::harness::start_etcd(&e, rc.cp.dir(), Some(rc.cp.ns.clone())).await?;
+            rc.pki = Some(p);
+            rc.etcd = Some(c);
+            rc.etcd_certs_dir = Some(certs);
+        }
+        rc.load_objects().await?;
+        if rc.scenario.spec.prometheus_operator && opts.operator {
+            rc.start_operator()?;
+        }
+        Ok(rc)
+    }
+
+    /// Start one of `tests/cluster/scenarios/`.
+    pub async fn start_builtin(name: &str, opts: RealOptions) -> Result<RealCluster> {
+        Self::start(&crate::scenario::builtin_path(name), opts).await
+    }
+
+    /// The CRDs of the operator's module, server-side (client-side apply fails on their size:
+    /// "metadata.annotations: Too long"), then wait until they are Established.
+    fn apply_crds(&self) -> Result<()> {
+        let dir = Bins::get()?.crds();
+        self.cp.kubectl_ok(&[
+            "apply",
+            "--server-side",
+            "--field-manager=helm",
+            "-f",
+            &dir.display().to_string(),
+        ])?;
+        self.cp.kubectl_ok(&[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd",
+            "--all",
+        ])?;
+        Ok(())
+    }
+
+    /// Create the scenario's objects in creation order, each with its field manager; write the
+    /// status a kubelet would (Nodes, mirror Pods).
+    async fn load_objects(&self) -> Result<()> {
+        let objects: Vec<&Value> = self
+            .scenario
+            .objects
+            .iter()
+            .filter(|o| !(kind(o) == "Namespace" && SYSTEM_NAMESPACES.contains(&name(o))))
+            .collect();
+        for obj in objects {
+            if kind(obj) == "Pod" || kind(obj) == "ServiceAccount" {
+                self.wait_default_service_account(namespace(obj)).await?;
+            }
+            self.create(obj)?;
+            if let Some(status) = obj.get("status").filter(|s| !s.is_null()) {
+                self.write_status(obj, status)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn create(&self, obj: &Value) -> Result<()> {
+        let mut body = obj.clone();
+        if let Some(m) = body.as_object_mut() {
+            m.remove("status");
+        }
+        let file = self.cp.dir().join("scenario-object.json");
+        std::fs::write(&file, serde_json::to_vec(&body)?)?;
+        self.cp
+            .kubectl_ok(&[
+                "create",
+                &format!("--field-manager={}", field_manager_for(obj)),
+                "-f",
+                &file.display().to_string(),
+            ])
+            .with_context(|| format!("creating the scenario's {}", describe(obj)))?;
+        Ok(())
+    }
+
+    fn write_status(&self, obj: &Value, status: &Value) -> Result<()> {
+        let mut args = vec![
+            "patch".to_string(),
+            format!("{}/{}", kind(obj).to_lowercase(), name(obj)),
+            "--subresource=status".into(),
+            "--type=merge".into(),
+            "--field-manager=kubelet".into(),
+            "-p".into(),
+            json!({ "status": status }).to_string(),
+        ];
+        if !namespace(obj).is_empty() {
+            args.push(format!("--namespace={}", namespace(obj)));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.cp
+            .kubectl_ok(&args)
+            .with_context(|| format!("writing the status of {}", describe(obj)))?;
+        Ok(())
+    }
+
+    /// Pods and ServiceAccounts need the namespace's `default` ServiceAccount (the
+    /// ServiceAccount admission plugin), which kube-controller-manager creates.
+    async fn wait_default_service_account(&self, ns: &str) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let r = self
+                .cp
+                .get(&format!("/api/v1/namespaces/{ns}/serviceaccounts/default"))
+                .await?;
+            if r.status == 200 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "kube-controller-manager created no ServiceAccount {ns}/default within 60 s; its log: {}",
+                    self.cp.log("kube-controller-manager").display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The real operator, watching every namespace, with the admin's client certificate (the
+    /// operator takes no kubeconfig: `--apiserver` and its TLS flags, or in-cluster config).
+    fn start_operator(&mut self) -> Result<()> {
+        let bins = Bins::get()?;
+        let logs = self.cp.dir().join("logs");
+        let p = Proc::spawn(
+            &self.cp.ns,
+            "prometheus-operator",
+            &bins.path("prometheus-operator")?,
+            &[
+                format!("--apiserver={}", self.cp.server),
+                format!("--ca-file={}", self.cp.pki.ca.cert.display()),
+                format!("--cert-file={}", self.cp.pki.admin.cert.display()),
+                format!("--key-file={}", self.cp.pki.admin.key.display()),
+                "--log-level=info".into(),
+                "--web.listen-address=127.0.0.1:8080".into(),
+            ],
+            &logs,
+        )?;
+        self.operator = Some(p);
+        Ok(())
+    }
+
+    /// Fail with the component's log if the operator or a control-plane component has exited.
+    pub fn check_running(&mut self) -> Result<()> {
+        self.cp.check_running()?;
+        if let Some(p) = self.operator.as_mut() {
+            p.check_running()?;
+        }
+        Ok(())
+    }
+
+    /// The admin's kubeconfig.
+    pub fn kubeconfig(&self) -> &Path {
+        &self.cp.kubeconfig
+    }
+
+    /// GET an object as JSON (None when 404).
+    pub async fn get_json(&self, path: &str) -> Result<Option<Value>> {
+        let r = self.cp.get(path).await?;
+        match r.status {
+            200 => Ok(Some(serde_json::from_slice(&r.body)?)),
+            404 => Ok(None),
+            s => bail!("GET {path}: {s} {}", r.text()),
+        }
+    }
+
+    /// Poll `f` every 250 ms until it returns Some, or fail after `timeout` naming `what`.
+    pub async fn wait_for<T, F, Fut>(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut f: F,
+    ) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>>>,
+    {
+        let deadline = Instant::now() + timeout;
+        let mut last = String::new();
+        loop {
+            self.check_running()?;
+            match f().await {
+                Ok(Some(v)) => return Ok(v),
+                Ok(None) => {}
+                Err(e) => last = format!(" (last error: {e:#})"),
+            }
+            if Instant::now() > deadline {
+                bail!("timed out after {timeout:?} waiting for {what}{last}");
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+fn kind(o: &Value) -> &str {
+    o["kind"].as_str().unwrap_or("")
+}
+
+fn name(o: &Value) -> &str {
+    o["metadata"]["name"].as_str().unwrap_or("")
+}
+
+fn namespace(o: &Value) -> &str {
+    o["metadata"]["namespace"].as_str().unwrap_or("")
+}
+
+fn describe(o: &Value) -> String {
+    match namespace(o) {
+        "" => format!("{} {}", kind(o), name(o)),
+        ns => format!("{} {ns}/{}", kind(o), name(o)),
+    }
+}
