@@ -2,10 +2,15 @@
 //! a veth pair so that kubectl and kubectl-promfix on the host reach the API server and the etcd
 //! members.
 //!
-//! Cluster slot `S` (1..=63, held with a lock file while the cluster runs) owns:
-//! - `198.18.S.0/24`: made local inside the namespace (`ip route add local 198.18.S.0/24 dev lo`),
-//!   so that every address of it is bindable there, as 127.0.0.0/8 is on loopback. The API server,
-//!   the nodes, the pods and the etcd members take their addresses from it.
+//! Cluster slot `S` (1..=63, held with a lock file while the cluster runs) owns `198.18.S.0/24`:
+//! - `198.18.S.0/25` and `198.18.S.224/27` are made local inside the namespace (`ip route add local
+//!   ... dev lo`), so that every address of them is bindable there, as 127.0.0.0/8 is on loopback:
+//!   the API server (.1), the nodes and the etcd members (a scenario's host bytes, below 128), and
+//!   the Services' ClusterIPs (.224/27: a packet to one stays in the namespace).
+//! - `198.18.S.128`–`.223` are pod IPs ([`POD_IPS`]): each pod that is not `hostNetwork` gets a
+//!   namespace of its own, joined to this one by a veth pair with a /32 route, as a CNI's
+//!   point-to-point plugin does (the node agent's job). A local route would shadow those routes (the
+//!   local table is looked up first), so the range is left out of the local ones.
 //! - `198.19.255.4S/30`: the veth pair, `.4S+1` on the host (`pfS-h`), `.4S+2` in the namespace
 //!   (`pfS-c`). The host routes `198.18.S.0/24` through it.
 //!
@@ -21,6 +26,10 @@ use std::process::Command;
 
 /// The first and last slot (198.18.S.0/24).
 pub const SLOTS: std::ops::RangeInclusive<u8> = 1..=63;
+/// The host bytes of pod IPs (198.18.S.128 to 198.18.S.223), routed to each pod's own namespace.
+pub const POD_IPS: std::ops::RangeInclusive<u8> = 128..=223;
+/// The ranges made local inside the namespace: (first host byte, prefix length).
+pub const LOCAL_RANGES: [(u8, u8); 2] = [(0, 25), (224, 27)];
 
 /// A network namespace with its addresses; removed on drop.
 pub struct NetNs {
@@ -93,16 +102,34 @@ impl NetNs {
             ip(&v)
         };
         inside(&["link", "set", "lo", "up"])?;
+        // Forwarding inside this namespace only (the host's setting is its own): packets from the
+        // host to a pod IP pass through here to the pod's namespace.
+        let sysctl = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &name,
+                "sysctl",
+                "-qw",
+                "net.ipv4.ip_forward=1",
+            ])
+            .status()
+            .context("running sysctl in the namespace")?;
+        if !sysctl.success() {
+            bail!("could not enable forwarding in the network namespace {name} ({sysctl})");
+        }
         inside(&["addr", "add", &format!("{ns_ip}/30"), "dev", &ns_link])?;
         inside(&["link", "set", &ns_link, "up"])?;
-        inside(&[
-            "route",
-            "add",
-            "local",
-            &format!("{}/24", ns.addr(0)),
-            "dev",
-            "lo",
-        ])?;
+        for (first, len) in LOCAL_RANGES {
+            inside(&[
+                "route",
+                "add",
+                "local",
+                &format!("{}/{len}", ns.addr(first)),
+                "dev",
+                "lo",
+            ])?;
+        }
         ip(&[
             "route",
             "add",
