@@ -507,6 +507,13 @@ pub fn rewrite_for_real(text: &str, slot: u8) -> String {
     })
 }
 
+/// An address a test cluster may use: loopback (the stand-in) or 198.18.0.0/15 (the real control
+/// plane's network namespaces): nothing sent to one leaves the machine.
+pub fn is_test_address(ip: Ipv4Addr) -> bool {
+    let o = ip.octets();
+    ip.is_loopback() || (o[0] == 198 && (o[1] & 0xfe) == 18)
+}
+
 /// Replace every whole dotted quad `127.0.X.Y` in `text` by `to(X, Y)`.
 fn rewrite_addresses(text: &str, to: impl Fn(u16, u16) -> String) -> String {
     let bytes = text.as_bytes();
@@ -736,12 +743,15 @@ fn validate_spec(index: usize, spec: &TestClusterSpec) -> Result<(), ScenarioErr
             ));
         }
         for (i, m) in etcd.members.iter().enumerate() {
-            if !m.ip.is_loopback() {
+            if !is_test_address(m.ip) {
                 return Err(invalid(
                     index,
                     what,
                     &format!("spec.etcd.members[{i}].ip"),
-                    format!("{} is not a loopback address", m.ip),
+                    format!(
+                        "{} is not a test address (loopback, or 198.18.0.0/15 on the real control plane)",
+                        m.ip
+                    ),
                 ));
             }
             if m.name.is_empty() {
@@ -766,23 +776,28 @@ fn validate_spec(index: usize, spec: &TestClusterSpec) -> Result<(), ScenarioErr
                 .strip_prefix("http://")
                 .and_then(|r| r.split(['/', ':']).next())
                 .and_then(|h| h.parse::<Ipv4Addr>().ok());
-            if !host.is_some_and(|h| h.is_loopback()) {
+            if !host.is_some_and(is_test_address) {
                 return Err(invalid(
                     index,
                     what,
                     "spec.etcd.metricsURL",
-                    format!("{url:?} is not an http:// URL on a loopback address"),
+                    format!(
+                        "{url:?} is not an http:// URL on a test address (loopback, or 198.18.0.0/15)"
+                    ),
                 ));
             }
         }
     }
     for (i, l) in spec.listeners.iter().enumerate() {
-        if !l.ip.is_loopback() {
+        if !is_test_address(l.ip) {
             return Err(invalid(
                 index,
                 what,
                 &format!("spec.listeners[{i}].ip"),
-                format!("{} is not a loopback address", l.ip),
+                format!(
+                    "{} is not a test address (loopback, or 198.18.0.0/15 on the real control plane)",
+                    l.ip
+                ),
             ));
         }
     }
@@ -1297,7 +1312,7 @@ spec: {}
         .to_string();
         assert_eq!(
             e,
-            "document 1 (TestCluster): spec.etcd.members[0].ip: 10.0.0.1 is not a loopback address"
+            "document 1 (TestCluster): spec.etcd.members[0].ip: 10.0.0.1 is not a test address (loopback, or 198.18.0.0/15 on the real control plane)"
         );
         let e = Scenario::parse(
             &doc("  listeners: [{ip: 127.0.3.1, port: 1, behaviour: maybe}]\n"),

@@ -107,7 +107,8 @@ impl RealCluster {
     /// The CRDs of the operator's module, server-side (client-side apply fails on their size:
     /// "metadata.annotations: Too long"), then wait until they are Established.
     fn apply_crds(&self) -> Result<()> {
-        let dir = Bins::get()?.crds();
+        // kubectl reads a link to a directory as a file: resolve it.
+        let dir = std::fs::canonicalize(Bins::get()?.crds()).context("the operator's CRDs")?;
         self.cp.kubectl_ok(&[
             "apply",
             "--server-side",
@@ -230,9 +231,9 @@ impl RealCluster {
     }
 
     /// Fail with the component's log if the operator or a control-plane component has exited.
-    pub fn check_running(&mut self) -> Result<()> {
+    pub fn check_running(&self) -> Result<()> {
         self.cp.check_running()?;
-        if let Some(p) = self.operator.as_mut() {
+        if let Some(p) = self.operator.as_ref() {
             p.check_running()?;
         }
         Ok(())
@@ -254,12 +255,7 @@ impl RealCluster {
     }
 
     /// Poll `f` every 250 ms until it returns Some, or fail after `timeout` naming `what`.
-    pub async fn wait_for<T, F, Fut>(
-        &mut self,
-        what: &str,
-        timeout: Duration,
-        mut f: F,
-    ) -> Result<T>
+    pub async fn wait_for<T, F, Fut>(&self, what: &str, timeout: Duration, mut f: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<Option<T>>>,

@@ -350,8 +350,8 @@ impl ControlPlane {
     }
 
     /// Fail with the component's log if any component has exited.
-    pub fn check_running(&mut self) -> Result<()> {
-        for p in &mut self.procs {
+    pub fn check_running(&self) -> Result<()> {
+        for p in &self.procs {
             p.check_running()?;
         }
         Ok(())

@@ -28,7 +28,7 @@ use tokio::process::{Child, Command};
 pub struct Proc {
     pub name: String,
     pub log: PathBuf,
-    child: Child,
+    child: std::sync::Mutex<Child>,
 }
 
 impl Proc {
@@ -53,13 +53,14 @@ impl Proc {
         Ok(Proc {
             name: name.into(),
             log,
-            child,
+            child: std::sync::Mutex::new(child),
         })
     }
 
     /// An error with the end of its log if the process has exited.
-    pub fn check_running(&mut self) -> Result<()> {
-        if let Ok(Some(status)) = self.child.try_wait() {
+    pub fn check_running(&self) -> Result<()> {
+        let mut child = self.child.lock().unwrap_or_else(|p| p.into_inner());
+        if let Ok(Some(status)) = child.try_wait() {
             bail!(
                 "{} exited ({status}); the end of its log ({}):\n{}",
                 self.name,

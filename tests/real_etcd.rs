@@ -1,0 +1,310 @@
+//! The seed's etcd fix on the REAL control plane (kube-apiserver, kube-controller-manager,
+//! kube-scheduler, etcd, the Prometheus Operator, built from their Go modules): scenario a, a
+//! kubespray cluster with external etcd and the old stable/prometheus-operator chart.
+//!
+//! What the real components decide here, and no code of ours: the API server's validation and
+//! patch semantics of every write the plugin makes; the endpoints and EndpointSlice controllers'
+//! reaction to the selector removal (the stale slice, kubernetes/kubernetes#118376) and the
+//! mirroring controller's slices of the hand-written Endpoints; the operator's StatefulSet (the
+//! Secret's volume and mount path) and its generated scrape configuration.
+
+use promfix_testcluster::real::{RealCluster, RealOptions};
+use serde_json::Value;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_kubectl-promfix");
+const NS: &str = "monitoring";
+const PROMETHEUS: &str = "prom-prometheus-operator-prometheus";
+const SERVICE: &str = "prom-prometheus-operator-kube-etcd";
+const STS: &str = "prometheus-prom-prometheus-operator-prometheus";
+const MOUNT: &str = "/etc/prometheus/secrets/etcd-client-cert";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn plugin(rc: &RealCluster, cwd: &Path, args: &[&str]) -> Run {
+    let out = Command::new(BIN)
+        .arg("--kubeconfig")
+        .arg(rc.kubeconfig())
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env("NO_COLOR", "1")
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running kubectl-promfix");
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        !all.contains("PRIVATE KEY-----"),
+        "key material in the output of {args:?}:\n{all}"
+    );
+    eprintln!(
+        "kubectl-promfix {} -> {}\n--- stdout\n{}--- stderr\n{}",
+        args.join(" "),
+        run.code,
+        run.stdout,
+        run.stderr
+    );
+    run
+}
+
+fn get(rc: &RealCluster, args: &[&str]) -> Option<Value> {
+    let mut a = vec!["get"];
+    a.extend_from_slice(args);
+    a.extend_from_slice(&["-o", "json", "--ignore-not-found"]);
+    let out = rc.cp.kubectl_ok(&a).unwrap();
+    (!out.trim().is_empty()).then(|| serde_json::from_str(&out).unwrap())
+}
+
+fn slices_of(rc: &RealCluster) -> Vec<Value> {
+    let l = get(
+        rc,
+        &[
+            "endpointslices",
+            "-n",
+            "kube-system",
+            "-l",
+            &format!("kubernetes.io/service-name={SERVICE}"),
+        ],
+    )
+    .unwrap();
+    l["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn managed_by(slice: &Value) -> &str {
+    slice["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"]
+        .as_str()
+        .unwrap_or("")
+}
+
+fn addresses(slice: &Value) -> Vec<String> {
+    let mut v: Vec<String> = slice["endpoints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|e| e["addresses"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a.as_str().map(String::from))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The operator's generated configuration (Secret prometheus-<name>, prometheus.yaml.gz).
+fn generated_config(rc: &RealCluster) -> Option<String> {
+    let s = get(
+        rc,
+        &["secret", "-n", NS, &format!("prometheus-{PROMETHEUS}")],
+    )?;
+    let b64 = s["data"]["prometheus.yaml.gz"].as_str()?;
+    use base64::Engine;
+    let gz = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    let mut out = String::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_string(&mut out)
+        .ok()?;
+    Some(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seeds_etcd_fix_holds_on_the_real_control_plane() {
+    let rc =
+        RealCluster::start_builtin("a-seed-stable-prometheus-operator", RealOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("starting scenario a on the real control plane: {e:#}"));
+    let members: Vec<String> = rc
+        .etcd
+        .as_ref()
+        .unwrap()
+        .members
+        .iter()
+        .map(|m| m.ip.to_string())
+        .collect();
+
+    // Before: the selector finds no etcd pod (kubespray runs etcd under systemd), so the real
+    // EndpointSlice controller's slice is empty, and the real operator has reconciled the
+    // Prometheus into a StatefulSet without the Secret.
+    let empty = rc
+        .wait_for(
+            "the EndpointSlice controller's slice",
+            Duration::from_secs(60),
+            || async {
+                Ok(slices_of(&rc)
+                    .into_iter()
+                    .find(|s| managed_by(s) == "endpointslice-controller.k8s.io"))
+            },
+        )
+        .await
+        .unwrap();
+    assert!(addresses(&empty).is_empty(), "{empty}");
+    let sts = rc
+        .wait_for(
+            "the operator's StatefulSet",
+            Duration::from_secs(90),
+            || async { Ok(get(&rc, &["statefulset", "-n", NS, STS])) },
+        )
+        .await
+        .unwrap();
+    assert!(!sts.to_string().contains("etcd-client-cert"), "{sts}");
+
+    // The fix, with the files the kube-apiserver uses (as the seed did).
+    let dir = rc.etcd_certs_dir.clone().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let ca = dir.join("ca.pem").display().to_string();
+    let cert = dir.join("node-node1.pem").display().to_string();
+    let key = dir.join("node-node1-key.pem").display().to_string();
+    let args = [
+        "etcd",
+        "--ca",
+        &ca,
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--yes",
+        "--no-verify",
+    ];
+    let run = plugin(&rc, cwd.path(), &args);
+    assert_eq!(
+        run.code, 0,
+        "etcd on the real API server\n--- stdout\n{}\n--- stderr\n{}",
+        run.stdout, run.stderr
+    );
+
+    // What the real API server now holds.
+    let secret = get(&rc, &["secret", "-n", NS, "etcd-client-cert"]).expect("the Secret");
+    let mut keys: Vec<&str> = secret["data"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["etcd-ca", "etcd-client", "etcd-client-key"]);
+    let prom = get(&rc, &["prometheus", "-n", NS, PROMETHEUS]).unwrap();
+    assert!(
+        prom["spec"]["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "etcd-client-cert"),
+        "{}",
+        prom["spec"]
+    );
+    let svc = get(&rc, &["service", "-n", "kube-system", SERVICE]).unwrap();
+    assert!(svc["spec"].get("selector").is_none(), "{}", svc["spec"]);
+    let ep = get(&rc, &["endpoints", "-n", "kube-system", SERVICE]).unwrap();
+    let mut ips: Vec<String> = ep["subsets"][0]["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["ip"].as_str().unwrap().to_string())
+        .collect();
+    ips.sort();
+    let mut want = members.clone();
+    want.sort();
+    assert_eq!(ips, want, "{ep}");
+    assert_eq!(ep["subsets"][0]["ports"][0]["port"], 2379, "{ep}");
+    let sm = get(&rc, &["servicemonitor", "-n", NS, SERVICE]).unwrap();
+    let endpoint = &sm["spec"]["endpoints"][0];
+    assert_eq!(endpoint["scheme"], "https", "{endpoint}");
+    assert_eq!(
+        endpoint["tlsConfig"]["caFile"],
+        format!("{MOUNT}/etcd-ca"),
+        "{endpoint}"
+    );
+    assert_eq!(
+        endpoint["tlsConfig"]["certFile"],
+        format!("{MOUNT}/etcd-client"),
+        "{endpoint}"
+    );
+    assert_eq!(
+        endpoint["tlsConfig"]["keyFile"],
+        format!("{MOUNT}/etcd-client-key"),
+        "{endpoint}"
+    );
+
+    // The real controllers: the EndpointSlice controller's stale slice is gone (the plugin deletes
+    // it: with the selector removed the controller no longer manages it, #118376), and the
+    // mirroring controller mirrors the hand-written Endpoints.
+    let mirrored = rc
+        .wait_for(
+            "the mirroring controller's slice with the members",
+            Duration::from_secs(60),
+            || async {
+                let s = slices_of(&rc);
+                let stale = s
+                    .iter()
+                    .any(|s| managed_by(s) == "endpointslice-controller.k8s.io");
+                Ok(s.into_iter()
+                    .find(|s| managed_by(s) == "endpointslicemirroring-controller.k8s.io" && !stale)
+                    .filter(|s| addresses(s) == want))
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(addresses(&mirrored), want);
+
+    // The real operator: the Secret is a volume of the StatefulSet, mounted where the
+    // ServiceMonitor's files point, and its configuration scrapes etcd over https with them.
+    rc.wait_for(
+        "the operator to mount the Secret",
+        Duration::from_secs(90),
+        || async {
+            let sts = get(&rc, &["statefulset", "-n", NS, STS]).unwrap();
+            let mounted = sts["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["name"] == "prometheus")
+                .flat_map(|c| c["volumeMounts"].as_array().cloned().unwrap_or_default())
+                .any(|m| m["mountPath"] == MOUNT);
+            let volume = sts["spec"]["template"]["spec"]["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v["secret"]["secretName"] == "etcd-client-cert");
+            Ok((mounted && volume).then_some(()))
+        },
+    )
+    .await
+    .unwrap();
+    let config = rc
+        .wait_for(
+            "the operator's etcd scrape job over https",
+            Duration::from_secs(90),
+            || async {
+                Ok(generated_config(&rc)
+                    .filter(|c| c.contains(&format!("ca_file: {MOUNT}/etcd-ca"))))
+            },
+        )
+        .await
+        .unwrap();
+    let job = config
+        .split("- job_name: ")
+        .find(|j| j.starts_with(&format!("serviceMonitor/{NS}/{SERVICE}/0")))
+        .unwrap_or_else(|| panic!("no etcd job in the generated configuration:\n{config}"));
+    for want in [
+        "scheme: https".to_string(),
+        format!("cert_file: {MOUNT}/etcd-client"),
+        format!("key_file: {MOUNT}/etcd-client-key"),
+    ] {
+        assert!(job.contains(&want), "{want} in the generated job:\n{job}");
+    }
+
+    // A second run against the fixed cluster changes nothing.
+    let again = plugin(&rc, cwd.path(), &args);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    let all = format!("{}{}", again.stdout, again.stderr);
+    assert!(all.contains("Nothing to change"), "{all}");
+}
