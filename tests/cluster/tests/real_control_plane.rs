@@ -43,7 +43,7 @@ async fn start() -> ControlPlane {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_real_control_plane_serves_and_pins_what_the_plugin_relies_on() {
-    let mut cp = start().await;
+    let cp = start().await;
     eprintln!("control plane ready in {:?}", cp.started_in);
 
     // The real kube-apiserver: its version as stamped at build time, and its post-start hooks.
