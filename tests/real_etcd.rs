@@ -8,7 +8,9 @@
 //! mirroring controller's slices of the hand-written Endpoints; the operator's StatefulSet (the
 //! Secret's volume and mount path) and its generated scrape configuration.
 
-use promfix_testcluster::real::{RealCluster, RealOptions};
+mod common_readme;
+
+use promfix_testcluster::real::{RealCluster, RealOptions, TokenUser};
 use serde_json::Value;
 use std::io::Read;
 use std::path::Path;
@@ -29,9 +31,17 @@ struct Run {
 }
 
 fn plugin(rc: &RealCluster, cwd: &Path, args: &[&str]) -> Run {
-    let out = Command::new(BIN)
-        .arg("--kubeconfig")
-        .arg(rc.kubeconfig())
+    plugin_as(rc, cwd, None, args)
+}
+
+/// Run the plugin as a token user of the cluster (its kubeconfig context), or as the admin.
+fn plugin_as(rc: &RealCluster, cwd: &Path, user: Option<&str>, args: &[&str]) -> Run {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--kubeconfig").arg(rc.kubeconfig());
+    if let Some(u) = user {
+        cmd.arg("--context").arg(u);
+    }
+    let out = cmd
         .args(args)
         .env_remove("KUBECONFIG")
         .env("NO_COLOR", "1")
@@ -307,4 +317,136 @@ async fn the_seeds_etcd_fix_holds_on_the_real_control_plane() {
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
     let all = format!("{}{}", again.stdout, again.stderr);
     assert!(all.contains("Nothing to change"), "{all}");
+}
+
+/// The kubespray client files of scenario a's first node, as the seed passed them.
+fn cert_args(rc: &RealCluster) -> Vec<String> {
+    let dir = rc.etcd_certs_dir.clone().unwrap();
+    ["ca.pem", "node-node1.pem", "node-node1-key.pem"]
+        .iter()
+        .zip(["--ca", "--cert", "--key"])
+        .flat_map(|(f, flag)| [flag.to_string(), dir.join(f).display().to_string()])
+        .collect()
+}
+
+fn user(name: &str) -> TokenUser {
+    TokenUser {
+        name: name.into(),
+        token: promfix_testcluster::real::control_plane::random_token(name),
+        groups: vec![],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_cluster_role_is_enough_for_the_real_authorizer_and_reads_alone_are_not() {
+    let rc = RealCluster::start_builtin(
+        "a-seed-stable-prometheus-operator",
+        RealOptions {
+            users: vec![user("promfix"), user("reader")],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("starting scenario a on the real control plane: {e:#}"));
+    let role =
+        common_readme::readme_role().expect("README.md's ## RBAC section has the ClusterRole");
+    let reader_role = r#"apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: reader
+rules:
+- apiGroups: ["", "discovery.k8s.io", "monitoring.coreos.com"]
+  resources: ["*"]
+  verbs: ["get", "list"]
+- apiGroups: ["authorization.k8s.io"]
+  resources: ["selfsubjectaccessreviews"]
+  verbs: ["create"]
+"#;
+    for (role_yaml, user) in [(role.as_str(), "promfix"), (reader_role, "reader")] {
+        let file = rc.cp.dir().join(format!("role-{user}.yaml"));
+        std::fs::write(&file, role_yaml).unwrap();
+        rc.cp
+            .kubectl_ok(&["apply", "-f", &file.display().to_string()])
+            .unwrap();
+        let name: Value = serde_yaml_ng::from_str(role_yaml).unwrap();
+        let name = name["metadata"]["name"].as_str().unwrap().to_string();
+        rc.cp
+            .kubectl_ok(&[
+                "create",
+                "clusterrolebinding",
+                &format!("{user}-binding"),
+                &format!("--clusterrole={name}"),
+                &format!("--user={user}"),
+            ])
+            .unwrap();
+    }
+    let cwd = tempfile::tempdir().unwrap();
+    let certs = cert_args(&rc);
+    let mut args: Vec<&str> = vec!["etcd"];
+    args.extend(certs.iter().map(String::as_str));
+    args.extend(["--yes", "--no-verify"]);
+
+    // Reads alone: every refused write is named at once (the real authorizer's answers to the
+    // plugin's SelfSubjectAccessReviews), exit 5, and nothing is written.
+    let denied = plugin_as(&rc, cwd.path(), Some("reader"), &args);
+    assert_eq!(denied.code, 5, "{}\n{}", denied.stdout, denied.stderr);
+    for what in [
+        "create secrets",
+        "patch prometheuses",
+        "patch services",
+        "patch servicemonitors",
+    ] {
+        assert!(
+            denied.stderr.contains(what),
+            "{what:?} in:\n{}",
+            denied.stderr
+        );
+    }
+    assert!(get(&rc, &["secret", "-n", NS, "etcd-client-cert"]).is_none());
+
+    // The scenario's `limited` user (get/list services in kube-system only, plus what
+    // system:basic-user grants every authenticated user: access reviews) is told all it lacks.
+    let limited = plugin_as(&rc, cwd.path(), Some("limited"), &args);
+    assert_eq!(limited.code, 5, "{}\n{}", limited.stdout, limited.stderr);
+    for what in [
+        "missing permissions, nothing was changed",
+        "list prometheuses",
+        "create secrets",
+    ] {
+        assert!(
+            limited.stderr.contains(what),
+            "{what:?} in:\n{}",
+            limited.stderr
+        );
+    }
+
+    // The README's ClusterRole: the fix, then its rollback.
+    let ok = plugin_as(&rc, cwd.path(), Some("promfix"), &args);
+    assert_eq!(ok.code, 0, "{}\n{}", ok.stdout, ok.stderr);
+    assert!(get(&rc, &["secret", "-n", NS, "etcd-client-cert"]).is_some());
+    let backup = std::fs::read_dir(cwd.path())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("promfix-backup-etcd-")
+        })
+        .expect("the backup file");
+    let backup = backup.display().to_string();
+    let rolled = plugin_as(
+        &rc,
+        cwd.path(),
+        Some("promfix"),
+        &["rollback", &backup, "--yes"],
+    );
+    assert_eq!(rolled.code, 0, "{}\n{}", rolled.stdout, rolled.stderr);
+    let svc = get(&rc, &["service", "-n", "kube-system", SERVICE]).unwrap();
+    assert_eq!(
+        svc["spec"]["selector"]["component"], "etcd",
+        "{}",
+        svc["spec"]
+    );
+    assert!(get(&rc, &["secret", "-n", NS, "etcd-client-cert"]).is_none());
 }

@@ -7,7 +7,10 @@
 //! - the ClusterRole of README.md's `## RBAC` section (or, while the README has none, the copy
 //!   below) is exactly that role, and `etcd` + `rollback` work with a token holding only it.
 
+mod common_readme;
 mod reliability_common;
+
+use common_readme::readme_role;
 
 use promfix_testcluster::auth::{Rule, User};
 use promfix_testcluster::faults::LogEntry;
@@ -15,7 +18,7 @@ use promfix_testcluster::harness::{Options, TestCluster};
 use reliability_common::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+
 use std::time::Instant;
 
 /// The role the tests show is needed (kept in sync with README.md's `## RBAC` block).
@@ -184,30 +187,6 @@ async fn etcd_and_rollback(tc: &TestCluster, name: &str) -> (bool, bool, String)
     assert_no_panic(&out, "rollback");
     log.push_str(&text(&out));
     (true, out.status.success(), log)
-}
-
-/// The ```yaml ClusterRole block under README.md's `## RBAC` heading, if there is one.
-fn readme_role() -> Option<String> {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).ok()?;
-    let start = readme.find("\n## RBAC")?;
-    let section = &readme[start + 1..];
-    let end = section[3..]
-        .find("\n## ")
-        .map(|i| i + 3)
-        .unwrap_or(section.len());
-    let section = &section[..end];
-    let mut rest = section;
-    while let Some(i) = rest.find("```yaml") {
-        let body = &rest[i + 7..];
-        let close = body.find("```")?;
-        let block = &body[..close];
-        if block.contains("kind: ClusterRole") {
-            return Some(block.trim_start_matches('\n').to_string());
-        }
-        rest = &body[close + 3..];
-    }
-    None
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -93,6 +93,7 @@ impl RealCluster {
             rc.etcd_certs_dir = Some(certs);
         }
         rc.load_objects().await?;
+        rc.apply_user_rules()?;
         if rc.scenario.spec.prometheus_operator && opts.operator {
             rc.start_operator()?;
         }
@@ -182,6 +183,76 @@ impl RealCluster {
         self.cp
             .kubectl_ok(&args)
             .with_context(|| format!("writing the status of {}", describe(obj)))?;
+        Ok(())
+    }
+
+    /// The scenario users' rules as real RBAC: the cluster-wide ones (no `namespaces`) in a
+    /// ClusterRole `promfix-test:<user>` bound with a ClusterRoleBinding, the others in a Role of
+    /// that name in each of their namespaces, bound with a RoleBinding.
+    fn apply_user_rules(&self) -> Result<()> {
+        let mut docs = Vec::new();
+        for u in &self.scenario.spec.users {
+            let role = format!("promfix-test:{}", u.name);
+            let subject =
+                json!([{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": u.name}]);
+            let rule = |r: &crate::scenario::RuleSpec| {
+                let mut v = json!({"verbs": r.verbs});
+                if !r.non_resource_urls.is_empty() {
+                    v["nonResourceURLs"] = json!(r.non_resource_urls);
+                } else {
+                    v["apiGroups"] = json!(r.api_groups);
+                    v["resources"] = json!(r.resources);
+                }
+                if !r.resource_names.is_empty() {
+                    v["resourceNames"] = json!(r.resource_names);
+                }
+                v
+            };
+            let cluster: Vec<Value> = u
+                .rules
+                .iter()
+                .filter(|r| r.namespaces.is_empty())
+                .map(rule)
+                .collect();
+            if !cluster.is_empty() {
+                docs.push(
+                    json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                    "metadata": {"name": role}, "rules": cluster}),
+                );
+                docs.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                    "metadata": {"name": role}, "subjects": subject,
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role}}));
+            }
+            let mut namespaces: Vec<&String> = u.rules.iter().flat_map(|r| &r.namespaces).collect();
+            namespaces.sort();
+            namespaces.dedup();
+            for ns in namespaces {
+                let rules: Vec<Value> = u
+                    .rules
+                    .iter()
+                    .filter(|r| r.namespaces.contains(ns))
+                    .map(rule)
+                    .collect();
+                docs.push(
+                    json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                    "metadata": {"name": role, "namespace": ns}, "rules": rules}),
+                );
+                docs.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                    "metadata": {"name": role, "namespace": ns}, "subjects": subject,
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role}}));
+            }
+        }
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let file = self.cp.dir().join("scenario-rbac.json");
+        std::fs::write(
+            &file,
+            serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "List", "items": docs}))?,
+        )?;
+        self.cp
+            .kubectl_ok(&["create", "-f", &file.display().to_string()])
+            .context("creating the scenario users' RBAC")?;
         Ok(())
     }
 
