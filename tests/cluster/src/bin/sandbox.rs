@@ -18,14 +18,17 @@ struct Args {
     demo: bool,
     net: u8,
     nodes: Option<usize>,
+    real: bool,
 }
 
 fn usage() -> &'static str {
-    "usage: tests/sandbox [SCENARIO.yaml] [--demo] [--net N] [--nodes N]\n\
+    "usage: tests/sandbox [SCENARIO.yaml] [--demo] [--net N] [--nodes N] [--real]\n\
      Starts the test cluster (default: scenario a, the seed's layout) and serves until Ctrl-C.\n\
      --demo   play the seed's story end to end (etcd target down, kubectl promfix etcd, files, target up), then exit\n\
      --nodes N  instead of a scenario file: a kubeadm cluster of N nodes with kube-prometheus-stack (1 to 62500; try 5000 with kubectl promfix doctor)\n\
-     --net N  use the loopback range 127.N.0.0/16 (default 0: the addresses as the scenario writes them)"
+     --net N  use the loopback range 127.N.0.0/16 (default 0: the addresses as the scenario writes them)\n\
+     --real   the scenario on the real control plane (kube-apiserver, kube-controller-manager, kube-scheduler,\n\
+              etcd, the Prometheus Operator, built by tests/k8s/build) in a network namespace of its own"
 }
 
 fn parse_args() -> Result<Args> {
@@ -34,11 +37,13 @@ fn parse_args() -> Result<Args> {
         demo: false,
         net: 0,
         nodes: None,
+        real: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--demo" => a.demo = true,
+            "--real" => a.real = true,
             "--net" => {
                 a.net = it
                     .next()
@@ -87,6 +92,12 @@ async fn main() {
 
 async fn run() -> Result<()> {
     let mut args = parse_args()?;
+    if args.real {
+        if args.demo || args.nodes.is_some() {
+            bail!("--real serves a scenario file; --demo and --nodes run on the stand-in for now");
+        }
+        return serve_real(&args).await;
+    }
     // A generated scenario lives in a temporary file for as long as the cluster runs.
     let _generated = match args.nodes {
         Some(n) => {
@@ -162,6 +173,56 @@ async fn run() -> Result<()> {
     wait_for_signal().await;
     eprintln!("stopping ...");
     drop(tc);
+    Ok(())
+}
+
+/// `--real`: the scenario on the real control plane, until Ctrl-C.
+async fn serve_real(args: &Args) -> Result<()> {
+    use promfix_testcluster::real::{RealCluster, RealOptions};
+    let rc = RealCluster::start(&args.scenario, RealOptions::default())
+        .await
+        .with_context(|| {
+            format!(
+                "starting {} on the real control plane",
+                args.scenario.display()
+            )
+        })?;
+    println!("export KUBECONFIG={}", rc.kubeconfig().display());
+    if let Some(d) = &rc.etcd_certs_dir {
+        println!("export ETCD_CERTS_DIR={}", d.display());
+    }
+    println!();
+    println!(
+        "# {} is up on the real control plane at {} (network namespace {}; started in {:.1} s).",
+        args.scenario.display(),
+        rc.cp.server,
+        rc.cp.ns.name,
+        rc.cp.started_in.as_secs_f64()
+    );
+    println!("# Component logs: {}/logs", rc.cp.dir().display());
+    println!("# In another shell, paste the export lines above, then try:");
+    println!("kubectl version");
+    println!("kubectl get --raw '/livez?verbose'");
+    println!("kubectl get prometheuses,servicemonitors,statefulsets -A");
+    println!("kubectl get svc,endpoints,endpointslices -n kube-system");
+    if let Some(p) = &rc.pki
+        && let (Some(ca), Some(cert), Some(key)) = (
+            p.ca.cert.file_name(),
+            p.client.cert.file_name(),
+            p.client.key.file_name(),
+        )
+    {
+        println!(
+            "kubectl promfix etcd --ca \"$ETCD_CERTS_DIR/{}\" --cert \"$ETCD_CERTS_DIR/{}\" --key \"$ETCD_CERTS_DIR/{}\" --no-verify",
+            ca.to_string_lossy(),
+            cert.to_string_lossy(),
+            key.to_string_lossy()
+        );
+    }
+    println!("# Ctrl-C stops everything this started and removes the namespace.");
+    wait_for_signal().await;
+    eprintln!("stopping ...");
+    drop(rc);
     Ok(())
 }
 
