@@ -36,8 +36,12 @@ fn plugin(rc: &RealCluster, cwd: &Path, args: &[&str]) -> Run {
 
 /// Run the plugin as a token user of the cluster (its kubeconfig context), or as the admin.
 fn plugin_as(rc: &RealCluster, cwd: &Path, user: Option<&str>, args: &[&str]) -> Run {
+    plugin_with(rc.kubeconfig(), cwd, user, args)
+}
+
+fn plugin_with(kubeconfig: &Path, cwd: &Path, user: Option<&str>, args: &[&str]) -> Run {
     let mut cmd = Command::new(BIN);
-    cmd.arg("--kubeconfig").arg(rc.kubeconfig());
+    cmd.arg("--kubeconfig").arg(kubeconfig);
     if let Some(u) = user {
         cmd.arg("--context").arg(u);
     }
@@ -449,4 +453,107 @@ rules:
         svc["spec"]
     );
     assert!(get(&rc, &["secret", "-n", NS, "etcd-client-cert"]).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_between_the_plugin_and_the_real_api_server_converge() {
+    use promfix_testcluster::faults::FaultKind;
+    let rc =
+        RealCluster::start_builtin("a-seed-stable-prometheus-operator", RealOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("starting scenario a on the real control plane: {e:#}"));
+    let cwd = tempfile::tempdir().unwrap();
+    let certs = cert_args(&rc);
+    let mut args: Vec<&str> = vec!["etcd"];
+    args.extend(certs.iter().map(String::as_str));
+    args.extend(["--yes", "--no-verify"]);
+    let kc = rc.proxy_kubeconfig.clone();
+
+    // Transient answers (twice each: the retry meets the fault again): retried, and the result is
+    // what the real API server holds after an undisturbed run.
+    rc.faults()
+        .fail_next_writes(Some("prometheuses"), 2, FaultKind::Conflict);
+    rc.faults()
+        .fail_next_writes(Some("services"), 2, FaultKind::Internal);
+    rc.faults().fail_next_writes(
+        Some("servicemonitors"),
+        1,
+        FaultKind::TooManyRequests {
+            retry_after_secs: 1,
+        },
+    );
+    let run = plugin_with(&kc, cwd.path(), None, &args);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let log = rc.faults().log();
+    let answered = |code: u16, plural: &str| {
+        log.iter()
+            .filter(|e| e.status == code && e.path.contains(plural))
+            .count()
+    };
+    assert_eq!(answered(409, "/prometheuses/"), 2, "{log:#?}");
+    assert_eq!(answered(500, "/services/"), 2, "{log:#?}");
+    assert_eq!(answered(429, "/servicemonitors/"), 1, "{log:#?}");
+    assert!(
+        log.iter().all(|e| e.user == "admin"),
+        "every request is the admin's: {log:#?}"
+    );
+    let by_verb = |m: &str| log.iter().filter(|e| e.method == m).count();
+    eprintln!(
+        "etcd through the proxy: {} requests (GET {}, POST {}, PATCH {}, DELETE {})",
+        log.len(),
+        by_verb("GET"),
+        by_verb("POST"),
+        by_verb("PATCH"),
+        by_verb("DELETE")
+    );
+    let svc = get(&rc, &["service", "-n", "kube-system", SERVICE]).unwrap();
+    assert!(svc["spec"].get("selector").is_none(), "{}", svc["spec"]);
+    let sm = get(&rc, &["servicemonitor", "-n", NS, SERVICE]).unwrap();
+    assert_eq!(sm["spec"]["endpoints"][0]["scheme"], "https");
+
+    // Back to the start, then connections cut around writes: the Secret's create is applied but
+    // its answer lost, the Service patch is lost unapplied. A second run (if the first gave up)
+    // converges, and a third writes nothing.
+    let backup = std::fs::read_dir(cwd.path())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("promfix-backup-etcd-")
+        })
+        .expect("the backup file")
+        .display()
+        .to_string();
+    let rolled = plugin_with(&kc, cwd.path(), None, &["rollback", &backup, "--yes"]);
+    assert_eq!(rolled.code, 0, "{}\n{}", rolled.stdout, rolled.stderr);
+    rc.faults().drop_at_write(1, true);
+    rc.faults().drop_at_write(3, false);
+    let first = plugin_with(&kc, cwd.path(), None, &args);
+    if first.code != 0 {
+        assert_eq!(first.code, 1, "{}\n{}", first.stdout, first.stderr);
+        assert!(
+            first.stderr.contains("run the same command again"),
+            "{}",
+            first.stderr
+        );
+        let second = plugin_with(&kc, cwd.path(), None, &args);
+        assert_eq!(second.code, 0, "{}\n{}", second.stdout, second.stderr);
+    }
+    rc.faults().clear_log();
+    let third = plugin_with(&kc, cwd.path(), None, &args);
+    assert_eq!(third.code, 0, "{}\n{}", third.stdout, third.stderr);
+    let writes: Vec<_> = rc
+        .faults()
+        .log()
+        .into_iter()
+        .filter(|e| e.is_write)
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "a converged cluster was written again: {writes:#?}"
+    );
+    let svc = get(&rc, &["service", "-n", "kube-system", SERVICE]).unwrap();
+    assert!(svc["spec"].get("selector").is_none(), "{}", svc["spec"]);
 }

@@ -42,6 +42,10 @@ pub struct RealCluster {
     pub pki: Option<EtcdPki>,
     /// The first etcd node's certificate directory (for `--from-dir`, or its files).
     pub etcd_certs_dir: Option<PathBuf>,
+    /// The fault and request-log proxy in front of the API server.
+    pub proxy: super::proxy::FaultProxy,
+    /// A kubeconfig through the proxy (tokens; context `promfix-real` is the admin).
+    pub proxy_kubeconfig: PathBuf,
     operator: Option<Proc>,
 }
 
@@ -74,12 +78,15 @@ impl RealCluster {
         .await?;
         let scenario = Scenario::parse_real(&text, cp.ns.slot)
             .with_context(|| format!("loading scenario {}", path.display()))?;
+        let (proxy, proxy_kubeconfig) = cp.start_proxy().await?;
         let mut rc = RealCluster {
             cp,
             scenario,
             etcd: None,
             pki: None,
             etcd_certs_dir: None,
+            proxy,
+            proxy_kubeconfig,
             operator: None,
         };
         if rc.scenario.spec.prometheus_operator {
@@ -313,6 +320,11 @@ impl RealCluster {
     /// The admin's kubeconfig.
     pub fn kubeconfig(&self) -> &Path {
         &self.cp.kubeconfig
+    }
+
+    /// The faults and request log of the proxy (what goes through `proxy_kubeconfig`).
+    pub fn faults(&self) -> &crate::faults::Faults {
+        &self.proxy.faults
     }
 
     /// GET an object as JSON (None when 404).

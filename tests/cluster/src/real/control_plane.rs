@@ -55,6 +55,8 @@ pub struct ControlPlane {
     /// kubeconfig with context `promfix-real` (the admin) and one context per token user.
     pub kubeconfig: PathBuf,
     pub users: Vec<TokenUser>,
+    /// The admin as a token user (for the fault proxy).
+    pub admin: TokenUser,
     /// How long `start` took until `/readyz` answered ok.
     pub started_in: Duration,
     procs: Vec<Proc>,
@@ -134,7 +136,7 @@ impl ControlPlane {
         let apiserver_ip = ns.addr(APISERVER_HOST);
         let service_ip = ns.addr(225);
         let pki_dir = dir.path().join("etc/kubernetes/pki");
-        let pki = ControlPlanePki::generate(&pki_dir, apiserver_ip, service_ip)?;
+        let pki = ControlPlanePki::generate(&pki_dir, apiserver_ip, service_ip, ns.veth_host())?;
         let server = format!("https://{apiserver_ip}:{APISERVER_PORT}");
 
         // The components' own identities, as kubeadm's controller-manager.conf and scheduler.conf.
@@ -148,7 +150,14 @@ impl ControlPlane {
             token: random_token("sched"),
             groups: vec![],
         };
-        let mut all = vec![kcm.clone(), sched.clone()];
+        // The admin's token: what it authenticates with through the fault proxy (a client
+        // certificate cannot pass a TLS-terminating proxy).
+        let admin_user = TokenUser {
+            name: "admin".into(),
+            token: random_token("admin"),
+            groups: vec!["system:masters".into()],
+        };
+        let mut all = vec![kcm.clone(), sched.clone(), admin_user.clone()];
         all.extend(opts.users.iter().cloned());
         let tokens = dir.path().join("etc/kubernetes/tokens.csv");
         crate::peers::certs::write_file(&tokens, &token_file(&all), 0o600)?;
@@ -178,6 +187,7 @@ impl ControlPlane {
             service_ip,
             kubeconfig,
             users: opts.users.clone(),
+            admin: admin_user,
             started_in: Duration::ZERO,
             procs: Vec::new(),
             dir,
@@ -294,6 +304,54 @@ impl ControlPlane {
         )?);
         cp.started_in = t0.elapsed();
         Ok(cp)
+    }
+
+    /// Start the fault and request-log proxy in front of the API server, and write a kubeconfig
+    /// through it (`proxy.conf`): context `promfix-real` is the admin (by token), one context per
+    /// token user.
+    pub async fn start_proxy(&self) -> Result<(super::proxy::FaultProxy, PathBuf)> {
+        let mut users: std::collections::HashMap<String, String> = self
+            .users
+            .iter()
+            .map(|u| (u.token.clone(), u.name.clone()))
+            .collect();
+        users.insert(self.admin.token.clone(), self.admin.name.clone());
+        let proxy = super::proxy::FaultProxy::start(
+            self.ns.veth_host(),
+            std::net::SocketAddr::from((self.apiserver_ip, APISERVER_PORT)),
+            &self.pki.ca.cert,
+            (&self.pki.proxy.cert, &self.pki.proxy.key),
+            users,
+        )
+        .await?;
+        let mut s = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: promfix-real\n  cluster:\n    server: {}\n    certificate-authority: {}\nusers:\n",
+            proxy.url,
+            self.pki.ca.cert.display()
+        );
+        let all: Vec<&TokenUser> = std::iter::once(&self.admin).chain(&self.users).collect();
+        for u in &all {
+            s.push_str(&format!(
+                "- name: {}\n  user:\n    token: {}\n",
+                u.name, u.token
+            ));
+        }
+        s.push_str("contexts:\n");
+        for u in &all {
+            let ctx = if u.name == self.admin.name {
+                "promfix-real"
+            } else {
+                &u.name
+            };
+            s.push_str(&format!(
+                "- name: {ctx}\n  context:\n    cluster: promfix-real\n    user: {}\n",
+                u.name
+            ));
+        }
+        s.push_str("current-context: promfix-real\n");
+        let path = self.dir.path().join("proxy.conf");
+        std::fs::write(&path, s)?;
+        Ok((proxy, path))
     }
 
     /// The cluster's directory (PKI, kubeconfigs, logs, etcd's data).

@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod control_plane;
 pub mod netns;
 pub mod pki;
+pub mod proxy;
 
 pub use bins::Bins;
 pub use cluster::{RealCluster, RealOptions};

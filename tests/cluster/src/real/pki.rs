@@ -33,6 +33,8 @@ pub struct ControlPlanePki {
     pub sa_pub: PathBuf,
     /// The admin's client certificate (`O=system:masters`).
     pub admin: Pair,
+    /// The fault proxy's serving certificate (the host end of the veth).
+    pub proxy: Pair,
 }
 
 fn pair(dir: &Path, name: &str) -> Pair {
@@ -44,7 +46,12 @@ fn pair(dir: &Path, name: &str) -> Pair {
 
 impl ControlPlanePki {
     /// Generate every file below `dir`.
-    pub fn generate(dir: &Path, apiserver_ip: Ipv4Addr, service_ip: Ipv4Addr) -> Result<Self> {
+    pub fn generate(
+        dir: &Path,
+        apiserver_ip: Ipv4Addr,
+        service_ip: Ipv4Addr,
+        proxy_ip: Ipv4Addr,
+    ) -> Result<Self> {
         let ca_key = KeyPair::generate()?;
         let ca_p = ca_params("kubernetes");
         let ca_cert = ca_p.self_signed(&ca_key)?;
@@ -56,6 +63,7 @@ impl ControlPlanePki {
             sa_key: dir.join("sa.key"),
             sa_pub: dir.join("sa.pub"),
             admin: pair(dir, "admin"),
+            proxy: pair(dir, "fault-proxy"),
         };
         write_file(&pki.ca.cert, &ca_cert.pem(), 0o644)?;
         write_file(&pki.ca.key, &ca_key.serialize_pem(), 0o600)?;
@@ -76,7 +84,18 @@ impl ControlPlanePki {
             sans.push(SanType::DnsName(name.to_string().try_into()?));
         }
         sans.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        let leaves: [(&Pair, rcgen::CertificateParams); 3] = [
+        let proxy_sans = [SanType::IpAddress(IpAddr::V4(proxy_ip))];
+        let leaves: [(&Pair, rcgen::CertificateParams); 4] = [
+            (
+                &pki.proxy,
+                leaf_params(
+                    "promfix-fault-proxy",
+                    None,
+                    &proxy_sans,
+                    Usage::Server,
+                    year,
+                ),
+            ),
             (
                 &pki.apiserver,
                 leaf_params("kube-apiserver", None, &sans, Usage::Server, year),
