@@ -163,7 +163,7 @@ async fn serve(tls: tokio_rustls::server::TlsStream<TcpStream>, shared: Arc<Shar
         return;
     };
     let _ = up.set_nodelay(true);
-    let name = ServerName::IpAddress(IpAddr::from(shared.upstream.ip()).into());
+    let name = ServerName::IpAddress(shared.upstream.ip().into());
     let Ok(up) = shared.upstream_tls.connect(name, up).await else {
         return;
     };
