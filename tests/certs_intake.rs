@@ -1044,7 +1044,7 @@ fn discover_layouts() {
         let names: Vec<&str> = c.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
             names,
-            ["apiserver-etcd-client", "healthcheck-client"],
+            ["healthcheck-client", "apiserver-etcd-client"],
             "{start}"
         );
         assert!(c.iter().all(|c| c.layout == Layout::Kubeadm));
@@ -1102,7 +1102,8 @@ fn discover_layouts() {
         }
     }
 
-    // A relative `.` inside pki/etcd still finds apiserver-etcd-client one level up.
+    // A relative `.` inside pki/etcd still finds apiserver-etcd-client one level up (after the
+    // monitoring certificate, which comes first).
     let rel = std::env::current_dir()
         .ok()
         .and_then(|cwd| pathdiff(&r.join("kubeadm/pki/etcd"), &cwd));
@@ -1110,7 +1111,11 @@ fn discover_layouts() {
         let c = certs::discover(&rel.join(".")).expect("relative");
         assert_eq!(c.len(), 2, "{c:?}");
         assert!(
-            c[0].paths.cert.ends_with("pki/apiserver-etcd-client.crt"),
+            c[0].paths.cert.ends_with("pki/etcd/healthcheck-client.crt"),
+            "{c:?}"
+        );
+        assert!(
+            c[1].paths.cert.ends_with("pki/apiserver-etcd-client.crt"),
             "{c:?}"
         );
     }

@@ -82,6 +82,10 @@ fn get(rc: &RealCluster, args: &[&str]) -> Option<Value> {
 }
 
 fn slices_of(rc: &RealCluster) -> Vec<Value> {
+    slices_of_service(rc, SERVICE)
+}
+
+fn slices_of_service(rc: &RealCluster, service: &str) -> Vec<Value> {
     let l = get(
         rc,
         &[
@@ -89,7 +93,7 @@ fn slices_of(rc: &RealCluster) -> Vec<Value> {
             "-n",
             "kube-system",
             "-l",
-            &format!("kubernetes.io/service-name={SERVICE}"),
+            &format!("kubernetes.io/service-name={service}"),
         ],
     )
     .unwrap();
@@ -556,4 +560,105 @@ async fn faults_between_the_plugin_and_the_real_api_server_converge() {
     );
     let svc = get(&rc, &["service", "-n", "kube-system", SERVICE]).unwrap();
     assert!(svc["spec"].get("selector").is_none(), "{}", svc["spec"]);
+}
+
+/// kubeadm's stacked etcd (scenario b, kube-prometheus-stack): the chart's `component: etcd`
+/// selector finds the etcd static pods, so the fix keeps it and moves only the port; the real
+/// endpoints and EndpointSlice controllers follow the Service (issue 13, item 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_kubeadm_the_selector_that_finds_the_etcd_pods_stays() {
+    const SVC: &str = "prometheus-kube-prometheus-kube-etcd";
+    let rc = RealCluster::start_builtin("b-kube-prometheus-stack", RealOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("starting scenario b on the real control plane: {e:#}"));
+    let member = rc.etcd.as_ref().unwrap().members[0].ip.to_string();
+    // The real endpoints controller lists the etcd pod on the metrics port first.
+    rc.wait_for(
+        "the etcd pod in the Service's Endpoints",
+        Duration::from_secs(60),
+        || async {
+            let ep = get(&rc, &["endpoints", "-n", "kube-system", SVC]);
+            Ok(ep.filter(|e| e["subsets"][0]["addresses"][0]["targetRef"]["name"] == "etcd-node1"))
+        },
+    )
+    .await
+    .unwrap();
+    let dir = rc.etcd_certs_dir.clone().unwrap().display().to_string();
+    let cwd = tempfile::tempdir().unwrap();
+    let run = plugin(
+        &rc,
+        cwd.path(),
+        &["etcd", "--from-dir", &dir, "--yes", "--no-verify"],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        !run.stdout.contains("patch Endpoints"),
+        "hand-written Endpoints:\n{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("delete EndpointSlice"),
+        "{}",
+        run.stdout
+    );
+    let svc = get(&rc, &["service", "-n", "kube-system", SVC]).unwrap();
+    assert_eq!(
+        svc["spec"]["selector"]["component"], "etcd",
+        "{}",
+        svc["spec"]
+    );
+    assert_eq!(svc["spec"]["ports"][0]["port"], 2379, "{}", svc["spec"]);
+    // The controllers follow: the pod, on the client port.
+    let ep = rc
+        .wait_for(
+            "the endpoints controller to follow the port",
+            Duration::from_secs(60),
+            || async {
+                let ep = get(&rc, &["endpoints", "-n", "kube-system", SVC]);
+                Ok(ep.filter(|e| e["subsets"][0]["ports"][0]["port"] == 2379))
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ep["subsets"][0]["addresses"][0]["ip"],
+        member.as_str(),
+        "{ep}"
+    );
+    assert_eq!(
+        ep["subsets"][0]["addresses"][0]["targetRef"]["name"], "etcd-node1",
+        "{ep}"
+    );
+    let slice = rc
+        .wait_for(
+            "the EndpointSlice controller to follow the port",
+            Duration::from_secs(60),
+            || async {
+                Ok(slices_of_service(&rc, SVC).into_iter().find(|s| {
+                    managed_by(s) == "endpointslice-controller.k8s.io"
+                        && s["ports"][0]["port"] == 2379
+                }))
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(addresses(&slice), [member.clone()]);
+    let sm = get(&rc, &["servicemonitor", "-n", NS, SVC]).unwrap();
+    assert_eq!(
+        sm["spec"]["endpoints"][0]["scheme"], "https",
+        "{}",
+        sm["spec"]
+    );
+    // And the fixed cluster needs nothing more.
+    let again = plugin(
+        &rc,
+        cwd.path(),
+        &["etcd", "--from-dir", &dir, "--yes", "--no-verify"],
+    );
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(
+        again.stdout.contains("Nothing to change"),
+        "{}",
+        again.stdout
+    );
 }

@@ -177,6 +177,19 @@ fn kubeadm(dir: &Path, out: &mut Vec<Candidate>) {
         } else {
             etcd_dir.parent().map(Path::to_path_buf)
         };
+        // The certificate kubeadm makes for health checks and monitoring comes first: it is what
+        // a scraper should hold. The kube-apiserver's own is the fallback (a copy of it in a
+        // Secret is the API server's identity towards etcd).
+        push_pair(
+            out,
+            Layout::Kubeadm,
+            "healthcheck-client",
+            None,
+            false,
+            &ca,
+            etcd_dir.join("healthcheck-client.crt"),
+            etcd_dir.join("healthcheck-client.key"),
+        );
         if let Some(pki) = pki {
             push_pair(
                 out,
@@ -189,16 +202,6 @@ fn kubeadm(dir: &Path, out: &mut Vec<Candidate>) {
                 pki.join("apiserver-etcd-client.key"),
             );
         }
-        push_pair(
-            out,
-            Layout::Kubeadm,
-            "healthcheck-client",
-            None,
-            false,
-            &ca,
-            etcd_dir.join("healthcheck-client.crt"),
-            etcd_dir.join("healthcheck-client.key"),
-        );
         if out.iter().any(|c| c.layout == Layout::Kubeadm) {
             return;
         }

@@ -330,6 +330,18 @@ pub fn plan_secret(
             }
         }
     }
+    if let Some(ns) = plan
+        .changes
+        .iter()
+        .find_map(|c| (c.object.kind == "Secret").then(|| c.object.namespace.clone()))
+    {
+        plan.notes.push(format!(
+            "the client certificate goes into Secret {}/{}: unless etcd's own authentication is on, every certificate its CA signed may read and write all of etcd, so whoever can read Secrets in {} can too. Prefer a certificate meant for monitoring (kubeadm: etcd/healthcheck-client.crt); kubeadm can serve plain-http metrics without any certificate instead (--listen-metrics-urls=http://<node-ip>:2381 in etcd.yaml, and the ServiceMonitor on 2381)",
+            ns.as_deref().unwrap_or(""),
+            w.secret_name,
+            ns.as_deref().unwrap_or("")
+        ));
+    }
     if mode == TlsMode::Files {
         let prom = &obs.prometheus;
         let mut secrets: Vec<Value> = prom["spec"]["secrets"]
@@ -387,27 +399,38 @@ pub fn plan_endpoints(obs: &Observed, w: &Wanted, sm: &Value, idx: usize) -> Res
         ));
     }
     let port = json!({"name": pname, "port": w.port, "protocol": "TCP", "targetPort": w.port});
+    // kubeadm's stacked etcd: the chart's `component: etcd` selector already finds the etcd
+    // static pods, whose IPs are the members'. Keep it (hand-written Endpoints would go stale when
+    // control-plane nodes are replaced): only the port changes, and the endpoints and
+    // EndpointSlice controllers follow it.
+    if let Some(cur) = candidates.first()
+        && selector_finds_members(obs, cur, &w.ips)
+    {
+        let mut after = (*cur).clone();
+        set_port(&mut after, &pname, w.port);
+        if let Some(c) = update(
+            cur,
+            after,
+            "services",
+            "scrape etcd's client port; the selector already finds the etcd pods (the endpoints controller follows)",
+        ) {
+            plan.changes.push(c);
+            plan.notes.push(format!(
+            "Service {}/{} selects the etcd pods ({}): its selector stays, so its Endpoints follow the control-plane nodes",
+            namespace(cur),
+            name(cur),
+            w.ips.join(", ")
+        ));
+        }
+        return Ok(plan);
+    }
     let (svc_ns, svc_name, svc_labels) = match candidates.first() {
         Some(cur) => {
             let mut after = (*cur).clone();
             if let Some(spec) = after["spec"].as_object_mut() {
                 spec.remove("selector");
             }
-            let mut ports: Vec<Value> = after["spec"]["ports"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            match ports
-                .iter_mut()
-                .find(|p| s(p, &["name"]) == Some(pname.as_str()))
-            {
-                Some(p) => {
-                    p["port"] = json!(w.port);
-                    p["targetPort"] = json!(w.port);
-                }
-                None => ports.push(port.clone()),
-            }
-            after["spec"]["ports"] = Value::Array(ports);
+            set_port(&mut after, &pname, w.port);
             let had_selector = cur["spec"].get("selector").is_some_and(|v| !v.is_null());
             let reason = if had_selector {
                 "remove the selector, or the endpoints controller overwrites hand-written Endpoints"
@@ -507,6 +530,57 @@ pub fn plan_endpoints(obs: &Observed, w: &Wanted, sm: &Value, idx: usize) -> Res
         }
     }
     Ok(plan)
+}
+
+/// Set the named port (or add it) to `port`, targetPort too.
+fn set_port(svc: &mut Value, pname: &str, port: u16) {
+    let mut ports: Vec<Value> = svc["spec"]["ports"].as_array().cloned().unwrap_or_default();
+    match ports.iter_mut().find(|p| s(p, &["name"]) == Some(pname)) {
+        Some(p) => {
+            p["port"] = json!(port);
+            p["targetPort"] = json!(port);
+        }
+        None => {
+            ports.push(json!({"name": pname, "port": port, "protocol": "TCP", "targetPort": port}))
+        }
+    }
+    svc["spec"]["ports"] = Value::Array(ports);
+}
+
+/// The Service has a selector, and the addresses the endpoints controller found for it are pods
+/// (`targetRef.kind: Pod`) whose IPs are exactly the etcd members': kubeadm's stacked etcd.
+fn selector_finds_members(obs: &Observed, svc: &Value, ips: &[String]) -> bool {
+    if !svc["spec"]
+        .get("selector")
+        .is_some_and(|v| v.as_object().is_some_and(|m| !m.is_empty()))
+    {
+        return false;
+    }
+    let Some(ep) = obs
+        .endpoints
+        .iter()
+        .find(|e| namespace(e) == namespace(svc) && name(e) == name(svc))
+    else {
+        return false;
+    };
+    let mut found: Vec<&str> = ep["subsets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|sub| {
+            ["addresses", "notReadyAddresses"]
+                .into_iter()
+                .flat_map(move |k| sub[k].as_array().into_iter().flatten())
+        })
+        .filter(|a| s(a, &["targetRef", "kind"]) == Some("Pod"))
+        .filter_map(|a| s(a, &["ip"]))
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    let mut want: Vec<&str> = ips.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    want.dedup();
+    !found.is_empty() && found == want
 }
 
 /// Whether Endpoints subsets already list exactly these IPs on this named port.
@@ -834,6 +908,66 @@ mod tests {
             3
         );
         assert_eq!(after["subsets"][0]["ports"][0]["name"], "http-metrics");
+    }
+
+    /// kubeadm's stacked etcd: the endpoints controller already lists the etcd pods.
+    fn stacked() -> Observed {
+        let mut obs = seed();
+        obs.services[0]["spec"]["ports"] =
+            json!([{"name": "http-metrics", "port": 2381, "protocol": "TCP", "targetPort": 2381}]);
+        let addresses: Vec<Value> = wanted()
+            .ips
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| {
+                json!({"ip": ip, "nodeName": format!("node{}", i + 1),
+                       "targetRef": {"kind": "Pod", "namespace": "kube-system", "name": format!("etcd-node{}", i + 1)}})
+            })
+            .collect();
+        obs.endpoints[0]["subsets"] = json!([{"addresses": addresses,
+            "ports": [{"name": "http-metrics", "port": 2381, "protocol": "TCP"}]}]);
+        obs
+    }
+
+    #[test]
+    fn a_selector_that_finds_the_etcd_pods_stays_and_only_the_port_moves() {
+        let obs = stacked();
+        let w = wanted();
+        let (sm, idx) = find_etcd_service_monitor(&obs).unwrap();
+        let plan = plan_endpoints(&obs, &w, sm, idx).unwrap();
+        assert_eq!(plan.changes.len(), 1, "{:#?}", plan.changes);
+        let c = &plan.changes[0];
+        assert_eq!(c.object.kind, "Service");
+        let after = c.after.as_ref().unwrap();
+        assert_eq!(after["spec"]["selector"], json!({"component": "etcd"}));
+        assert_eq!(after["spec"]["ports"][0]["port"], 2379);
+        assert_eq!(after["spec"]["ports"][0]["targetPort"], 2379);
+        assert!(
+            plan.notes.iter().any(|n| n.contains("its selector stays")),
+            "{:?}",
+            plan.notes
+        );
+        // Pods at other addresses than the members (an --endpoints elsewhere): the old way.
+        let mut elsewhere = wanted();
+        elsewhere.ips = vec!["192.168.9.1".into()];
+        let plan = plan_endpoints(&obs, &elsewhere, sm, idx).unwrap();
+        let after = plan.changes[0].after.as_ref().unwrap();
+        assert!(after["spec"].get("selector").is_none(), "{after}");
+        // Addresses without a Pod behind them (hand-written) are not the controller's finding.
+        let mut hand = stacked();
+        hand.endpoints[0]["subsets"][0]["addresses"] = json!(
+            wanted()
+                .ips
+                .iter()
+                .map(|ip| json!({"ip": ip}))
+                .collect::<Vec<_>>()
+        );
+        let plan = plan_endpoints(&hand, &w, sm, idx).unwrap();
+        assert!(
+            plan.changes[0].after.as_ref().unwrap()["spec"]
+                .get("selector")
+                .is_none()
+        );
     }
 
     #[test]

@@ -331,7 +331,7 @@ pub fn cluster_cert_args(tc: &TestCluster) -> (Vec<String>, PathBuf) {
         )
     } else {
         // kubeadm: the pki directory
-        let key = dir.join("apiserver-etcd-client.key");
+        let key = dir.join("etcd/healthcheck-client.key");
         (vec!["--from-dir".into(), dir.display().to_string()], key)
     }
 }
