@@ -78,6 +78,40 @@ pub fn labels_satisfying(selector: &Value) -> Option<serde_json::Map<String, Val
 
 /// Whether a namespace is selected by a `namespaceSelector` of a ServiceMonitor
 /// (`{any: true}`, `{matchNames: [..]}`, or absent/empty = the monitor's own namespace).
+/// The namespaces the operator's generated scrape configuration looks in for a ServiceMonitor
+/// (or PodMonitor) of a Prometheus, as `getNamespacesFromNamespaceSelector` in the operator's
+/// `pkg/prometheus/promcfg.go` decides: the Prometheus' `ignoreNamespaceSelectors: true` means
+/// the monitor's own namespace only, whatever its `namespaceSelector` says; else `any: true` is
+/// every namespace (None), `matchNames` those, and nothing the monitor's own namespace.
+pub fn monitor_namespaces(prometheus: &Value, monitor: &Value) -> Option<Vec<String>> {
+    let own = monitor["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("default")
+        .to_string();
+    if prometheus["spec"]["ignoreNamespaceSelectors"].as_bool() == Some(true) {
+        return Some(vec![own]);
+    }
+    let sel = &monitor["spec"]["namespaceSelector"];
+    if sel["any"].as_bool() == Some(true) {
+        return None;
+    }
+    match sel["matchNames"].as_array() {
+        Some(names) if !names.is_empty() => Some(
+            names
+                .iter()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect(),
+        ),
+        _ => Some(vec![own]),
+    }
+}
+
+/// Whether the operator's configuration for `monitor` of `prometheus` looks in `ns`
+/// ([`monitor_namespaces`]).
+pub fn monitor_looks_in(prometheus: &Value, monitor: &Value, ns: &str) -> bool {
+    monitor_namespaces(prometheus, monitor).is_none_or(|v| v.iter().any(|n| n == ns))
+}
+
 pub fn sm_namespace_selected(namespace_selector: Option<&Value>, own_ns: &str, ns: &str) -> bool {
     let Some(sel) = namespace_selector.filter(|v| !v.is_null()) else {
         return ns == own_ns;
@@ -104,6 +138,35 @@ mod tests {
         assert!(matches(&json!({}), &json!({})));
         let labels = labels_satisfying(&sel).unwrap();
         assert!(matches(&sel, &Value::Object(labels)));
+    }
+
+    #[test]
+    fn ignore_namespace_selectors_keeps_the_monitor_in_its_own_namespace() {
+        let sm = json!({"metadata": {"namespace": "monitoring"},
+                        "spec": {"namespaceSelector": {"matchNames": ["kube-system"]}}});
+        let prom = json!({"spec": {}});
+        assert_eq!(
+            monitor_namespaces(&prom, &sm),
+            Some(vec!["kube-system".to_string()])
+        );
+        assert!(monitor_looks_in(&prom, &sm, "kube-system"));
+        let ignoring = json!({"spec": {"ignoreNamespaceSelectors": true}});
+        assert_eq!(
+            monitor_namespaces(&ignoring, &sm),
+            Some(vec!["monitoring".to_string()])
+        );
+        assert!(!monitor_looks_in(&ignoring, &sm, "kube-system"));
+        let any = json!({"metadata": {"namespace": "monitoring"}, "spec": {"namespaceSelector": {"any": true}}});
+        assert_eq!(monitor_namespaces(&prom, &any), None);
+        assert_eq!(
+            monitor_namespaces(&ignoring, &any),
+            Some(vec!["monitoring".to_string()])
+        );
+        let none = json!({"metadata": {"namespace": "monitoring"}, "spec": {}});
+        assert_eq!(
+            monitor_namespaces(&prom, &none),
+            Some(vec!["monitoring".to_string()])
+        );
     }
 
     #[test]

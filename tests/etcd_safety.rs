@@ -794,10 +794,17 @@ async fn a_renewed_certificate_updates_the_secret() {
     let s = &tc.cluster.store;
     let prt = s.rt("prometheuses");
     let name = "prometheus-kube-prometheus-prometheus";
-    let mut p = s.get(&prt, Some("monitoring"), name).unwrap();
-    p["spec"]["secrets"] = json!(["my-own"]);
-    s.update(&prt, Some("monitoring"), name, p, &WriteCtx::update("helm"))
-        .unwrap();
+    // The operator writes the Prometheus' status meanwhile: read again on a conflict, as Helm
+    // would.
+    for attempt in 0.. {
+        let mut p = s.get(&prt, Some("monitoring"), name).unwrap();
+        p["spec"]["secrets"] = json!(["my-own"]);
+        match s.update(&prt, Some("monitoring"), name, p, &WriteCtx::update("helm")) {
+            Ok(_) => break,
+            Err(e) if e.code == 409 && attempt < 50 => continue,
+            Err(e) => panic!("updating the Prometheus: {e:?}"),
+        }
+    }
     plugin(&tc, dir.path(), &strs(&etcd_args(&["--yes"])))
         .await
         .ok();

@@ -662,3 +662,88 @@ async fn on_kubeadm_the_selector_that_finds_the_etcd_pods_stays() {
         again.stdout
     );
 }
+
+/// `ignoreNamespaceSelectors: true` on the Prometheus: the real operator looks for the
+/// ServiceMonitor's Services only in its own namespace, whatever its namespaceSelector says, so
+/// the fix makes the selector-free etcd Service there (issue 13, item 6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_ignore_namespace_selectors_the_service_goes_where_the_operator_looks() {
+    let rc =
+        RealCluster::start_builtin("a-seed-stable-prometheus-operator", RealOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("starting scenario a on the real control plane: {e:#}"));
+    rc.cp
+        .kubectl_ok(&[
+            "patch",
+            "prometheus",
+            PROMETHEUS,
+            "-n",
+            NS,
+            "--type=merge",
+            "--field-manager=helm",
+            "-p",
+            r#"{"spec":{"ignoreNamespaceSelectors":true}}"#,
+        ])
+        .unwrap();
+    // What the real operator makes of it: the etcd job discovers endpoints in `monitoring` only.
+    let job_namespaces = |config: &str| -> Option<String> {
+        let job = config
+            .split("- job_name: ")
+            .find(|j| j.starts_with(&format!("serviceMonitor/{NS}/{SERVICE}/0")))?;
+        let at = job.find("namespaces:")?;
+        Some(job[at..].lines().take(3).collect::<Vec<_>>().join(" "))
+    };
+    let ns_line = rc
+        .wait_for(
+            "the operator's config with ignoreNamespaceSelectors",
+            Duration::from_secs(90),
+            || async {
+                Ok(generated_config(&rc)
+                    .and_then(|c| job_namespaces(&c))
+                    .filter(|l| l.contains("- monitoring")))
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!ns_line.contains("kube-system"), "{ns_line}");
+
+    let cwd = tempfile::tempdir().unwrap();
+    let certs = cert_args(&rc);
+    let mut args: Vec<&str> = vec!["etcd"];
+    args.extend(certs.iter().map(String::as_str));
+    args.extend(["--yes", "--no-verify"]);
+    let run = plugin(&rc, cwd.path(), &args);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("ignoreNamespaceSelectors"),
+        "{}",
+        run.stdout
+    );
+    // A selector-free Service with the ServiceMonitor's labels and its Endpoints in `monitoring`;
+    // the chart's Service in kube-system is left as it was.
+    let svc = get(&rc, &["service", "-n", NS, SERVICE]).expect("the etcd Service in monitoring");
+    assert!(svc["spec"].get("selector").is_none(), "{}", svc["spec"]);
+    let sm = get(&rc, &["servicemonitor", "-n", NS, SERVICE]).unwrap();
+    for (k, v) in sm["spec"]["selector"]["matchLabels"].as_object().unwrap() {
+        assert_eq!(&svc["metadata"]["labels"][k], v, "{}", svc["metadata"]);
+    }
+    let ep = get(&rc, &["endpoints", "-n", NS, SERVICE]).expect("its Endpoints");
+    assert_eq!(
+        ep["subsets"][0]["addresses"].as_array().unwrap().len(),
+        3,
+        "{ep}"
+    );
+    let chart = get(&rc, &["service", "-n", "kube-system", SERVICE]).unwrap();
+    assert_eq!(
+        chart["spec"]["selector"]["component"], "etcd",
+        "{}",
+        chart["spec"]
+    );
+    let again = plugin(&rc, cwd.path(), &args);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(
+        again.stdout.contains("Nothing to change"),
+        "{}",
+        again.stdout
+    );
+}

@@ -10,6 +10,7 @@ use crate::fixes::etcd::{self as fix, Observed, Pems, TlsMode, Wanted};
 use crate::kube::{self as k, Kube};
 use crate::output::interact;
 use crate::plan::Plan;
+use crate::selector;
 use serde_json::Value;
 use std::time::{Duration, SystemTime};
 
@@ -266,29 +267,15 @@ async fn observe(
     };
     let found = fix::find_etcd_service_monitor(&obs).map(|(sm, _)| sm.clone());
     // The namespaces the etcd Service, its Endpoints and slices live in.
-    let mut svc_namespaces: Vec<String> = vec!["kube-system".into()];
-    if let Some(sm) = &found {
-        if let Some(names) = sm["spec"]["namespaceSelector"]["matchNames"].as_array() {
-            svc_namespaces = names
-                .iter()
-                .filter_map(|n| n.as_str().map(str::to_string))
-                .collect();
-        } else if sm["spec"]["namespaceSelector"]["any"].as_bool() != Some(true) {
-            svc_namespaces = vec![
-                sm["metadata"]["namespace"]
-                    .as_str()
-                    .unwrap_or("default")
-                    .to_string(),
-            ];
-        }
-    }
-    let any_ns = found
+    // Where the operator looks for the ServiceMonitor's Services (its rule, with the
+    // Prometheus' ignoreNamespaceSelectors); without one, kube-system, where it is made.
+    let scopes: Vec<Option<String>> = match found
         .as_ref()
-        .is_some_and(|sm| sm["spec"]["namespaceSelector"]["any"].as_bool() == Some(true));
-    let scopes: Vec<Option<String>> = if any_ns {
-        vec![None]
-    } else {
-        svc_namespaces.iter().cloned().map(Some).collect()
+        .map(|sm| selector::monitor_namespaces(&obs.prometheus, sm))
+    {
+        Some(None) => vec![None],
+        Some(Some(v)) => v.into_iter().map(Some).collect(),
+        None => vec![Some("kube-system".into())],
     };
     let mut secret_nss = vec![prom_ns.clone()];
     if let Some(sm) = &found

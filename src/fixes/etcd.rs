@@ -202,17 +202,15 @@ pub fn find_etcd_service_monitor(obs: &Observed) -> Option<(&Value, usize)> {
     best.map(|(sm, i, _)| (sm, i))
 }
 
-/// The Services a ServiceMonitor selects (selector + namespaceSelector).
+/// The Services a ServiceMonitor selects: its selector, in the namespaces the operator looks in
+/// for it (its namespaceSelector, unless the Prometheus ignores namespace selectors).
 pub fn services_of<'a>(obs: &'a Observed, sm: &Value) -> Vec<&'a Value> {
     let sel = sm["spec"].get("selector").cloned().unwrap_or(json!({}));
     obs.services
         .iter()
         .filter(|svc| {
-            selector::sm_namespace_selected(
-                sm["spec"].get("namespaceSelector"),
-                namespace(sm),
-                namespace(svc),
-            ) && selector::matches(&sel, &labels(svc))
+            selector::monitor_looks_in(&obs.prometheus, sm, namespace(svc))
+                && selector::matches(&sel, &labels(svc))
         })
         .collect()
 }
@@ -455,18 +453,30 @@ pub fn plan_endpoints(obs: &Observed, w: &Wanted, sm: &Value, idx: usize) -> Res
                     name(sm)
                 ));
             };
-            let ns = "kube-system".to_string();
-            if !selector::sm_namespace_selected(
-                sm["spec"].get("namespaceSelector"),
-                namespace(sm),
-                &ns,
-            ) {
-                plan.notes.push(format!(
-                    "ServiceMonitor {}/{} does not look in kube-system (namespaceSelector); the Service created there is not scraped until it does",
-                    namespace(sm),
-                    name(sm)
-                ));
-            }
+            // kube-system, where the control plane's Services live, when the operator looks
+            // there for this ServiceMonitor; else the first namespace it does look in (with
+            // `ignoreNamespaceSelectors`, only the ServiceMonitor's own).
+            let ns = match selector::monitor_namespaces(&obs.prometheus, sm) {
+                Some(v) if !v.iter().any(|n| n == "kube-system") => {
+                    let first = v
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| namespace(sm).to_string());
+                    plan.notes.push(format!(
+                        "the operator looks for ServiceMonitor {}/{}'s Services only in {} ({}): the etcd Service is made there",
+                        namespace(sm),
+                        name(sm),
+                        v.join(", "),
+                        if obs.prometheus["spec"]["ignoreNamespaceSelectors"].as_bool() == Some(true) {
+                            "the Prometheus sets ignoreNamespaceSelectors"
+                        } else {
+                            "its namespaceSelector"
+                        }
+                    ));
+                    first
+                }
+                _ => "kube-system".to_string(),
+            };
             let svc_name = name(sm).to_string();
             let after = json!({
                 "apiVersion": "v1", "kind": "Service",
@@ -550,10 +560,10 @@ fn set_port(svc: &mut Value, pname: &str, port: u16) {
 /// The Service has a selector, and the addresses the endpoints controller found for it are pods
 /// (`targetRef.kind: Pod`) whose IPs are exactly the etcd members': kubeadm's stacked etcd.
 fn selector_finds_members(obs: &Observed, svc: &Value, ips: &[String]) -> bool {
-    if !svc["spec"]
-        .get("selector")
-        .is_some_and(|v| v.as_object().is_some_and(|m| !m.is_empty()))
-    {
+    let has_selector = svc["spec"]["selector"]
+        .as_object()
+        .is_some_and(|m| !m.is_empty());
+    if !has_selector {
         return false;
     }
     let Some(ep) = obs

@@ -370,13 +370,7 @@ pub fn explain_no_targets(f: &NoTargetFacts<'_>) -> Vec<String> {
         .services
         .iter()
         .filter(|svc| selector::matches(&sel, &labels(svc)))
-        .filter(|svc| {
-            selector::sm_namespace_selected(
-                sm["spec"].get("namespaceSelector"),
-                namespace(sm),
-                namespace(svc),
-            )
-        })
+        .filter(|svc| selector::monitor_looks_in(f.prometheus, sm, namespace(svc)))
         .collect();
     if in_scope.is_empty() {
         let elsewhere: Vec<String> = f
