@@ -642,7 +642,7 @@ async fn on_kubeadm_the_selector_that_finds_the_etcd_pods_stays() {
         )
         .await
         .unwrap();
-    assert_eq!(addresses(&slice), [member.clone()]);
+    assert_eq!(addresses(&slice), vec![member]);
     let sm = get(&rc, &["servicemonitor", "-n", NS, SVC]).unwrap();
     assert_eq!(
         sm["spec"]["endpoints"][0]["scheme"], "https",
