@@ -7,10 +7,10 @@ use std::path::PathBuf;
 /// Exit codes, documented in `--help` and the README.
 pub const EXIT_CODES: &str = "\
 Exit codes:
-  0  success (doctor: nothing wrong found; verify: everything verified)
-  1  error: the cluster, a file or an input could not be used (the message says which and what to do)
+  0  success (doctor: every component checked, nothing wrong found; verify: everything verified)
+  1  error: the cluster, a file or an input could not be used (the message says which and what to do); doctor: nothing could be checked
   2  usage error (unknown flag, bad value)
-  3  verification failed (verify), or problems found (doctor)
+  3  verification failed (verify), or problems found or some components not checked (doctor: rows unknown because of an error)
   4  not confirmed: no --yes and no terminal to ask on, or the answer was no
   5  missing permissions: the pre-flight access review denied writes (all of them are listed)";
 

@@ -77,6 +77,13 @@ pub enum Error {
         backup: String,
     },
 
+    /// doctor could not check a single row: why, per cluster.
+    #[error(
+        "nothing could be checked:\n{}\n  hint: doctor reads the active targets of each Prometheus the operator runs; fix what is named above and run it again",
+        .0.iter().map(|m| format!("  - {m}")).collect::<Vec<_>>().join("\n")
+    )]
+    NothingChecked(Vec<String>),
+
     #[error("{0}")]
     Other(String),
 }
