@@ -592,9 +592,24 @@ fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
     Ok((plan, mode))
 }
 
-/// Run a command of the etcd family.
+/// Run a command of the etcd family. With `-o json|yaml` (and not a client dry run, whose
+/// output is the planned objects) stdout gets one document: the plan, what was written, the
+/// backup, and verify's reports; progress and notes go to stderr.
 pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<crate::Outcome> {
-    let (outcome, prom) = run_fix(global, args, steps).await?;
+    let (outcome, prom, ran) = run_fix(global, args, steps).await?;
+    let document = |verify: Option<Value>| {
+        if let Some(fmt) = args.write.output
+            && args.write.dry_run != DryRun::Client
+        {
+            let mut doc = ran.document(
+                steps.name(),
+                &args.write,
+                args.write.dry_run == DryRun::Server,
+            );
+            doc["verify"] = verify.unwrap_or(Value::Null);
+            apply::print_document(fmt, &doc);
+        }
+    };
     // `etcd` proves its fix: the pods roll, the files are there, the targets come up.
     if steps == Steps::All
         && !args.no_verify
@@ -604,23 +619,31 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
         eprintln!(
             "\nVerifying (skip with --no-verify): the Prometheus pods roll, mount the Secret, and scrape etcd ..."
         );
-        return crate::commands::verify::verify_after_fix(
+        let (outcome, reports) = crate::commands::verify::verify_after_fix(
             global,
             &prom,
             &args.names.secret_name,
             args.timeout,
+            args.write.output,
         )
-        .await;
+        .await?;
+        document(Some(serde_json::json!({
+            "verified": outcome == crate::Outcome::Ok,
+            "pods": reports,
+        })));
+        return Ok(outcome);
     }
+    document(None);
     Ok(outcome)
 }
 
-/// The fix itself; returns the Prometheus it worked on (None for a client dry run).
+/// The fix itself; returns the Prometheus it worked on (None for a client dry run) and what
+/// the executor did.
 async fn run_fix(
     global: &GlobalOpts,
     args: &EtcdArgs,
     steps: Steps,
-) -> Result<(crate::Outcome, Option<Value>)> {
+) -> Result<(crate::Outcome, Option<Value>, apply::Ran)> {
     // 1. Local inputs, validated before any request.
     let certs = if steps.secret() {
         Some(load_certs(args)?)
@@ -758,7 +781,7 @@ async fn run_fix(
         ..Executor::new(&kube, &args.write, steps.name())
     };
     let mut first = true;
-    let written = exec
+    let ran = exec
         .run(async || {
             let obs = match observe(&kube, &prom, &w, lists.take()).await {
                 Ok(o) => o,
@@ -772,14 +795,14 @@ async fn run_fix(
         })
         .await?;
     if args.write.dry_run == DryRun::Client {
-        return Ok((crate::Outcome::Ok, None));
+        return Ok((crate::Outcome::Ok, None, ran));
     }
-    if !written.is_empty() && steps == Steps::All && args.no_verify && !kube.server_dry_run {
+    if !ran.applied.is_empty() && steps == Steps::All && args.no_verify && !kube.server_dry_run {
         eprintln!(
             "Prometheus rolls its pods to mount the Secret; check with `kubectl promfix verify`."
         );
     }
-    Ok((crate::Outcome::Ok, Some(prom)))
+    Ok((crate::Outcome::Ok, Some(prom), ran))
 }
 
 /// Map a certificate error to the library error (kept for callers that load certs alone).
