@@ -205,6 +205,11 @@ pub struct EtcdArgs {
     /// Do not run `verify` after the change
     #[arg(long)]
     pub no_verify: bool,
+    /// Rewrite the etcd scrape even when Prometheus reports all its targets up (without it, a
+    /// working scrape, e.g. kubeadm's plain-HTTP metrics port 2381, is left as it is, unless
+    /// --tls-from, --server-name or --insecure-skip-verify ask for a TLS setting)
+    #[arg(long)]
+    pub replace_working_scrape: bool,
     /// How long to wait for the rollout and the first scrape
     #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: std::time::Duration,
