@@ -247,7 +247,7 @@ _kubectl__promfix() {
             return 0
             ;;
         kubectl__subcmd__promfix__subcmd__endpoints)
-            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --no-verify --timeout --kubeconfig --context --namespace --verbose --help --version"
+            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --no-verify --replace-working-scrape --timeout --kubeconfig --context --namespace --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -353,7 +353,7 @@ _kubectl__promfix() {
             return 0
             ;;
         kubectl__subcmd__promfix__subcmd__etcd)
-            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --no-verify --timeout --kubeconfig --context --namespace --verbose --help --version"
+            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --no-verify --replace-working-scrape --timeout --kubeconfig --context --namespace --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -787,7 +787,7 @@ _kubectl__promfix() {
             return 0
             ;;
         kubectl__subcmd__promfix__subcmd__secret)
-            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --no-verify --timeout --kubeconfig --context --namespace --verbose --help --version"
+            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --no-verify --replace-working-scrape --timeout --kubeconfig --context --namespace --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -893,7 +893,7 @@ _kubectl__promfix() {
             return 0
             ;;
         kubectl__subcmd__promfix__subcmd__servicemonitor)
-            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --no-verify --timeout --kubeconfig --context --namespace --verbose --help --version"
+            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --no-verify --replace-working-scrape --timeout --kubeconfig --context --namespace --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

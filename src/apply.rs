@@ -377,10 +377,27 @@ impl<'a> Executor<'a> {
     }
 
     /// Run the rounds; `observe_plan` reads the cluster and plans (called once per round).
-    /// Returns the changes written (none for a client dry run or an empty plan).
-    pub async fn run(
+    /// Returns the first plan, the changes written (none for a client dry run or an empty
+    /// plan) and the backup file.
+    pub async fn run(&self, observe_plan: impl AsyncFnMut() -> Result<Plan>) -> Result<Ran> {
+        let mut first: Option<Plan> = None;
+        let mut backup: Option<PathBuf> = None;
+        let applied = self.rounds(observe_plan, &mut first, &mut backup).await?;
+        Ok(Ran {
+            plan: first.unwrap_or_default(),
+            applied,
+            backup: match self.keep {
+                Keep::Backup(_) => backup,
+                Keep::RestoringFrom(_) => None,
+            },
+        })
+    }
+
+    async fn rounds(
         &self,
         mut observe_plan: impl AsyncFnMut() -> Result<Plan>,
+        first: &mut Option<Plan>,
+        backup_out: &mut Option<PathBuf>,
     ) -> Result<Vec<Change>> {
         let (kube, write) = (self.kube, self.write);
         let mut backup: Option<PathBuf> = match self.keep {
@@ -404,6 +421,7 @@ impl<'a> Executor<'a> {
                 if let Some(f) = self.shown {
                     f(&plan)?;
                 }
+                *first = Some(plan.clone());
                 if write.dry_run == DryRun::Client {
                     if let Some(fmt) = write.output {
                         print!("{}", plan_view::objects(&plan, fmt, write.show_secrets));
@@ -442,6 +460,7 @@ impl<'a> Executor<'a> {
                             p.display(),
                             p.display()
                         );
+                        *backup_out = Some(p.clone());
                         backup = Some(p);
                     }
                 }
@@ -471,6 +490,62 @@ impl<'a> Executor<'a> {
             },
             backup: backup_name(&backup),
         })
+    }
+}
+
+/// What [`Executor::run`] did.
+#[derive(Debug, Clone, Default)]
+pub struct Ran {
+    /// The plan of the first round (the one shown).
+    pub plan: Plan,
+    /// The changes written, in the order they were.
+    pub applied: Vec<Change>,
+    /// The backup file written before the first write.
+    pub backup: Option<PathBuf>,
+}
+
+impl Ran {
+    /// The `-o json|yaml` document of a run that wrote (or server-dry-ran) its plan: the plan
+    /// (each change and the objects as planned, Secret data redacted unless --show-secrets),
+    /// what was written, the backup. Commands add their own parts (`verify`, `nodeEdits`).
+    pub fn document(&self, command: &str, write: &WriteOpts, dry_run_server: bool) -> Value {
+        let change = |c: &Change| {
+            json!({
+                "action": verb_word(c),
+                "kind": c.object.kind,
+                "namespace": c.object.namespace,
+                "name": c.object.name,
+                "reason": c.reason,
+                "helmRelease": c.helm.as_ref().map(|h| h.name.clone()),
+            })
+        };
+        let objects: Value = serde_json::from_str(&plan_view::objects(
+            &self.plan,
+            crate::cli::Output::Json,
+            write.show_secrets,
+        ))
+        .unwrap_or(Value::Null);
+        json!({
+            "apiVersion": "promfix.kubectl/v1",
+            "kind": "Run",
+            "command": command,
+            "dryRun": if dry_run_server { "server" } else { "none" },
+            "notes": self.plan.notes,
+            "plan": self.plan.changes.iter().map(change).collect::<Vec<_>>(),
+            "objects": objects,
+            "applied": self.applied.iter().map(change).collect::<Vec<_>>(),
+            "backup": self.backup.as_ref().map(|p| p.display().to_string()),
+        })
+    }
+}
+
+/// Print one `-o json|yaml` document on stdout.
+pub fn print_document(fmt: crate::cli::Output, doc: &Value) {
+    match fmt {
+        crate::cli::Output::Json => {
+            println!("{}", serde_json::to_string_pretty(doc).unwrap_or_default())
+        }
+        crate::cli::Output::Yaml => print!("{}", serde_yaml_ng::to_string(doc).unwrap_or_default()),
     }
 }
 

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 /// Exit codes, documented in `--help` and the README.
 pub const EXIT_CODES: &str = "\
 Exit codes:
-  0  success (doctor: nothing wrong found; verify: everything verified)
-  1  error: the cluster, a file or an input could not be used (the message says which and what to do)
+  0  success (doctor: every component checked, nothing wrong found; verify: everything verified)
+  1  error: the cluster, a file or an input could not be used (the message says which and what to do); doctor: nothing could be checked
   2  usage error (unknown flag, bad value)
-  3  verification failed (verify), or problems found (doctor)
+  3  verification failed (verify), or problems found or some components not checked (doctor: rows unknown because of an error)
   4  not confirmed: no --yes and no terminal to ask on, or the answer was no
   5  missing permissions: the pre-flight access review denied writes (all of them are listed)";
 
@@ -205,6 +205,11 @@ pub struct EtcdArgs {
     /// Do not run `verify` after the change
     #[arg(long)]
     pub no_verify: bool,
+    /// Rewrite the etcd scrape even when Prometheus reports all its targets up (without it, a
+    /// working scrape, e.g. kubeadm's plain-HTTP metrics port 2381, is left as it is, unless
+    /// --tls-from, --server-name or --insecure-skip-verify ask for a TLS setting)
+    #[arg(long)]
+    pub replace_working_scrape: bool,
     /// How long to wait for the rollout and the first scrape
     #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: std::time::Duration,

@@ -123,6 +123,8 @@ const ALL: &[Res] = &[
 pub struct Kube {
     pub client: kube::Client,
     pub context: String,
+    /// The server URL of the context's cluster (for messages).
+    pub server: String,
     /// Send every write with dryRun=All.
     pub server_dry_run: bool,
 }
@@ -140,11 +142,7 @@ fn describe(res: &Res, ns: Option<&str>, name: &str) -> String {
 impl Kube {
     /// Connect with the kubeconfig (`--kubeconfig`, else `KUBECONFIG`, else `~/.kube/config`) and context.
     pub async fn connect(global: &GlobalOpts, context: Option<&str>) -> Result<Kube> {
-        let kubeconfig = match &global.kubeconfig {
-            Some(p) => Kubeconfig::read_from(p)
-                .map_err(|e| Error::Kubeconfig(format!("{}: {e}", p.display())))?,
-            None => Kubeconfig::read().map_err(|e| Error::Kubeconfig(e.to_string()))?,
-        };
+        let kubeconfig = read_kubeconfig(global)?;
         let name = context
             .map(str::to_string)
             .or_else(|| kubeconfig.current_context.clone())
@@ -173,6 +171,8 @@ impl Kube {
         // apply::write's own bounded retries: a throttling server kept a run going for many
         // minutes. apply::write is the one retry policy (bounded, honours Retry-After).
         config.default_retry = false;
+        let server = config.cluster_url.to_string();
+        let server = server.strip_suffix('/').unwrap_or(&server).to_string();
         let client = kube::Client::try_from(config).map_err(|source| Error::Connect {
             context: name.clone(),
             source,
@@ -180,18 +180,31 @@ impl Kube {
         Ok(Kube {
             client,
             context: name,
+            server,
             server_dry_run: false,
         })
     }
 
     /// All context names of the kubeconfig.
     pub fn contexts(global: &GlobalOpts) -> Result<Vec<String>> {
-        let kubeconfig = match &global.kubeconfig {
-            Some(p) => Kubeconfig::read_from(p)
-                .map_err(|e| Error::Kubeconfig(format!("{}: {e}", p.display())))?,
-            None => Kubeconfig::read().map_err(|e| Error::Kubeconfig(e.to_string()))?,
-        };
+        let kubeconfig = read_kubeconfig(global)?;
         Ok(kubeconfig.contexts.into_iter().map(|c| c.name).collect())
+    }
+
+    /// The error of a request: which server could not be reached, or the API error.
+    pub fn err(&self, action: &'static str, object: impl Into<String>, e: kube::Error) -> Error {
+        Error::request(&self.server, &self.context, action, object, e)
+    }
+
+    /// Whether the API server answers at all (`GET /version`): [`Error::Unreachable`] when the
+    /// connection fails; any answer (even an error status) is Ok.
+    pub async fn reachable(&self) -> Result<()> {
+        match self.client.apiserver_version().await {
+            Err(e) if crate::error::transport_failure(&e).is_some() => {
+                Err(self.err("get", "/version", e))
+            }
+            _ => Ok(()),
+        }
     }
 
     fn api(&self, res: &Res, ns: Option<&str>) -> Api<DynamicObject> {
@@ -230,7 +243,7 @@ impl Kube {
         }
         loop {
             let page = api.list(&lp).await.map_err(|e| {
-                Error::api(
+                self.err(
                     "list",
                     format!("{} in {}", res.plural, ns.unwrap_or("all namespaces")),
                     e,
@@ -266,7 +279,7 @@ impl Kube {
             lp = lp.continue_token(c);
         }
         let page = api.list(&lp).await.map_err(|e| {
-            Error::api(
+            self.err(
                 "list",
                 format!("{} in {}", res.plural, ns.unwrap_or("all namespaces")),
                 e,
@@ -305,7 +318,7 @@ impl Kube {
             .client
             .request(req)
             .await
-            .map_err(|e| Error::api("create", "SubjectAccessReview", e))?;
+            .map_err(|e| self.err("create", "SubjectAccessReview", e))?;
         Ok(answer["status"]["allowed"].as_bool() == Some(true))
     }
 
@@ -315,7 +328,7 @@ impl Kube {
             .get_opt(name)
             .await
             .map(|o| o.map(|o| Self::to_value(res, o)))
-            .map_err(|e| Error::api("get", describe(res, ns, name), e))
+            .map_err(|e| self.err("get", describe(res, ns, name), e))
     }
 
     /// Whether the API server serves a type (the Prometheus Operator's CRDs may be missing).
@@ -333,7 +346,7 @@ impl Kube {
                 .as_array()
                 .is_some_and(|a| a.iter().any(|r| r["name"].as_str() == Some(res.plural)))),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
-            Err(e) => Err(Error::api("discover", path, e)),
+            Err(e) => Err(self.err("discover", path, e)),
         }
     }
 
@@ -475,7 +488,7 @@ impl Kube {
             .client
             .request(req)
             .await
-            .map_err(|e| Error::api("create", "SelfSubjectAccessReview", e))?;
+            .map_err(|e| self.err("create", "SelfSubjectAccessReview", e))?;
         Ok(answer["status"]["allowed"].as_bool() == Some(true))
     }
 
@@ -530,7 +543,7 @@ impl Kube {
                         .stderr(true),
                 )
                 .await
-                .map_err(|e| Error::api("exec in", what.clone(), e))?;
+                .map_err(|e| self.err("exec in", what.clone(), e))?;
             let status = p.take_status();
             let (mut out, mut err) = (Vec::new(), Vec::new());
             let (so, se) = (p.stdout(), p.stderr());
@@ -593,6 +606,33 @@ impl Kube {
     }
 }
 
+/// Read the kubeconfig: `--kubeconfig`, else `KUBECONFIG`, else `~/.kube/config`.
+fn read_kubeconfig(global: &GlobalOpts) -> Result<Kubeconfig> {
+    let read = match &global.kubeconfig {
+        Some(p) => Kubeconfig::read_from(p),
+        None => Kubeconfig::read(),
+    };
+    read.map_err(|e| Error::Kubeconfig(kubeconfig_message(&e, global.kubeconfig.is_some())))
+}
+
+/// A kubeconfig that cannot be read: which file (named once, unquoted), where that name came
+/// from, and why.
+pub fn kubeconfig_message(e: &kube::config::KubeconfigError, from_flag: bool) -> String {
+    match e {
+        kube::config::KubeconfigError::ReadConfig(io, path) => {
+            let source = if from_flag {
+                "--kubeconfig"
+            } else if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
+                "KUBECONFIG"
+            } else {
+                "the default"
+            };
+            format!("{} (from {source}): {io}", path.display())
+        }
+        other => other.to_string(),
+    }
+}
+
 /// What a command run with [`Kube::exec`] produced.
 #[derive(Debug, Clone, Default)]
 pub struct ExecOutput {
@@ -604,4 +644,25 @@ pub struct ExecOutput {
     pub message: String,
     /// The exit code, when the command ran and exited non-zero.
     pub exit_code: Option<i32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_kubeconfig_is_named_once_without_quotes() {
+        let e = Kubeconfig::read_from("/nonexistent/promfix/kubeconfig").unwrap_err();
+        let m = kubeconfig_message(&e, true);
+        assert_eq!(
+            m.matches("/nonexistent/promfix/kubeconfig").count(),
+            1,
+            "{m}"
+        );
+        assert!(!m.contains('"') && !m.contains('\''), "{m}");
+        assert!(
+            m.starts_with("/nonexistent/promfix/kubeconfig (from --kubeconfig): "),
+            "{m}"
+        );
+    }
 }

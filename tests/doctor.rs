@@ -437,3 +437,208 @@ async fn a_thousand_nodes_are_diagnosed() {
     assert!(cause(&v, "kube-proxy").contains("127.0.0.1:10249"));
     assert_eq!(row(&v, 0, "kube-proxy")["targets"], format!("0/{nodes}"));
 }
+
+/// A kubeconfig whose only context points at `server` (nothing listens there).
+fn dead_kubeconfig(dir: &Path, server: &str) -> std::path::PathBuf {
+    let p = dir.join("kubeconfig");
+    std::fs::write(
+        &p,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: dead\n  cluster:\n    server: {server}\n\
+             contexts:\n- name: dead-ctx\n  context:\n    cluster: dead\n    user: u\n\
+             current-context: dead-ctx\nusers:\n- name: u\n  user:\n    token: abc\n"
+        ),
+    )
+    .expect("write kubeconfig");
+    p
+}
+
+/// The CI gate: doctor against a dead server must not pass. It exits 1, says which server and
+/// context could not be reached, how (refused / DNS), what to do, and prints no table.
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_fails_against_an_unreachable_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dead_kubeconfig(dir.path(), "https://127.0.0.1:1");
+    let out = run(&kc, &["doctor"]).await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(text(&out.stdout), "", "no table of unknowns: {err}");
+    for want in [
+        "error: the connection to the server 127.0.0.1:1 was refused - did you specify the right host or port?",
+        "server: https://127.0.0.1:1 (context \"dead-ctx\" of the kubeconfig)",
+        "hint: ",
+    ] {
+        assert!(err.contains(want), "stderr lacks {want:?}:\n{err}");
+    }
+    assert!(!err.contains("ServiceError"), "{err}");
+
+    // -o json: still one JSON document on stdout, and exit 1.
+    let out = run(&kc, &["doctor", "-o", "json"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("doctor -o json is JSON");
+    assert!(
+        v["clusters"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("was refused")),
+        "{v:#}"
+    );
+
+    // The other commands say the same (etcd's first request is a discovery).
+    let ca = corpus("good-ca.pem");
+    let (cert, key) = (corpus("good-client.pem"), corpus("good-client-key.pem"));
+    let out = run(
+        &kc,
+        &[
+            "etcd",
+            "--ca",
+            ca.to_str().unwrap(),
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--endpoints",
+            "127.0.0.1",
+            "--no-probe",
+            "--dry-run",
+        ],
+    )
+    .await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the connection to the server 127.0.0.1:1 was refused")
+            && err.contains("context \"dead-ctx\""),
+        "{err}"
+    );
+
+    // A name that does not resolve says so.
+    let kc = dead_kubeconfig(dir.path(), "https://promfix-test.invalid:6443");
+    let out = run(&kc, &["doctor"]).await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the server name promfix-test.invalid does not resolve"),
+        "{err}"
+    );
+}
+
+fn corpus(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus")
+        .join(name)
+}
+
+/// Issue 17, item 12: a missing kubeconfig is named once, unquoted; the key given as both
+/// --cert and --key is called that, not a swap.
+#[tokio::test(flavor = "multi_thread")]
+async fn small_messages_name_things_once_and_rightly() {
+    let out = run(Path::new("/tmp/promfix-no-such-kubeconfig"), &["doctor"]).await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err.matches("/tmp/promfix-no-such-kubeconfig").count(),
+        1,
+        "{err}"
+    );
+    assert!(!err.contains("'\"") && !err.contains("\"/tmp"), "{err}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dead_kubeconfig(dir.path(), "https://127.0.0.1:1");
+    let (ca, key) = (corpus("good-ca.pem"), corpus("good-client-key.pem"));
+    let out = run(
+        &kc,
+        &[
+            "etcd",
+            "--ca",
+            ca.to_str().unwrap(),
+            "--cert",
+            key.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--dry-run",
+        ],
+    )
+    .await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--cert and --key name the same file") && err.contains("both are keys"),
+        "{err}"
+    );
+    assert!(!err.contains("swapped"), "{err}");
+}
+
+/// Issue 17, item 1: a cluster without the operator, and `-n` where no Prometheus is, could
+/// check nothing: exit 1, the reason on stderr as an error, no table of unknowns. A kubeconfig
+/// with another CA fails the TLS handshake, and says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_that_can_check_nothing_exits_1() {
+    let (no_operator, operator) = tokio::join!(
+        TestCluster::start_builtin(
+            "d-no-operator.yaml",
+            Options {
+                without_etcd: true,
+                ..Default::default()
+            }
+        ),
+        TestCluster::start_builtin(
+            "b-kube-prometheus-stack.yaml",
+            Options {
+                without_etcd: true,
+                ..Default::default()
+            }
+        ),
+    );
+    let (no_operator, operator) = (
+        no_operator.expect("scenario d"),
+        operator.expect("scenario b"),
+    );
+
+    let out = run(&no_operator.kubeconfig, &["doctor"]).await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(text(&out.stdout), "", "{err}");
+    assert!(
+        err.contains("error: nothing could be checked")
+            && err.contains("Prometheus Operator's resources (monitoring.coreos.com/v1 prometheuses) are not served"),
+        "{err}"
+    );
+    let out = run(&no_operator.kubeconfig, &["doctor", "-o", "json"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["unchecked"], 7, "{v:#}");
+    assert!(
+        v["clusters"][0]["rows"].as_array().is_some_and(|r| r
+            .iter()
+            .all(|r| r["unchecked"] == true && r["status"] == "unknown")),
+        "{v:#}"
+    );
+
+    let out = run(&operator.kubeconfig, &["doctor", "-n", "foo"]).await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no Prometheus resource in namespace foo")
+            && err.contains("Prometheus resources are in monitoring/"),
+        "{err}"
+    );
+
+    // Another cluster's CA: the handshake fails, and the message says it is TLS.
+    let kc: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(&operator.kubeconfig).expect("read"))
+            .expect("yaml");
+    let mut kc = kc;
+    let other_ca = std::fs::read(corpus("good-ca.pem")).expect("ca");
+    use base64::Engine as _;
+    kc["clusters"][0]["cluster"]["certificate-authority-data"] =
+        base64::engine::general_purpose::STANDARD
+            .encode(other_ca)
+            .into();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wrong = dir.path().join("kubeconfig");
+    std::fs::write(&wrong, serde_yaml_ng::to_string(&kc).expect("yaml")).expect("write");
+    let out = run(&wrong, &["doctor"]).await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("the TLS handshake with the server"), "{err}");
+}

@@ -267,10 +267,48 @@ async fn etcd_on_scenario_b_from_the_kubeadm_pki_dir_turns_the_target_up() {
         .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string))
         .collect();
     assert!(!pods.is_empty());
-    let before = uids(&tc, &pods);
     let dir = tempfile::tempdir().unwrap();
     let (certs, key) = cluster_cert_args(&tc);
-    let mut args = vec!["etcd".to_string(), "--yes".into(), "--no-verify".into()];
+
+    // Issue 17, item 3: Prometheus scrapes kubeadm's plain metrics port 2381, and the target is
+    // up. That working scrape is left alone: nothing planned, nothing written, and it says so.
+    for pod in &pods {
+        eventually("the etcd target on 2381 to be up", 90, || async {
+            etcd_targets(&tc, pod)
+                .await
+                .filter(|t| !t.is_empty() && t.iter().all(|t| t["health"] == "up"))
+        })
+        .await;
+    }
+    let mut held = vec!["etcd".to_string(), "--yes".into()];
+    held.extend(certs.iter().cloned());
+    let r = plugin(&tc, dir.path(), &strs(&held)).await;
+    r.ok();
+    assert!(r.writes().is_empty(), "{}", describe_log(&r.writes()));
+    assert!(
+        r.both()
+            .contains("Prometheus already scrapes etcd: all 1 target(s) are up (http://")
+            && r.both().contains(":2381/metrics")
+            && r.both().contains("--replace-working-scrape"),
+        "{}",
+        r.both()
+    );
+    let mut dry = held.clone();
+    dry[1] = "--dry-run".into();
+    dry.extend(["-o".to_string(), "json".into()]);
+    let r = plugin(&tc, dir.path(), &strs(&dry)).await;
+    r.ok();
+    let v: Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(0), "{v:#}");
+
+    // Moving to mTLS on the client port on purpose takes the flag.
+    let before = uids(&tc, &pods);
+    let mut args = vec![
+        "etcd".to_string(),
+        "--yes".into(),
+        "--no-verify".into(),
+        "--replace-working-scrape".into(),
+    ];
     args.extend(certs);
     let r = kubectl_promfix(&tc, dir.path(), &strs(&args)).await;
     r.ok();

@@ -355,11 +355,16 @@ async fn control_plane_fix_moves_the_scrapes_to_the_secure_ports() {
     let bdir = backup_dir.path().to_str().unwrap();
 
     tc.cluster.faults.clear_log();
-    let out = ok(&promfix(&tc, &["control-plane", "--dry-run=client", "-o", "json"]).await);
+    let o = promfix(&tc, &["control-plane", "--dry-run=client", "-o", "json"]).await;
+    let out = ok(&o);
     assert!(out.contains("\"scheme\": \"https\""), "{out}");
+    // stdout is the one JSON document (the planned objects); the node-side edit, which is
+    // not an object, goes to stderr.
+    serde_json::from_str::<serde_json::Value>(&out).expect("one JSON document on stdout");
+    let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        out.contains("/etc/kubernetes/manifests/kube-scheduler.yaml"),
-        "{out}"
+        err.contains("/etc/kubernetes/manifests/kube-scheduler.yaml"),
+        "{err}"
     );
     assert_eq!(writes(&tc), Vec::<String>::new());
 

@@ -77,6 +77,45 @@ impl fmt::Display for Shown<'_> {
     }
 }
 
+/// The message of [`CertError::BothKeys`]: the same file given twice, or two key files.
+fn both_keys(role: FileRole, path: &Path, key_path: &Path) -> String {
+    let need = format!(
+        "{} needs the {} (the PEM file with \"BEGIN CERTIFICATE\"{})",
+        role.flag(),
+        match role {
+            FileRole::Ca => "CA certificate",
+            _ => "client certificate",
+        },
+        match role {
+            FileRole::Ca => " that signed the client certificate",
+            _ => " issued for this key, usually next to it",
+        }
+    );
+    if same_file(path, key_path) {
+        format!(
+            "{} and --key name the same file, {}, which holds a private key: both are keys; {need}",
+            role.flag(),
+            Shown(path)
+        )
+    } else {
+        format!(
+            "both files are private keys: the {role} {} ({}) and the key file {} (--key); {need}",
+            Shown(path),
+            role.flag(),
+            Shown(key_path)
+        )
+    }
+}
+
+/// Whether two paths name the same file (as given, or after resolving links and `..`).
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
 fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -266,6 +305,13 @@ pub enum CertError {
     )]
     KeyWhereCertificateExpected { role: FileRole, path: PathBuf },
 
+    #[error("{}", both_keys(*role, path, key_path))]
+    BothKeys {
+        role: FileRole,
+        path: PathBuf,
+        key_path: PathBuf,
+    },
+
     #[error(
         "the {role} {} holds a private key next to the certificate(s); refusing to copy a private key into the Secret from here: give a file with only certificates",
         Shown(path)
@@ -402,6 +448,7 @@ impl CertError {
             | EncryptedKey { path }
             | CertificateWhereKeyExpected { path, .. }
             | KeyWhereCertificateExpected { path, .. }
+            | BothKeys { path, .. }
             | PrivateKeyInCertificateFile { path, .. }
             | NoCertificate { path, .. }
             | SeveralKeys { path, .. }
@@ -444,6 +491,7 @@ impl CertError {
             EncryptedKey { .. } => "EncryptedKey",
             CertificateWhereKeyExpected { .. } => "CertificateWhereKeyExpected",
             KeyWhereCertificateExpected { .. } => "KeyWhereCertificateExpected",
+            BothKeys { .. } => "BothKeys",
             PrivateKeyInCertificateFile { .. } => "PrivateKeyInCertificateFile",
             NoCertificate { .. } => "NoCertificate",
             SeveralKeys { .. } => "SeveralKeys",

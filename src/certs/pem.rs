@@ -177,11 +177,26 @@ pub struct LoadedCerts {
 
 /// Reads and decodes the three files.
 pub fn load(paths: &CertPaths) -> Result<LoadedCerts, CertError> {
+    let key_ok = || KeyFile::load(&paths.key).is_ok();
     Ok(LoadedCerts {
-        ca: CertFile::load(&paths.ca, FileRole::Ca)?,
-        cert: CertFile::load(&paths.cert, FileRole::Cert)?,
+        ca: CertFile::load(&paths.ca, FileRole::Ca).map_err(|e| or_both_keys(e, paths, key_ok))?,
+        cert: CertFile::load(&paths.cert, FileRole::Cert)
+            .map_err(|e| or_both_keys(e, paths, key_ok))?,
         key: KeyFile::load(&paths.key)?,
     })
+}
+
+/// A certificate file that holds a private key while the key file holds one too is not a swap:
+/// the key was given twice (`--cert key.pem --key key.pem`). `key_ok`: the key file is a key.
+fn or_both_keys(e: CertError, paths: &CertPaths, key_ok: impl FnOnce() -> bool) -> CertError {
+    match e {
+        CertError::KeyWhereCertificateExpected { role, path } if key_ok() => CertError::BothKeys {
+            role,
+            path,
+            key_path: paths.key.clone(),
+        },
+        e => e,
+    }
 }
 
 /// Decodes the three inputs from bytes obtained elsewhere (e.g. read on a node through the
@@ -205,9 +220,12 @@ pub fn load_from_bytes(
             });
         }
     }
+    let key_ok = || parse_key(&paths.key, key.clone()).is_ok();
     Ok(LoadedCerts {
-        ca: parse_certificates(&paths.ca, FileRole::Ca, ca)?,
-        cert: parse_certificates(&paths.cert, FileRole::Cert, cert)?,
+        ca: parse_certificates(&paths.ca, FileRole::Ca, ca)
+            .map_err(|e| or_both_keys(e, paths, key_ok))?,
+        cert: parse_certificates(&paths.cert, FileRole::Cert, cert)
+            .map_err(|e| or_both_keys(e, paths, key_ok))?,
         key: parse_key(&paths.key, key)?,
     })
 }

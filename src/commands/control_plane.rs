@@ -35,7 +35,7 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
     }
     let mut edits = Vec::new();
     let mut first_obs: Option<Observed> = None;
-    Executor::new(&kube, write, "control-plane")
+    let ran = Executor::new(&kube, write, "control-plane")
         .run(async || {
             let obs = observe(&kube).await?;
             let (plan, e) = fix::plan(&obs, &w);
@@ -49,7 +49,18 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
     if let (Some(path), Some(obs)) = (&write.helm_values, &first_obs) {
         apply::write_helm_values(path, &fix::helm_values(obs, &w))?;
     }
-    print!("{}", fix::render_edits(&edits));
+    match write.output {
+        // With -o, stdout is the objects (client dry run) or the one document.
+        Some(_) => eprint!("{}", fix::render_edits(&edits)),
+        None => print!("{}", fix::render_edits(&edits)),
+    }
+    if let Some(fmt) = write.output
+        && write.dry_run != DryRun::Client
+    {
+        let mut doc = ran.document("control-plane", write, kube.server_dry_run);
+        doc["nodeEdits"] = serde_json::to_value(&edits).unwrap_or_default();
+        apply::print_document(fmt, &doc);
+    }
     Ok(Outcome::Ok)
 }
 

@@ -1,6 +1,8 @@
 //! `kubectl promfix doctor`: read-only diagnosis of every control-plane scrape, one table per
-//! cluster (`--context` repeated, or `--all-contexts`, concurrently). Exit 3 when a problem is
-//! found, 0 when none.
+//! cluster (`--context` repeated, or `--all-contexts`, concurrently). Exit 0 when every row was
+//! checked and none is a problem; 3 when a problem is found or some row could not be checked
+//! (unknown because of an error); 1 when nothing could be checked (unreachable server, no
+//! operator, no Prometheus). What could not be checked is named on stderr, as `error:` lines.
 
 use crate::Outcome;
 use crate::cli::{Cli, Command, Output};
@@ -10,7 +12,7 @@ use crate::kube::Kube;
 use serde_json::json;
 
 /// One cluster's result: its report, or why it could not be read.
-type ClusterResult = (String, Result<Report>);
+pub type ClusterResult = (String, Result<Report>);
 
 async fn one(cli: &Cli, context: Option<String>) -> ClusterResult {
     let label = context.clone().unwrap_or_default();
@@ -19,6 +21,10 @@ async fn one(cli: &Cli, context: Option<String>) -> ClusterResult {
         Err(e) => return (label, Err(e)),
     };
     let ctx = kube.context.clone();
+    // A server that does not answer: one clear error, not a warning per collector.
+    if let Err(e) = kube.reachable().await {
+        return (ctx, Err(e));
+    }
     let ev = doctor::collect::collect(
         &kube,
         cli.global.namespace.as_deref(),
@@ -56,61 +62,134 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
     };
     let results: Vec<ClusterResult> =
         futures::future::join_all(contexts.into_iter().map(|c| one(cli, c))).await;
-
-    // A single cluster that cannot be read is an error (exit 1); with several, the others are
-    // still reported and the failures named.
-    if results.len() == 1
-        && let Err(_) = &results[0].1
-    {
-        let (_, r) = results.into_iter().next().expect("one result");
-        return r.map(|_| Outcome::Ok);
+    let many = results.len() > 1;
+    match output {
+        Some(fmt) => println!("{}", document(&results, *fmt)?),
+        None => {
+            for (_, r) in &results {
+                // Nothing checked: the rows would all say `unknown`; the error says why.
+                if let Ok(rep) = r
+                    && rep.checked_any()
+                {
+                    print!("{}", render(rep, many, cli.global.verbose > 0));
+                }
+            }
+        }
     }
+    // Warnings, then what could not be checked, on stderr.
+    let label = |c: &str| {
+        if many {
+            format!("[{c}] ")
+        } else {
+            String::new()
+        }
+    };
+    for (c, r) in &results {
+        if let Ok(rep) = r {
+            for w in &rep.warnings {
+                eprintln!("warning: {}{w}", label(c));
+            }
+        }
+    }
+    let verdict = verdict(&results);
+    match verdict {
+        Verdict::NothingChecked => {
+            // A single cluster's own error (unreachable, kubeconfig) as it is.
+            if results.len() == 1 {
+                let (_, r) = results.into_iter().next().expect("one result");
+                match r {
+                    Err(e) => return Err(e),
+                    Ok(rep) => return Err(Error::NothingChecked(rep.errors)),
+                }
+            }
+            return Err(Error::NothingChecked(
+                results.iter().flat_map(|(c, r)| reasons(c, r)).collect(),
+            ));
+        }
+        Verdict::Problems | Verdict::Ok => {
+            for (c, r) in &results {
+                for e in reasons(c, r) {
+                    let e = e.strip_prefix(&format!("{c}: ")).unwrap_or(&e).to_string();
+                    eprintln!("error: {}cannot check: {e}", label(c));
+                }
+            }
+        }
+    }
+    Ok(match verdict {
+        Verdict::Ok => Outcome::Ok,
+        _ => Outcome::Problems,
+    })
+}
+
+/// What one cluster could not check: its errors (or why it could not be read at all).
+fn reasons(context: &str, r: &Result<Report>) -> Vec<String> {
+    match r {
+        Err(e) => vec![format!("{context}: {e}")],
+        Ok(rep) if rep.unchecked() > 0 => rep
+            .errors
+            .iter()
+            .map(|e| format!("{context}: {e}"))
+            .collect(),
+        Ok(_) => Vec::new(),
+    }
+}
+
+/// How a doctor run ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every row of every cluster checked, no problem.
+    Ok,
+    /// A problem found, or some rows (or clusters) could not be checked: exit 3.
+    Problems,
+    /// Not a single row could be checked: exit 1.
+    NothingChecked,
+}
+
+/// The verdict over all clusters (pure: the exit code's rule).
+pub fn verdict(results: &[ClusterResult]) -> Verdict {
+    let reports: Vec<&Report> = results
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .collect();
+    if !reports.iter().any(|r| r.checked_any()) {
+        return Verdict::NothingChecked;
+    }
+    let failed = results.iter().any(|(_, r)| r.is_err());
+    let unchecked = reports.iter().any(|r| r.unchecked() > 0);
+    let problems = reports.iter().any(|r| r.problems() > 0);
+    if failed || unchecked || problems {
+        Verdict::Problems
+    } else {
+        Verdict::Ok
+    }
+}
+
+/// The `-o json|yaml` document: every cluster's report (or its error), with the counts.
+fn document(results: &[ClusterResult], fmt: Output) -> Result<String> {
     let problems: usize = results
         .iter()
         .filter_map(|(_, r)| r.as_ref().ok())
         .map(Report::problems)
         .sum();
-    let failed: Vec<String> = results
+    let unchecked: usize = results
         .iter()
-        .filter_map(|(c, r)| r.as_ref().err().map(|e| format!("{c}: {e}")))
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .map(Report::unchecked)
+        .sum();
+    let clusters: Vec<serde_json::Value> = results
+        .iter()
+        .map(|(c, r)| match r {
+            Ok(rep) => serde_json::to_value(rep).unwrap_or_default(),
+            Err(e) => json!({"context": c, "error": e.to_string()}),
+        })
         .collect();
-    match output {
-        Some(Output::Json) | Some(Output::Yaml) => {
-            let clusters: Vec<serde_json::Value> = results
-                .iter()
-                .map(|(c, r)| match r {
-                    Ok(rep) => serde_json::to_value(rep).unwrap_or_default(),
-                    Err(e) => json!({"context": c, "error": e.to_string()}),
-                })
-                .collect();
-            let doc = json!({"problems": problems, "clusters": clusters});
-            let text = if *output == Some(Output::Yaml) {
-                serde_yaml_ng::to_string(&doc).map_err(|e| Error::Other(e.to_string()))?
-            } else {
-                serde_json::to_string_pretty(&doc).map_err(|e| Error::Other(e.to_string()))?
-            };
-            println!("{text}");
-        }
-        None => {
-            let many = results.len() > 1;
-            for (c, r) in &results {
-                match r {
-                    Ok(rep) => print!("{}", render(rep, many, cli.global.verbose > 0)),
-                    Err(e) => println!("== {c}: cannot be diagnosed: {e}\n"),
-                }
-            }
-        }
+    let doc = json!({"problems": problems, "unchecked": unchecked, "clusters": clusters});
+    match fmt {
+        Output::Yaml => serde_yaml_ng::to_string(&doc)
+            .map(|t| t.trim_end().to_string())
+            .map_err(|e| Error::Other(e.to_string())),
+        Output::Json => serde_json::to_string_pretty(&doc).map_err(|e| Error::Other(e.to_string())),
     }
-    if problems > 0 {
-        return Ok(Outcome::Problems);
-    }
-    if !failed.is_empty() {
-        return Err(Error::Other(format!(
-            "could not diagnose: {}",
-            failed.join("; ")
-        )));
-    }
-    Ok(Outcome::Ok)
 }
 
 /// The human table of one cluster: a line per component, then cause, evidence and fix of each
@@ -154,9 +233,73 @@ pub fn render(rep: &Report, header: bool, verbose: bool) -> String {
             out.push_str(&format!("  fix: {f}\n"));
         }
     }
-    for w in &rep.warnings {
-        out.push_str(&format!("warning: {w}\n"));
-    }
     out.push('\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doctor::{Component, Evidence, Targets};
+
+    fn report(targets_read: bool, errors: &[&str], etcd: Option<(&str, &str)>) -> Report {
+        let mut ev = Evidence {
+            targets_read,
+            errors: errors.iter().map(|e| e.to_string()).collect(),
+            ..Default::default()
+        };
+        if let Some((health, err)) = etcd {
+            let mut t = Targets::default();
+            t.add("kube-etcd", health, "https://10.0.0.1:2379/metrics", err);
+            ev.targets.insert(Component::Etcd, t);
+        }
+        doctor::diagnose("c", &ev)
+    }
+
+    #[test]
+    fn exit_codes_of_doctor() {
+        let ok = || ("a".to_string(), Ok(report(true, &[], Some(("up", "")))));
+        let dead = || {
+            (
+                "b".to_string(),
+                Err(Error::Other("the connection was refused".into())),
+            )
+        };
+        let nothing = || ("c".to_string(), Ok(report(false, &["no operator"], None)));
+        let partly = || {
+            (
+                "d".to_string(),
+                Ok(report(
+                    true,
+                    &["cannot read Prometheus x/y"],
+                    Some(("up", "")),
+                )),
+            )
+        };
+        let problem = || {
+            (
+                "e".to_string(),
+                Ok(report(
+                    true,
+                    &[],
+                    Some(("down", "remote error: tls: certificate required")),
+                )),
+            )
+        };
+        assert_eq!(verdict(&[ok()]), Verdict::Ok);
+        // Nothing read, for whatever reason: exit 1.
+        assert_eq!(verdict(&[dead()]), Verdict::NothingChecked);
+        assert_eq!(verdict(&[nothing()]), Verdict::NothingChecked);
+        assert_eq!(verdict(&[dead(), nothing()]), Verdict::NothingChecked);
+        // Some rows unknown because of an error, or a problem: exit 3.
+        assert_eq!(verdict(&[partly()]), Verdict::Problems);
+        assert_eq!(verdict(&[problem()]), Verdict::Problems);
+        assert_eq!(verdict(&[ok(), dead()]), Verdict::Problems);
+        assert_eq!(verdict(&[ok(), nothing()]), Verdict::Problems);
+        assert_eq!(
+            reasons("d", &partly().1),
+            vec!["d: cannot read Prometheus x/y"]
+        );
+        assert!(reasons("a", &ok().1).is_empty());
+    }
 }

@@ -579,9 +579,24 @@ fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
     Ok((plan, mode))
 }
 
-/// Run a command of the etcd family.
+/// Run a command of the etcd family. With `-o json|yaml` (and not a client dry run, whose
+/// output is the planned objects) stdout gets one document: the plan, what was written, the
+/// backup, and verify's reports; progress and notes go to stderr.
 pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<crate::Outcome> {
-    let (outcome, prom) = run_fix(global, args, steps).await?;
+    let (outcome, prom, ran) = run_fix(global, args, steps).await?;
+    let document = |verify: Option<Value>| {
+        if let Some(fmt) = args.write.output
+            && args.write.dry_run != DryRun::Client
+        {
+            let mut doc = ran.document(
+                steps.name(),
+                &args.write,
+                args.write.dry_run == DryRun::Server,
+            );
+            doc["verify"] = verify.unwrap_or(Value::Null);
+            apply::print_document(fmt, &doc);
+        }
+    };
     // `etcd` proves its fix: the pods roll, the files are there, the targets come up.
     if steps == Steps::All
         && !args.no_verify
@@ -591,23 +606,31 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
         eprintln!(
             "\nVerifying (skip with --no-verify): the Prometheus pods roll, mount the Secret, and scrape etcd ..."
         );
-        return crate::commands::verify::verify_after_fix(
+        let (outcome, reports) = crate::commands::verify::verify_after_fix(
             global,
             &prom,
             &args.names.secret_name,
             args.timeout,
+            args.write.output,
         )
-        .await;
+        .await?;
+        document(Some(serde_json::json!({
+            "verified": outcome == crate::Outcome::Ok,
+            "pods": reports,
+        })));
+        return Ok(outcome);
     }
+    document(None);
     Ok(outcome)
 }
 
-/// The fix itself; returns the Prometheus it worked on (None for a client dry run).
+/// The fix itself; returns the Prometheus it worked on (None for a client dry run) and what
+/// the executor did.
 async fn run_fix(
     global: &GlobalOpts,
     args: &EtcdArgs,
     steps: Steps,
-) -> Result<(crate::Outcome, Option<Value>)> {
+) -> Result<(crate::Outcome, Option<Value>, apply::Ran)> {
     // 1. Local inputs, validated before any request.
     let certs = if steps.secret() {
         Some(load_certs(args)?)
@@ -745,28 +768,83 @@ async fn run_fix(
         ..Executor::new(&kube, &args.write, steps.name())
     };
     let mut first = true;
-    let written = exec
+    let mut held = false;
+    let ran = exec
         .run(async || {
             let obs = match observe(&kube, &prom, &w, lists.take()).await {
                 Ok(o) => o,
                 Err(e) if first => return Err(forbidden_reads(&kube, prom_ns, steps, e).await),
                 Err(e) => return Err(e),
             };
-            first = false;
+            let round0 = std::mem::replace(&mut first, false);
             let (plan, m) = plan(&obs, &w, steps)?;
             mode.set(Some(m));
+            // A scrape that works is not rewritten unless asked (the first round decides):
+            // --replace-working-scrape, or a TLS option that names the scrape wanted.
+            let asked = args.replace_working_scrape
+                || args.tls.tls_from.is_some()
+                || args.tls.server_name.is_some()
+                || args.tls.insecure_skip_verify;
+            if round0
+                && !asked
+                && plan.changes.iter().any(fix::rewrites_scrape)
+                && let Some((sm, _)) = fix::find_etcd_service_monitor(&obs)
+            {
+                let targets = etcd_targets(&kube, &prom, sm).await;
+                let (plan, h) = fix::hold_working_scrape(plan, &targets, false);
+                held = h;
+                return Ok(plan);
+            }
             Ok(plan)
         })
         .await?;
-    if args.write.dry_run == DryRun::Client {
-        return Ok((crate::Outcome::Ok, None));
+    if args.write.dry_run == DryRun::Client || held {
+        // Held back: nothing was written, so there is nothing to verify either.
+        return Ok((crate::Outcome::Ok, None, ran));
     }
-    if !written.is_empty() && steps == Steps::All && args.no_verify && !kube.server_dry_run {
+    if !ran.applied.is_empty() && steps == Steps::All && args.no_verify && !kube.server_dry_run {
         eprintln!(
             "Prometheus rolls its pods to mount the Secret; check with `kubectl promfix verify`."
         );
     }
-    Ok((crate::Outcome::Ok, Some(prom)))
+    Ok((crate::Outcome::Ok, Some(prom), ran))
+}
+
+/// The etcd ServiceMonitor's active targets (scrape URL, health) as Prometheus reports them:
+/// one Ready pod per shard, through pods/proxy. Empty when they cannot be read (nothing is held
+/// back then).
+async fn etcd_targets(kube: &Kube, prom: &Value, sm: &Value) -> Vec<(String, String)> {
+    use crate::verify as v;
+    let ns = v::namespace(prom);
+    let Ok(pods) = kube.list(&k::PODS, Some(ns), None).await else {
+        return Vec::new();
+    };
+    let mut by_shard: std::collections::BTreeMap<String, &Value> = Default::default();
+    for p in v::pods_of(prom, &pods)
+        .into_iter()
+        .filter(|p| v::is_ready(p))
+    {
+        by_shard.entry(v::shard_of(p)).or_insert(p);
+    }
+    let job = v::targets::JobMatch::ServiceMonitor {
+        namespace: v::namespace(sm).to_string(),
+        name: v::name(sm).to_string(),
+    };
+    let mut out = Vec::new();
+    for pod in by_shard.values() {
+        let path = v::targets_path(ns, v::name(pod), &v::route_prefix(prom, Some(pod)));
+        let Ok(text) = kube.get_text(&path).await else {
+            return Vec::new();
+        };
+        let Ok(answer) = serde_json::from_str::<Value>(&text) else {
+            return Vec::new();
+        };
+        match v::targets::parse_targets(&answer, &job) {
+            Ok(t) => out.extend(t.into_iter().map(|t| (t.scrape_url, t.health))),
+            Err(_) => return Vec::new(),
+        }
+    }
+    out
 }
 
 /// Map a certificate error to the library error (kept for callers that load certs alone).

@@ -3,7 +3,7 @@
 //! wait for the rollout as `kubectl rollout status` does.
 
 use crate::Outcome;
-use crate::apply::Executor;
+use crate::apply::{self, Executor};
 use crate::cli::{Cli, Command, DryRun};
 use crate::error::{Error, Result};
 use crate::fixes::kube_proxy::{self as fix, Observed};
@@ -20,14 +20,15 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
     let mut kube =
         Kube::connect(&cli.global, cli.global.context.first().map(String::as_str)).await?;
     kube.server_dry_run = write.dry_run == DryRun::Server;
-    let written = Executor::new(&kube, write, "kube-proxy")
+    let ran = Executor::new(&kube, write, "kube-proxy")
         .run(async || {
             let obs = observe(&kube).await?;
             let now = fix::rfc3339(SystemTime::now());
             fix::plan(&obs, &now).map(|(p, _)| p).map_err(Error::Input)
         })
         .await?;
-    let restarted = written
+    let restarted = ran
+        .applied
         .iter()
         .find(|c| c.object.kind == "DaemonSet")
         .cloned();
@@ -41,6 +42,11 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
             *timeout,
         )
         .await?;
+    }
+    if let Some(fmt) = write.output
+        && write.dry_run != DryRun::Client
+    {
+        apply::print_document(fmt, &ran.document("kube-proxy", write, kube.server_dry_run));
     }
     Ok(Outcome::Ok)
 }

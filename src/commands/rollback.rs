@@ -41,17 +41,25 @@ pub async fn run(global: &GlobalOpts, file: &Path, write: &WriteOpts) -> Result<
         label: |c| format!("restore {}", c.object.display()),
         ..Executor::new(&kube, write, "rollback")
     };
-    exec.run(async || {
-        // Every object at once (the resources were checked above).
-        let current = futures::future::try_join_all(backup.items.iter().map(|item| async {
-            let res = Res::by_plural(&item.plural)
-                .ok_or_else(|| Error::Input(format!("unknown resource {}", item.plural)))?;
-            kube.get_opt(&res, item.namespace.as_deref(), &item.name)
-                .await
-        }))
+    let ran = exec
+        .run(async || {
+            // Every object at once (the resources were checked above).
+            let current = futures::future::try_join_all(backup.items.iter().map(|item| async {
+                let res = Res::by_plural(&item.plural)
+                    .ok_or_else(|| Error::Input(format!("unknown resource {}", item.plural)))?;
+                kube.get_opt(&res, item.namespace.as_deref(), &item.name)
+                    .await
+            }))
+            .await?;
+            Ok(apply::rollback_plan(&backup, &current))
+        })
         .await?;
-        Ok(apply::rollback_plan(&backup, &current))
-    })
-    .await?;
+    if let Some(fmt) = write.output
+        && write.dry_run != DryRun::Client
+    {
+        let mut doc = ran.document("rollback", write, kube.server_dry_run);
+        doc["restoredFrom"] = serde_json::json!(file.display().to_string());
+        apply::print_document(fmt, &doc);
+    }
     Ok(crate::Outcome::Ok)
 }

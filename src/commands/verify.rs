@@ -69,13 +69,15 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
 }
 
 /// Verify after a fix (for `kubectl promfix etcd` unless `--no-verify`): the given Prometheus,
-/// waiting for its rollout and first scrape up to `timeout`; prints the table on stdout.
+/// waiting for its rollout and first scrape up to `timeout`. Prints the table on stdout unless
+/// `output` is given (the caller puts the reports into its document).
 pub async fn verify_after_fix(
     global: &GlobalOpts,
     prometheus: &Value,
     secret: &str,
     timeout: Duration,
-) -> Result<Outcome> {
+    output: Option<Output>,
+) -> Result<(Outcome, Vec<PodReport>)> {
     let kube = Kube::connect(global, global.context.first().map(String::as_str)).await?;
     let params = Params {
         secret: secret.to_string(),
@@ -84,8 +86,10 @@ pub async fn verify_after_fix(
         timeout,
     };
     let reports = verify_all(&kube, std::slice::from_ref(prometheus), &params).await?;
-    print_reports(&reports, None);
-    Ok(outcome(&reports))
+    if output.is_none() {
+        print_reports(&reports, None);
+    }
+    Ok((outcome(&reports), reports))
 }
 
 fn outcome(reports: &[PodReport]) -> Outcome {

@@ -53,8 +53,9 @@ pub async fn collect(kube: &Kube, namespace: Option<&str>, timings: bool) -> Evi
         timed(timings, c, "control-plane Services", services(kube)),
     );
     let mut ev = Evidence::default();
+    let (p, errors, w) = prom;
+    ev.errors = errors;
     let mut warn = |w: Vec<String>| ev.warnings.extend(w);
-    let (p, w) = prom;
     warn(w);
     let (sp, w) = pods;
     warn(w);
@@ -241,35 +242,64 @@ fn is_ready(pod: &Value) -> bool {
     })
 }
 
-async fn prometheus(kube: &Kube, namespace: Option<&str>) -> (PromPart, Vec<String>) {
+/// Prometheus' targets and RBAC. Returns the part, the errors (what keeps rows from being
+/// checked: no operator, no Prometheus, targets that cannot be read) and the warnings.
+async fn prometheus(kube: &Kube, namespace: Option<&str>) -> (PromPart, Vec<String>, Vec<String>) {
     let mut part = PromPart::default();
+    let mut errors = Vec::new();
     let mut warnings = Vec::new();
     match kube.serves(&k::PROMETHEUSES).await {
         Ok(true) => {}
         Ok(false) => {
-            warnings.push(
-                "the Prometheus Operator's CRDs are not served: no Prometheus targets to read"
+            errors.push(
+                "the Prometheus Operator's resources (monitoring.coreos.com/v1 prometheuses) are not served by this cluster, so there are no Prometheus targets to read; doctor diagnoses the scrapes of an operator-run Prometheus: install kube-prometheus-stack or kube-prometheus, or choose the cluster that has it with --context"
                     .into(),
             );
-            return (part, warnings);
+            return (part, errors, warnings);
         }
         Err(e) => {
-            warnings.push(e.to_string());
-            return (part, warnings);
+            errors.push(format!("cannot read Prometheus' targets: {e}"));
+            return (part, errors, warnings);
         }
     }
     let proms = match kube.list(&k::PROMETHEUSES, namespace, None).await {
         Ok(p) => p,
         Err(e) => {
-            warnings.push(e.to_string());
-            return (part, warnings);
+            errors.push(format!("cannot read Prometheus' targets: {e}"));
+            return (part, errors, warnings);
         }
     };
     if proms.is_empty() {
-        warnings.push(format!(
-            "no Prometheus resource in {}",
-            namespace.unwrap_or("any namespace")
-        ));
+        errors.push(match namespace {
+            Some(ns) => {
+                // Where they are instead, for the hint.
+                let elsewhere: Vec<String> = kube
+                    .list(&k::PROMETHEUSES, None, None)
+                    .await
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{}/{}",
+                            s(p, &["metadata", "namespace"]),
+                            s(p, &["metadata", "name"])
+                        )
+                    })
+                    .collect();
+                if elsewhere.is_empty() {
+                    format!(
+                        "no Prometheus resource in namespace {ns}, nor in any other: there are no targets to read; create one (kube-prometheus-stack does)"
+                    )
+                } else {
+                    format!(
+                        "no Prometheus resource in namespace {ns}: there are no targets to read; Prometheus resources are in {} (drop -n, or give -n {})",
+                        elsewhere.join(", "),
+                        elsewhere[0].split('/').next().unwrap_or("")
+                    )
+                }
+            }
+            None => "no Prometheus resource in any namespace: there are no targets to read; create one (kube-prometheus-stack does)".to_string(),
+        });
     }
     let mut sas = BTreeSet::new();
     for p in &proms {
@@ -295,7 +325,9 @@ async fn prometheus(kube: &Kube, namespace: Option<&str>) -> (PromPart, Vec<Stri
         {
             Ok(p) => p,
             Err(e) => {
-                warnings.push(e.to_string());
+                errors.push(format!(
+                    "cannot read the targets of Prometheus {ns}/{name}: {e}"
+                ));
                 continue;
             }
         };
@@ -311,7 +343,9 @@ async fn prometheus(kube: &Kube, namespace: Option<&str>) -> (PromPart, Vec<Stri
             }
         }
         if by_shard.is_empty() {
-            warnings.push(format!("Prometheus {ns}/{name} has no pods"));
+            errors.push(format!(
+                "Prometheus {ns}/{name} has no pods, so its targets cannot be read: see `kubectl -n {ns} get statefulset,pods -l operator.prometheus.io/name={name}` and the operator's logs"
+            ));
         }
         let mut read_any = false;
         for pod in by_shard.values() {
@@ -342,19 +376,19 @@ async fn prometheus(kube: &Kube, namespace: Option<&str>) -> (PromPart, Vec<Stri
                             part.targets = t;
                             match r {
                                 Ok(()) => read_any = true,
-                                Err(e) => warnings.push(format!(
+                                Err(e) => errors.push(format!(
                                     "the targets of Prometheus pod {ns}/{pod_name} are not Prometheus' answer: {e}"
                                 )),
                             }
                         }
-                        Err(e) => warnings.push(format!(
+                        Err(e) => errors.push(format!(
                             "reading the targets of Prometheus pod {ns}/{pod_name} failed: {e}"
                         )),
                     }
                 }
-                Err(e) => warnings.push(format!(
+                Err(e) => errors.push(format!(
                     "cannot read the targets of Prometheus pod {ns}/{pod_name} (pods/proxy to port {port}{prefix}): {}",
-                    crate::Error::api("get", path.clone(), e)
+                    kube.err("get", path.clone(), e)
                 )),
             }
         }
@@ -399,7 +433,7 @@ async fn prometheus(kube: &Kube, namespace: Option<&str>) -> (PromPart, Vec<Stri
             nodes_metrics,
         });
     }
-    (part, warnings)
+    (part, errors, warnings)
 }
 
 /// The image tag: `registry.k8s.io/kube-scheduler:v1.33.1` → `v1.33.1`.

@@ -119,6 +119,9 @@ pub struct Row {
     pub evidence: Vec<String>,
     /// `kubectl promfix ...` commands and node-side edits, in order.
     pub fix: Vec<String>,
+    /// The row could not be checked: evidence it needs could not be read (the report's
+    /// `errors` say what). Its status is `unknown`.
+    pub unchecked: bool,
 }
 
 /// The report of one cluster.
@@ -127,7 +130,10 @@ pub struct Report {
     pub context: String,
     pub prometheus: Vec<String>,
     pub rows: Vec<Row>,
-    /// Evidence that could not be read (permissions, unreachable Prometheus...).
+    /// What kept rows from being checked (no operator, no Prometheus, targets unreadable).
+    pub errors: Vec<String>,
+    /// Secondary evidence that could not be read (permissions, node configs...): the rows are
+    /// checked, their causes may be less precise.
     pub warnings: Vec<String>,
 }
 
@@ -137,6 +143,16 @@ impl Report {
             .iter()
             .filter(|r| r.status == Status::Problem)
             .count()
+    }
+
+    /// Rows that could not be checked (unknown because of an error).
+    pub fn unchecked(&self) -> usize {
+        self.rows.iter().filter(|r| r.unchecked).count()
+    }
+
+    /// Whether some row could be checked at all.
+    pub fn checked_any(&self) -> bool {
+        self.rows.iter().any(|r| !r.unchecked)
     }
 
     /// Targets Prometheus has discovered but not scraped yet.
@@ -416,6 +432,8 @@ pub struct Evidence {
     pub monitors: Vec<Monitor>,
     pub services: Vec<ServiceEvidence>,
     pub rbac: Vec<Rbac>,
+    /// What could not be read of what the rows need (Prometheus' targets).
+    pub errors: Vec<String>,
     pub warnings: Vec<String>,
 }
 
@@ -425,6 +443,7 @@ pub fn diagnose(context: &str, ev: &Evidence) -> Report {
         context: context.to_string(),
         prometheus: ev.prometheus.clone(),
         rows: Component::ALL.iter().map(|c| rules::row(*c, ev)).collect(),
+        errors: ev.errors.clone(),
         warnings: ev.warnings.clone(),
     }
 }

@@ -25,6 +25,7 @@ pub fn row(c: Component, ev: &Evidence) -> Row {
         cause: String::new(),
         evidence: target_evidence(&t),
         fix: Vec::new(),
+        unchecked: false,
     };
     if t.total() == 0 {
         no_targets(c, ev, &mut r);
@@ -425,7 +426,17 @@ fn generic(c: Component, ev: &Evidence, t: &Targets, r: &mut Row) {
 fn no_targets(c: Component, ev: &Evidence, r: &mut Row) {
     let monitors = monitors_of(ev, c);
     if !ev.targets_read {
-        r.cause = "Prometheus' targets could not be read".into();
+        r.unchecked = true;
+        r.cause = "not checked: Prometheus' targets could not be read".into();
+        return;
+    }
+    if monitors.is_empty() && !ev.errors.is_empty() {
+        // The Prometheus whose targets could not be read may scrape it.
+        r.unchecked = true;
+        r.cause = format!(
+            "not checked: no {} target in the Prometheus read, and the targets of another could not be read",
+            c.name()
+        );
         return;
     }
     if monitors.is_empty() {
@@ -495,6 +506,50 @@ mod tests {
     }
 
     const REFUSED: &str = "dial tcp 192.168.2.10:10251: connect: connection refused";
+
+    #[test]
+    fn rows_are_unchecked_when_targets_cannot_be_read() {
+        let ev = Evidence {
+            targets_read: false,
+            errors: vec!["the Prometheus Operator's resources are not served".into()],
+            ..Default::default()
+        };
+        let rep = diagnose("c", &ev);
+        assert!(
+            rep.rows
+                .iter()
+                .all(|r| r.unchecked && r.status == Status::Unknown),
+            "{:?}",
+            rep.rows
+        );
+        assert!(!rep.checked_any());
+        assert_eq!(rep.errors, ev.errors);
+
+        // One Prometheus read, another not: a component with targets is checked, one without
+        // may be scraped by the unread one.
+        let mut ev = Evidence {
+            targets_read: true,
+            errors: vec!["cannot read the targets of Prometheus b/b".into()],
+            ..Default::default()
+        };
+        ev.targets.insert(
+            Component::Etcd,
+            targets("kube-etcd", "https://10.0.0.1:2379/metrics", "up", ""),
+        );
+        let rep = diagnose("c", &ev);
+        let etcd = rep
+            .rows
+            .iter()
+            .find(|r| r.component == Component::Etcd)
+            .unwrap();
+        assert_eq!((etcd.status, etcd.unchecked), (Status::Ok, false));
+        assert!(rep.checked_any());
+        assert_eq!(rep.unchecked(), Component::ALL.len() - 1);
+
+        // Nothing failed: "no scrape job" is unknown, but checked.
+        ev.errors.clear();
+        assert_eq!(diagnose("c", &ev).unchecked(), 0);
+    }
 
     #[test]
     fn scheduler_on_the_insecure_port_with_port_0() {

@@ -765,6 +765,64 @@ pub fn write_wave(c: &Change) -> usize {
     }
 }
 
+/// The flag that makes `etcd` rewrite an etcd scrape whose targets are all up.
+pub const REPLACE_WORKING_SCRAPE: &str = "--replace-working-scrape";
+
+/// Whether a change rewrites how Prometheus scrapes etcd (which Service, port, addresses,
+/// scheme or TLS settings); the Secret and its mount do not.
+pub fn rewrites_scrape(c: &Change) -> bool {
+    matches!(
+        c.object.kind.as_str(),
+        "Service" | "Endpoints" | "EndpointSlice" | "ServiceMonitor"
+    )
+}
+
+/// An etcd scrape that already works is left alone: when Prometheus reports at least one target
+/// of the etcd ServiceMonitor and every one `up` (`targets`: scrape URL and health), a plan that
+/// rewrites the scrape becomes an empty plan whose note says so and names the flag that makes
+/// the changes anyway. Returns the plan to run and whether it was held back.
+pub fn hold_working_scrape(
+    plan: Plan,
+    targets: &[(String, String)],
+    replace: bool,
+) -> (Plan, bool) {
+    let all_up = !targets.is_empty() && targets.iter().all(|(_, h)| h == "up");
+    let rewrites: Vec<&Change> = plan.changes.iter().filter(|c| rewrites_scrape(c)).collect();
+    if replace || !all_up || rewrites.is_empty() {
+        return (plan, false);
+    }
+    let mut urls: Vec<&str> = targets.iter().map(|(u, _)| u.as_str()).collect();
+    urls.sort_unstable();
+    urls.dedup();
+    let shown = urls.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+    let more = if urls.len() > 3 {
+        format!(" and {} more", urls.len() - 3)
+    } else {
+        String::new()
+    };
+    let note = format!(
+        "Prometheus already scrapes etcd: all {n} target(s) are up ({shown}{more}), so nothing is changed. \
+         The plan would have rewritten that working scrape ({changes}); to do so anyway (e.g. to move it to \
+         mTLS on the client port on purpose), run again with {REPLACE_WORKING_SCRAPE}",
+        n = targets.len(),
+        changes = plan
+            .changes
+            .iter()
+            .map(|c| format!("{} {}", crate::apply::verb_word(c), c.object.display()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut notes = plan.notes;
+    notes.push(note);
+    (
+        Plan {
+            changes: Vec::new(),
+            notes,
+        },
+        true,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1042,5 +1100,64 @@ mod tests {
             key: b"-----BEGIN PRIVATE KEY-----".to_vec(),
         };
         assert!(!format!("{p:?}").contains("BEGIN"));
+    }
+
+    #[test]
+    fn a_working_etcd_scrape_is_left_alone_unless_asked() {
+        let change = |kind: &str, plural: &str| Change {
+            object: ObjectRef::of("v1", kind, plural, Some("kube-system"), "etcd"),
+            before: Some(json!({})),
+            after: Some(json!({})),
+            op: Op::MergePatch { patch: json!({}) },
+            reason: "r".into(),
+            helm: None,
+        };
+        let plan = Plan {
+            changes: vec![
+                change("Secret", "secrets"),
+                change("Service", "services"),
+                change("ServiceMonitor", "servicemonitors"),
+            ],
+            notes: vec!["n".into()],
+        };
+        let up = vec![
+            ("http://10.0.0.1:2381/metrics".to_string(), "up".to_string()),
+            ("http://10.0.0.2:2381/metrics".to_string(), "up".to_string()),
+        ];
+        let (held, was) = hold_working_scrape(plan.clone(), &up, false);
+        assert!(was && held.changes.is_empty(), "{held:?}");
+        let note = held.notes.last().unwrap();
+        assert!(
+            note.contains("all 2 target(s) are up")
+                && note.contains("http://10.0.0.1:2381/metrics")
+                && note.contains("patch Service kube-system/etcd")
+                && note.contains(REPLACE_WORKING_SCRAPE),
+            "{note}"
+        );
+        assert_eq!(held.notes[0], "n");
+        // Asked for, a target down, no target at all, or only the Secret (a key rotation):
+        // the plan runs as it is.
+        assert_eq!(
+            hold_working_scrape(plan.clone(), &up, true),
+            (plan.clone(), false)
+        );
+        let mut down = up.clone();
+        down[1].1 = "down".into();
+        assert_eq!(
+            hold_working_scrape(plan.clone(), &down, false),
+            (plan.clone(), false)
+        );
+        assert_eq!(
+            hold_working_scrape(plan.clone(), &[], false),
+            (plan.clone(), false)
+        );
+        let rotation = Plan {
+            changes: vec![change("Secret", "secrets")],
+            notes: vec![],
+        };
+        assert_eq!(
+            hold_working_scrape(rotation.clone(), &up, false),
+            (rotation, false)
+        );
     }
 }
