@@ -164,6 +164,21 @@ pub struct PrometheusSel {
     /// The Prometheus resource (needed without a terminal when there are several)
     #[arg(long, value_name = "NAME")]
     pub prometheus: Option<String>,
+    /// The etcd ServiceMonitor, when several could be it
+    #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_namespaced_name)]
+    pub service_monitor: Option<String>,
+}
+
+/// `NAMESPACE/NAME`, both parts non-empty.
+pub fn parse_namespaced_name(s: &str) -> Result<String, String> {
+    match s.split_once('/') {
+        Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
+            Ok(s.to_string())
+        }
+        _ => Err(format!(
+            "{s:?} is not NAMESPACE/NAME (e.g. monitoring/kube-etcd)"
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -99,7 +99,7 @@ fn check_prometheus_mounts(tc: &TestCluster, n: &Names, secret: &Value) {
     );
 }
 
-fn check_service_and_endpoints(tc: &TestCluster, n: &Names) {
+async fn check_service_and_endpoints(tc: &TestCluster, n: &Names) {
     let svc = get(tc, "services", Some("kube-system"), n.svc).expect("etcd Service");
     // kubeadm's stacked etcd runs as pods the chart's selector finds: the selector stays (the
     // endpoints controller keeps the Endpoints); an external etcd has no pods: it goes.
@@ -123,7 +123,13 @@ fn check_service_and_endpoints(tc: &TestCluster, n: &Names) {
             svc["spec"]
         );
     }
-    let ep = get(tc, "endpoints", Some("kube-system"), n.svc).expect("etcd Endpoints");
+    // With the selector kept, the endpoints controller follows the Service's new port.
+    let svc_port = svc["spec"]["ports"][0]["targetPort"].clone();
+    let ep = eventually("the Endpoints on the Service's port", 20, || async {
+        get(tc, "endpoints", Some("kube-system"), n.svc)
+            .filter(|ep| !stacked || ep["subsets"][0]["ports"][0]["port"] == svc_port)
+    })
+    .await;
     let mut want = member_ips(tc);
     want.sort();
     assert_eq!(endpoint_ips(&ep), want, "{ep:#}");
@@ -180,7 +186,7 @@ async fn etcd_converges(scenario: &str, through_kubectl: bool) {
     );
     let secret = check_secret(&tc);
     check_prometheus_mounts(&tc, &n, &secret);
-    check_service_and_endpoints(&tc, &n);
+    check_service_and_endpoints(&tc, &n).await;
     check_servicemonitor(&tc, &n);
     // A backup next to where it ran.
     let backups: Vec<_> = std::fs::read_dir(dir.path())
@@ -286,7 +292,7 @@ async fn steps_converge(scenario: &str, through_kubectl: bool) {
             || p.contains("/endpointslices")),
         "endpoints writes only the Service, Endpoints and slices: {written:?}"
     );
-    check_service_and_endpoints(&tc, &n);
+    check_service_and_endpoints(&tc, &n).await;
 
     for args in [secret_args, sm_args, ep_args] {
         let r = run(args).await;

@@ -263,20 +263,35 @@ async fn observe(
         prometheus,
         service_monitors: sms,
         namespaces: nss,
+        service_monitor_choice: w.service_monitor.clone(),
         ..Default::default()
     };
-    let found = fix::find_etcd_service_monitor(&obs).map(|(sm, _)| sm.clone());
-    // The namespaces the etcd Service, its Endpoints and slices live in.
-    // Where the operator looks for the ServiceMonitor's Services (its rule, with the
-    // Prometheus' ignoreNamespaceSelectors); without one, kube-system, where it is made.
-    let scopes: Vec<Option<String>> = match found
-        .as_ref()
-        .map(|sm| selector::monitor_namespaces(&obs.prometheus, sm))
-    {
-        Some(None) => vec![None],
-        Some(Some(v)) => v.into_iter().map(Some).collect(),
-        None => vec![Some("kube-system".into())],
-    };
+    // Which one is etcd's depends on the Services they select (an application's etcd
+    // ServiceMonitor selects none in kube-system), read next: the candidates' first.
+    let candidates: Vec<Value> = fix::etcd_service_monitor_candidates(&obs)
+        .into_iter()
+        .map(|(sm, _, _)| sm.clone())
+        .collect();
+    let found = candidates.first().cloned();
+    // The namespaces the etcd Service, its Endpoints and slices live in: where the operator
+    // looks for each candidate's Services (its rule, with the Prometheus'
+    // ignoreNamespaceSelectors); without one, kube-system, where it is made.
+    let mut scopes: Vec<Option<String>> = Vec::new();
+    for sm in &candidates {
+        match selector::monitor_namespaces(&obs.prometheus, sm) {
+            None => scopes = vec![None],
+            Some(v) => {
+                for n in v {
+                    if !scopes.contains(&None) && !scopes.contains(&Some(n.clone())) {
+                        scopes.push(Some(n));
+                    }
+                }
+            }
+        }
+    }
+    if scopes.is_empty() {
+        scopes.push(Some("kube-system".into()));
+    }
     let mut secret_nss = vec![prom_ns.clone()];
     if let Some(sm) = &found
         && let Some(ns) = sm["metadata"]["namespace"].as_str()
@@ -511,6 +526,28 @@ fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
     if let Some(n) = note {
         plan.notes.push(n);
     }
+    if let Some(tied) = fix::etcd_service_monitor_tie(obs) {
+        return Err(Error::Input(format!(
+            "{} ServiceMonitors selected by Prometheus {}/{} could be etcd's: {}; choose one with --service-monitor NAMESPACE/NAME",
+            tied.len(),
+            obs.prometheus["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or(""),
+            obs.prometheus["metadata"]["name"].as_str().unwrap_or(""),
+            tied.join(", ")
+        )));
+    }
+    if let Some(c) = &obs.service_monitor_choice
+        && fix::etcd_service_monitor_candidates(obs).is_empty()
+    {
+        return Err(Error::Input(format!(
+            "--service-monitor {c}: no such ServiceMonitor is selected by Prometheus {}/{} (or it selects Services outside kube-system only)",
+            obs.prometheus["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or(""),
+            obs.prometheus["metadata"]["name"].as_str().unwrap_or(""),
+        )));
+    }
     let found = fix::find_etcd_service_monitor(obs);
     let prom_ns = obs.prometheus["metadata"]["namespace"]
         .as_str()
@@ -610,6 +647,7 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
             global,
             &prom,
             &args.names.secret_name,
+            args.prometheus.service_monitor.as_deref(),
             args.timeout,
             args.write.output,
         )
@@ -647,6 +685,7 @@ async fn run_fix(
     check_output_paths(args)?;
     let mut w = Wanted::with_defaults();
     w.secret_name = args.names.secret_name.clone();
+    w.service_monitor = args.prometheus.service_monitor.clone();
     w.ca_key = args.names.ca_secret_key.clone();
     w.cert_key = args.names.cert_secret_key.clone();
     w.key_key = args.names.key_secret_key.clone();

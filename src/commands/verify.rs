@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct Params {
     pub secret: String,
+    /// `--service-monitor NAMESPACE/NAME`: the etcd ServiceMonitor, when several could be it.
+    pub service_monitor: Option<String>,
     pub job: Option<String>,
     pub no_wait: bool,
     pub timeout: Duration,
@@ -59,6 +61,7 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
     .await?;
     let params = Params {
         secret: opts.secret.clone(),
+        service_monitor: prometheus.service_monitor.clone(),
         job: opts.job.clone(),
         no_wait: opts.no_wait,
         timeout: opts.timeout,
@@ -75,12 +78,14 @@ pub async fn verify_after_fix(
     global: &GlobalOpts,
     prometheus: &Value,
     secret: &str,
+    service_monitor: Option<&str>,
     timeout: Duration,
     output: Option<Output>,
 ) -> Result<(Outcome, Vec<PodReport>)> {
     let kube = Kube::connect(global, global.context.first().map(String::as_str)).await?;
     let params = Params {
         secret: secret.to_string(),
+        service_monitor: service_monitor.map(str::to_string),
         job: None,
         no_wait: false,
         timeout,
@@ -188,7 +193,12 @@ struct Facts {
     ref_secrets: Vec<Value>,
 }
 
-async fn observe(kube: &Kube, prom: &Value, secret: &str) -> Result<Facts> {
+async fn observe(
+    kube: &Kube,
+    prom: &Value,
+    secret: &str,
+    service_monitor: Option<&str>,
+) -> Result<Facts> {
     let (ns, n) = (namespace(prom).to_string(), name(prom).to_string());
     let (prom_now, sec, sms, nss) = tokio::try_join!(
         kube.get_opt(&k::PROMETHEUSES, Some(&ns), &n),
@@ -204,8 +214,16 @@ async fn observe(kube: &Kube, prom: &Value, secret: &str) -> Result<Facts> {
         prometheus: prom.clone(),
         service_monitors: sms,
         namespaces: nss,
+        service_monitor_choice: service_monitor.map(str::to_string),
         ..Default::default()
     };
+    if let Some(tied) = fix::etcd_service_monitor_tie(&obs) {
+        return Err(Error::Input(format!(
+            "{} ServiceMonitors selected by Prometheus {ns}/{n} could be etcd's: {}; choose one with --service-monitor NAMESPACE/NAME",
+            tied.len(),
+            tied.join(", ")
+        )));
+    }
     let mut sm = fix::find_etcd_service_monitor(&obs).map(|(s, i)| (s.clone(), i, true));
     if sm.is_none() {
         // One that exists but this Prometheus does not select: found as if it selected all.
@@ -307,7 +325,7 @@ fn rollout_done(prom: &Value, pods: &[(Value, Option<String>)]) -> bool {
 }
 
 async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<PodReport>> {
-    let facts = observe(kube, prom, &p.secret).await?;
+    let facts = observe(kube, prom, &p.secret, p.service_monitor.as_deref()).await?;
     let prom = &facts.prom;
     let pname = format!("{}/{}", namespace(prom), name(prom));
     let start = Instant::now();

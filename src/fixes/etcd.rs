@@ -18,6 +18,9 @@ use serde_json::{Map, Value, json};
 
 /// The label the EndpointSlice controllers put on every slice of a Service.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+/// The label of objects this plugin made, and its value.
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+pub const PLUGIN: &str = "kubectl-promfix";
 /// Who manages a slice.
 pub const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
 pub const SLICE_CONTROLLER: &str = "endpointslice-controller.k8s.io";
@@ -66,6 +69,8 @@ pub struct Wanted {
     pub tls_mode: Option<TlsMode>,
     pub server_name: Option<String>,
     pub insecure_skip_verify: bool,
+    /// The etcd ServiceMonitor the user named (`NAMESPACE/NAME`), when several could be it.
+    pub service_monitor: Option<String>,
 }
 
 impl Wanted {
@@ -81,6 +86,7 @@ impl Wanted {
             tls_mode: None,
             server_name: None,
             insecure_skip_verify: false,
+            service_monitor: None,
         }
     }
 }
@@ -100,6 +106,8 @@ pub struct Observed {
     pub endpoint_slices: Vec<Value>,
     /// Secrets named `secret_name` (in the Prometheus namespace and the ServiceMonitor's).
     pub secrets: Vec<Value>,
+    /// The user's choice of the etcd ServiceMonitor (`--service-monitor NAMESPACE/NAME`).
+    pub service_monitor_choice: Option<String>,
 }
 
 fn s<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -155,51 +163,101 @@ pub fn prometheus_selects(prom: &Value, sm: &Value, namespaces: &[Value]) -> boo
     }
 }
 
-/// The etcd ServiceMonitor of a Prometheus, found by what it selects and how it is labelled, not
-/// by an assumed name: among those the Prometheus selects, one whose name, labels, selector or
-/// job label speak of etcd. Returns it with the index of the endpoint to fix.
-pub fn find_etcd_service_monitor(obs: &Observed) -> Option<(&Value, usize)> {
-    let mut best: Option<(&Value, usize, u32)> = None;
-    for sm in &obs.service_monitors {
-        if !prometheus_selects(&obs.prometheus, sm, &obs.namespaces) {
-            continue;
-        }
-        let mut score = 0;
-        if has_etcd(name(sm)) {
-            score += 2;
-        }
-        if let Some(l) = sm["metadata"]["labels"].as_object()
-            && l.values().any(|v| v.as_str().is_some_and(has_etcd))
-        {
-            score += 2;
-        }
-        if sm["spec"]["selector"].to_string().contains("etcd") {
-            score += 3;
-        }
-        if s(sm, &["spec", "jobLabel"]).is_some_and(has_etcd) {
-            score += 1;
-        }
-        if score == 0 {
-            continue;
-        }
-        let endpoints = sm["spec"]["endpoints"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        let idx = endpoints
-            .iter()
-            .position(|e| s(e, &["port"]) == Some("http-metrics"))
-            .or_else(|| {
-                endpoints
-                    .iter()
-                    .position(|e| s(e, &["port"]).is_some_and(has_etcd))
-            })
-            .unwrap_or(0);
-        if best.is_none_or(|(_, _, b)| score > b) {
-            best = Some((sm, idx, score));
-        }
+/// How strongly a ServiceMonitor speaks of etcd (its name, labels, selector, job label), and the
+/// index of the endpoint to fix; 0: not at all.
+fn etcd_score(sm: &Value) -> (u32, usize) {
+    let mut score = 0;
+    if has_etcd(name(sm)) {
+        score += 2;
     }
-    best.map(|(sm, i, _)| (sm, i))
+    if let Some(l) = sm["metadata"]["labels"].as_object()
+        && l.values().any(|v| v.as_str().is_some_and(has_etcd))
+    {
+        score += 2;
+    }
+    if sm["spec"]["selector"].to_string().contains("etcd") {
+        score += 3;
+    }
+    if s(sm, &["spec", "jobLabel"]).is_some_and(has_etcd) {
+        score += 1;
+    }
+    let endpoints = sm["spec"]["endpoints"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let idx = endpoints
+        .iter()
+        .position(|e| s(e, &["port"]) == Some("http-metrics"))
+        .or_else(|| {
+            endpoints
+                .iter()
+                .position(|e| s(e, &["port"]).is_some_and(has_etcd))
+        })
+        .unwrap_or(0);
+    (score, idx)
+}
+
+/// `namespace/name` of an object.
+fn key_of(v: &Value) -> String {
+    format!("{}/{}", namespace(v), name(v))
+}
+
+/// Every ServiceMonitor that could be the control plane's etcd one, best first: selected by the
+/// Prometheus, speaking of etcd, and not an application's (one that selects Services, none of
+/// them in kube-system nor made by this plugin; one that selects no Service at all stays: the
+/// etcd Service may be missing or out of its sight). With `service_monitor_choice`, only that one.
+pub fn etcd_service_monitor_candidates(obs: &Observed) -> Vec<(&Value, usize, u32)> {
+    let mut out: Vec<(&Value, usize, u32)> = obs
+        .service_monitors
+        .iter()
+        .filter(|sm| prometheus_selects(&obs.prometheus, sm, &obs.namespaces))
+        .filter(|sm| {
+            obs.service_monitor_choice
+                .as_deref()
+                .is_none_or(|c| key_of(sm) == c)
+        })
+        .filter_map(|sm| {
+            let (score, idx) = etcd_score(sm);
+            let chosen = obs.service_monitor_choice.is_some();
+            (score > 0 || chosen).then_some((sm, idx, score))
+        })
+        .filter(|(sm, _, _)| {
+            let svcs = services_of(obs, sm);
+            svcs.is_empty()
+                || svcs.iter().any(|svc| {
+                    namespace(svc) == "kube-system"
+                        || s(svc, &["metadata", "labels", MANAGED_BY]) == Some(PLUGIN)
+                })
+        })
+        .collect();
+    out.sort_by(|a, b| b.2.cmp(&a.2));
+    out
+}
+
+/// Several ServiceMonitors could be etcd's with the same score: their names (best first), for an
+/// error that asks the user to choose (`--service-monitor NAMESPACE/NAME`).
+pub fn etcd_service_monitor_tie(obs: &Observed) -> Option<Vec<String>> {
+    let c = etcd_service_monitor_candidates(obs);
+    let best = c.first()?.2;
+    let tied: Vec<String> = c
+        .iter()
+        .filter(|(_, _, sc)| *sc == best)
+        .map(|(sm, _, _)| key_of(sm))
+        .collect();
+    (tied.len() > 1).then_some(tied)
+}
+
+/// The etcd ServiceMonitor of a Prometheus, found by what it selects and how it is labelled, not
+/// by an assumed name ([`etcd_service_monitor_candidates`]); None when there is none or when
+/// several tie ([`etcd_service_monitor_tie`] names them). Returns it with the index of the
+/// endpoint to fix.
+pub fn find_etcd_service_monitor(obs: &Observed) -> Option<(&Value, usize)> {
+    if etcd_service_monitor_tie(obs).is_some() {
+        return None;
+    }
+    etcd_service_monitor_candidates(obs)
+        .first()
+        .map(|(sm, i, _)| (*sm, *i))
 }
 
 /// The Services a ServiceMonitor selects: its selector, in the namespaces the operator looks in
@@ -478,9 +536,13 @@ pub fn plan_endpoints(obs: &Observed, w: &Wanted, sm: &Value, idx: usize) -> Res
                 _ => "kube-system".to_string(),
             };
             let svc_name = name(sm).to_string();
+            // The ServiceMonitor's labels, and ours: a Service we made outside kube-system is
+            // still the control plane's (etcd_service_monitor_candidates).
+            let mut svc_labels = lbls.clone();
+            svc_labels.insert(MANAGED_BY.into(), json!(PLUGIN));
             let after = json!({
                 "apiVersion": "v1", "kind": "Service",
-                "metadata": {"name": svc_name, "namespace": ns, "labels": Value::Object(lbls.clone())},
+                "metadata": {"name": svc_name, "namespace": ns, "labels": Value::Object(svc_labels)},
                 "spec": {"clusterIP": "None", "ports": [port], "type": "ClusterIP"},
             });
             plan.changes.push(create(
@@ -898,6 +960,7 @@ mod tests {
                              "labels": {SERVICE_NAME_LABEL: "prom-prometheus-operator-kube-etcd", MANAGED_BY_LABEL: SLICE_CONTROLLER}}
             })],
             secrets: vec![],
+            service_monitor_choice: None,
         }
     }
 
@@ -1036,6 +1099,50 @@ mod tests {
                 .get("selector")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn an_applications_etcd_is_not_the_control_planes_and_a_tie_is_refused() {
+        // An application's etcd in its own namespace, with its own Service: never chosen, even
+        // with a higher score than the chart's.
+        let mut obs = seed();
+        let app_sm = json!({
+            "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+            "metadata": {"name": "orders-etcd", "namespace": "orders",
+                         "labels": {"app": "orders-etcd", "release": "prom", "component": "etcd"}},
+            "spec": {"selector": {"matchLabels": {"app": "orders-etcd"}}, "jobLabel": "etcd",
+                     "endpoints": [{"port": "metrics"}]}});
+        obs.service_monitors.insert(0, app_sm.clone());
+        obs.services.push(json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "orders-etcd", "namespace": "orders", "labels": {"app": "orders-etcd"}},
+            "spec": {"selector": {"app": "orders-etcd"}, "ports": [{"name": "metrics", "port": 2379}]}}));
+        let (sm, _) = find_etcd_service_monitor(&obs).unwrap();
+        assert_eq!(name(sm), "prom-prometheus-operator-kube-etcd");
+        assert!(etcd_service_monitor_tie(&obs).is_none());
+        // Two that could both be the control plane's, with the same score: refused, both named.
+        let mut twin = obs.service_monitors[1].clone();
+        twin["metadata"]["name"] = json!("kube-etcd-copy");
+        obs.service_monitors.push(twin);
+        assert!(find_etcd_service_monitor(&obs).is_none());
+        assert_eq!(
+            etcd_service_monitor_tie(&obs).unwrap(),
+            [
+                "monitoring/prom-prometheus-operator-kube-etcd",
+                "monitoring/kube-etcd-copy"
+            ]
+        );
+        // The user's choice settles it.
+        obs.service_monitor_choice = Some("monitoring/kube-etcd-copy".into());
+        let (sm, _) = find_etcd_service_monitor(&obs).unwrap();
+        assert_eq!(name(sm), "kube-etcd-copy");
+        // A Service this plugin made outside kube-system keeps its ServiceMonitor a candidate.
+        let mut own = seed();
+        own.prometheus["spec"]["ignoreNamespaceSelectors"] = json!(true);
+        own.services = vec![json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "prom-prometheus-operator-kube-etcd", "namespace": "monitoring",
+                         "labels": {"app": "prometheus-operator-kube-etcd", "release": "prom", MANAGED_BY: PLUGIN}},
+            "spec": {"ports": [{"name": "http-metrics", "port": 2379}]}})];
+        assert!(find_etcd_service_monitor(&own).is_some());
     }
 
     #[test]
