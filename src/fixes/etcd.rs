@@ -230,7 +230,7 @@ pub fn etcd_service_monitor_candidates(obs: &Observed) -> Vec<(&Value, usize, u3
                 })
         })
         .collect();
-    out.sort_by(|a, b| b.2.cmp(&a.2));
+    out.sort_by_key(|c| std::cmp::Reverse(c.2));
     out
 }
 
