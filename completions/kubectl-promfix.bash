@@ -247,7 +247,7 @@ _kubectl__promfix() {
             return 0
             ;;
         kubectl__subcmd__promfix__subcmd__endpoints)
-            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --no-verify --replace-working-scrape --timeout --kubeconfig --context --namespace --verbose --help --version"
+            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --service-monitor --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --no-verify --replace-working-scrape --timeout --kubeconfig --context --namespace --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -302,6 +302,10 @@ _kubectl__promfix() {
                     return 0
                     ;;
                 --prometheus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --service-monitor)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -353,7 +357,7 @@ _kubectl__promfix() {
             return 0
             ;;
         kubectl__subcmd__promfix__subcmd__etcd)
-            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --no-verify --replace-working-scrape --timeout --kubeconfig --context --namespace --verbose --help --version"
+            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --service-monitor --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --no-verify --replace-working-scrape --timeout --kubeconfig --context --namespace --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -408,6 +412,10 @@ _kubectl__promfix() {
                     return 0
                     ;;
                 --prometheus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --service-monitor)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -787,7 +795,7 @@ _kubectl__promfix() {
             return 0
             ;;
         kubectl__subcmd__promfix__subcmd__secret)
-            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --no-verify --replace-working-scrape --timeout --kubeconfig --context --namespace --verbose --help --version"
+            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --service-monitor --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --no-verify --replace-working-scrape --timeout --kubeconfig --context --namespace --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -842,6 +850,10 @@ _kubectl__promfix() {
                     return 0
                     ;;
                 --prometheus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --service-monitor)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -893,7 +905,7 @@ _kubectl__promfix() {
             return 0
             ;;
         kubectl__subcmd__promfix__subcmd__servicemonitor)
-            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --no-verify --replace-working-scrape --timeout --kubeconfig --context --namespace --verbose --help --version"
+            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --service-monitor --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --no-verify --replace-working-scrape --timeout --kubeconfig --context --namespace --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -951,6 +963,10 @@ _kubectl__promfix() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --service-monitor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --dry-run)
                     COMPREPLY=($(compgen -W "none client server" -- "${cur}"))
                     return 0
@@ -999,13 +1015,17 @@ _kubectl__promfix() {
             return 0
             ;;
         kubectl__subcmd__promfix__subcmd__verify)
-            opts="-o -n -v -h -V --prometheus --secret --job --no-wait --timeout --output --kubeconfig --context --namespace --verbose --help --version"
+            opts="-o -n -v -h -V --prometheus --service-monitor --secret --job --no-wait --timeout --output --kubeconfig --context --namespace --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --prometheus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --service-monitor)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -56,6 +56,7 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l
 secret\t'The operator\'s Secret references (no mount, no restart; the Secret lives in the ServiceMonitor\'s namespace)'"
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l server-name -d 'The name to verify etcd\'s serving certificate against' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l prometheus -d 'The Prometheus resource (needed without a terminal when there are several)' -r
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l service-monitor -d 'The etcd ServiceMonitor, when several could be it' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l dry-run -d 'none: write; client: print what would be written; server: send with dryRun=All' -r -f -a "none\t'Write for real'
 client\t'Print the objects that would be written; send nothing'
 server\t'Send every write with dryRun=All; the server checks and stores nothing'"
@@ -90,6 +91,7 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" 
 secret\t'The operator\'s Secret references (no mount, no restart; the Secret lives in the ServiceMonitor\'s namespace)'"
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -l server-name -d 'The name to verify etcd\'s serving certificate against' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -l prometheus -d 'The Prometheus resource (needed without a terminal when there are several)' -r
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -l service-monitor -d 'The etcd ServiceMonitor, when several could be it' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -l dry-run -d 'none: write; client: print what would be written; server: send with dryRun=All' -r -f -a "none\t'Write for real'
 client\t'Print the objects that would be written; send nothing'
 server\t'Send every write with dryRun=All; the server checks and stores nothing'"
@@ -124,6 +126,7 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoint
 secret\t'The operator\'s Secret references (no mount, no restart; the Secret lives in the ServiceMonitor\'s namespace)'"
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -l server-name -d 'The name to verify etcd\'s serving certificate against' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -l prometheus -d 'The Prometheus resource (needed without a terminal when there are several)' -r
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -l service-monitor -d 'The etcd ServiceMonitor, when several could be it' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -l dry-run -d 'none: write; client: print what would be written; server: send with dryRun=All' -r -f -a "none\t'Write for real'
 client\t'Print the objects that would be written; send nothing'
 server\t'Send every write with dryRun=All; the server checks and stores nothing'"
@@ -158,6 +161,7 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicem
 secret\t'The operator\'s Secret references (no mount, no restart; the Secret lives in the ServiceMonitor\'s namespace)'"
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -l server-name -d 'The name to verify etcd\'s serving certificate against' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -l prometheus -d 'The Prometheus resource (needed without a terminal when there are several)' -r
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -l service-monitor -d 'The etcd ServiceMonitor, when several could be it' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -l dry-run -d 'none: write; client: print what would be written; server: send with dryRun=All' -r -f -a "none\t'Write for real'
 client\t'Print the objects that would be written; send nothing'
 server\t'Send every write with dryRun=All; the server checks and stores nothing'"
@@ -179,6 +183,7 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicem
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -s V -l version -d 'Print version'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -l prometheus -d 'The Prometheus resource (needed without a terminal when there are several)' -r
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -l service-monitor -d 'The etcd ServiceMonitor, when several could be it' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -l secret -d 'The mounted Secret to check' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -l job -d 'The scrape job to check (default: the etcd ServiceMonitor\'s job)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -l timeout -d 'How long to wait for rollouts and the first scrape' -r
