@@ -109,6 +109,55 @@ async fn the_node_agent_runs_the_operators_prometheus_pods_on_the_real_control_p
         assert_eq!(node["status"]["allocatable"]["pods"], "110", "{node}");
     }
 
+    // Each node is its own user under the Node authorizer: system:node:<name> in system:nodes,
+    // refused an object no pod of its own refers to.
+    apply(
+        &rc,
+        &json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "unreferenced", "namespace": "default"},
+            "stringData": {"k": "v"}}),
+    );
+    let agent = rc.agent.as_ref().expect("the agent runs by default");
+    let conf = agent.dir().join("nodes/node1/etc/kubernetes/kubelet.conf");
+    let as_node = |args: &[&str]| {
+        std::process::Command::new("kubectl")
+            .arg(format!("--kubeconfig={}", conf.display()))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let who = as_node(&["auth", "whoami", "-o", "json"]);
+    let who: Value = serde_json::from_slice(&who.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&who.stderr)));
+    assert_eq!(
+        who["status"]["userInfo"]["username"], "system:node:node1",
+        "{who}"
+    );
+    assert!(
+        who["status"]["userInfo"]["groups"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("system:nodes")),
+        "{who}"
+    );
+    let denied = as_node(&["get", "secret", "unreferenced", "-n", "default"]);
+    let err = String::from_utf8_lossy(&denied.stderr);
+    assert!(
+        !denied.status.success() && err.contains("no relationship found between node 'node1'"),
+        "the Node authorizer's refusal: {err}"
+    );
+    // Its writes carry the kubelet's field manager.
+    let lease = get(
+        &rc,
+        "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node1",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        lease["metadata"]["managedFields"][0]["manager"], "kubelet",
+        "{lease}"
+    );
+
     // The operator's StatefulSet, the real StatefulSet controller's pods, the real scheduler's
     // bindings: both replicas Running and Ready with pod IPs of the pod range.
     let names = [
@@ -204,6 +253,12 @@ async fn the_node_agent_runs_the_operators_prometheus_pods_on_the_real_control_p
     )
     .await
     .unwrap();
+    let status_manager = pod0["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["subresource"] == "status" && m["manager"] == "kubelet");
+    assert!(status_manager.is_some(), "{pod0}");
     for c in pod0["status"]["conditions"].as_array().unwrap() {
         if c["status"] == "True" {
             assert!(

@@ -24,14 +24,19 @@ pub fn status_code(e: &anyhow::Error) -> Option<u16> {
 }
 
 impl ApiClient {
-    /// A client from a kubeconfig file.
-    pub async fn from_kubeconfig(path: &Path) -> Result<ApiClient> {
+    /// A client from a kubeconfig file, sending `user_agent` (the API server names the field
+    /// manager of a write after it: `kubelet`).
+    pub async fn from_kubeconfig(path: &Path, user_agent: &str) -> Result<ApiClient> {
         let kc = kube::config::Kubeconfig::read_from(path)
             .with_context(|| format!("reading {}", path.display()))?;
-        let cfg =
+        let mut cfg =
             kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
                 .await
                 .with_context(|| format!("loading {}", path.display()))?;
+        cfg.headers.push((
+            http::header::USER_AGENT,
+            http::HeaderValue::from_str(user_agent).context("the user agent")?,
+        ));
         let client = kube::Client::try_from(cfg).context("building the API client")?;
         Ok(ApiClient { client })
     }

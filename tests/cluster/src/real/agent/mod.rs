@@ -203,12 +203,25 @@ impl NodeAgent {
             prometheus: OnceLock::new(),
             dir: dir.clone(),
         });
+        // rest.DefaultKubernetesUserAgent of a kubelet of the API server's version.
+        let v: Value = serde_json::from_slice(&cp.get("/version").await?.body)
+            .context("the API server's /version")?;
+        let commit: String = v["gitCommit"]
+            .as_str()
+            .unwrap_or("")
+            .chars()
+            .take(7)
+            .collect();
+        let user_agent = format!(
+            "kubelet/{} (linux/amd64) kubernetes/{commit}",
+            v["gitVersion"].as_str().unwrap_or("v0.0.0")
+        );
         let machine = node::Machine::probe(&dir);
         let mut tasks = Vec::new();
         for n in nodes {
             let root = dir.join("nodes").join(&n.name);
             let conf = node_kubeconfig(cp, &root, &n.name)?;
-            let api = ApiClient::from_kubeconfig(&conf).await?;
+            let api = ApiClient::from_kubeconfig(&conf, &user_agent).await?;
             tasks.push(tokio::spawn(node::heartbeat(
                 api.clone(),
                 n.name.clone(),
