@@ -29,9 +29,10 @@ fn apply(rc: &RealCluster, obj: &Value) {
 }
 
 /// Poll `f` every 250 ms until it returns Some (failing at once if a component exited), or fail
-/// after `timeout` naming `what`.
+/// after `timeout` naming `what` (`RealCluster::wait_for` with a closure that may borrow the
+/// cluster).
 async fn wait<T>(
-    rc: &mut RealCluster,
+    rc: &RealCluster,
     what: &str,
     timeout: Duration,
     mut f: impl AsyncFnMut(&RealCluster) -> Option<T>,
@@ -60,7 +61,7 @@ async fn the_node_agent_runs_the_operators_prometheus_pods_on_the_real_control_p
         }),
         ..Default::default()
     };
-    let mut rc = RealCluster::start_builtin("a-seed-stable-prometheus-operator", opts)
+    let rc = RealCluster::start_builtin("a-seed-stable-prometheus-operator", opts)
         .await
         .unwrap_or_else(|e| panic!("starting the cluster: {e:#}"));
     eprintln!("cluster up in {:?}", t0.elapsed());
@@ -72,7 +73,7 @@ async fn the_node_agent_runs_the_operators_prometheus_pods_on_the_real_control_p
     for n in nodes {
         let path = format!("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{n}");
         let lease = wait(
-            &mut rc,
+            &rc,
             &format!("the Lease of {n}"),
             Duration::from_secs(30),
             async |rc| get(rc, &path).await,
@@ -168,7 +169,7 @@ async fn the_node_agent_runs_the_operators_prometheus_pods_on_the_real_control_p
     for name in names {
         let path = format!("/api/v1/namespaces/monitoring/pods/{name}");
         let pod = wait(
-            &mut rc,
+            &rc,
             &format!("pod monitoring/{name} Running and Ready"),
             Duration::from_secs(180),
             async |rc| {
@@ -292,7 +293,7 @@ async fn the_node_agent_runs_the_operators_prometheus_pods_on_the_real_control_p
         ])
         .unwrap();
     let new = wait(
-        &mut rc,
+        &rc,
         "the StatefulSet's new pod Ready",
         Duration::from_secs(120),
         async |rc| {
@@ -349,7 +350,7 @@ async fn the_node_agent_runs_the_operators_prometheus_pods_on_the_real_control_p
                 "volumes": [{"name": "s", "secret": {"secretName": "agent-test"}}]}}),
     );
     let pod = wait(
-        &mut rc,
+        &rc,
         "pod default/reader Ready",
         Duration::from_secs(60),
         async |rc| {
@@ -407,7 +408,7 @@ async fn the_node_agent_runs_the_operators_prometheus_pods_on_the_real_control_p
         .unwrap();
     let file = dir.join("token");
     wait(
-        &mut rc,
+        &rc,
         "the Secret's new value in the pod's files",
         Duration::from_secs(30),
         async |_| (std::fs::read_to_string(&file).ok().as_deref() == Some("second")).then_some(()),
@@ -424,7 +425,7 @@ async fn the_node_agent_runs_the_operators_prometheus_pods_on_the_real_control_p
         .kubectl_ok(&["delete", "pod", "reader", "--wait=false"])
         .unwrap();
     wait(
-        &mut rc,
+        &rc,
         "pod default/reader deleted",
         Duration::from_secs(30),
         async |rc| {

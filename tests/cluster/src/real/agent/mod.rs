@@ -32,7 +32,9 @@
 //!   variables are not set.
 //! - Processes run as the test's user (no `runAsUser`/`fsGroup`), with the host's root
 //!   read-only as their filesystem (bubblewrap), not the image's.
-//! - exec and gRPC probes of a real process count as succeeded.
+//! - exec and gRPC probes of a real process count as succeeded; no Events are recorded.
+//! - Every node's host network is the cluster's namespace: `hostNetwork` pods of different nodes
+//!   share its ports.
 //! - Mirror pods (`kubernetes.io/config.mirror`) are left as the scenario wrote them: static pods
 //!   are not run yet, nor the kubelet API on :10250.
 

@@ -1290,8 +1290,10 @@ impl PodWorker {
         for t in ["Ready", "ContainersReady"] {
             let c = if all_ready && phase == "Running" {
                 self.cond(t, true, None, None)
-            } else if phase == "Succeeded" || phase == "Failed" {
+            } else if phase == "Succeeded" {
                 self.cond(t, false, Some("PodCompleted"), None)
+            } else if phase == "Failed" {
+                self.cond(t, false, Some("PodFailed"), None)
             } else {
                 self.cond(
                     t,
@@ -1308,6 +1310,12 @@ impl PodWorker {
         {
             conditions.push(c);
         }
+        // PodObservedGenerationTracking (GA in 1.35): the status and every condition the kubelet
+        // owns carry the generation they were computed for.
+        let generation = self.pod["metadata"]["generation"].as_u64().unwrap_or(0);
+        for c in &mut conditions {
+            c["observedGeneration"] = json!(generation);
+        }
         // convertToAPIContainerStatuses: sorted by name.
         let mut statuses: Vec<Value> = self
             .ctrs
@@ -1322,6 +1330,7 @@ impl PodWorker {
             .collect();
         let host = self.node.ip.to_string();
         let mut status = json!({
+            "observedGeneration": generation,
             "phase": phase,
             "conditions": conditions,
             "hostIP": host,
