@@ -336,18 +336,45 @@ async fn the_node_agent_runs_the_operators_prometheus_pods_on_the_real_control_p
     // A Secret's change reaches the files of a pod that mounts it (a simulated container).
     apply(
         &rc,
-        &json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "agent-test", "namespace": "default"},
-            "stringData": {"token": "first"}}),
-    );
-    apply(
-        &rc,
         &json!({"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "reader", "namespace": "default"},
             "spec": {"terminationGracePeriodSeconds": 5,
                 "containers": [{"name": "main", "image": "busybox:1.36",
                     "volumeMounts": [{"name": "s", "mountPath": "/s"}]}],
                 "volumes": [{"name": "s", "secret": {"secretName": "agent-test"}}]}}),
+    );
+    // Its Secret does not exist yet: the volume cannot be set up, the pod waits in
+    // ContainerCreating (scheduled, no sandbox, no container started).
+    let waiting = wait(
+        &rc,
+        "pod default/reader bound and waiting for its volume",
+        Duration::from_secs(60),
+        async |rc| {
+            get(rc, "/api/v1/namespaces/default/pods/reader")
+                .await
+                .filter(|p| p["status"]["containerStatuses"].is_array())
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let waiting = get(&rc, "/api/v1/namespaces/default/pods/reader")
+        .await
+        .unwrap_or(waiting);
+    assert_eq!(waiting["status"]["phase"], "Pending", "{waiting}");
+    assert_eq!(
+        waiting["status"]["containerStatuses"][0]["state"]["waiting"]["reason"],
+        "ContainerCreating",
+        "{waiting}"
+    );
+    assert!(!ready(&waiting), "{waiting}");
+    // Volumes come before the sandbox: no pod IP yet.
+    assert!(waiting["status"].get("podIP").is_none(), "{waiting}");
+    apply(
+        &rc,
+        &json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "agent-test", "namespace": "default"},
+            "stringData": {"token": "first"}}),
     );
     let pod = wait(
         &rc,

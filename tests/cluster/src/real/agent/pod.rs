@@ -182,6 +182,8 @@ pub struct PodWorker {
     start_time: String,
     transitions: HashMap<String, (String, String)>,
     last_status: Option<Value>,
+    /// The sandbox exists: volumes mounted, network set up.
+    sandbox: bool,
 }
 
 fn restart_policy(pod: &Value) -> &str {
@@ -300,6 +302,7 @@ impl PodWorker {
             start_time: now_rfc3339(),
             transitions: HashMap::new(),
             last_status: None,
+            sandbox: false,
             pod,
         }
     }
@@ -372,11 +375,6 @@ impl PodWorker {
 
     /// One round of SyncPod.
     async fn step(&mut self) -> Result<()> {
-        if self.net.is_none() && self.pod["spec"]["hostNetwork"] != true {
-            let net = PodNet::create(&self.shared.ns, self.shared.pool.clone()).await?;
-            self.ip = net.ip;
-            self.net = Some(net);
-        }
         let due = self
             .last_sync
             .is_none_or(|t| t.elapsed() >= self.shared.sync_frequency);
@@ -392,6 +390,15 @@ impl PodWorker {
                 }
             }
         }
+        // The sandbox (its network) once the volumes are there (WaitForAttachAndMount comes
+        // before the runtime's SyncPod); downward API files then see the pod IP on a re-sync.
+        if self.net.is_none() && self.pod["spec"]["hostNetwork"] != true {
+            let net = PodNet::create(&self.shared.ns, self.shared.pool.clone()).await?;
+            self.ip = net.ip;
+            self.net = Some(net);
+            self.last_sync = None;
+        }
+        self.sandbox = true;
         // Init containers, in order, each to completion (sidecars: started, then the next).
         let mut i = 0;
         while i < self.init.len() {
@@ -761,8 +768,10 @@ impl PodWorker {
 
     /// The container's environment (`kubelet_pods.go` makeEnvironmentVariables): the API
     /// server's address, envFrom, then env with `$(VAR)` expansion of earlier values.
-    async fn env_of(&self, c: &Ctr) -> BTreeMap<String, String> {
-        let (secrets, cms) = self.fetch_refs().await.unwrap_or_default();
+    /// A referenced Secret, ConfigMap or key that is missing and not optional fails the
+    /// container's creation (CreateContainerConfigError), with the kubelet's message.
+    async fn env_of(&self, c: &Ctr) -> Result<BTreeMap<String, String>> {
+        let (secrets, cms) = self.fetch_refs().await?;
         let (host, port) = self.shared.apiserver;
         let mut env = BTreeMap::new();
         // No kube-proxy routes the `kubernetes` Service's ClusterIP here: the API server's own
@@ -812,16 +821,29 @@ impl PodWorker {
             } else if let Some(f) = vf.get("fieldRef") {
                 field_ref(&self.facts(), s(f, "fieldPath"))
             } else if let Some(r) = vf.get("secretKeyRef") {
-                secrets
-                    .get(s(r, "name"))
-                    .map(secret_data)
-                    .and_then(|d| d.get(s(r, "key")).cloned())
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                let (n, k) = (s(r, "name"), s(r, "key"));
+                match secrets.get(n).map(secret_data) {
+                    Some(d) => match d.get(k) {
+                        Some(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                        None if r["optional"] == true => None,
+                        None => anyhow::bail!("couldn't find key {k} in Secret {}/{n}", self.ns),
+                    },
+                    None if r["optional"] == true => None,
+                    None => anyhow::bail!("secret \"{n}\" not found"),
+                }
             } else if let Some(r) = vf.get("configMapKeyRef") {
-                cms.get(s(r, "name"))
-                    .map(configmap_data)
-                    .and_then(|d| d.get(s(r, "key")).cloned())
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                let (n, k) = (s(r, "name"), s(r, "key"));
+                match cms.get(n).map(configmap_data) {
+                    Some(d) => match d.get(k) {
+                        Some(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                        None if r["optional"] == true => None,
+                        None => {
+                            anyhow::bail!("couldn't find key {k} in ConfigMap {}/{n}", self.ns)
+                        }
+                    },
+                    None if r["optional"] == true => None,
+                    None => anyhow::bail!("configmap \"{n}\" not found"),
+                }
             } else if vf.get("resourceFieldRef").is_some() {
                 // Limits default to the node's allocatable; 0 stands for "unset" here.
                 Some("0".into())
@@ -840,7 +862,7 @@ impl PodWorker {
             },
         );
         env.insert("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into());
-        env
+        Ok(env)
     }
 
     /// The command line: the image's entrypoint is the built binary; `command` replaces it (its
@@ -895,6 +917,18 @@ impl PodWorker {
 
     async fn start_container(&mut self, init: bool, i: usize) {
         let now = now_rfc3339();
+        let c = if init { &self.init[i] } else { &self.ctrs[i] };
+        let env = match self.env_of(c).await {
+            Ok(e) => e,
+            Err(e) => {
+                let msg = format!("{e:#}");
+                self.log(&format!("CreateContainerConfigError: {msg}"));
+                let c = self.ctr(init, i);
+                c.state = State::Waiting("CreateContainerConfigError".into(), Some(msg));
+                c.restart_at = Some(Instant::now() + Duration::from_secs(1));
+                return;
+            }
+        };
         if self.ctr(init, i).runs == Runs::Simulated {
             let c = self.ctr(init, i);
             c.restart_at = None;
@@ -919,7 +953,6 @@ impl PodWorker {
             return;
         }
         let c = if init { &self.init[i] } else { &self.ctrs[i] };
-        let env = self.env_of(c).await;
         let argv = match self.argv(c, &env) {
             Ok(a) => a,
             Err(e) => {
@@ -1270,9 +1303,18 @@ impl PodWorker {
         } else {
             "Running"
         };
-        let sandbox = self.net.is_some() || self.pod["spec"]["hostNetwork"] == true;
+        let sandbox = self.sandbox;
         let unready_msg = format!("containers with unready status: [{}]", unready.join(" "));
-        let mut conditions = vec![self.cond("PodReadyToStartContainers", sandbox, None, None)];
+        let mut conditions = vec![if sandbox {
+            self.cond("PodReadyToStartContainers", true, None, None)
+        } else {
+            self.cond(
+                "PodReadyToStartContainers",
+                false,
+                Some("PodSandboxNotReady"),
+                Some("no pod sandbox exists".into()),
+            )
+        }];
         let c = if init_done {
             self.cond("Initialized", true, None, None)
         } else {
