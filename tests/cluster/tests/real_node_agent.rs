@@ -421,6 +421,70 @@ async fn the_node_agent_runs_the_operators_prometheus_pods_on_the_real_control_p
     assert_eq!(ca, std::fs::read_to_string(&rc.cp.pki.ca.cert).unwrap());
     let token = std::fs::read_to_string(sa_dir.join("token")).unwrap();
     assert_eq!(token.split('.').count(), 3, "not a JWT");
+    // The real API server takes it as the pod's service account, bound to the pod.
+    let review = rc.cp.dir().join("tokenreview.json");
+    std::fs::write(
+        &review,
+        json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+            "spec": {"token": token.trim()}})
+        .to_string(),
+    )
+    .unwrap();
+    let out = rc
+        .cp
+        .kubectl_ok(&["create", "-o", "json", "-f", &review.display().to_string()])
+        .unwrap();
+    let _ = std::fs::remove_file(&review);
+    // Only the status: the answer echoes the token in its spec.
+    let st = serde_json::from_str::<Value>(&out).unwrap()["status"].clone();
+    assert_eq!(st["authenticated"], true, "{st}");
+    assert_eq!(
+        st["user"]["username"], "system:serviceaccount:default:default",
+        "{st}"
+    );
+    assert_eq!(
+        st["user"]["extra"]["authentication.kubernetes.io/pod-name"][0], "reader",
+        "{st}"
+    );
+
+    // A real container that exits: restarted at once, then after the kubelet's back-off.
+    apply(
+        &rc,
+        &json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "crasher", "namespace": "default"},
+            "spec": {"terminationGracePeriodSeconds": 1,
+                "containers": [{"name": "prometheus", "image": "quay.io/prometheus/prometheus:v3.5.0",
+                    "args": ["--config.file=/nonexistent/prometheus.yml"]}]}}),
+    );
+    let crashed = wait(
+        &rc,
+        "pod default/crasher in CrashLoopBackOff",
+        Duration::from_secs(60),
+        async |rc| {
+            get(rc, "/api/v1/namespaces/default/pods/crasher")
+                .await
+                .filter(|p| {
+                    let c = &p["status"]["containerStatuses"][0];
+                    c["restartCount"].as_u64() >= Some(2)
+                        && c["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+                })
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let c = &crashed["status"]["containerStatuses"][0];
+    // Prometheus exits 2 when it cannot load its configuration (cmd/prometheus: os.Exit(2)).
+    assert_eq!(c["lastState"]["terminated"]["exitCode"], 2, "{crashed}");
+    assert_eq!(c["lastState"]["terminated"]["reason"], "Error", "{crashed}");
+    let msg = c["state"]["waiting"]["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("back-off 10s restarting failed container=prometheus pod=crasher_default("),
+        "{msg}"
+    );
+    assert_eq!(crashed["status"]["phase"], "Running", "{crashed}");
+    rc.cp
+        .kubectl_ok(&["delete", "pod", "crasher", "--wait=false"])
+        .unwrap();
 
     let patched = std::time::Instant::now();
     rc.cp

@@ -97,6 +97,7 @@ pub struct Shared {
     pub(crate) pool: Arc<net::IpPool>,
     pub(crate) sync_frequency: Duration,
     pods: Mutex<HashMap<(String, String), PathBuf>>,
+    binaries: Mutex<HashMap<String, PathBuf>>,
     prometheus: OnceLock<Result<Prometheus, String>>,
 }
 
@@ -115,12 +116,25 @@ impl Shared {
             pods.remove(&key);
         }
     }
+    /// A built binary, resolved once to its file in the build cache (the links of `Bins::dir` are
+    /// rewritten by every `tests/k8s/build`, perhaps while a pod starts).
+    fn binary(&self, name: &str) -> Result<PathBuf> {
+        let mut bins = self.binaries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = bins.get(name) {
+            return Ok(p.clone());
+        }
+        let link = Bins::get()?.path(name)?;
+        let p = std::fs::canonicalize(&link)
+            .with_context(|| format!("resolving {}", link.display()))?;
+        bins.insert(name.to_string(), p.clone());
+        Ok(p)
+    }
+
     /// The built Prometheus and the flags it knows.
     fn prometheus(&self) -> Result<&Prometheus> {
         self.prometheus
             .get_or_init(|| {
-                Bins::get()
-                    .and_then(|b| b.path("prometheus"))
+                self.binary("prometheus")
                     .and_then(crate::peers::prometheus::probe_at)
                     .map_err(|e| format!("{e:#}"))
             })
@@ -202,6 +216,7 @@ impl NodeAgent {
             pool: Arc::new(net::IpPool::default()),
             sync_frequency: opts.sync_frequency,
             pods: Mutex::new(HashMap::new()),
+            binaries: Mutex::new(HashMap::new()),
             prometheus: OnceLock::new(),
             dir: dir.clone(),
         });

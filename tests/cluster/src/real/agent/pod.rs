@@ -868,7 +868,6 @@ impl PodWorker {
     /// The command line: the image's entrypoint is the built binary; `command` replaces it (its
     /// first word mapped to the built binary when it names it), `args` the image's CMD.
     fn argv(&self, c: &Ctr, env: &BTreeMap<String, String>) -> Result<Vec<String>> {
-        let bins = crate::real::Bins::get()?;
         let (bin_name, cmd_names): (&str, &[&str]) = match c.runs {
             Runs::Prometheus => ("prometheus", &["prometheus", "/bin/prometheus"]),
             Runs::Reloader => (
@@ -880,7 +879,7 @@ impl PodWorker {
             ),
             Runs::Simulated => anyhow::bail!("simulated"),
         };
-        let bin = bins.path(bin_name)?.display().to_string();
+        let bin = self.shared.binary(bin_name)?.display().to_string();
         let command = str_list(&c.spec, "command");
         let mut argv = vec![bin];
         if let Some(first) = command.first() {
