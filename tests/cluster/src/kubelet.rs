@@ -399,16 +399,16 @@ pub fn atomic_write(dir: &Path, payload: &Payload) -> std::io::Result<bool> {
 // ---------------------------------------------------------------------------------------------
 // Volume payloads (pkg/volume/secret, configmap, projected)
 
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+pub(crate) fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
-fn mode_of(v: &Value, k: &str) -> Option<u32> {
+pub(crate) fn mode_of(v: &Value, k: &str) -> Option<u32> {
     v.get(k).and_then(Value::as_u64).map(|m| m as u32)
 }
 
 /// Decoded `data` (+ `stringData`, should a writer have left it) of a Secret.
-fn secret_data(secret: &Value) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn secret_data(secret: &Value) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     if let Some(d) = secret.get("data").and_then(Value::as_object) {
         for (k, v) in d {
@@ -427,7 +427,7 @@ fn secret_data(secret: &Value) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-fn configmap_data(cm: &Value) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn configmap_data(cm: &Value) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     if let Some(d) = cm.get("data").and_then(Value::as_object) {
         for (k, v) in d {
@@ -447,7 +447,7 @@ fn configmap_data(cm: &Value) -> BTreeMap<String, Vec<u8>> {
 
 /// `items` mapping (secret.go / configmap.go MakePayload): without items every key with the
 /// default mode; with items only those, a missing key fails unless optional.
-fn map_items(
+pub(crate) fn map_items(
     data: &BTreeMap<String, Vec<u8>>,
     items: Option<&Vec<Value>>,
     default_mode: u32,
@@ -483,13 +483,13 @@ fn map_items(
     Ok(())
 }
 
-struct PodFacts<'a> {
-    pod: &'a Value,
-    ip: Ipv4Addr,
-    host_ip: Ipv4Addr,
+pub(crate) struct PodFacts<'a> {
+    pub(crate) pod: &'a Value,
+    pub(crate) ip: Ipv4Addr,
+    pub(crate) host_ip: Ipv4Addr,
 }
 
-fn field_ref(facts: &PodFacts<'_>, path: &str) -> Option<String> {
+pub(crate) fn field_ref(facts: &PodFacts<'_>, path: &str) -> Option<String> {
     let meta = &facts.pod["metadata"];
     let bracket = |prefix: &str| -> Option<String> {
         let rest = path.strip_prefix(prefix)?;
@@ -718,7 +718,12 @@ fn volume_payload(cluster: &Cluster, facts: &PodFacts<'_>, vol: &Value) -> Resul
     Ok(out)
 }
 
-fn downward_items(facts: &PodFacts<'_>, items: Option<&Value>, mode: u32, out: &mut Payload) {
+pub(crate) fn downward_items(
+    facts: &PodFacts<'_>,
+    items: Option<&Value>,
+    mode: u32,
+    out: &mut Payload,
+) {
     for it in items.and_then(Value::as_array).cloned().unwrap_or_default() {
         let path = s(&it, "path");
         let fp = it
@@ -1117,7 +1122,7 @@ fn image_has_shell(image: &str) -> bool {
 
 /// The repository of an image reference (`quay.io/prometheus/prometheus:v2` ->
 /// `quay.io/prometheus/prometheus`; a registry port is not a tag).
-fn image_repo(image: &str) -> &str {
+pub(crate) fn image_repo(image: &str) -> &str {
     let image = image.split('@').next().unwrap_or(image);
     let last_slash = image.rfind('/').map(|i| i + 1).unwrap_or(0);
     match image[last_slash..].find(':') {
@@ -1128,7 +1133,7 @@ fn image_repo(image: &str) -> &str {
 
 /// The tag of an image reference (`quay.io/prometheus/prometheus:v3.6.0` -> `v3.6.0`); None
 /// without one.
-fn image_tag(image: &str) -> Option<&str> {
+pub(crate) fn image_tag(image: &str) -> Option<&str> {
     let image = image.split('@').next().unwrap_or(image);
     image[image_repo(image).len()..].strip_prefix(':')
 }
@@ -1153,7 +1158,7 @@ fn prometheus_compat_flags(image: &str, installed: &str) -> Vec<String> {
     }
 }
 
-fn hex_id(parts: &[&str]) -> String {
+pub(crate) fn hex_id(parts: &[&str]) -> String {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
     for p in parts {
@@ -2038,7 +2043,7 @@ fn minor_version(v: &str) -> u32 {
 
 /// `containerStatuses[].volumeMounts` (kubelet_pods.go convertToAPIContainerStatuses): name,
 /// mountPath, readOnly as in the spec, `recursiveReadOnly: Disabled` on read-only mounts.
-fn volume_mount_statuses(c: &Value) -> Value {
+pub(crate) fn volume_mount_statuses(c: &Value) -> Value {
     Value::Array(
         c.get("volumeMounts")
             .and_then(Value::as_array)
@@ -2064,7 +2069,7 @@ fn volume_mount_statuses(c: &Value) -> Value {
 /// hostPath `type` checks (pkg/volume/hostpath/host_path.go checkTypeInternal) on the node's
 /// file `dir`; the message names the path as on the node. No type: a missing path becomes a
 /// directory, as the container runtime creates it.
-fn host_path_check(src: &Value, dir: &Path) -> Result<(), String> {
+pub(crate) fn host_path_check(src: &Value, dir: &Path) -> Result<(), String> {
     let node_path = s(src, "path");
     let ty = s(src, "type");
     let is_dir = dir.is_dir();
@@ -2099,7 +2104,7 @@ fn host_path_check(src: &Value, dir: &Path) -> Result<(), String> {
 }
 
 /// A whole-second duration as Go's `time.Duration.String` writes it (`10s`, `1m20s`, `5m0s`).
-fn go_duration(d: Duration) -> String {
+pub(crate) fn go_duration(d: Duration) -> String {
     let secs = d.as_secs();
     match (secs / 3600, secs / 60 % 60, secs % 60) {
         (0, 0, s) => format!("{s}s"),
@@ -2108,7 +2113,7 @@ fn go_duration(d: Duration) -> String {
     }
 }
 
-fn str_list(v: &Value, k: &str) -> Vec<String> {
+pub(crate) fn str_list(v: &Value, k: &str) -> Vec<String> {
     v.get(k)
         .and_then(Value::as_array)
         .map(|a| {
@@ -2205,7 +2210,7 @@ pub fn expand_env(text: &str, env: &HashMap<String, String>) -> Result<String, S
     Ok(out)
 }
 
-fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
+pub(crate) fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
     let m = std::fs::metadata(src)?;
     if let Some(parent) = dst.parent() {
         std::fs::create_dir_all(parent)?;

@@ -37,7 +37,9 @@ impl Prometheus {
             return true;
         }
         let mut probed = PROBED.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(ok) = probed.get(name) {
+        // Per binary: the Debian one and the built one know different flags.
+        let key = format!("{}\0{name}", self.path.display());
+        if let Some(ok) = probed.get(&key) {
             return *ok;
         }
         let ok = std::process::Command::new(&self.path)
@@ -46,7 +48,7 @@ impl Prometheus {
             .stderr(std::process::Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
-        probed.insert(name.to_string(), ok);
+        probed.insert(key, ok);
         ok
     }
 }
@@ -85,21 +87,27 @@ fn probe() -> Result<Prometheus> {
             "{PATH} not found: install the Debian package `prometheus` (apt-get install prometheus)"
         );
     }
+    probe_at(path)
+}
+
+/// The Prometheus binary at `path`: its version and flags.
+pub fn probe_at(path: PathBuf) -> Result<Prometheus> {
+    let shown = path.display().to_string();
     let out = std::process::Command::new(&path)
         .arg("--version")
         .output()
-        .with_context(|| format!("running {PATH} --version"))?;
+        .with_context(|| format!("running {shown} --version"))?;
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     let version = parse_version(&text)
-        .with_context(|| format!("unexpected output of {PATH} --version: {text}"))?;
+        .with_context(|| format!("unexpected output of {shown} --version: {text}"))?;
     let help = std::process::Command::new(&path)
         .arg("--help")
         .output()
-        .with_context(|| format!("running {PATH} --help"))?;
+        .with_context(|| format!("running {shown} --help"))?;
     let help = format!(
         "{}{}",
         String::from_utf8_lossy(&help.stdout),
@@ -107,7 +115,7 @@ fn probe() -> Result<Prometheus> {
     );
     let flags = parse_flags(&help);
     if !flags.contains("web.listen-address") {
-        bail!("unexpected output of {PATH} --help: no --web.listen-address flag");
+        bail!("unexpected output of {shown} --help: no --web.listen-address flag");
     }
     Ok(Prometheus {
         path,

@@ -3,10 +3,12 @@
 //! through the real API with the field manager a real cluster shows for them, and the real
 //! Prometheus Operator reconciling them.
 //!
-//! Nodes are registered from the scenario (with their status, as a kubelet writes it) but no node
-//! agent runs yet: pods are scheduled and stay Pending. The operator runs as a process in the
-//! namespace with the admin's client certificate, not yet as the pod of its Deployment.
+//! Nodes are registered from the scenario (with their status, as a kubelet writes it); the node
+//! agent (`agent/`, on by default) is then their kubelet: it keeps them Ready and runs the pods
+//! the scheduler binds to them. The operator runs as a process in the namespace with the admin's
+//! client certificate, not yet as the pod of its Deployment.
 
+use super::agent::{AgentOptions, NodeAgent, NodeSpec};
 use super::{Bins, ControlPlane, ControlPlaneOptions, Proc, TokenUser};
 use crate::peers::certs::EtcdPki;
 use crate::peers::etcd::EtcdCluster;
@@ -23,6 +25,9 @@ pub struct RealOptions {
     pub operator: bool,
     /// Token users besides the admin (client certificate) and the scenario's users.
     pub users: Vec<TokenUser>,
+    /// Run the node agent, the kubelet of the scenario's nodes (None: no kubelet, pods stay
+    /// Pending).
+    pub agent: Option<AgentOptions>,
 }
 
 impl Default for RealOptions {
@@ -30,12 +35,15 @@ impl Default for RealOptions {
         RealOptions {
             operator: true,
             users: Vec::new(),
+            agent: Some(AgentOptions::default()),
         }
     }
 }
 
 /// A running scenario on the real control plane.
 pub struct RealCluster {
+    /// First, so that it stops (its pods' processes and namespaces) before the control plane.
+    pub agent: Option<NodeAgent>,
     pub cp: ControlPlane,
     pub scenario: Scenario,
     pub etcd: Option<EtcdCluster>,
@@ -80,6 +88,7 @@ impl RealCluster {
             .with_context(|| format!("loading scenario {}", path.display()))?;
         let (proxy, proxy_kubeconfig) = cp.start_proxy().await?;
         let mut rc = RealCluster {
+            agent: None,
             cp,
             scenario,
             etcd: None,
@@ -101,6 +110,10 @@ impl RealCluster {
         }
         rc.load_objects().await?;
         rc.apply_user_rules()?;
+        if let Some(o) = opts.agent.clone() {
+            let nodes = rc.node_specs();
+            rc.agent = Some(NodeAgent::start(&rc.cp, nodes, o).await?);
+        }
         if rc.scenario.spec.prometheus_operator && opts.operator {
             rc.start_operator()?;
         }
@@ -110,6 +123,36 @@ impl RealCluster {
     /// Start one of `tests/cluster/scenarios/`.
     pub async fn start_builtin(name: &str, opts: RealOptions) -> Result<RealCluster> {
         Self::start(&crate::scenario::builtin_path(name), opts).await
+    }
+
+    /// The scenario's nodes: name, InternalIP, and `maxPods` of their kubelet's configuration.
+    fn node_specs(&self) -> Vec<NodeSpec> {
+        self.scenario
+            .objects
+            .iter()
+            .filter(|o| kind(o) == "Node")
+            .map(|o| {
+                let n = name(o).to_string();
+                let ip = o["status"]["addresses"]
+                    .as_array()
+                    .and_then(|a| a.iter().find(|a| a["type"] == "InternalIP"))
+                    .and_then(|a| a["address"].as_str())
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or(self.cp.apiserver_ip);
+                let max_pods = self
+                    .scenario
+                    .spec
+                    .kubelets
+                    .get(&n)
+                    .and_then(|k| k["maxPods"].as_u64())
+                    .unwrap_or(110);
+                NodeSpec {
+                    name: n,
+                    ip,
+                    max_pods,
+                }
+            })
+            .collect()
     }
 
     /// The CRDs of the operator's module, server-side (client-side apply fails on their size:

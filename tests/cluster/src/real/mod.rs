@@ -6,6 +6,7 @@
 //! This is where the stand-in (`api/`, `store.rs`, `patch/`, `controllers/`) is being replaced;
 //! ARCHITECTURE.md says which tests already run here.
 
+pub mod agent;
 pub mod bins;
 pub mod cluster;
 pub mod control_plane;
@@ -13,6 +14,7 @@ pub mod netns;
 pub mod pki;
 pub mod proxy;
 
+pub use agent::{AgentOptions, NodeAgent};
 pub use bins::Bins;
 pub use cluster::{RealCluster, RealOptions};
 pub use control_plane::{ControlPlane, ControlPlaneOptions, TokenUser};

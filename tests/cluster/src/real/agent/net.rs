@@ -1,0 +1,187 @@
+//! Pod networks, as a point-to-point CNI plugin (the reference `ptp` plugin) sets them up: each pod
+//! that is not `hostNetwork` gets a network namespace of its own (`promfix-S-pX`, X the pod IP's
+//! host byte), a veth pair (`eth0` in the pod, `pfpS-X` in the cluster's namespace), the pod IP as
+//! a /32 on `eth0`, a default route through the cluster namespace's end of the host veth (an
+//! address local there, so the cluster namespace answers ARP for it), and a /32 route to the pod in
+//! the cluster's namespace. Removed (namespace and veth) when the pod goes, on drop.
+
+use crate::real::netns::{NetNs, POD_IPS};
+use anyhow::{Context, Result, bail};
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+
+/// The pod IPs of one cluster (all its nodes share the slot's range).
+#[derive(Default)]
+pub struct IpPool {
+    used: Mutex<BTreeSet<u8>>,
+}
+
+impl IpPool {
+    /// The lowest free pod IP's host byte.
+    pub fn take(&self) -> Option<u8> {
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        let x = POD_IPS.clone().find(|x| !used.contains(x))?;
+        used.insert(x);
+        Some(x)
+    }
+
+    pub fn give_back(&self, x: u8) {
+        self.used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&x);
+    }
+}
+
+async fn ip(args: &[&str]) -> Result<()> {
+    let out = tokio::process::Command::new("ip")
+        .args(args)
+        .output()
+        .await
+        .with_context(|| format!("running `ip {}` (iproute2)", args.join(" ")))?;
+    if !out.status.success() {
+        bail!(
+            "`ip {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+fn ip_quiet(args: &[&str]) {
+    let _ = std::process::Command::new("ip")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
+/// The name of the network namespace of the pod with IP host byte `x` in slot `slot`.
+pub fn pod_ns_name(slot: u8, x: u8) -> String {
+    format!("promfix-{slot}-p{x}")
+}
+
+/// Remove pod namespaces a killed test left in `slot`.
+pub fn remove_leftovers(slot: u8) {
+    let prefix = format!("promfix-{slot}-p");
+    if let Ok(rd) = std::fs::read_dir("/run/netns") {
+        for e in rd.filter_map(Result::ok) {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with(&prefix) {
+                ip_quiet(&["netns", "del", &n]);
+            }
+        }
+    }
+}
+
+/// One pod's network namespace and veth pair.
+pub struct PodNet {
+    pub ip: Ipv4Addr,
+    pub name: String,
+    host_byte: u8,
+    cluster_ns: String,
+    veth: String,
+    fd: OwnedFd,
+    pool: Arc<IpPool>,
+}
+
+impl PodNet {
+    /// Set up the network of a pod with a fresh IP from `pool`.
+    pub async fn create(cluster: &NetNs, pool: Arc<IpPool>) -> Result<PodNet> {
+        let x = pool
+            .take()
+            .context("no free pod IP left in 198.18.S.128-223")?;
+        let name = pod_ns_name(cluster.slot, x);
+        let veth = format!("pfp{}-{x}", cluster.slot);
+        let ip_addr = cluster.addr(x);
+        ip_quiet(&["netns", "del", &name]);
+        let r = async {
+            ip(&["netns", "add", &name]).await?;
+            let fd: OwnedFd = std::fs::File::open(format!("/run/netns/{name}"))
+                .with_context(|| format!("opening /run/netns/{name}"))?
+                .into();
+            let c = cluster.name.as_str();
+            ip(&[
+                "-n", c, "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns",
+                &name,
+            ])
+            .await?;
+            ip(&["-n", c, "link", "set", &veth, "up"]).await?;
+            let gw = cluster.veth_ns().to_string();
+            let me = ip_addr.to_string();
+            ip(&["-n", &name, "link", "set", "lo", "up"]).await?;
+            ip(&[
+                "-n",
+                &name,
+                "addr",
+                "add",
+                &format!("{me}/32"),
+                "dev",
+                "eth0",
+            ])
+            .await?;
+            ip(&["-n", &name, "link", "set", "eth0", "up"]).await?;
+            ip(&[
+                "-n", &name, "route", "add", &gw, "dev", "eth0", "scope", "link", "src", &me,
+            ])
+            .await?;
+            ip(&[
+                "-n", &name, "route", "add", "default", "via", &gw, "dev", "eth0", "src", &me,
+            ])
+            .await?;
+            ip(&["-n", c, "route", "add", &format!("{me}/32"), "dev", &veth]).await?;
+            Ok::<OwnedFd, anyhow::Error>(fd)
+        }
+        .await;
+        match r {
+            Ok(fd) => Ok(PodNet {
+                ip: ip_addr,
+                name,
+                host_byte: x,
+                cluster_ns: cluster.name.clone(),
+                veth,
+                fd,
+                pool,
+            }),
+            Err(e) => {
+                ip_quiet(&["-n", &cluster.name, "link", "del", &veth]);
+                ip_quiet(&["netns", "del", &name]);
+                pool.give_back(x);
+                Err(e.context("setting up the pod's network"))
+            }
+        }
+    }
+
+    /// Make `cmd` run in the pod's network namespace.
+    pub fn enter_on_exec(&self, cmd: &mut tokio::process::Command) -> Result<()> {
+        enter_on_exec(&self.fd, cmd)
+    }
+}
+
+/// setns(`fd`, CLONE_NEWNET) in the child between fork and exec.
+pub fn enter_on_exec(fd: &OwnedFd, cmd: &mut tokio::process::Command) -> Result<()> {
+    let fd = fd
+        .try_clone()
+        .context("duplicating the namespace's file descriptor")?;
+    // SAFETY: setns is async-signal-safe; the closure only calls it on a descriptor it owns.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Ok(())
+}
+
+impl Drop for PodNet {
+    fn drop(&mut self) {
+        ip_quiet(&["-n", &self.cluster_ns, "link", "del", &self.veth]);
+        ip_quiet(&["netns", "del", &self.name]);
+        self.pool.give_back(self.host_byte);
+    }
+}
