@@ -801,3 +801,132 @@ async fn a_tie_between_etcd_service_monitors_is_refused_until_one_is_chosen() {
         other["spec"]
     );
 }
+
+/// The active targets of one Prometheus pod's job, through the real API server's pods/proxy
+/// (`kubectl get --raw`): (scrapeUrl, health, lastError).
+fn targets(rc: &RealCluster, pod: &str, job: &str) -> Option<Vec<(String, String, String)>> {
+    let out = rc
+        .cp
+        .kubectl_ok(&[
+            "get",
+            "--raw",
+            &format!("/api/v1/namespaces/{NS}/pods/{pod}:9090/proxy/api/v1/targets?state=active"),
+        ])
+        .ok()?;
+    let v: Value = serde_json::from_str(&out).ok()?;
+    Some(
+        v["data"]["activeTargets"]
+            .as_array()?
+            .iter()
+            .filter(|t| t["labels"]["job"] == job)
+            .map(|t| {
+                let s = |k: &str| t[k].as_str().unwrap_or("").to_string();
+                (s("scrapeUrl"), s("health"), s("lastError"))
+            })
+            .collect(),
+    )
+}
+
+/// The seed's story end to end on the real control plane, with the node agent running the
+/// operator's Prometheus pods (real Prometheus 3, Kubernetes service discovery with its own
+/// service account): no etcd target, the fix, the Secret's files in both replicas, every member
+/// scraped over mTLS and up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seeds_story_ends_with_every_etcd_target_up_in_both_replicas() {
+    let rc =
+        RealCluster::start_builtin("a-seed-stable-prometheus-operator", RealOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("starting scenario a on the real control plane: {e:#}"));
+    let pods: Vec<String> = (0..2).map(|i| format!("{STS}-{i}")).collect();
+    // Before: Prometheus runs, discovers, and has no etcd target at all.
+    for p in &pods {
+        let t = rc
+            .wait_for(
+                "Prometheus answering its targets",
+                Duration::from_secs(120),
+                || async { Ok(targets(&rc, p, "kube-etcd")) },
+            )
+            .await
+            .unwrap();
+        assert!(t.is_empty(), "{p}: {t:?}");
+    }
+    let uids: Vec<String> = pods
+        .iter()
+        .map(|p| {
+            get(&rc, &["pod", "-n", NS, p]).unwrap()["metadata"]["uid"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let cwd = tempfile::tempdir().unwrap();
+    let certs = cert_args(&rc);
+    let mut args: Vec<&str> = vec!["etcd"];
+    args.extend(certs.iter().map(String::as_str));
+    args.extend(["--yes", "--no-verify"]);
+    let run = plugin(&rc, cwd.path(), &args);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let mut want: Vec<String> = rc
+        .etcd
+        .as_ref()
+        .unwrap()
+        .members
+        .iter()
+        .map(|m| format!("https://{}:2379/metrics", m.ip))
+        .collect();
+    want.sort();
+    let agent = rc.agent.as_ref().expect("the node agent runs");
+    for (p, old) in pods.iter().zip(&uids) {
+        // The real StatefulSet controller rolls the pod to mount the Secret...
+        rc.wait_for(
+            "the pod rolled with the Secret mounted",
+            Duration::from_secs(180),
+            || async {
+                let pod = get(&rc, &["pod", "-n", NS, p]);
+                let rolled = pod
+                    .as_ref()
+                    .is_some_and(|o| o["metadata"]["uid"] != old.as_str());
+                Ok(
+                    (rolled && agent.volume_dir(NS, p, "secret-etcd-client-cert").is_some())
+                        .then_some(()),
+                )
+            },
+        )
+        .await
+        .unwrap();
+        let dir = agent.volume_dir(NS, p, "secret-etcd-client-cert").unwrap();
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with(".."))
+            .collect();
+        files.sort();
+        assert_eq!(
+            files,
+            ["etcd-ca", "etcd-client", "etcd-client-key"],
+            "{p}: {}",
+            dir.display()
+        );
+        // ...and its Prometheus scrapes every member over mTLS with them.
+        let up = rc
+            .wait_for("every etcd target up", Duration::from_secs(180), || async {
+                let t = targets(&rc, p, "kube-etcd").unwrap_or_default();
+                let mut urls: Vec<String> = t
+                    .iter()
+                    .filter(|x| x.1 == "up")
+                    .map(|x| x.0.clone())
+                    .collect();
+                urls.sort();
+                Ok((urls == want).then_some(t))
+            })
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{p}: {e:#}; targets now: {:?}",
+                    targets(&rc, p, "kube-etcd")
+                )
+            });
+        assert!(up.iter().all(|t| t.2.is_empty()), "{p}: {up:?}");
+    }
+}

@@ -239,7 +239,12 @@ impl TestCluster {
                     .map_err(|e| anyhow::anyhow!("creating namespace {ns}: {e}"))?;
             }
         }
-        for obj in &scenario.objects {
+        // RBAC objects are the real control plane's to enforce (scenario::is_rbac).
+        for obj in scenario
+            .objects
+            .iter()
+            .filter(|o| !crate::scenario::is_rbac(o))
+        {
             load_object(&store, obj)?;
         }
         resolve_owner_uids(&store);
