@@ -184,6 +184,8 @@ pub struct PodWorker {
     last_status: Option<Value>,
     /// The sandbox exists: volumes mounted, network set up.
     sandbox: bool,
+    /// The last FailedMount event's message (repeats are the correlator's business).
+    last_mount_error: Option<String>,
 }
 
 fn restart_policy(pod: &Value) -> &str {
@@ -303,6 +305,7 @@ impl PodWorker {
             transitions: HashMap::new(),
             last_status: None,
             sandbox: false,
+            last_mount_error: None,
             pod,
         }
     }
@@ -383,7 +386,12 @@ impl PodWorker {
             match self.mount_volumes().await {
                 Ok(()) => self.mounted = true,
                 Err(e) => {
-                    self.log(&format!("FailedMount: {e:#}"));
+                    let msg = format!("{e:#}");
+                    self.log(&format!("FailedMount: {msg}"));
+                    if self.last_mount_error.as_deref() != Some(msg.as_str()) {
+                        self.event_about(None, true, "FailedMount", msg.clone());
+                        self.last_mount_error = Some(msg);
+                    }
                     if !self.mounted {
                         return Ok(());
                     }
@@ -443,6 +451,44 @@ impl PodWorker {
         } else {
             &mut self.ctrs[i]
         }
+    }
+
+    /// An Event about the pod (`i` None) or one of its containers.
+    fn event_about(&self, field: Option<String>, warning: bool, reason: &str, message: String) {
+        super::events::record(
+            &self.api,
+            &self.node.name,
+            &self.pod,
+            field,
+            warning,
+            reason,
+            message,
+        );
+    }
+
+    fn event(&self, init: bool, i: usize, warning: bool, reason: &str, message: String) {
+        let c = if init { &self.init[i] } else { &self.ctrs[i] };
+        let field = format!(
+            "spec.{}{{{}}}",
+            if init { "initContainers" } else { "containers" },
+            c.name
+        );
+        self.event_about(Some(field), warning, reason, message);
+    }
+
+    /// Pulled (the image is "present": it maps to a built binary or nothing), Created, Started.
+    fn started_events(&self, init: bool, i: usize) {
+        let c = if init { &self.init[i] } else { &self.ctrs[i] };
+        let image = c.image.clone();
+        self.event(
+            init,
+            i,
+            false,
+            "Pulled",
+            format!("Container image {image:?} already present on machine and can be accessed by the pod"),
+        );
+        self.event(init, i, false, "Created", "Container created".into());
+        self.event(init, i, false, "Started", "Container started".into());
     }
 
     // -----------------------------------------------------------------------------------------
@@ -929,6 +975,7 @@ impl PodWorker {
             }
         };
         if self.ctr(init, i).runs == Runs::Simulated {
+            self.started_events(init, i);
             let c = self.ctr(init, i);
             c.restart_at = None;
             if init && !c.sidecar {
@@ -999,6 +1046,9 @@ impl PodWorker {
         cmd.process_group(0);
         crate::peers::die_with_parent(&mut cmd);
         let spawned = entered.and_then(|_| cmd.spawn().context("bwrap (Debian bubblewrap)"));
+        if spawned.is_ok() {
+            self.started_events(init, i);
+        }
         let c = self.ctr(init, i);
         c.restart_at = None;
         match spawned {
@@ -1075,6 +1125,18 @@ impl PodWorker {
         );
         c.started_instant = None;
         c.restart_at = Some(Instant::now() + backoff);
+        if !backoff.is_zero() {
+            let name = c.name.clone();
+            self.event(
+                init,
+                i,
+                true,
+                "BackOff",
+                format!(
+                    "Back-off restarting failed container {name} in pod {pod_name}_{ns}({uid})"
+                ),
+            );
+        }
     }
 
     /// Run the container's due probes (`prober/worker.go` doProbe).
@@ -1087,7 +1149,8 @@ impl PodWorker {
         let ports = c.spec["ports"].as_array().cloned().unwrap_or_default();
         let started_at = c.started_instant.unwrap_or_else(Instant::now);
         let started = c.started();
-        let mut kill = false;
+        let mut kill: Option<&str> = None;
+        let mut unhealthy = Vec::new();
         let c = self.ctr(init, i);
         for (which, probe) in [
             ("startup", c.startup.as_mut()),
@@ -1108,14 +1171,22 @@ impl PodWorker {
                 continue;
             }
             p.next = Some(now + Duration::from_secs(p.int("periodSeconds", 10).max(1)));
-            let ok = run_probe(
+            let r = run_probe(
                 &p.spec,
                 ip,
                 &ports,
                 Duration::from_secs(p.int("timeoutSeconds", 1).max(1)),
             )
             .await;
-            if ok {
+            if let Err(out) = &r {
+                let kind = match which {
+                    "startup" => "Startup",
+                    "readiness" => "Readiness",
+                    _ => "Liveness",
+                };
+                unhealthy.push(format!("{kind} probe failed: {out}"));
+            }
+            if r.is_ok() {
                 p.failures = 0;
                 p.successes += 1;
                 if p.successes >= p.int("successThreshold", 1) as u32 {
@@ -1127,14 +1198,31 @@ impl PodWorker {
                 if p.failures >= p.int("failureThreshold", 3) as u32 {
                     p.result = false;
                     if which != "readiness" {
-                        kill = true;
+                        kill = Some(which);
                     }
                 }
             }
         }
-        if kill {
-            // A failed liveness or startup probe: the container is killed and restarted.
+        for m in unhealthy {
+            self.event(init, i, true, "Unhealthy", m);
+        }
+        if let Some(which) = kill {
+            // A failed liveness or startup probe: the container is killed (and restarted, as
+            // its restart policy says).
             let grace = self.grace(None);
+            let name = self.ctr(init, i).name.clone();
+            let restart = if restart_policy(&self.pod) == "Never" {
+                ""
+            } else {
+                ", will be restarted"
+            };
+            self.event(
+                init,
+                i,
+                false,
+                "Killing",
+                format!("Container {name} failed {which} probe{restart}"),
+            );
             let c = self.ctr(init, i);
             if let Some(ch) = c.child.as_mut() {
                 stop_child(ch, grace).await;
@@ -1162,6 +1250,19 @@ impl PodWorker {
     async fn terminate(&mut self, over: Option<Duration>) {
         let grace = self.grace(over);
         let uid = self.uid.clone();
+        for (init, list) in [(false, &self.ctrs), (true, &self.init)] {
+            for (i, c) in list.iter().enumerate() {
+                if c.running() {
+                    self.event(
+                        init,
+                        i,
+                        false,
+                        "Killing",
+                        format!("Stopping container {}", c.name),
+                    );
+                }
+            }
+        }
         let mut stops = Vec::new();
         for c in self.ctrs.iter_mut().chain(self.init.iter_mut()) {
             if let Some(mut ch) = c.child.take() {
@@ -1456,9 +1557,25 @@ async fn stop_child(ch: &mut Child, grace: Duration) {
     }
 }
 
+/// Go's text for a failed dial (`dial tcp IP:PORT: connect: connection refused`).
+fn dial_error(host: Ipv4Addr, port: u16, e: &std::io::Error) -> String {
+    let why = match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connect: connection refused".to_string(),
+        std::io::ErrorKind::TimedOut => "i/o timeout".to_string(),
+        _ => e.to_string(),
+    };
+    format!("dial tcp {host}:{port}: {why}")
+}
+
 /// One probe attempt (`prober.go`): httpGet (2xx/3xx succeeds) and tcpSocket from the host to
 /// the pod IP; exec and gRPC probes of a real process count as succeeded (no exec here yet).
-async fn run_probe(spec: &Value, ip: Ipv4Addr, ports: &[Value], timeout: Duration) -> bool {
+/// A failure's output as the kubelet's Unhealthy event shows it.
+async fn run_probe(
+    spec: &Value,
+    ip: Ipv4Addr,
+    ports: &[Value],
+    timeout: Duration,
+) -> Result<(), String> {
     let port_of = |p: &Value| -> Option<u16> {
         match p {
             Value::Number(n) => n.as_u64().map(|n| n as u16),
@@ -1471,9 +1588,16 @@ async fn run_probe(spec: &Value, ip: Ipv4Addr, ports: &[Value], timeout: Duratio
             _ => None,
         }
     };
+    let connect = async |host: Ipv4Addr, port: u16| -> Result<tokio::net::TcpStream, String> {
+        match tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host, port))).await {
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(e)) => Err(dial_error(host, port, &e)),
+            Err(_) => Err(format!("dial tcp {host}:{port}: i/o timeout")),
+        }
+    };
     if let Some(h) = spec.get("httpGet") {
         let Some(port) = port_of(&h["port"]) else {
-            return false;
+            return Err(format!("unknown port {}", h["port"]));
         };
         let host = h["host"]
             .as_str()
@@ -1485,21 +1609,27 @@ async fn run_probe(spec: &Value, ip: Ipv4Addr, ports: &[Value], timeout: Duratio
         };
         if s(h, "scheme") == "HTTPS" {
             // No certificate check, as the kubelet: a TLS listener that accepts counts.
-            return tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host, port)))
-                .await
-                .is_ok_and(|r| r.is_ok());
+            return connect(host, port).await.map(|_| ());
         }
-        matches!(crate::peers::http_request("GET", host, port, path, timeout).await,
-            Ok(r) if (200..400).contains(&r.status))
+        let url = format!("http://{host}:{port}{path}");
+        // Connect first, for Go's dial error text.
+        drop(
+            connect(host, port)
+                .await
+                .map_err(|e| format!("Get \"{url}\": {e}"))?,
+        );
+        match crate::peers::http_request("GET", host, port, path, timeout).await {
+            Ok(r) if (200..400).contains(&r.status) => Ok(()),
+            Ok(r) => Err(format!("HTTP probe failed with statuscode: {}", r.status)),
+            Err(e) => Err(format!("Get \"{url}\": {e:#}")),
+        }
     } else if let Some(t) = spec.get("tcpSocket") {
         let Some(port) = port_of(&t["port"]) else {
-            return false;
+            return Err(format!("unknown port {}", t["port"]));
         };
-        tokio::time::timeout(timeout, tokio::net::TcpStream::connect((ip, port)))
-            .await
-            .is_ok_and(|r| r.is_ok())
+        connect(ip, port).await.map(|_| ())
     } else {
-        true
+        Ok(())
     }
 }
 
