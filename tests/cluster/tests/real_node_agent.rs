@@ -413,13 +413,11 @@ async fn the_node_agent_runs_the_operators_prometheus_pods_on_the_real_control_p
     // The kubelet's Events: the volume it could not set up, then the container's start.
     let node = pod["spec"]["nodeName"].as_str().unwrap().to_string();
     let failed = events(&rc, "reader", "FailedMount");
+    let want = "MountVolume.SetUp failed for volume \"s\" : secret \"agent-test\" not found";
     let e = failed
-        .first()
-        .unwrap_or_else(|| panic!("no FailedMount event"));
-    assert_eq!(
-        e["message"], "MountVolume.SetUp failed for volume \"s\" : secret \"agent-test\" not found",
-        "{e}"
-    );
+        .iter()
+        .find(|e| e["message"] == want)
+        .unwrap_or_else(|| panic!("no FailedMount event saying {want}: {failed:?}"));
     assert_eq!(e["type"], "Warning", "{e}");
     assert_eq!(
         e["source"],

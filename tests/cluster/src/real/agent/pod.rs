@@ -160,6 +160,36 @@ struct Vol {
     atomic: bool,
 }
 
+/// What a pod refers to, as read from the API.
+#[derive(Default)]
+struct Refs {
+    secrets: BTreeMap<String, Value>,
+    cms: BTreeMap<String, Value>,
+    errors: BTreeMap<String, String>,
+}
+
+impl Refs {
+    /// An object that was not read: fine when optional and absent; else the kubelet's error
+    /// (`secret "x" not found`, or the API server's refusal).
+    fn missing(&self, kind: &str, name: &str, optional: bool) -> Result<(), String> {
+        match self.errors.get(&format!("{kind}/{name}")) {
+            Some(e) => Err(e.clone()),
+            None if optional => Ok(()),
+            None => Err(format!("{kind} \"{name}\" not found")),
+        }
+    }
+}
+
+/// The message of the API server's Status in an error (what client-go's error says).
+fn api_message(e: &anyhow::Error) -> String {
+    e.chain()
+        .find_map(|c| match c.downcast_ref::<kube::Error>() {
+            Some(kube::Error::Api(s)) => Some(s.message.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| format!("{e:#}"))
+}
+
 /// A pod's worker: runs until the pod is gone from the API.
 pub struct PodWorker {
     shared: Arc<Shared>,
@@ -502,10 +532,14 @@ impl PodWorker {
         }
     }
 
-    /// The Secrets and ConfigMaps the pod refers to (volumes, env, envFrom), read as the node.
-    async fn fetch_refs(&self) -> Result<(BTreeMap<String, Value>, BTreeMap<String, Value>)> {
+    /// The Secrets and ConfigMaps the pod refers to (volumes, env, envFrom), read as the node;
+    /// a read that failed otherwise than with 404 keeps the API server's message (`secret "x" is
+    /// forbidden: ...`, what the kubelet's volume plugins return), by `secret/<name>` or
+    /// `configmap/<name>`.
+    async fn fetch_refs(&self) -> Result<Refs> {
         let mut secrets = BTreeMap::new();
         let mut cms = BTreeMap::new();
+        let mut errors = BTreeMap::new();
         let mut want_s = Vec::new();
         let mut want_c = Vec::new();
         for v in &self.vols {
@@ -550,25 +584,33 @@ impl PodWorker {
         want_s.dedup();
         want_c.sort();
         want_c.dedup();
-        for n in want_s {
-            if let Some(v) = self
-                .api
-                .get(&format!("/api/v1/namespaces/{}/secrets/{n}", self.ns))
-                .await?
-            {
-                secrets.insert(n, v);
+        for (kind, plural, names) in [
+            ("secret", "secrets", want_s),
+            ("configmap", "configmaps", want_c),
+        ] {
+            for n in names {
+                let path = format!("/api/v1/namespaces/{}/{plural}/{n}", self.ns);
+                match self.api.get(&path).await {
+                    Ok(Some(v)) => {
+                        if kind == "secret" {
+                            secrets.insert(n, v);
+                        } else {
+                            cms.insert(n, v);
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) if status_code(&e).is_some() => {
+                        errors.insert(format!("{kind}/{n}"), api_message(&e));
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         }
-        for n in want_c {
-            if let Some(v) = self
-                .api
-                .get(&format!("/api/v1/namespaces/{}/configmaps/{n}", self.ns))
-                .await?
-            {
-                cms.insert(n, v);
-            }
-        }
-        Ok((secrets, cms))
+        Ok(Refs {
+            secrets,
+            cms,
+            errors,
+        })
     }
 
     /// A service-account token for a projected source, from the TokenRequest API, bound to the
@@ -624,7 +666,7 @@ impl PodWorker {
     /// Set up or refresh every volume (atomic writer for Secrets, ConfigMaps, projected and
     /// downward API volumes); the first failure is returned after all were tried.
     async fn mount_volumes(&mut self) -> Result<()> {
-        let (secrets, cms) = self.fetch_refs().await?;
+        let refs = self.fetch_refs().await?;
         let mut first_err: Option<anyhow::Error> = None;
         for vi in 0..self.vols.len() {
             let (name, spec, dir, atomic) = {
@@ -635,7 +677,7 @@ impl PodWorker {
                 anyhow::anyhow!("MountVolume.SetUp failed for volume \"{name}\" : {why}")
             };
             let r: Result<()> = if atomic {
-                match self.payload(&spec, &secrets, &cms).await {
+                match self.payload(&spec, &refs).await {
                     Ok(p) => atomic_write(&dir, &p)
                         .map(|_| ())
                         .map_err(|e| failed(e.to_string())),
@@ -656,12 +698,8 @@ impl PodWorker {
         }
     }
 
-    async fn payload(
-        &mut self,
-        vol: &Value,
-        secrets: &BTreeMap<String, Value>,
-        cms: &BTreeMap<String, Value>,
-    ) -> Result<Payload, String> {
+    async fn payload(&mut self, vol: &Value, refs: &Refs) -> Result<Payload, String> {
+        let (secrets, cms) = (&refs.secrets, &refs.cms);
         let mut out = Payload::new();
         if let Some(src) = vol.get("secret") {
             let sname = s(src, "secretName");
@@ -676,8 +714,7 @@ impl PodWorker {
                     |k| format!("references non-existent secret key: {k}"),
                     &mut out,
                 )?,
-                None if optional => {}
-                None => return Err(format!("secret \"{sname}\" not found")),
+                None => refs.missing("secret", sname, optional)?,
             }
         } else if let Some(src) = vol.get("configMap") {
             let cname = s(src, "name");
@@ -692,8 +729,7 @@ impl PodWorker {
                     |k| format!("configmap references non-existent config key: {k}"),
                     &mut out,
                 )?,
-                None if optional => {}
-                None => return Err(format!("configmap \"{cname}\" not found")),
+                None => refs.missing("configmap", cname, optional)?,
             }
         } else if let Some(src) = vol.get("downwardAPI") {
             let mode = mode_of(src, "defaultMode").unwrap_or(0o644);
@@ -718,8 +754,11 @@ impl PodWorker {
                                 errs.push(e);
                             }
                         }
-                        None if optional => {}
-                        None => errs.push(format!("secret \"{sname}\" not found")),
+                        None => {
+                            if let Err(e) = refs.missing("secret", sname, optional) {
+                                errs.push(e);
+                            }
+                        }
                     }
                 } else if let Some(cp) = source.get("configMap") {
                     let cname = s(cp, "name");
@@ -737,8 +776,11 @@ impl PodWorker {
                                 errs.push(e);
                             }
                         }
-                        None if optional => {}
-                        None => errs.push(format!("configmap \"{cname}\" not found")),
+                        None => {
+                            if let Err(e) = refs.missing("configmap", cname, optional) {
+                                errs.push(e);
+                            }
+                        }
                     }
                 } else if let Some(dp) = source.get("downwardAPI") {
                     downward_items(&self.facts(), dp.get("items"), mode, &mut out);
@@ -817,7 +859,8 @@ impl PodWorker {
     /// A referenced Secret, ConfigMap or key that is missing and not optional fails the
     /// container's creation (CreateContainerConfigError), with the kubelet's message.
     async fn env_of(&self, c: &Ctr) -> Result<BTreeMap<String, String>> {
-        let (secrets, cms) = self.fetch_refs().await?;
+        let refs = self.fetch_refs().await?;
+        let (secrets, cms) = (&refs.secrets, &refs.cms);
         let (host, port) = self.shared.apiserver;
         let mut env = BTreeMap::new();
         // No kube-proxy routes the `kubernetes` Service's ClusterIP here: the API server's own
@@ -874,8 +917,11 @@ impl PodWorker {
                         None if r["optional"] == true => None,
                         None => anyhow::bail!("couldn't find key {k} in Secret {}/{n}", self.ns),
                     },
-                    None if r["optional"] == true => None,
-                    None => anyhow::bail!("secret \"{n}\" not found"),
+                    None => {
+                        refs.missing("secret", n, r["optional"] == true)
+                            .map_err(anyhow::Error::msg)?;
+                        None
+                    }
                 }
             } else if let Some(r) = vf.get("configMapKeyRef") {
                 let (n, k) = (s(r, "name"), s(r, "key"));
@@ -887,8 +933,11 @@ impl PodWorker {
                             anyhow::bail!("couldn't find key {k} in ConfigMap {}/{n}", self.ns)
                         }
                     },
-                    None if r["optional"] == true => None,
-                    None => anyhow::bail!("configmap \"{n}\" not found"),
+                    None => {
+                        refs.missing("configmap", n, r["optional"] == true)
+                            .map_err(anyhow::Error::msg)?;
+                        None
+                    }
                 }
             } else if vf.get("resourceFieldRef").is_some() {
                 // Limits default to the node's allocatable; 0 stands for "unset" here.
