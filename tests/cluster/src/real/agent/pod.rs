@@ -1298,7 +1298,6 @@ impl PodWorker {
     /// Stop every container: SIGTERM, SIGKILL after the grace period.
     async fn terminate(&mut self, over: Option<Duration>) {
         let grace = self.grace(over);
-        let uid = self.uid.clone();
         for (init, list) in [(false, &self.ctrs), (true, &self.init)] {
             for (i, c) in list.iter().enumerate() {
                 if c.running() {
@@ -1342,7 +1341,6 @@ impl PodWorker {
                     finished_at: now_rfc3339(),
                 };
             }
-            let _ = &uid;
         }
     }
 
