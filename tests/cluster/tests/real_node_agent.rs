@@ -28,6 +28,27 @@ fn apply(rc: &RealCluster, obj: &Value) {
         .unwrap_or_else(|e| panic!("{e:#}"));
 }
 
+/// The Events about pod `default/<pod>` with `reason`.
+fn events(rc: &RealCluster, pod: &str, reason: &str) -> Vec<Value> {
+    let out = rc
+        .cp
+        .kubectl_ok(&[
+            "get",
+            "events",
+            "-n",
+            "default",
+            "--field-selector",
+            &format!("involvedObject.name={pod},reason={reason}"),
+            "-o",
+            "json",
+        ])
+        .unwrap();
+    serde_json::from_str::<Value>(&out).unwrap()["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// Poll `f` every 250 ms until it returns Some (failing at once if a component exited), or fail
 /// after `timeout` naming `what` (`RealCluster::wait_for` with a closure that may borrow the
 /// cluster).
@@ -389,6 +410,33 @@ async fn the_node_agent_runs_the_operators_prometheus_pods_on_the_real_control_p
     .await
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(pod["status"]["containerStatuses"][0]["started"], true);
+    // The kubelet's Events: the volume it could not set up, then the container's start.
+    let node = pod["spec"]["nodeName"].as_str().unwrap().to_string();
+    let failed = events(&rc, "reader", "FailedMount");
+    let want = "MountVolume.SetUp failed for volume \"s\" : secret \"agent-test\" not found";
+    let e = failed
+        .iter()
+        .find(|e| e["message"] == want)
+        .unwrap_or_else(|| panic!("no FailedMount event saying {want}: {failed:?}"));
+    assert_eq!(e["type"], "Warning", "{e}");
+    assert_eq!(
+        e["source"],
+        json!({"component": "kubelet", "host": node}),
+        "{e}"
+    );
+    let started = wait(
+        &rc,
+        "the Started event",
+        Duration::from_secs(10),
+        async |rc| events(rc, "reader", "Started").into_iter().next(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        started["involvedObject"]["fieldPath"], "spec.containers{main}",
+        "{started}"
+    );
+    assert_eq!(started["message"], "Container started", "{started}");
     let agent = rc.agent.as_ref().expect("the agent runs by default");
     let dir = agent
         .volume_dir("default", "reader", "s")
@@ -482,6 +530,17 @@ async fn the_node_agent_runs_the_operators_prometheus_pods_on_the_real_control_p
         "{msg}"
     );
     assert_eq!(crashed["status"]["phase"], "Running", "{crashed}");
+    let backoff = events(&rc, "crasher", "BackOff");
+    let e = backoff
+        .first()
+        .unwrap_or_else(|| panic!("no BackOff event"));
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Back-off restarting failed container prometheus in pod crasher_default("),
+        "{e}"
+    );
     rc.cp
         .kubectl_ok(&["delete", "pod", "crasher", "--wait=false"])
         .unwrap();

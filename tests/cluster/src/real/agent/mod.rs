@@ -17,7 +17,8 @@
 //!   kubelet's back-off; httpGet/tcpSocket probes run from the host against the pod IP
 //!   (startup, readiness, liveness); status (phase, conditions, podIP, hostIP, container
 //!   statuses) is patched as the status manager does; a deleted pod's containers get SIGTERM,
-//!   SIGKILL after its grace period, then the pod is deleted with grace period 0.
+//!   SIGKILL after its grace period, then the pod is deleted with grace period 0. The kubelet's
+//!   Events say what happened.
 //!
 //! Images map to the binaries `tests/k8s/build` built: `quay.io/prometheus/prometheus:*` runs
 //! Prometheus 3 (whatever the tag; flags it does not know are left out and logged) and
@@ -32,13 +33,15 @@
 //!   variables are not set.
 //! - Processes run as the test's user (no `runAsUser`/`fsGroup`), with the host's root
 //!   read-only as their filesystem (bubblewrap), not the image's.
-//! - exec and gRPC probes of a real process count as succeeded; no Events are recorded.
+//! - exec and gRPC probes of a real process count as succeeded. Events (`events.rs`) are sent one
+//!   by one, without client-go's aggregation of repeats.
 //! - Every node's host network is the cluster's namespace: `hostNetwork` pods of different nodes
 //!   share its ports.
 //! - Mirror pods (`kubernetes.io/config.mirror`) are left as the scenario wrote them: static pods
 //!   are not run yet, nor the kubelet API on :10250.
 
 pub mod api;
+pub mod events;
 pub mod net;
 pub mod node;
 pub mod pod;

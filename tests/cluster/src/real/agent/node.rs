@@ -234,7 +234,9 @@ async fn update_status(
     due: bool,
 ) -> Result<bool> {
     let path = format!("/api/v1/nodes/{node}");
-    let Some(n) = api.get(&path).await? else {
+    // The kubelet reads its Node from its informer's cache; resourceVersion=0 is the API
+    // server's watch cache, as fresh and no etcd read.
+    let Some(n) = api.get(&format!("{path}?resourceVersion=0")).await? else {
         anyhow::bail!("node {node} not found");
     };
     let (patch, changed) = status_patch(&n, machine, max_pods);

@@ -160,6 +160,36 @@ struct Vol {
     atomic: bool,
 }
 
+/// What a pod refers to, as read from the API.
+#[derive(Default)]
+struct Refs {
+    secrets: BTreeMap<String, Value>,
+    cms: BTreeMap<String, Value>,
+    errors: BTreeMap<String, String>,
+}
+
+impl Refs {
+    /// An object that was not read: fine when optional and absent; else the kubelet's error
+    /// (`secret "x" not found`, or the API server's refusal).
+    fn missing(&self, kind: &str, name: &str, optional: bool) -> Result<(), String> {
+        match self.errors.get(&format!("{kind}/{name}")) {
+            Some(e) => Err(e.clone()),
+            None if optional => Ok(()),
+            None => Err(format!("{kind} \"{name}\" not found")),
+        }
+    }
+}
+
+/// The message of the API server's Status in an error (what client-go's error says).
+fn api_message(e: &anyhow::Error) -> String {
+    e.chain()
+        .find_map(|c| match c.downcast_ref::<kube::Error>() {
+            Some(kube::Error::Api(s)) => Some(s.message.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| format!("{e:#}"))
+}
+
 /// A pod's worker: runs until the pod is gone from the API.
 pub struct PodWorker {
     shared: Arc<Shared>,
@@ -184,6 +214,8 @@ pub struct PodWorker {
     last_status: Option<Value>,
     /// The sandbox exists: volumes mounted, network set up.
     sandbox: bool,
+    /// The last FailedMount event's message (repeats are the correlator's business).
+    last_mount_error: Option<String>,
 }
 
 fn restart_policy(pod: &Value) -> &str {
@@ -303,6 +335,7 @@ impl PodWorker {
             transitions: HashMap::new(),
             last_status: None,
             sandbox: false,
+            last_mount_error: None,
             pod,
         }
     }
@@ -383,7 +416,12 @@ impl PodWorker {
             match self.mount_volumes().await {
                 Ok(()) => self.mounted = true,
                 Err(e) => {
-                    self.log(&format!("FailedMount: {e:#}"));
+                    let msg = format!("{e:#}");
+                    self.log(&format!("FailedMount: {msg}"));
+                    if self.last_mount_error.as_deref() != Some(msg.as_str()) {
+                        self.event_about(None, true, "FailedMount", msg.clone());
+                        self.last_mount_error = Some(msg);
+                    }
                     if !self.mounted {
                         return Ok(());
                     }
@@ -445,6 +483,44 @@ impl PodWorker {
         }
     }
 
+    /// An Event about the pod (`i` None) or one of its containers.
+    fn event_about(&self, field: Option<String>, warning: bool, reason: &str, message: String) {
+        super::events::record(
+            &self.api,
+            &self.node.name,
+            &self.pod,
+            field,
+            warning,
+            reason,
+            message,
+        );
+    }
+
+    fn event(&self, init: bool, i: usize, warning: bool, reason: &str, message: String) {
+        let c = if init { &self.init[i] } else { &self.ctrs[i] };
+        let field = format!(
+            "spec.{}{{{}}}",
+            if init { "initContainers" } else { "containers" },
+            c.name
+        );
+        self.event_about(Some(field), warning, reason, message);
+    }
+
+    /// Pulled (the image is "present": it maps to a built binary or nothing), Created, Started.
+    fn started_events(&self, init: bool, i: usize) {
+        let c = if init { &self.init[i] } else { &self.ctrs[i] };
+        let image = c.image.clone();
+        self.event(
+            init,
+            i,
+            false,
+            "Pulled",
+            format!("Container image {image:?} already present on machine and can be accessed by the pod"),
+        );
+        self.event(init, i, false, "Created", "Container created".into());
+        self.event(init, i, false, "Started", "Container started".into());
+    }
+
     // -----------------------------------------------------------------------------------------
     // Volumes
 
@@ -456,10 +532,14 @@ impl PodWorker {
         }
     }
 
-    /// The Secrets and ConfigMaps the pod refers to (volumes, env, envFrom), read as the node.
-    async fn fetch_refs(&self) -> Result<(BTreeMap<String, Value>, BTreeMap<String, Value>)> {
+    /// The Secrets and ConfigMaps the pod refers to (volumes, env, envFrom), read as the node;
+    /// a read that failed otherwise than with 404 keeps the API server's message (`secret "x" is
+    /// forbidden: ...`, what the kubelet's volume plugins return), by `secret/<name>` or
+    /// `configmap/<name>`.
+    async fn fetch_refs(&self) -> Result<Refs> {
         let mut secrets = BTreeMap::new();
         let mut cms = BTreeMap::new();
+        let mut errors = BTreeMap::new();
         let mut want_s = Vec::new();
         let mut want_c = Vec::new();
         for v in &self.vols {
@@ -504,25 +584,33 @@ impl PodWorker {
         want_s.dedup();
         want_c.sort();
         want_c.dedup();
-        for n in want_s {
-            if let Some(v) = self
-                .api
-                .get(&format!("/api/v1/namespaces/{}/secrets/{n}", self.ns))
-                .await?
-            {
-                secrets.insert(n, v);
+        for (kind, plural, names) in [
+            ("secret", "secrets", want_s),
+            ("configmap", "configmaps", want_c),
+        ] {
+            for n in names {
+                let path = format!("/api/v1/namespaces/{}/{plural}/{n}", self.ns);
+                match self.api.get(&path).await {
+                    Ok(Some(v)) => {
+                        if kind == "secret" {
+                            secrets.insert(n, v);
+                        } else {
+                            cms.insert(n, v);
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) if status_code(&e).is_some() => {
+                        errors.insert(format!("{kind}/{n}"), api_message(&e));
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         }
-        for n in want_c {
-            if let Some(v) = self
-                .api
-                .get(&format!("/api/v1/namespaces/{}/configmaps/{n}", self.ns))
-                .await?
-            {
-                cms.insert(n, v);
-            }
-        }
-        Ok((secrets, cms))
+        Ok(Refs {
+            secrets,
+            cms,
+            errors,
+        })
     }
 
     /// A service-account token for a projected source, from the TokenRequest API, bound to the
@@ -578,7 +666,7 @@ impl PodWorker {
     /// Set up or refresh every volume (atomic writer for Secrets, ConfigMaps, projected and
     /// downward API volumes); the first failure is returned after all were tried.
     async fn mount_volumes(&mut self) -> Result<()> {
-        let (secrets, cms) = self.fetch_refs().await?;
+        let refs = self.fetch_refs().await?;
         let mut first_err: Option<anyhow::Error> = None;
         for vi in 0..self.vols.len() {
             let (name, spec, dir, atomic) = {
@@ -589,7 +677,7 @@ impl PodWorker {
                 anyhow::anyhow!("MountVolume.SetUp failed for volume \"{name}\" : {why}")
             };
             let r: Result<()> = if atomic {
-                match self.payload(&spec, &secrets, &cms).await {
+                match self.payload(&spec, &refs).await {
                     Ok(p) => atomic_write(&dir, &p)
                         .map(|_| ())
                         .map_err(|e| failed(e.to_string())),
@@ -610,12 +698,8 @@ impl PodWorker {
         }
     }
 
-    async fn payload(
-        &mut self,
-        vol: &Value,
-        secrets: &BTreeMap<String, Value>,
-        cms: &BTreeMap<String, Value>,
-    ) -> Result<Payload, String> {
+    async fn payload(&mut self, vol: &Value, refs: &Refs) -> Result<Payload, String> {
+        let (secrets, cms) = (&refs.secrets, &refs.cms);
         let mut out = Payload::new();
         if let Some(src) = vol.get("secret") {
             let sname = s(src, "secretName");
@@ -630,8 +714,7 @@ impl PodWorker {
                     |k| format!("references non-existent secret key: {k}"),
                     &mut out,
                 )?,
-                None if optional => {}
-                None => return Err(format!("secret \"{sname}\" not found")),
+                None => refs.missing("secret", sname, optional)?,
             }
         } else if let Some(src) = vol.get("configMap") {
             let cname = s(src, "name");
@@ -646,8 +729,7 @@ impl PodWorker {
                     |k| format!("configmap references non-existent config key: {k}"),
                     &mut out,
                 )?,
-                None if optional => {}
-                None => return Err(format!("configmap \"{cname}\" not found")),
+                None => refs.missing("configmap", cname, optional)?,
             }
         } else if let Some(src) = vol.get("downwardAPI") {
             let mode = mode_of(src, "defaultMode").unwrap_or(0o644);
@@ -672,8 +754,11 @@ impl PodWorker {
                                 errs.push(e);
                             }
                         }
-                        None if optional => {}
-                        None => errs.push(format!("secret \"{sname}\" not found")),
+                        None => {
+                            if let Err(e) = refs.missing("secret", sname, optional) {
+                                errs.push(e);
+                            }
+                        }
                     }
                 } else if let Some(cp) = source.get("configMap") {
                     let cname = s(cp, "name");
@@ -691,8 +776,11 @@ impl PodWorker {
                                 errs.push(e);
                             }
                         }
-                        None if optional => {}
-                        None => errs.push(format!("configmap \"{cname}\" not found")),
+                        None => {
+                            if let Err(e) = refs.missing("configmap", cname, optional) {
+                                errs.push(e);
+                            }
+                        }
                     }
                 } else if let Some(dp) = source.get("downwardAPI") {
                     downward_items(&self.facts(), dp.get("items"), mode, &mut out);
@@ -771,7 +859,8 @@ impl PodWorker {
     /// A referenced Secret, ConfigMap or key that is missing and not optional fails the
     /// container's creation (CreateContainerConfigError), with the kubelet's message.
     async fn env_of(&self, c: &Ctr) -> Result<BTreeMap<String, String>> {
-        let (secrets, cms) = self.fetch_refs().await?;
+        let refs = self.fetch_refs().await?;
+        let (secrets, cms) = (&refs.secrets, &refs.cms);
         let (host, port) = self.shared.apiserver;
         let mut env = BTreeMap::new();
         // No kube-proxy routes the `kubernetes` Service's ClusterIP here: the API server's own
@@ -828,8 +917,11 @@ impl PodWorker {
                         None if r["optional"] == true => None,
                         None => anyhow::bail!("couldn't find key {k} in Secret {}/{n}", self.ns),
                     },
-                    None if r["optional"] == true => None,
-                    None => anyhow::bail!("secret \"{n}\" not found"),
+                    None => {
+                        refs.missing("secret", n, r["optional"] == true)
+                            .map_err(anyhow::Error::msg)?;
+                        None
+                    }
                 }
             } else if let Some(r) = vf.get("configMapKeyRef") {
                 let (n, k) = (s(r, "name"), s(r, "key"));
@@ -841,8 +933,11 @@ impl PodWorker {
                             anyhow::bail!("couldn't find key {k} in ConfigMap {}/{n}", self.ns)
                         }
                     },
-                    None if r["optional"] == true => None,
-                    None => anyhow::bail!("configmap \"{n}\" not found"),
+                    None => {
+                        refs.missing("configmap", n, r["optional"] == true)
+                            .map_err(anyhow::Error::msg)?;
+                        None
+                    }
                 }
             } else if vf.get("resourceFieldRef").is_some() {
                 // Limits default to the node's allocatable; 0 stands for "unset" here.
@@ -929,6 +1024,7 @@ impl PodWorker {
             }
         };
         if self.ctr(init, i).runs == Runs::Simulated {
+            self.started_events(init, i);
             let c = self.ctr(init, i);
             c.restart_at = None;
             if init && !c.sidecar {
@@ -999,6 +1095,9 @@ impl PodWorker {
         cmd.process_group(0);
         crate::peers::die_with_parent(&mut cmd);
         let spawned = entered.and_then(|_| cmd.spawn().context("bwrap (Debian bubblewrap)"));
+        if spawned.is_ok() {
+            self.started_events(init, i);
+        }
         let c = self.ctr(init, i);
         c.restart_at = None;
         match spawned {
@@ -1075,6 +1174,18 @@ impl PodWorker {
         );
         c.started_instant = None;
         c.restart_at = Some(Instant::now() + backoff);
+        if !backoff.is_zero() {
+            let name = c.name.clone();
+            self.event(
+                init,
+                i,
+                true,
+                "BackOff",
+                format!(
+                    "Back-off restarting failed container {name} in pod {pod_name}_{ns}({uid})"
+                ),
+            );
+        }
     }
 
     /// Run the container's due probes (`prober/worker.go` doProbe).
@@ -1087,7 +1198,8 @@ impl PodWorker {
         let ports = c.spec["ports"].as_array().cloned().unwrap_or_default();
         let started_at = c.started_instant.unwrap_or_else(Instant::now);
         let started = c.started();
-        let mut kill = false;
+        let mut kill: Option<&str> = None;
+        let mut unhealthy = Vec::new();
         let c = self.ctr(init, i);
         for (which, probe) in [
             ("startup", c.startup.as_mut()),
@@ -1108,14 +1220,22 @@ impl PodWorker {
                 continue;
             }
             p.next = Some(now + Duration::from_secs(p.int("periodSeconds", 10).max(1)));
-            let ok = run_probe(
+            let r = run_probe(
                 &p.spec,
                 ip,
                 &ports,
                 Duration::from_secs(p.int("timeoutSeconds", 1).max(1)),
             )
             .await;
-            if ok {
+            if let Err(out) = &r {
+                let kind = match which {
+                    "startup" => "Startup",
+                    "readiness" => "Readiness",
+                    _ => "Liveness",
+                };
+                unhealthy.push(format!("{kind} probe failed: {out}"));
+            }
+            if r.is_ok() {
                 p.failures = 0;
                 p.successes += 1;
                 if p.successes >= p.int("successThreshold", 1) as u32 {
@@ -1127,14 +1247,31 @@ impl PodWorker {
                 if p.failures >= p.int("failureThreshold", 3) as u32 {
                     p.result = false;
                     if which != "readiness" {
-                        kill = true;
+                        kill = Some(which);
                     }
                 }
             }
         }
-        if kill {
-            // A failed liveness or startup probe: the container is killed and restarted.
+        for m in unhealthy {
+            self.event(init, i, true, "Unhealthy", m);
+        }
+        if let Some(which) = kill {
+            // A failed liveness or startup probe: the container is killed (and restarted, as
+            // its restart policy says).
             let grace = self.grace(None);
+            let name = self.ctr(init, i).name.clone();
+            let restart = if restart_policy(&self.pod) == "Never" {
+                ""
+            } else {
+                ", will be restarted"
+            };
+            self.event(
+                init,
+                i,
+                false,
+                "Killing",
+                format!("Container {name} failed {which} probe{restart}"),
+            );
             let c = self.ctr(init, i);
             if let Some(ch) = c.child.as_mut() {
                 stop_child(ch, grace).await;
@@ -1161,7 +1298,19 @@ impl PodWorker {
     /// Stop every container: SIGTERM, SIGKILL after the grace period.
     async fn terminate(&mut self, over: Option<Duration>) {
         let grace = self.grace(over);
-        let uid = self.uid.clone();
+        for (init, list) in [(false, &self.ctrs), (true, &self.init)] {
+            for (i, c) in list.iter().enumerate() {
+                if c.running() {
+                    self.event(
+                        init,
+                        i,
+                        false,
+                        "Killing",
+                        format!("Stopping container {}", c.name),
+                    );
+                }
+            }
+        }
         let mut stops = Vec::new();
         for c in self.ctrs.iter_mut().chain(self.init.iter_mut()) {
             if let Some(mut ch) = c.child.take() {
@@ -1192,7 +1341,6 @@ impl PodWorker {
                     finished_at: now_rfc3339(),
                 };
             }
-            let _ = &uid;
         }
     }
 
@@ -1456,9 +1604,25 @@ async fn stop_child(ch: &mut Child, grace: Duration) {
     }
 }
 
+/// Go's text for a failed dial (`dial tcp IP:PORT: connect: connection refused`).
+fn dial_error(host: Ipv4Addr, port: u16, e: &std::io::Error) -> String {
+    let why = match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connect: connection refused".to_string(),
+        std::io::ErrorKind::TimedOut => "i/o timeout".to_string(),
+        _ => e.to_string(),
+    };
+    format!("dial tcp {host}:{port}: {why}")
+}
+
 /// One probe attempt (`prober.go`): httpGet (2xx/3xx succeeds) and tcpSocket from the host to
 /// the pod IP; exec and gRPC probes of a real process count as succeeded (no exec here yet).
-async fn run_probe(spec: &Value, ip: Ipv4Addr, ports: &[Value], timeout: Duration) -> bool {
+/// A failure's output as the kubelet's Unhealthy event shows it.
+async fn run_probe(
+    spec: &Value,
+    ip: Ipv4Addr,
+    ports: &[Value],
+    timeout: Duration,
+) -> Result<(), String> {
     let port_of = |p: &Value| -> Option<u16> {
         match p {
             Value::Number(n) => n.as_u64().map(|n| n as u16),
@@ -1471,9 +1635,16 @@ async fn run_probe(spec: &Value, ip: Ipv4Addr, ports: &[Value], timeout: Duratio
             _ => None,
         }
     };
+    let connect = async |host: Ipv4Addr, port: u16| -> Result<tokio::net::TcpStream, String> {
+        match tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host, port))).await {
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(e)) => Err(dial_error(host, port, &e)),
+            Err(_) => Err(format!("dial tcp {host}:{port}: i/o timeout")),
+        }
+    };
     if let Some(h) = spec.get("httpGet") {
         let Some(port) = port_of(&h["port"]) else {
-            return false;
+            return Err(format!("unknown port {}", h["port"]));
         };
         let host = h["host"]
             .as_str()
@@ -1485,21 +1656,27 @@ async fn run_probe(spec: &Value, ip: Ipv4Addr, ports: &[Value], timeout: Duratio
         };
         if s(h, "scheme") == "HTTPS" {
             // No certificate check, as the kubelet: a TLS listener that accepts counts.
-            return tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host, port)))
-                .await
-                .is_ok_and(|r| r.is_ok());
+            return connect(host, port).await.map(|_| ());
         }
-        matches!(crate::peers::http_request("GET", host, port, path, timeout).await,
-            Ok(r) if (200..400).contains(&r.status))
+        let url = format!("http://{host}:{port}{path}");
+        // Connect first, for Go's dial error text.
+        drop(
+            connect(host, port)
+                .await
+                .map_err(|e| format!("Get \"{url}\": {e}"))?,
+        );
+        match crate::peers::http_request("GET", host, port, path, timeout).await {
+            Ok(r) if (200..400).contains(&r.status) => Ok(()),
+            Ok(r) => Err(format!("HTTP probe failed with statuscode: {}", r.status)),
+            Err(e) => Err(format!("Get \"{url}\": {e:#}")),
+        }
     } else if let Some(t) = spec.get("tcpSocket") {
         let Some(port) = port_of(&t["port"]) else {
-            return false;
+            return Err(format!("unknown port {}", t["port"]));
         };
-        tokio::time::timeout(timeout, tokio::net::TcpStream::connect((ip, port)))
-            .await
-            .is_ok_and(|r| r.is_ok())
+        connect(ip, port).await.map(|_| ())
     } else {
-        true
+        Ok(())
     }
 }
 
