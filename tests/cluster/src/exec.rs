@@ -336,7 +336,7 @@ pub fn offered_protocols(headers: &HeaderMap) -> Vec<String> {
 /// Which server answers the WebSocket: the API server's translator (the client offers v5) or the
 /// kubelet (everything else).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Path {
+pub(crate) enum Path {
     Translator,
     Kubelet,
 }
@@ -356,7 +356,7 @@ pub fn negotiate(offered: &[String], allowed: &[&str]) -> Option<String> {
 }
 
 /// The protocol the real server selects for this request, and which side answers it.
-fn select_protocol(headers: &HeaderMap) -> (Path, Option<String>) {
+pub(crate) fn select_protocol(headers: &HeaderMap) -> (Path, Option<String>) {
     let offered = offered_protocols(headers);
     if offered.iter().any(|p| p == V5) {
         (Path::Translator, Some(V5.to_string()))
@@ -517,7 +517,7 @@ impl StreamStatus {
 
 /// How a session ends, before it is put on the error channel of the path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Outcome {
+pub(crate) enum Outcome {
     Success,
     /// The process exited non-zero (or by a signal: 128 + signal, as runc reports it).
     Exit {
@@ -736,7 +736,36 @@ pub async fn handle(
         return status_response(&spdy_unsupported());
     }
 
-    // golang.org/x/net/websocket's handshake checks, in its order: method, key, version.
+    let session = ExecSession {
+        path,
+        opts,
+        view,
+        refused: kubelet_refusal.map(|(_, text)| Outcome::KubeletRefused(text)),
+        netns: None,
+    };
+    accept_websocket(&mut req, protocol, session)
+}
+
+/// One exec session to run once the WebSocket is up.
+pub(crate) struct ExecSession {
+    /// Which server's texts the session ends with.
+    pub path: Path,
+    pub opts: ExecOptions,
+    /// The container's view (None: the container is gone).
+    pub view: Option<PodView>,
+    /// A refusal to report on the error channel instead of running anything.
+    pub refused: Option<Outcome>,
+    /// The pod's network namespace, entered by the process (None: the caller's own).
+    pub netns: Option<Arc<std::os::fd::OwnedFd>>,
+}
+
+/// golang.org/x/net/websocket's handshake (its checks in its order: method, key, version; no
+/// protocol in common → 403), then the session on the upgraded connection.
+pub(crate) fn accept_websocket(
+    req: &mut Request<Incoming>,
+    protocol: Option<String>,
+    session: ExecSession,
+) -> Response<Body> {
     if req.method() != http::Method::GET {
         return text_response(405, "bad method");
     }
@@ -769,16 +798,22 @@ pub async fn handle(
     };
 
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
-    let on_upgrade = hyper::upgrade::on(&mut req);
+    let on_upgrade = hyper::upgrade::on(req);
     let codec = Codec::of(&protocol);
-    let argv = opts.command.clone();
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
         let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
-        let outcome_pre = kubelet_refusal.map(|(_, text)| Outcome::KubeletRefused(text));
-        session(ws, codec, path, opts, view, argv, outcome_pre).await;
+        let ExecSession {
+            path,
+            opts,
+            view,
+            refused,
+            netns,
+        } = session;
+        let argv = opts.command.clone();
+        session_loop(ws, codec, path, opts, view, argv, refused, netns).await;
     });
 
     let mut b = Response::builder()
@@ -801,7 +836,8 @@ enum Event {
     OutDone,
 }
 
-async fn session(
+#[allow(clippy::too_many_arguments)]
+async fn session_loop(
     ws: Ws,
     codec: Codec,
     path: Path,
@@ -809,6 +845,7 @@ async fn session(
     view: Option<PodView>,
     argv: Vec<String>,
     refused: Option<Outcome>,
+    netns: Option<Arc<std::os::fd::OwnedFd>>,
 ) {
     let (mut sink, mut stream) = ws.split();
     // client-go creates its streams concurrently with its read loop: a frame that arrives before
@@ -830,7 +867,18 @@ async fn session(
     let outcome = match (refused, view) {
         (Some(o), _) => o,
         (None, None) => Outcome::KubeletRefused("container not found".into()),
-        (None, Some(view)) => run(&mut sink, &mut stream, codec, &opts, &view, argv).await,
+        (None, Some(view)) => {
+            run(
+                &mut sink,
+                &mut stream,
+                codec,
+                &opts,
+                &view,
+                argv,
+                netns.as_deref(),
+            )
+            .await
+        }
     };
     if let Some(bytes) = outcome.status(path).encode(&codec) {
         let _ = sink.send(codec.frame(ERROR, &bytes)).await;
@@ -866,6 +914,7 @@ async fn run(
     opts: &ExecOptions,
     view: &PodView,
     argv: Vec<String>,
+    netns: Option<&std::os::fd::OwnedFd>,
 ) -> Outcome {
     let argv0 = argv.first().cloned().unwrap_or_default();
     // The view of an image with a shell is the host's root (with the volumes): bwrap's own lookup
@@ -887,6 +936,15 @@ async fn run(
         .env("HOME", "/home");
     if opts.tty {
         cmd.env("TERM", "xterm");
+    }
+    // The pod's network namespace, as every container of the pod shares it.
+    if let Some(fd) = netns
+        && let Err(e) = crate::real::agent::net::enter_on_exec(fd, &mut cmd)
+    {
+        return Outcome::RuntimeFailed(format!(
+            "failed to start exec {}: joining the pod's network namespace: {e:#}: unknown",
+            go_quote(&exec_id(view))
+        ));
     }
     let (tx, mut rx) = mpsc::channel::<Event>(64);
     let (in_tx, in_rx) = mpsc::channel::<Option<Vec<u8>>>(64);

@@ -146,10 +146,18 @@ impl RealCluster {
                     .get(&n)
                     .and_then(|k| k["maxPods"].as_u64())
                     .unwrap_or(110);
+                let port = o["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+                    .as_u64()
+                    .and_then(|p| u16::try_from(p).ok())
+                    .filter(|p| *p != 0)
+                    .unwrap_or(10250);
+                let config = self.scenario.spec.kubelets.get(&n).cloned();
                 NodeSpec {
                     name: n,
                     ip,
                     max_pods,
+                    port,
+                    config,
                 }
             })
             .collect()

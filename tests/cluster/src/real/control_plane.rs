@@ -260,6 +260,15 @@ impl ControlPlane {
         )?);
         let timeout = opts.timeout.unwrap_or(Duration::from_secs(120));
         cp.wait_ready(timeout).await?;
+        // kubeadm's binding of the API server's kubelet client to the kubelet API
+        // (phases/bootstraptoken/node/tlsbootstrap.go): the node agent's webhook authorizer asks.
+        cp.kubectl_ok(&[
+            "create",
+            "clusterrolebinding",
+            "kubeadm:apiserver-kubelet-client",
+            "--clusterrole=system:kubelet-api-admin",
+            "--user=kube-apiserver-kubelet-client",
+        ])?;
 
         cp.procs.push(Proc::spawn(
             &ns,

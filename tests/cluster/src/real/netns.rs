@@ -157,6 +157,39 @@ impl NetNs {
         Ipv4Addr::new(198, 19, 255, self.slot * 4 + 2)
     }
 
+    /// A TCP listener on `addr` inside the namespace, for a server of this (host) process: bound
+    /// from a thread of its own that has joined the namespace (a socket stays in the namespace it
+    /// was created in, whichever thread then uses it). Non-blocking, for tokio.
+    pub fn bind_tcp(&self, addr: std::net::SocketAddr) -> Result<std::net::TcpListener> {
+        let fd = self
+            .fd
+            .try_clone()
+            .context("duplicating the namespace's file descriptor")?;
+        let name = self.name.clone();
+        std::thread::spawn(move || -> Result<std::net::TcpListener> {
+            // SAFETY: setns on a descriptor this thread owns; it changes only this thread.
+            if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                bail!(
+                    "joining the network namespace {name}: {} (needs CAP_SYS_ADMIN)",
+                    std::io::Error::last_os_error()
+                );
+            }
+            let l = std::net::TcpListener::bind(addr)
+                .with_context(|| format!("binding {addr} in the network namespace {name}"))?;
+            l.set_nonblocking(true)?;
+            Ok(l)
+        })
+        .join()
+        .map_err(|_| anyhow::anyhow!("the thread binding {addr} panicked"))?
+    }
+
+    /// The namespace, open (for `setns` of a process started later).
+    pub fn fd_clone(&self) -> Result<OwnedFd> {
+        self.fd
+            .try_clone()
+            .context("duplicating the namespace's file descriptor")
+    }
+
     /// Make `cmd` run inside the namespace (setns between fork and exec).
     pub fn enter_on_exec(&self, cmd: &mut tokio::process::Command) -> Result<()> {
         let fd = self

@@ -42,6 +42,7 @@
 
 pub mod api;
 pub mod events;
+pub mod kubelet_api;
 pub mod net;
 pub mod node;
 pub mod pod;
@@ -72,7 +73,14 @@ pub struct NodeSpec {
     pub ip: Ipv4Addr,
     /// `maxPods` of its KubeletConfiguration (the `pods` capacity it reports).
     pub max_pods: u64,
+    /// `daemonEndpoints.kubeletEndpoint.Port`: where its kubelet API listens (10250).
+    pub port: u16,
+    /// Its KubeletConfiguration as `/configz` shows it (the scenario's `kubelets` entry).
+    pub config: Option<Value>,
 }
+
+/// A running container as `kubectl exec` reaches it: its view and its pod's network namespace.
+type ExecTarget = (crate::kubelet::PodView, Option<Arc<std::os::fd::OwnedFd>>);
 
 /// How the agent runs; the KubeletConfiguration fields it follows.
 #[derive(Debug, Clone)]
@@ -100,6 +108,7 @@ pub struct Shared {
     pub(crate) pool: Arc<net::IpPool>,
     pub(crate) sync_frequency: Duration,
     pods: Mutex<HashMap<(String, String), PathBuf>>,
+    views: Mutex<HashMap<(String, String, String), ExecTarget>>,
     binaries: Mutex<HashMap<String, PathBuf>>,
     prometheus: OnceLock<Result<Prometheus, String>>,
 }
@@ -117,7 +126,41 @@ impl Shared {
         let key = (ns.to_string(), name.to_string());
         if pods.get(&key).is_some_and(|r| r == root) {
             pods.remove(&key);
+            self.views
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|(n, p, _), (v, _)| !(n == ns && p == name && v.root == root));
         }
+    }
+    /// A started container, for exec.
+    pub(crate) fn register_view(
+        &self,
+        view: crate::kubelet::PodView,
+        netns: Option<std::os::fd::OwnedFd>,
+    ) {
+        let key = (
+            view.namespace.clone(),
+            view.pod.clone(),
+            view.container.clone(),
+        );
+        self.views
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, (view, netns.map(Arc::new)));
+    }
+    pub(crate) fn view(&self, ns: &str, pod: &str, container: &str) -> Option<ExecTarget> {
+        self.views
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(ns.to_string(), pod.to_string(), container.to_string()))
+            .cloned()
+    }
+    pub(crate) fn pod_dir(&self, ns: &str, pod: &str) -> Option<PathBuf> {
+        self.pods
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(ns.to_string(), pod.to_string()))
+            .cloned()
     }
     /// A built binary, resolved once to its file in the build cache (the links of `Bins::dir` are
     /// rewritten by every `tests/k8s/build`, perhaps while a pod starts).
@@ -159,6 +202,40 @@ pub fn now_micro() -> String {
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
     ))
     .unwrap_or_default()
+}
+
+/// The kubelet's serving certificate from the cluster CA (as with `serverTLSBootstrap`:
+/// `CN=system:node:<name>`, `O=system:nodes`, SANs the node's IP and name).
+fn node_serving_cert(
+    cp: &ControlPlane,
+    dir: &Path,
+    node: &str,
+    ip: Ipv4Addr,
+) -> Result<(PathBuf, PathBuf)> {
+    let pki = dir.join("var/lib/kubelet/pki");
+    let ca_key = rcgen::KeyPair::from_pem(
+        &std::fs::read_to_string(&cp.pki.ca.key).context("reading the cluster CA key")?,
+    )?;
+    let issuer = rcgen::Issuer::new(crate::peers::certs::ca_params("kubernetes"), ca_key);
+    let year = time::OffsetDateTime::now_utc() + time::Duration::days(365);
+    let sans = [
+        rcgen::SanType::IpAddress(std::net::IpAddr::V4(ip)),
+        rcgen::SanType::DnsName(node.to_string().try_into()?),
+    ];
+    let leaf = sign(
+        &leaf_params(
+            &format!("system:node:{node}"),
+            Some("system:nodes"),
+            &sans,
+            Usage::Server,
+            year,
+        ),
+        &issuer,
+    )?;
+    let (crt, key) = (pki.join("kubelet.crt"), pki.join("kubelet.key"));
+    write_file(&crt, &leaf.cert, 0o644)?;
+    write_file(&key, &leaf.key, 0o600)?;
+    Ok((crt, key))
 }
 
 /// The node's kubeconfig with a fresh client certificate from the cluster CA.
@@ -219,6 +296,7 @@ impl NodeAgent {
             pool: Arc::new(net::IpPool::default()),
             sync_frequency: opts.sync_frequency,
             pods: Mutex::new(HashMap::new()),
+            views: Mutex::new(HashMap::new()),
             binaries: Mutex::new(HashMap::new()),
             prometheus: OnceLock::new(),
             dir: dir.clone(),
@@ -249,6 +327,14 @@ impl NodeAgent {
                 machine.clone(),
                 n.max_pods,
             )));
+            let serving = node_serving_cert(cp, &root, &n.name, n.ip)?;
+            tasks.push(kubelet_api::start(
+                shared.clone(),
+                n.clone(),
+                api.clone(),
+                &cp.pki.ca.cert,
+                (&serving.0, &serving.1),
+            )?);
             tasks.push(tokio::spawn(sync_pods(shared.clone(), api, n)));
         }
         Ok(NodeAgent { shared, tasks })

@@ -159,6 +159,13 @@ impl PodNet {
     pub fn enter_on_exec(&self, cmd: &mut tokio::process::Command) -> Result<()> {
         enter_on_exec(&self.fd, cmd)
     }
+
+    /// The pod's namespace, open (for the processes of `kubectl exec`).
+    pub fn fd_clone(&self) -> Result<OwnedFd> {
+        self.fd
+            .try_clone()
+            .context("duplicating the pod's network namespace descriptor")
+    }
 }
 
 /// setns(`fd`, CLONE_NEWNET) in the child between fork and exec.

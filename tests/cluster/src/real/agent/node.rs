@@ -168,6 +168,15 @@ pub fn status_patch(node: &Value, machine: &Machine, max_pods: u64) -> (Value, b
         }));
     }
     let mut status = json!({ "conditions": conds });
+    // The features of the node's kubelet the API server asks about (NodeDeclaredFeatures, GA in
+    // 1.37): ExtendWebSocketsToKubelet (Beta, on by default since 1.36) makes the API server pass
+    // exec WebSockets through to the kubelet API. The others of `nodedeclaredfeatures` are about
+    // what the agent does not do (in-place resize, DRA, user namespaces), so it declares none.
+    let declared = json!(["ExtendWebSocketsToKubelet"]);
+    if node["status"]["declaredFeatures"] != declared {
+        status["declaredFeatures"] = declared;
+        changed = true;
+    }
     // Capacity a scenario gives its nodes is that node's machine; without it, this machine's.
     if node["status"]["capacity"]
         .as_object()

@@ -1069,6 +1069,11 @@ impl PodWorker {
             ip: self.ip,
             has_shell: true,
         };
+        let netns = match &self.net {
+            Some(n) => n.fd_clone().ok(),
+            None => self.shared.ns.fd_clone().ok(),
+        };
+        self.shared.register_view(view.clone(), netns);
         let mut cmd = bwrap_command(&view, &argv);
         cmd.env_clear()
             .envs(&env)
