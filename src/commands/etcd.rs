@@ -903,7 +903,7 @@ async fn etcd_targets(kube: &Kube, prom: &Value, sm: &Value) -> Vec<(String, Str
     };
     let mut out = Vec::new();
     for pod in by_shard.values() {
-        let path = v::targets_path(ns, v::name(pod), &v::route_prefix(prom, Some(pod)));
+        let path = v::targets_path(prom, ns, v::name(pod), &v::route_prefix(prom, Some(pod)));
         let Ok(text) = kube.get_text(&path).await else {
             return Vec::new();
         };
