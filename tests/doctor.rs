@@ -205,7 +205,8 @@ async fn kube_proxy_metrics_on_loopback() {
     let why = cause(&v, "kube-proxy");
     assert!(why.contains("127.0.0.1:10249"), "{why}");
     assert_eq!(fixes(&v, "kube-proxy"), vec!["kubectl promfix kube-proxy"]);
-    assert_eq!(row(&v, 0, "kube-proxy")["targets"], "0/3");
+    assert_eq!(row(&v, 0, "kube-proxy")["up"], 0);
+    assert_eq!(row(&v, 0, "kube-proxy")["total"], 3);
     others_ok(&v, &["kube-proxy"]);
 }
 
@@ -435,7 +436,8 @@ async fn a_thousand_nodes_are_diagnosed() {
     );
     assert_eq!(status(&v, "kube-proxy"), "problem");
     assert!(cause(&v, "kube-proxy").contains("127.0.0.1:10249"));
-    assert_eq!(row(&v, 0, "kube-proxy")["targets"], format!("0/{nodes}"));
+    assert_eq!(row(&v, 0, "kube-proxy")["up"], 0);
+    assert_eq!(row(&v, 0, "kube-proxy")["total"], nodes);
 }
 
 /// A kubeconfig whose only context points at `server` (nothing listens there).

@@ -24,6 +24,41 @@ const SERVICE: &str = "prom-prometheus-operator-kube-etcd";
 const STS: &str = "prometheus-prom-prometheus-operator-prometheus";
 const MOUNT: &str = "/etc/prometheus/secrets/etcd-client-cert";
 
+/// Scenario a (the seed) and b (kube-prometheus-stack on kubeadm).
+const A: &str = "a-seed-stable-prometheus-operator";
+const B: &str = "b-kube-prometheus-stack";
+
+/// A shipped scenario on the real control plane.
+async fn start(name: &str, opts: RealOptions) -> RealCluster {
+    RealCluster::start_builtin(name, opts)
+        .await
+        .unwrap_or_else(|e| panic!("starting scenario {name} on the real control plane: {e:#}"))
+}
+
+/// `etcd` with the first node's kubespray files, `--yes --no-verify`.
+fn fix_args(rc: &RealCluster) -> Vec<String> {
+    let mut v = vec!["etcd".to_string()];
+    v.extend(cert_args(rc));
+    v.extend(["--yes".into(), "--no-verify".into()]);
+    v
+}
+
+/// The backup file an `etcd` run wrote into `dir`.
+fn backup_file(dir: &Path) -> String {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("promfix-backup-etcd-")
+        })
+        .expect("the backup file")
+        .display()
+        .to_string()
+}
+
 struct Run {
     code: i32,
     stdout: String,
@@ -136,10 +171,7 @@ fn generated_config(rc: &RealCluster) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seeds_etcd_fix_holds_on_the_real_control_plane() {
-    let rc =
-        RealCluster::start_builtin("a-seed-stable-prometheus-operator", RealOptions::default())
-            .await
-            .unwrap_or_else(|e| panic!("starting scenario a on the real control plane: {e:#}"));
+    let rc = start(A, RealOptions::default()).await;
     let members: Vec<String> = rc
         .etcd
         .as_ref()
@@ -347,15 +379,14 @@ fn user(name: &str) -> TokenUser {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_cluster_role_is_enough_for_the_real_authorizer_and_reads_alone_are_not() {
-    let rc = RealCluster::start_builtin(
-        "a-seed-stable-prometheus-operator",
+    let rc = start(
+        A,
         RealOptions {
             users: vec![user("promfix"), user("reader")],
             ..Default::default()
         },
     )
-    .await
-    .unwrap_or_else(|e| panic!("starting scenario a on the real control plane: {e:#}"));
+    .await;
     let role =
         common_readme::readme_role().expect("README.md's ## RBAC section has the ClusterRole");
     let reader_role = r#"apiVersion: rbac.authorization.k8s.io/v1
@@ -389,10 +420,8 @@ rules:
             .unwrap();
     }
     let cwd = tempfile::tempdir().unwrap();
-    let certs = cert_args(&rc);
-    let mut args: Vec<&str> = vec!["etcd"];
-    args.extend(certs.iter().map(String::as_str));
-    args.extend(["--yes", "--no-verify"]);
+    let fix = fix_args(&rc);
+    let args: Vec<&str> = fix.iter().map(String::as_str).collect();
 
     // Reads alone: every refused write is named at once (the real authorizer's answers to the
     // plugin's SelfSubjectAccessReviews), exit 5, and nothing is written.
@@ -432,17 +461,7 @@ rules:
     let ok = plugin_as(&rc, cwd.path(), Some("promfix"), &args);
     assert_eq!(ok.code, 0, "{}\n{}", ok.stdout, ok.stderr);
     assert!(get(&rc, &["secret", "-n", NS, "etcd-client-cert"]).is_some());
-    let backup = std::fs::read_dir(cwd.path())
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("promfix-backup-etcd-")
-        })
-        .expect("the backup file");
-    let backup = backup.display().to_string();
+    let backup = backup_file(cwd.path());
     let rolled = plugin_as(
         &rc,
         cwd.path(),
@@ -462,15 +481,10 @@ rules:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_between_the_plugin_and_the_real_api_server_converge() {
     use promfix_testcluster::faults::FaultKind;
-    let rc =
-        RealCluster::start_builtin("a-seed-stable-prometheus-operator", RealOptions::default())
-            .await
-            .unwrap_or_else(|e| panic!("starting scenario a on the real control plane: {e:#}"));
+    let rc = start(A, RealOptions::default()).await;
     let cwd = tempfile::tempdir().unwrap();
-    let certs = cert_args(&rc);
-    let mut args: Vec<&str> = vec!["etcd"];
-    args.extend(certs.iter().map(String::as_str));
-    args.extend(["--yes", "--no-verify"]);
+    let fix = fix_args(&rc);
+    let args: Vec<&str> = fix.iter().map(String::as_str).collect();
     let kc = rc.proxy_kubeconfig.clone();
 
     // Transient answers (twice each: the retry meets the fault again): retried, and the result is
@@ -520,18 +534,7 @@ async fn faults_between_the_plugin_and_the_real_api_server_converge() {
     // Back to the start, then connections cut around writes: the Secret's create is applied but
     // its answer lost, the Service patch is lost unapplied. A second run (if the first gave up)
     // converges, and a third writes nothing.
-    let backup = std::fs::read_dir(cwd.path())
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("promfix-backup-etcd-")
-        })
-        .expect("the backup file")
-        .display()
-        .to_string();
+    let backup = backup_file(cwd.path());
     let rolled = plugin_with(&kc, cwd.path(), None, &["rollback", &backup, "--yes"]);
     assert_eq!(rolled.code, 0, "{}\n{}", rolled.stdout, rolled.stderr);
     rc.faults().drop_at_write(1, true);
@@ -570,9 +573,7 @@ async fn faults_between_the_plugin_and_the_real_api_server_converge() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_kubeadm_the_selector_that_finds_the_etcd_pods_stays() {
     const SVC: &str = "prometheus-kube-prometheus-kube-etcd";
-    let rc = RealCluster::start_builtin("b-kube-prometheus-stack", RealOptions::default())
-        .await
-        .unwrap_or_else(|e| panic!("starting scenario b on the real control plane: {e:#}"));
+    let rc = start(B, RealOptions::default()).await;
     let member = rc.etcd.as_ref().unwrap().members[0].ip.to_string();
     // The real endpoints controller lists the etcd pod on the metrics port first.
     rc.wait_for(
@@ -670,10 +671,7 @@ async fn on_kubeadm_the_selector_that_finds_the_etcd_pods_stays() {
 /// the fix makes the selector-free etcd Service there (issue 13, item 6).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_ignore_namespace_selectors_the_service_goes_where_the_operator_looks() {
-    let rc =
-        RealCluster::start_builtin("a-seed-stable-prometheus-operator", RealOptions::default())
-            .await
-            .unwrap_or_else(|e| panic!("starting scenario a on the real control plane: {e:#}"));
+    let rc = start(A, RealOptions::default()).await;
     rc.cp
         .kubectl_ok(&[
             "patch",
@@ -710,10 +708,8 @@ async fn with_ignore_namespace_selectors_the_service_goes_where_the_operator_loo
     assert!(!ns_line.contains("kube-system"), "{ns_line}");
 
     let cwd = tempfile::tempdir().unwrap();
-    let certs = cert_args(&rc);
-    let mut args: Vec<&str> = vec!["etcd"];
-    args.extend(certs.iter().map(String::as_str));
-    args.extend(["--yes", "--no-verify"]);
+    let fix = fix_args(&rc);
+    let args: Vec<&str> = fix.iter().map(String::as_str).collect();
     let run = plugin(&rc, cwd.path(), &args);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(
@@ -754,10 +750,7 @@ async fn with_ignore_namespace_selectors_the_service_goes_where_the_operator_loo
 /// `--service-monitor` (issue 13, item 2).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tie_between_etcd_service_monitors_is_refused_until_one_is_chosen() {
-    let rc =
-        RealCluster::start_builtin("a-seed-stable-prometheus-operator", RealOptions::default())
-            .await
-            .unwrap_or_else(|e| panic!("starting scenario a on the real control plane: {e:#}"));
+    let rc = start(A, RealOptions::default()).await;
     let mut copy = get(&rc, &["servicemonitor", "-n", NS, SERVICE]).unwrap();
     copy["metadata"] = serde_json::json!({"name": "kube-etcd-copy", "namespace": NS,
         "labels": copy["metadata"]["labels"].clone()});
@@ -767,10 +760,8 @@ async fn a_tie_between_etcd_service_monitors_is_refused_until_one_is_chosen() {
         .kubectl_ok(&["create", "-f", &file.display().to_string()])
         .unwrap();
     let cwd = tempfile::tempdir().unwrap();
-    let certs = cert_args(&rc);
-    let mut args: Vec<&str> = vec!["etcd"];
-    args.extend(certs.iter().map(String::as_str));
-    args.extend(["--yes", "--no-verify"]);
+    let fix = fix_args(&rc);
+    let mut args: Vec<&str> = fix.iter().map(String::as_str).collect();
     let tie = plugin(&rc, cwd.path(), &args);
     assert_ne!(tie.code, 0, "{}\n{}", tie.stdout, tie.stderr);
     for want in [
@@ -833,10 +824,7 @@ fn targets(rc: &RealCluster, pod: &str, job: &str) -> Option<Vec<(String, String
 /// scraped over mTLS and up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seeds_story_ends_with_every_etcd_target_up_in_both_replicas() {
-    let rc =
-        RealCluster::start_builtin("a-seed-stable-prometheus-operator", RealOptions::default())
-            .await
-            .unwrap_or_else(|e| panic!("starting scenario a on the real control plane: {e:#}"));
+    let rc = start(A, RealOptions::default()).await;
     let pods: Vec<String> = (0..2).map(|i| format!("{STS}-{i}")).collect();
     // Before: Prometheus runs, discovers, and has no etcd target at all.
     for p in &pods {
@@ -860,10 +848,8 @@ async fn the_seeds_story_ends_with_every_etcd_target_up_in_both_replicas() {
         })
         .collect();
     let cwd = tempfile::tempdir().unwrap();
-    let certs = cert_args(&rc);
-    let mut args: Vec<&str> = vec!["etcd"];
-    args.extend(certs.iter().map(String::as_str));
-    args.extend(["--yes", "--no-verify"]);
+    let fix = fix_args(&rc);
+    let args: Vec<&str> = fix.iter().map(String::as_str).collect();
     let run = plugin(&rc, cwd.path(), &args);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let mut want: Vec<String> = rc

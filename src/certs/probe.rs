@@ -67,6 +67,55 @@ impl fmt::Display for ProbeOutcome {
     }
 }
 
+/// What the probes of every member teach about the TLS settings to write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Learned {
+    /// Nothing to change in what the user asked for.
+    Nothing,
+    /// Every member's certificate lacks the address it is scraped at, and they all name this
+    /// one: the ServiceMonitor's `serverName`.
+    ServerName(String),
+    /// Every member answered plain HTTP on the port: a TLS scrape of it cannot work.
+    PlainHttp,
+}
+
+/// What to learn from the probes of all the members (none: nothing). A name is taken only when
+/// every probe failed on the name alone and one name is in every certificate: a DNS name first,
+/// `localhost` (kubeadm puts it in every etcd serving certificate) after other DNS names, then an
+/// address.
+pub fn learn(outcomes: &[&ProbeOutcome]) -> Learned {
+    if outcomes.is_empty() {
+        return Learned::Nothing;
+    }
+    if outcomes
+        .iter()
+        .all(|o| matches!(o, ProbeOutcome::HttpResponseToHttps))
+    {
+        return Learned::PlainHttp;
+    }
+    let mut common: Option<Vec<String>> = None;
+    for o in outcomes {
+        let ProbeOutcome::NameMismatch { presented, .. } = o else {
+            return Learned::Nothing;
+        };
+        common = Some(match common {
+            None => presented.clone(),
+            Some(c) => c.into_iter().filter(|n| presented.contains(n)).collect(),
+        });
+    }
+    let common = common.unwrap_or_default();
+    let is_ip = |n: &str| n.parse::<std::net::IpAddr>().is_ok();
+    let pick = common
+        .iter()
+        .find(|n| !is_ip(n) && n.as_str() != "localhost")
+        .or_else(|| common.iter().find(|n| n.as_str() == "localhost"))
+        .or_else(|| common.first());
+    match pick {
+        Some(n) => Learned::ServerName(n.clone()),
+        None => Learned::Nothing,
+    }
+}
+
 /// The outcome of probing one endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProbeResult {
@@ -360,5 +409,48 @@ mod tests {
         assert_eq!(parse_status(b"HTTP/2 200\r\n"), None);
         assert_eq!(parse_status(b"garbage\r\n"), None);
         assert_eq!(parse_status(b"HTTP/1.1 200 OK"), None);
+    }
+}
+
+#[cfg(test)]
+mod learn_tests {
+    use super::*;
+
+    fn mismatch(names: &[&str]) -> ProbeOutcome {
+        ProbeOutcome::NameMismatch {
+            expected: "192.0.2.10".into(),
+            presented: names.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_name_every_member_carries_becomes_the_server_name() {
+        let (a, b) = (
+            mismatch(&["node1", "localhost", "etcd.example", "127.0.0.1"]),
+            mismatch(&["node2", "localhost", "etcd.example", "127.0.0.1"]),
+        );
+        assert_eq!(learn(&[&a, &b]), Learned::ServerName("etcd.example".into()));
+        // kubeadm's certificates: only localhost is common.
+        let (a, b) = (
+            mismatch(&["node1", "localhost", "127.0.0.1"]),
+            mismatch(&["node2", "localhost", "127.0.0.1"]),
+        );
+        assert_eq!(learn(&[&a, &b]), Learned::ServerName("localhost".into()));
+        // Nothing in common, or one member fine: nothing to learn.
+        assert_eq!(
+            learn(&[&mismatch(&["a"]), &mismatch(&["b"])]),
+            Learned::Nothing
+        );
+        let ok = ProbeOutcome::Ok { status: 200 };
+        assert_eq!(learn(&[&ok, &mismatch(&["localhost"])]), Learned::Nothing);
+        assert_eq!(learn(&[]), Learned::Nothing);
+    }
+
+    #[test]
+    fn plain_http_everywhere_is_told() {
+        let h = ProbeOutcome::HttpResponseToHttps;
+        assert_eq!(learn(&[&h, &h]), Learned::PlainHttp);
+        let refused = ProbeOutcome::ConnectionRefused;
+        assert_eq!(learn(&[&h, &refused]), Learned::Nothing);
     }
 }

@@ -216,7 +216,7 @@ pub fn render(rep: &Report, header: bool, verbose: bool) -> String {
             "{:<25} {:<8} {:<9} {}\n",
             r.component.name(),
             status,
-            r.targets,
+            r.targets_text(),
             r.cause
         ));
     }

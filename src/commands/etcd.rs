@@ -780,12 +780,44 @@ async fn run_fix(
             )
         }))
         .await;
-        for (e, r) in endpoints.iter().zip(probes) {
+        for (e, r) in endpoints.iter().zip(&probes) {
             if r.is_ok() {
                 eprintln!("probe {e}: {}", r.outcome);
             } else {
                 eprintln!("warning: probe {e}: {}", r.outcome);
             }
+        }
+        // What the probes learned goes into the plan, rather than a warning above a plan that
+        // will fail (a name no certificate carries, https to a plain-http port).
+        let outcomes: Vec<&certs::probe::ProbeOutcome> =
+            probes.iter().map(|r| &r.outcome).collect();
+        match certs::probe::learn(&outcomes) {
+            certs::probe::Learned::ServerName(name)
+                if w.server_name.is_none() && !w.insecure_skip_verify =>
+            {
+                let again = futures::future::join_all(endpoints.iter().map(|e| {
+                    certs::probe::probe(e, c, Some(&name), false, Duration::from_secs(3))
+                }))
+                .await;
+                if again.iter().all(|r| r.is_ok()) {
+                    eprintln!(
+                        "note: the members' certificates do not name the addresses Prometheus scrapes, but all name {name:?}: the ServiceMonitor gets serverName: {name} (the probe with it: ok; choose another with --server-name)"
+                    );
+                    w.server_name = Some(name);
+                }
+            }
+            certs::probe::Learned::PlainHttp if steps.servicemonitor() => {
+                return Err(Error::Input(format!(
+                    "every etcd member answered plain HTTP on port {} ({}): a scrape with scheme https and client certificates cannot work there\n  hint: give the members' TLS client port (--port, usually 2379), or, for a plain-http metrics listener (kubeadm's --listen-metrics-urls on 2381), leave the ServiceMonitor on http: nothing was written",
+                    w.port,
+                    endpoints
+                        .iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            _ => {}
         }
     }
 
@@ -871,7 +903,7 @@ async fn etcd_targets(kube: &Kube, prom: &Value, sm: &Value) -> Vec<(String, Str
     };
     let mut out = Vec::new();
     for pod in by_shard.values() {
-        let path = v::targets_path(ns, v::name(pod), &v::route_prefix(prom, Some(pod)));
+        let path = v::targets_path(prom, ns, v::name(pod), &v::route_prefix(prom, Some(pod)));
         let Ok(text) = kube.get_text(&path).await else {
             return Vec::new();
         };

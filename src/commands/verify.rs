@@ -565,7 +565,7 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
             .max(files_synced_at.unwrap_or(f64::MIN));
         let wait_targets = stale.is_none();
         let prefix = v::route_prefix(prom, Some(pod));
-        let path = v::targets_path(namespace(pod), name(pod), &prefix);
+        let path = v::targets_path(prom, namespace(pod), name(pod), &prefix);
         let step = wait_targets.then(|| {
             Step::start(format!(
                 "{}: waiting for the first scrape of the etcd targets",
@@ -579,7 +579,7 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
             if !config_loaded {
                 // The ServiceMonitor changed: the operator regenerates the configuration and the
                 // reloader makes Prometheus load it; scrapes before that do not count.
-                let info = v::runtimeinfo_path(namespace(pod), name(pod), &prefix);
+                let info = v::runtimeinfo_path(prom, namespace(pod), name(pod), &prefix);
                 if let Ok(text) = kube.get_text(&info).await
                     && let Ok(a) = serde_json::from_str::<Value>(&text)
                     && let Some(t) = a["data"]["lastConfigTime"].as_str().and_then(v::parse_time)

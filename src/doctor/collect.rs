@@ -359,7 +359,8 @@ async fn prometheus(kube: &Kube, namespace: Option<&str>) -> (PromPart, Vec<Stri
                 .and_then(|p| p["containerPort"].as_u64())
                 .unwrap_or(9090);
             let path = format!(
-                "/api/v1/namespaces/{ns}/pods/{pod_name}:{port}/proxy{prefix}/api/v1/targets?state=active"
+                "{}{prefix}/api/v1/targets?state=active",
+                crate::verify::prometheus_proxy(p, ns, pod_name, port)
             );
             match kube.get_stream(&path).await {
                 Ok(body) => {

@@ -113,8 +113,9 @@ pub enum Status {
 pub struct Row {
     pub component: Component,
     pub status: Status,
-    /// Targets as `up/total` (or `-` when Prometheus has none for it).
-    pub targets: String,
+    /// Targets Prometheus reports up, and all it has for the component (None when it has none).
+    pub up: Option<usize>,
+    pub total: Option<usize>,
     pub cause: String,
     pub evidence: Vec<String>,
     /// `kubectl promfix ...` commands and node-side edits, in order.
@@ -122,6 +123,16 @@ pub struct Row {
     /// The row could not be checked: evidence it needs could not be read (the report's
     /// `errors` say what). Its status is `unknown`.
     pub unchecked: bool,
+}
+
+impl Row {
+    /// `up/total` for the table, `-` when Prometheus has no target for the component.
+    pub fn targets_text(&self) -> String {
+        match (self.up, self.total) {
+            (Some(u), Some(t)) => format!("{u}/{t}"),
+            _ => "-".into(),
+        }
+    }
 }
 
 /// The report of one cluster.

@@ -17,11 +17,8 @@ pub fn row(c: Component, ev: &Evidence) -> Row {
     let mut r = Row {
         component: c,
         status: Status::Unknown,
-        targets: if t.total() == 0 {
-            "-".into()
-        } else {
-            format!("{}/{}", t.up, t.total())
-        },
+        up: (t.total() > 0).then_some(t.up),
+        total: (t.total() > 0).then(|| t.total()),
         cause: String::new(),
         evidence: target_evidence(&t),
         fix: Vec::new(),

@@ -148,9 +148,16 @@ pub fn render(findings: &[Finding], script: Option<&str>) -> String {
 /// The node-side fix as an idempotent POSIX shell script. Paths can be overridden with
 /// KUBELET_CONFIG, KUBELET_DROPIN, KUBELET_FLAGS_ENV and KUBELET_DEFAULTS; the kubelet is
 /// restarted only when a file changed.
+/// The node-side fix for `nodes`; with none, an explicit no-op that says why (so a pipeline that
+/// runs it everywhere changes nothing).
 pub fn script(nodes: &[&str]) -> String {
+    if nodes.is_empty() {
+        return NO_OP.to_string();
+    }
     SCRIPT.replace("@NODES@", &nodes.join(" "))
 }
+
+const NO_OP: &str = "#!/bin/sh\n# kubectl promfix kubelet: no kubelet needs the fix (every node's /configz that could be read\n# already lets Prometheus' token authenticate). Running this changes nothing.\nexit 0\n";
 
 const SCRIPT: &str = r#"#!/bin/sh
 # kubectl promfix kubelet: let Prometheus' service-account token authenticate to the kubelet.
@@ -268,6 +275,16 @@ fi
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn with_no_node_to_fix_the_script_is_an_explicit_no_op() {
+        let s = script(&[]);
+        assert!(s.starts_with("#!/bin/sh\n"), "{s}");
+        assert!(s.contains("no kubelet needs the fix"), "{s}");
+        assert!(!s.contains("For the nodes:"), "{s}");
+        assert!(s.trim_end().ends_with("exit 0"), "{s}");
+        assert!(script(&["node2"]).contains("# For the nodes: node2"));
+    }
     use super::*;
     use serde_json::json;
 

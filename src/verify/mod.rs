@@ -467,14 +467,32 @@ fn url_path(u: &str) -> String {
     }
 }
 
+/// The pods/proxy base of a pod's Prometheus web server on `port`: with `spec.web.tlsConfig`
+/// the operator makes Prometheus serve HTTPS, which the API server's pod proxy reaches with the
+/// `https:` scheme before the pod's name (`kubectl get --raw .../pods/https:NAME:9090/proxy/...`).
+pub fn prometheus_proxy(prom: &Value, ns: &str, pod: &str, port: u64) -> String {
+    let scheme = if prom["spec"]["web"]["tlsConfig"].is_object() {
+        "https:"
+    } else {
+        ""
+    };
+    format!("/api/v1/namespaces/{ns}/pods/{scheme}{pod}:{port}/proxy")
+}
+
 /// The pods/proxy path of a pod's Prometheus targets API.
-pub fn targets_path(ns: &str, pod: &str, prefix: &str) -> String {
-    format!("/api/v1/namespaces/{ns}/pods/{pod}:9090/proxy{prefix}/api/v1/targets?state=active")
+pub fn targets_path(prom: &Value, ns: &str, pod: &str, prefix: &str) -> String {
+    format!(
+        "{}{prefix}/api/v1/targets?state=active",
+        prometheus_proxy(prom, ns, pod, 9090)
+    )
 }
 
 /// The pods/proxy path of a pod's Prometheus runtime information (`lastConfigTime`).
-pub fn runtimeinfo_path(ns: &str, pod: &str, prefix: &str) -> String {
-    format!("/api/v1/namespaces/{ns}/pods/{pod}:9090/proxy{prefix}/api/v1/status/runtimeinfo")
+pub fn runtimeinfo_path(prom: &Value, ns: &str, pod: &str, prefix: &str) -> String {
+    format!(
+        "{}{prefix}/api/v1/status/runtimeinfo",
+        prometheus_proxy(prom, ns, pod, 9090)
+    )
 }
 
 #[cfg(test)]
@@ -720,8 +738,18 @@ mod tests {
         );
         assert_eq!(route_prefix(&prom, Some(&pod(json!([])))), "/prometheus");
         assert_eq!(
-            targets_path("monitoring", "p-0", "/prom"),
+            targets_path(&json!({}), "monitoring", "p-0", "/prom"),
             "/api/v1/namespaces/monitoring/pods/p-0:9090/proxy/prom/api/v1/targets?state=active"
+        );
+        // A Prometheus that serves HTTPS is reached through the pod proxy's https scheme.
+        let tls = json!({"spec": {"web": {"tlsConfig": {"keySecret": {"name": "web-tls", "key": "tls.key"}}}}});
+        assert_eq!(
+            targets_path(&tls, "monitoring", "p-0", ""),
+            "/api/v1/namespaces/monitoring/pods/https:p-0:9090/proxy/api/v1/targets?state=active"
+        );
+        assert_eq!(
+            runtimeinfo_path(&tls, "monitoring", "p-0", ""),
+            "/api/v1/namespaces/monitoring/pods/https:p-0:9090/proxy/api/v1/status/runtimeinfo"
         );
     }
 

@@ -141,18 +141,36 @@ pub fn render_table(reports: &[PodReport]) -> String {
             .max()
             .unwrap_or(6)
             .max(6);
+        let scrapes: Vec<String> = r
+            .targets
+            .iter()
+            .map(|t| last_scrape_text(&t.last_scrape))
+            .collect();
+        let hw = r
+            .targets
+            .iter()
+            .map(|t| t.health.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max("HEALTH".len());
+        let lw = scrapes
+            .iter()
+            .map(|s| s.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max("LAST SCRAPE".len());
         out.push_str(&format!(
-            "  {}  HEALTH  {}  ERROR\n",
+            "  {}  {}  {}  ERROR\n",
             pad("TARGET", uw),
-            pad("LAST SCRAPE", 20)
+            pad("HEALTH", hw),
+            pad("LAST SCRAPE", lw)
         ));
-        for t in &r.targets {
-            let ls: String = t.last_scrape.chars().take(19).collect();
+        for (t, ls) in r.targets.iter().zip(&scrapes) {
             out.push_str(&format!(
                 "  {}  {}  {}  {}\n",
                 pad(&t.scrape_url, uw),
-                pad(&t.health, 6),
-                pad(&ls, 20),
+                pad(&t.health, hw),
+                pad(ls, lw),
                 t.last_error
             ));
         }
@@ -179,6 +197,24 @@ pub fn render_table(reports: &[PodReport]) -> String {
     out
 }
 
+/// A target's last scrape as Prometheus' own page shows it: `never` for Go's zero time (a target
+/// not scraped yet), else the time in UTC with its zone (`2024-01-01 00:00:00 UTC`).
+fn last_scrape_text(raw: &str) -> String {
+    match crate::verify::parse_time(raw) {
+        None => raw.to_string(),
+        Some(t) if t < 0.0 => "never".to_string(),
+        Some(_) => {
+            let s: String = raw.chars().take(19).collect();
+            let zone = if raw.ends_with('Z') || raw.len() < 25 {
+                "UTC"
+            } else {
+                &raw[raw.len() - 6..]
+            };
+            format!("{} {zone}", s.replace('T', " "))
+        }
+    }
+}
+
 /// The JSON form: an array, one entry per pod.
 pub fn render_json(reports: &[PodReport]) -> String {
     serde_json::to_string_pretty(reports).unwrap_or_else(|_| "[]".into())
@@ -186,6 +222,27 @@ pub fn render_json(reports: &[PodReport]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn last_scrapes_read_as_prometheus_shows_them() {
+        assert_eq!(last_scrape_text("0001-01-01T00:00:00Z"), "never");
+        assert_eq!(
+            last_scrape_text("2024-01-01T00:00:00.123Z"),
+            "2024-01-01 00:00:00 UTC"
+        );
+        assert_eq!(
+            last_scrape_text("2024-01-01T02:00:00.123+02:00"),
+            "2024-01-01 02:00:00 +02:00"
+        );
+        let mut r = report(true, "unknown");
+        r.targets[0].last_scrape = "0001-01-01T00:00:00Z".into();
+        let text = render_table(&[r]);
+        let header = text.lines().find(|l| l.contains("HEALTH")).unwrap();
+        let row = text.lines().find(|l| l.contains("unknown")).unwrap();
+        // Columns fit their widest value: LAST SCRAPE starts where the row's value does.
+        assert_eq!(header.find("LAST SCRAPE"), row.find("never"), "{text}");
+        assert!(!text.contains("0001-01-01"), "{text}");
+    }
     use super::*;
     use crate::verify::FileCheck;
 

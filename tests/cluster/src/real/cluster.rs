@@ -112,7 +112,9 @@ impl RealCluster {
         rc.apply_user_rules()?;
         if let Some(o) = opts.agent.clone() {
             let nodes = rc.node_specs();
+            let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
             rc.agent = Some(NodeAgent::start(&rc.cp, nodes, o).await?);
+            rc.wait_for_kubelet_reports(&names).await?;
         }
         if rc.scenario.spec.prometheus_operator && opts.operator {
             rc.start_operator()?;
@@ -123,6 +125,35 @@ impl RealCluster {
     /// Start one of `tests/cluster/scenarios/`.
     pub async fn start_builtin(name: &str, opts: RealOptions) -> Result<RealCluster> {
         Self::start(&crate::scenario::builtin_path(name), opts).await
+    }
+
+    /// Wait until every node's kubelet (the agent) has posted its status once, as a cluster
+    /// is up when `kubeadm join` has seen its node report: the scenario's Ready condition
+    /// keeps its recorded heartbeat until then.
+    async fn wait_for_kubelet_reports(&self, names: &[String]) -> Result<()> {
+        for n in names {
+            let recorded = self
+                .scenario
+                .objects
+                .iter()
+                .find(|o| kind(o) == "Node" && name(o) == n)
+                .map(|o| ready_heartbeat(o).to_string())
+                .unwrap_or_default();
+            let path = format!("/api/v1/nodes/{n}");
+            self.wait_for(
+                &format!("node {n}'s first status from its kubelet"),
+                Duration::from_secs(30),
+                || async {
+                    Ok(self
+                        .get_json(&path)
+                        .await?
+                        .filter(|node| ready_heartbeat(node) != recorded)
+                        .map(|_| ()))
+                },
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// The scenario's nodes: name, InternalIP, and `maxPods` of their kubelet's configuration.
@@ -409,6 +440,15 @@ impl RealCluster {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
+}
+
+/// The lastHeartbeatTime of a Node's Ready condition ("" when it has none).
+fn ready_heartbeat(node: &Value) -> &str {
+    node["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+        .and_then(|c| c["lastHeartbeatTime"].as_str())
+        .unwrap_or("")
 }
 
 fn kind(o: &Value) -> &str {

@@ -58,8 +58,8 @@ fn ip(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Best-effort removal (for leftovers and on drop).
-fn ip_quiet(args: &[&str]) {
+/// Best-effort removal (for leftovers and on drop; the node agent's pod namespaces too).
+pub(crate) fn ip_quiet(args: &[&str]) {
     let _ = Command::new("ip")
         .args(args)
         .stdout(std::process::Stdio::null())
@@ -192,21 +192,26 @@ impl NetNs {
 
     /// Make `cmd` run inside the namespace (setns between fork and exec).
     pub fn enter_on_exec(&self, cmd: &mut tokio::process::Command) -> Result<()> {
-        let fd = self
-            .fd
-            .try_clone()
-            .context("duplicating the namespace's file descriptor")?;
-        // SAFETY: setns is async-signal-safe; the closure only calls it on a descriptor it owns.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        Ok(())
+        enter_on_exec(&self.fd, cmd)
     }
+}
+
+/// setns(`fd`, CLONE_NEWNET) in the child between fork and exec: for the cluster's namespace and
+/// the node agent's pod namespaces alike.
+pub fn enter_on_exec(fd: &OwnedFd, cmd: &mut tokio::process::Command) -> Result<()> {
+    let fd = fd
+        .try_clone()
+        .context("duplicating the namespace's file descriptor")?;
+    // SAFETY: setns is async-signal-safe; the closure only calls it on a descriptor it owns.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Ok(())
 }
 
 impl Drop for NetNs {

@@ -5,11 +5,11 @@
 //! address local there, so the cluster namespace answers ARP for it), and a /32 route to the pod in
 //! the cluster's namespace. Removed (namespace and veth) when the pod goes, on drop.
 
-use crate::real::netns::{NetNs, POD_IPS};
+use crate::real::netns::{NetNs, POD_IPS, enter_on_exec, ip_quiet};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 
 /// The pod IPs of one cluster (all its nodes share the slot's range).
@@ -49,14 +49,6 @@ async fn ip(args: &[&str]) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn ip_quiet(args: &[&str]) {
-    let _ = std::process::Command::new("ip")
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
 }
 
 /// The name of the network namespace of the pod with IP host byte `x` in slot `slot`.
@@ -166,23 +158,6 @@ impl PodNet {
             .try_clone()
             .context("duplicating the pod's network namespace descriptor")
     }
-}
-
-/// setns(`fd`, CLONE_NEWNET) in the child between fork and exec.
-pub fn enter_on_exec(fd: &OwnedFd, cmd: &mut tokio::process::Command) -> Result<()> {
-    let fd = fd
-        .try_clone()
-        .context("duplicating the namespace's file descriptor")?;
-    // SAFETY: setns is async-signal-safe; the closure only calls it on a descriptor it owns.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    Ok(())
 }
 
 impl Drop for PodNet {
