@@ -939,7 +939,7 @@ async fn run(
     }
     // The pod's network namespace, as every container of the pod shares it.
     if let Some(fd) = netns
-        && let Err(e) = crate::real::agent::net::enter_on_exec(fd, &mut cmd)
+        && let Err(e) = crate::real::netns::enter_on_exec(fd, &mut cmd)
     {
         return Outcome::RuntimeFailed(format!(
             "failed to start exec {}: joining the pod's network namespace: {e:#}: unknown",

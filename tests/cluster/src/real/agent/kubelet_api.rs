@@ -264,7 +264,8 @@ impl Node {
             })
             .collect();
         let opts = ExecOptions::from_query(Some(&renamed.join("&")));
-        if !opts.stdin && !opts.stdout && !(opts.stderr && !opts.tty) {
+        // NewOptions: stderr is dropped with a TTY before the check.
+        if !opts.stdin && !opts.stdout && (!opts.stderr || opts.tty) {
             return plain(400, "you must specify at least 1 of stdin, stdout, stderr");
         }
         if self.shared.pod_dir(ns, pod).is_none() {
