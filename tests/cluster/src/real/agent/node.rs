@@ -355,6 +355,7 @@ mod tests {
         assert!(changed);
         let mut reported = node.clone();
         reported["status"]["conditions"] = patch["status"]["conditions"].clone();
+        reported["status"]["declaredFeatures"] = patch["status"]["declaredFeatures"].clone();
         let (_, changed) = status_patch(&reported, &machine(), 110);
         assert!(!changed, "nothing but heartbeats changed");
         // The node lifecycle controller's Unknown is a change the kubelet reports at once.
