@@ -848,10 +848,28 @@ async fn the_seeds_story_ends_with_every_etcd_target_up_in_both_replicas() {
         })
         .collect();
     let cwd = tempfile::tempdir().unwrap();
-    let fix = fix_args(&rc);
-    let args: Vec<&str> = fix.iter().map(String::as_str).collect();
+    // The whole command, verify included: it waits for the rollout, reads the files in each pod
+    // with exec (the API server upgrades to the node agent's kubelet API) and the targets
+    // through pods/proxy.
+    let mut args = vec!["etcd"];
+    let certs = cert_args(&rc);
+    args.extend(certs.iter().map(String::as_str));
+    args.push("--yes");
     let run = plugin(&rc, cwd.path(), &args);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("verified: 2 pod(s): files present and equal to the Secret, etcd targets up"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert_eq!(
+        run.stdout.matches("ok (sha256 equal to the Secret's)").count(),
+        6,
+        "three files in each of two pods: {}",
+        run.stdout
+    );
     let mut want: Vec<String> = rc
         .etcd
         .as_ref()
