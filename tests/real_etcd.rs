@@ -865,7 +865,9 @@ async fn the_seeds_story_ends_with_every_etcd_target_up_in_both_replicas() {
         run.stderr
     );
     assert_eq!(
-        run.stdout.matches("ok (sha256 equal to the Secret's)").count(),
+        run.stdout
+            .matches("ok (sha256 equal to the Secret's)")
+            .count(),
         6,
         "three files in each of two pods: {}",
         run.stdout
