@@ -531,6 +531,7 @@ impl Ran {
             "command": command,
             "dryRun": if dry_run_server { "server" } else { "none" },
             "notes": self.plan.notes,
+            "notFixed": self.plan.not_fixed,
             "plan": self.plan.changes.iter().map(change).collect::<Vec<_>>(),
             "objects": objects,
             "applied": self.applied.iter().map(change).collect::<Vec<_>>(),

@@ -95,6 +95,9 @@ pub struct Plan {
     pub changes: Vec<Change>,
     /// Things the user should know that are not changes (warnings, choices made).
     pub notes: Vec<String>,
+    /// What is wrong but this command does not change, and why (so an empty plan does not
+    /// read as "all is well").
+    pub not_fixed: Vec<String>,
 }
 
 impl Plan {
@@ -105,6 +108,7 @@ impl Plan {
     pub fn extend(&mut self, other: Plan) {
         self.changes.extend(other.changes);
         self.notes.extend(other.notes);
+        self.not_fixed.extend(other.not_fixed);
     }
 }
 

@@ -935,4 +935,66 @@ async fn the_seeds_story_ends_with_every_etcd_target_up_in_both_replicas() {
             });
         assert!(up.iter().all(|t| t.2.is_empty()), "{p}: {up:?}");
     }
+
+    // The seed's chart scrapes etcd only. With etcd fixed, doctor does not pass: the other
+    // components are not monitored at all (their `absent(up{job=...})` alerts fire), a finding.
+    let doc = plugin(&rc, cwd.path(), &["doctor", "-o", "json"]);
+    assert_eq!(doc.code, 3, "{}\n{}", doc.stdout, doc.stderr);
+    let v: Value = serde_json::from_str(&doc.stdout).expect("doctor -o json is one document");
+    let rows = v["clusters"][0]["rows"].as_array().expect("rows");
+    let status = |c: &str| {
+        rows.iter()
+            .find(|r| r["component"] == c)
+            .unwrap_or_else(|| panic!("no row for {c}: {v:#}"))
+    };
+    assert_eq!(status("etcd")["status"], "ok", "{v:#}");
+    for c in [
+        "kube-scheduler",
+        "kube-controller-manager",
+        "kube-proxy",
+        "kubelet",
+    ] {
+        let r = status(c);
+        assert_eq!(r["status"], "not-monitored", "{c}: {r:#}");
+        assert_eq!(r["unchecked"], false, "{c}: {r:#}");
+        assert!(r["total"].is_null(), "{c}: {r:#}");
+    }
+    assert!(
+        status("kube-scheduler")["cause"]
+            .as_str()
+            .unwrap()
+            .contains("KubeSchedulerDown"),
+        "{v:#}"
+    );
+    // Counted: the four the seeds are about; the apiserver and CoreDNS are reported only.
+    assert_eq!(v["problems"], 4, "{v:#}");
+    assert_eq!(status("apiserver")["status"], "not-monitored", "{v:#}");
+    let table = plugin(&rc, cwd.path(), &["doctor"]);
+    assert_eq!(table.code, 3, "{}", table.stderr);
+    assert!(
+        table.stdout.lines().any(|l| l.starts_with("kube-scheduler")
+            && l.contains("NOT-MONITORED")
+            && l.contains("not monitored")),
+        "{}",
+        table.stdout
+    );
+    // The fix for the scheduler and controller-manager says plainly that it creates nothing,
+    // instead of calling the cluster fine.
+    let cp = plugin(&rc, cwd.path(), &["control-plane", "--dry-run"]);
+    assert_eq!(cp.code, 0, "{}", cp.stderr);
+    for c in ["kube-scheduler", "kube-controller-manager"] {
+        assert!(
+            cp.stdout.contains(&format!(
+                "not fixed: {c} is not monitored: no ServiceMonitor scrapes it"
+            )),
+            "{}",
+            cp.stdout
+        );
+    }
+    assert!(
+        cp.stdout.contains("Nothing this command can change")
+            && !cp.stdout.contains("already as it should be"),
+        "{}",
+        cp.stdout
+    );
 }

@@ -202,29 +202,30 @@ pub fn render(rep: &Report, header: bool, verbose: bool) -> String {
     if !rep.prometheus.is_empty() {
         out.push_str(&format!("Prometheus: {}\n", rep.prometheus.join(", ")));
     }
+    // The status column as wide as its widest value (8 at least, as before).
+    let sw = rep
+        .rows
+        .iter()
+        .map(|r| r.status.word().len())
+        .chain([8])
+        .max()
+        .unwrap_or(8);
     out.push_str(&format!(
-        "{:<25} {:<8} {:<9} {}\n",
+        "{:<25} {:<sw$} {:<9} {}\n",
         "COMPONENT", "STATUS", "TARGETS", "CAUSE"
     ));
     for r in &rep.rows {
-        let status = match r.status {
-            Status::Ok => "ok",
-            Status::Problem => "PROBLEM",
-            Status::Unknown => "unknown",
-        };
         out.push_str(&format!(
-            "{:<25} {:<8} {:<9} {}\n",
+            "{:<25} {:<sw$} {:<9} {}\n",
             r.component.name(),
-            status,
+            r.status.word(),
             r.targets_text(),
             r.cause
         ));
     }
-    for r in rep
-        .rows
-        .iter()
-        .filter(|r| r.status == Status::Problem || (verbose && !r.evidence.is_empty()))
-    {
+    for r in rep.rows.iter().filter(|r| {
+        (r.status != Status::Ok && !r.fix.is_empty()) || (verbose && !r.evidence.is_empty())
+    }) {
         out.push_str(&format!("\n{}:\n", r.component.name()));
         for e in &r.evidence {
             out.push_str(&format!("  evidence: {e}\n"));
@@ -242,6 +243,8 @@ mod tests {
     use super::*;
     use crate::doctor::{Component, Evidence, Targets};
 
+    /// A report with etcd's targets as given; the other components scraped and up unless
+    /// `errors` (then only etcd has targets).
     fn report(targets_read: bool, errors: &[&str], etcd: Option<(&str, &str)>) -> Report {
         let mut ev = Evidence {
             targets_read,
@@ -249,9 +252,18 @@ mod tests {
             ..Default::default()
         };
         if let Some((health, err)) = etcd {
-            let mut t = Targets::default();
-            t.add("kube-etcd", health, "https://10.0.0.1:2379/metrics", err);
-            ev.targets.insert(Component::Etcd, t);
+            for c in Component::ALL {
+                let mut t = Targets::default();
+                if c != Component::Etcd && !errors.is_empty() {
+                    continue;
+                }
+                if c == Component::Etcd {
+                    t.add("kube-etcd", health, "https://10.0.0.1:2379/metrics", err);
+                } else {
+                    t.add(c.job(), "up", "https://10.0.0.2:1/metrics", "");
+                }
+                ev.targets.insert(c, t);
+            }
         }
         doctor::diagnose("c", &ev)
     }

@@ -85,6 +85,29 @@ impl Component {
         }
     }
 
+    /// The job name kube-prometheus-stack's ServiceMonitors give it (the `up{job=...}` of its
+    /// alerts).
+    pub fn job(self) -> &'static str {
+        match self {
+            Component::Etcd => "kube-etcd",
+            Component::Coredns => "coredns",
+            c => c.name(),
+        }
+    }
+
+    /// kube-prometheus-stack's values key that turns its scrape on.
+    pub fn values_key(self) -> &'static str {
+        match self {
+            Component::Apiserver => "kubeApiServer",
+            Component::Kubelet => "kubelet",
+            Component::KubeScheduler => "kubeScheduler",
+            Component::KubeControllerManager => "kubeControllerManager",
+            Component::KubeProxy => "kubeProxy",
+            Component::Etcd => "kubeEtcd",
+            Component::Coredns => "coreDns",
+        }
+    }
+
     /// The kubeadm static pod manifest of a control-plane component.
     pub fn manifest(self) -> Option<&'static str> {
         match self {
@@ -105,7 +128,23 @@ impl Component {
 pub enum Status {
     Ok,
     Problem,
+    /// Nothing in Prometheus scrapes the component (no ServiceMonitor, no scrape job): a
+    /// finding, since the chart's `absent(up{job=...} == 1)` alerts fire for it.
+    #[serde(rename = "not-monitored")]
+    NotMonitored,
     Unknown,
+}
+
+impl Status {
+    /// The word of the human table.
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Problem => "PROBLEM",
+            Status::NotMonitored => "NOT-MONITORED",
+            Status::Unknown => "unknown",
+        }
+    }
 }
 
 /// One line of the report: a component, what is wrong, why we think so, and the fix.
@@ -126,6 +165,20 @@ pub struct Row {
 }
 
 impl Row {
+    /// Whether the row is a finding (exit 3): a problem, or a control-plane component the
+    /// seeds are about (kubelet, scheduler, controller-manager, kube-proxy, etcd) that nothing
+    /// scrapes. An unscraped apiserver or CoreDNS is reported, not counted: promfix has no fix
+    /// for them and most setups scrape them already.
+    pub fn is_finding(&self) -> bool {
+        match self.status {
+            Status::Problem => true,
+            Status::NotMonitored => {
+                !matches!(self.component, Component::Apiserver | Component::Coredns)
+            }
+            Status::Ok | Status::Unknown => false,
+        }
+    }
+
     /// `up/total` for the table, `-` when Prometheus has no target for the component.
     pub fn targets_text(&self) -> String {
         match (self.up, self.total) {
@@ -149,11 +202,9 @@ pub struct Report {
 }
 
 impl Report {
+    /// Findings: rows with a problem, and control-plane components nothing scrapes.
     pub fn problems(&self) -> usize {
-        self.rows
-            .iter()
-            .filter(|r| r.status == Status::Problem)
-            .count()
+        self.rows.iter().filter(|r| r.is_finding()).count()
     }
 
     /// Rows that could not be checked (unknown because of an error).

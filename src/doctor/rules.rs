@@ -53,6 +53,19 @@ pub fn row(c: Component, ev: &Evidence) -> Row {
     r
 }
 
+/// The kubernetes-mixin alert (shipped by kube-prometheus-stack and kube-prometheus) that fires
+/// while nothing scrapes the component: `absent(up{job="..."} == 1)`.
+fn absent_alert(c: Component) -> Option<&'static str> {
+    match c {
+        Component::Apiserver => Some("KubeAPIDown"),
+        Component::Kubelet => Some("KubeletDown"),
+        Component::KubeScheduler => Some("KubeSchedulerDown"),
+        Component::KubeControllerManager => Some("KubeControllerManagerDown"),
+        Component::KubeProxy => Some("KubeProxyDown"),
+        Component::Etcd | Component::Coredns => None,
+    }
+}
+
 fn target_evidence(t: &Targets) -> Vec<String> {
     let mut e = Vec::new();
     if t.total() == 0 {
@@ -437,7 +450,23 @@ fn no_targets(c: Component, ev: &Evidence, r: &mut Row) {
         return;
     }
     if monitors.is_empty() {
-        r.cause = format!("no scrape job for {} in Prometheus", c.name());
+        r.status = Status::NotMonitored;
+        let alert = match absent_alert(c) {
+            Some(a) => format!(
+                "; kube-prometheus-stack's {a} alert (absent(up{{job=\"{}\"}} == 1)) fires for it",
+                c.job()
+            ),
+            None => String::new(),
+        };
+        r.cause = format!(
+            "not monitored: no ServiceMonitor or scrape job in Prometheus scrapes {}{alert}",
+            c.name()
+        );
+        r.fix.push(format!(
+            "not a promfix fix (it repairs scrapes that exist; the Service, labels and job belong to the chart that owns the alerts): kube-prometheus-stack: {}.enabled=true and `helm upgrade`; kube-prometheus: apply its {} ServiceMonitor",
+            c.values_key(),
+            c.name()
+        ));
         return;
     }
     for m in &monitors {
@@ -543,9 +572,32 @@ mod tests {
         assert!(rep.checked_any());
         assert_eq!(rep.unchecked(), Component::ALL.len() - 1);
 
-        // Nothing failed: "no scrape job" is unknown, but checked.
+        // Nothing failed: the components nothing scrapes are checked, and not monitored.
         ev.errors.clear();
-        assert_eq!(diagnose("c", &ev).unchecked(), 0);
+        let rep = diagnose("c", &ev);
+        assert_eq!(rep.unchecked(), 0);
+        assert_eq!(rep.problems(), Component::ALL.len() - 3);
+        let s = rep
+            .rows
+            .iter()
+            .find(|r| r.component == Component::KubeScheduler)
+            .unwrap();
+        assert_eq!(s.status, Status::NotMonitored);
+        assert!(
+            s.cause.contains("KubeSchedulerDown")
+                && s.cause.contains("absent(up{job=\"kube-scheduler\"} == 1)"),
+            "{}",
+            s.cause
+        );
+        assert!(
+            s.fix[0].contains("kubeScheduler.enabled=true"),
+            "{:?}",
+            s.fix
+        );
+        assert_eq!(
+            serde_json::to_value(s.status).unwrap(),
+            serde_json::json!("not-monitored")
+        );
     }
 
     #[test]
@@ -775,11 +827,20 @@ mod tests {
         ev.kube_proxy.configmap = Some("kube-system/kube-proxy".into());
         let r = row(Component::KubeProxy, &ev);
         assert_eq!(r.status, Status::Ok);
+        // Nothing scrapes CoreDNS: not monitored, a finding with the chart's switch as fix.
         let r = row(Component::Coredns, &ev);
-        assert_eq!(r.status, Status::Unknown);
-        assert!(r.fix.is_empty());
+        assert_eq!(r.status, Status::NotMonitored);
+        assert!(r.fix[0].contains("coreDns.enabled=true"), "{:?}", r.fix);
         let rep = diagnose("ctx", &ev);
-        assert_eq!(rep.problems(), 0);
+        // Counted for the four the seeds are about (kube-proxy is up), not for the apiserver
+        // and CoreDNS.
+        assert_eq!(rep.problems(), 4);
+        // Every component scraped and up: no finding.
+        for c in Component::ALL {
+            ev.targets
+                .insert(c, targets(c.job(), "https://10.0.0.9:1/metrics", "up", ""));
+        }
+        assert_eq!(diagnose("ctx", &ev).problems(), 0);
     }
 
     #[test]

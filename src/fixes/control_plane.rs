@@ -215,9 +215,9 @@ pub fn plan(obs: &Observed, w: &Wanted) -> (Plan, Vec<NodeEdit>) {
         let port = secure_port(obs, c);
         let sms = monitors(obs, c);
         if sms.is_empty() {
-            plan.notes.push(format!(
-                "no ServiceMonitor for {} found (nothing scrapes it; kube-prometheus-stack: {}.enabled)",
-                c.name, c.values_key
+            plan.not_fixed.push(format!(
+                "{} is not monitored: no ServiceMonitor scrapes it. This command repairs the scrapes that exist and creates none (the Service, labels and job name belong to the chart that owns the alert rules); kube-prometheus-stack: {}.enabled=true and `helm upgrade`; kube-prometheus: apply its {} ServiceMonitor",
+                c.name, c.values_key, c.name
             ));
         }
         for sm in sms {
@@ -235,8 +235,8 @@ pub fn plan(obs: &Observed, w: &Wanted) -> (Plan, Vec<NodeEdit>) {
                 let pname = sm["spec"]["endpoints"][0]["port"]
                     .as_str()
                     .unwrap_or("https-metrics");
-                plan.notes.push(format!(
-                    "ServiceMonitor {}/{} selects no Service (its targets are empty; kube-prometheus ships none): create one in                      kube-system labelled {{{labels}}} with selector {{component: {}}}, clusterIP None and port {pname:?} {port}",
+                plan.not_fixed.push(format!(
+                    "ServiceMonitor {}/{} selects no Service (its targets are empty; kube-prometheus ships none): create one in kube-system labelled {{{labels}}} with selector {{component: {}}}, clusterIP None and port {pname:?} {port}",
                     ns(sm),
                     name(sm),
                     c.name
@@ -571,18 +571,32 @@ mod tests {
         obs.endpoints.clear();
         let (p2, _) = plan(&obs, &w);
         assert!(p2.is_empty());
+        let missing = p2
+            .not_fixed
+            .iter()
+            .find(|n| n.contains("selects no Service"))
+            .unwrap_or_else(|| panic!("{:?}", p2.not_fixed));
         assert!(
-            p2.notes[0].contains("selects no Service")
-                && p2.notes[0].contains("app.kubernetes.io/name: kube-scheduler")
-                && p2.notes[0].contains("\"https-metrics\" 10259"),
-            "{:?}",
-            p2.notes
+            missing.contains("app.kubernetes.io/name: kube-scheduler")
+                && missing.contains("create one in kube-system labelled")
+                && missing.contains("\"https-metrics\" 10259"),
+            "{missing}"
         );
-        // the controller-manager has no monitor: a note
+        // the controller-manager has no monitor: not monitored, and not fixed by this command
         assert!(
-            p.notes
+            p.not_fixed
                 .iter()
-                .any(|n| n.contains("kube-controller-manager"))
+                .any(|n| n.contains("kube-controller-manager is not monitored")
+                    && n.contains("kubeControllerManager.enabled=true")),
+            "{:?}",
+            p.not_fixed
+        );
+        let shown = crate::output::plan_view::render(&p2, false);
+        assert!(
+            shown.contains("not fixed: ServiceMonitor")
+                && shown.contains("Nothing this command can change")
+                && !shown.contains("already as it should be"),
+            "{shown}"
         );
     }
 

@@ -880,6 +880,7 @@ pub fn hold_working_scrape(
         Plan {
             changes: Vec::new(),
             notes,
+            not_fixed: plan.not_fixed,
         },
         true,
     )
@@ -1226,6 +1227,7 @@ mod tests {
                 change("ServiceMonitor", "servicemonitors"),
             ],
             notes: vec!["n".into()],
+            not_fixed: vec![],
         };
         let up = vec![
             ("http://10.0.0.1:2381/metrics".to_string(), "up".to_string()),
@@ -1261,6 +1263,7 @@ mod tests {
         let rotation = Plan {
             changes: vec![change("Secret", "secrets")],
             notes: vec![],
+            not_fixed: vec![],
         };
         assert_eq!(
             hold_working_scrape(rotation.clone(), &up, false),

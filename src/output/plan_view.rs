@@ -81,8 +81,17 @@ pub fn render(plan: &Plan, show_secrets: bool) -> String {
     for note in &plan.notes {
         out.push_str(&format!("note: {note}\n"));
     }
+    for n in &plan.not_fixed {
+        out.push_str(&format!("not fixed: {n}\n"));
+    }
     if plan.changes.is_empty() {
-        out.push_str("Nothing to change: the cluster is already as it should be.\n");
+        if plan.not_fixed.is_empty() {
+            out.push_str("Nothing to change: the cluster is already as it should be.\n");
+        } else {
+            out.push_str(
+                "Nothing this command can change: what is wrong is listed as `not fixed` above.\n",
+            );
+        }
         return out;
     }
     for (i, c) in plan.changes.iter().enumerate() {
@@ -181,6 +190,7 @@ mod tests {
                 helm: None,
             }],
             notes: vec![],
+            not_fixed: vec![],
         }
     }
 
@@ -216,6 +226,7 @@ mod tests {
                 }),
             }],
             notes: vec![],
+            not_fixed: vec![],
         };
         let text = render(&p, false);
         assert!(text.contains("-    component: etcd"), "{text}");
