@@ -41,6 +41,7 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_needs_command" -f -a "con
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_needs_command" -f -a "kubelet" -d 'The node-side fix for kubelets answering 403 (token webhook authentication, cadvisor port)'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_needs_command" -f -a "rollback" -d 'Restore the objects saved in a backup file'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_needs_command" -f -a "completion" -d 'Print a shell completion script'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_needs_command" -f -a "version" -d 'Print the plugin\'s version, and the server\'s unless --client'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l ca -d 'The etcd CA certificate (PEM)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l cert -d 'The client certificate for etcd (PEM)' -r -F
@@ -65,15 +66,15 @@ json\t''"
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l backup-dir -d 'Where to write the backup of every object before it is changed (default: current directory)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l helm-values -d 'Write the equivalent Helm values override to FILE (for objects Helm manages)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l timeout -d 'How long to wait for the rollout and the first scrape' -r
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -s n -l namespace -d 'The Prometheus\' namespace: where the Prometheus resource is found and the Secret is written (default: where the Prometheus resources are, else `monitoring`)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l context -d 'The kubeconfig context to use (repeat for doctor)' -r
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -s n -l namespace -d 'The Prometheus namespace (default: where the Prometheus resources are, else `monitoring`)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l insecure-skip-verify -d 'Do not verify etcd\'s serving certificate (not recommended)'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -s y -l yes -d 'Do not ask for confirmation'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l show-secrets -d 'Show Secret data in --dry-run output (it is redacted otherwise)'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l no-probe -d 'Do not try an mTLS handshake and GET /metrics against each reachable etcd endpoint first'
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l no-verify -d 'Do not run `verify` after the change'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l replace-working-scrape -d 'Rewrite the etcd scrape even when Prometheus reports all its targets up (without it, a working scrape, e.g. kubeadm\'s plain-HTTP metrics port 2381, is left as it is, unless --tls-from, --server-name or --insecure-skip-verify ask for a TLS setting)'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l no-verify -d 'Do not run `verify` after the change'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -s v -l verbose -d 'More detail (repeat for more); never prints key material'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -s V -l version -d 'Print version'
@@ -99,15 +100,13 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" 
 json\t''"
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -l backup-dir -d 'Where to write the backup of every object before it is changed (default: current directory)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -l helm-values -d 'Write the equivalent Helm values override to FILE (for objects Helm manages)' -r -F
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -l timeout -d 'How long to wait for the rollout and the first scrape' -r
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -s n -l namespace -d 'The Prometheus\' namespace: where the Prometheus resource is found and the Secret is written (default: where the Prometheus resources are, else `monitoring`)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -l context -d 'The kubeconfig context to use (repeat for doctor)' -r
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -s n -l namespace -d 'The Prometheus namespace (default: where the Prometheus resources are, else `monitoring`)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -l insecure-skip-verify -d 'Do not verify etcd\'s serving certificate (not recommended)'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -s y -l yes -d 'Do not ask for confirmation'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -l show-secrets -d 'Show Secret data in --dry-run output (it is redacted otherwise)'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -l no-probe -d 'Do not try an mTLS handshake and GET /metrics against each reachable etcd endpoint first'
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -l no-verify -d 'Do not run `verify` after the change'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -l replace-working-scrape -d 'Rewrite the etcd scrape even when Prometheus reports all its targets up (without it, a working scrape, e.g. kubeadm\'s plain-HTTP metrics port 2381, is left as it is, unless --tls-from, --server-name or --insecure-skip-verify ask for a TLS setting)'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -s v -l verbose -d 'More detail (repeat for more); never prints key material'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -134,15 +133,13 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoint
 json\t''"
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -l backup-dir -d 'Where to write the backup of every object before it is changed (default: current directory)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -l helm-values -d 'Write the equivalent Helm values override to FILE (for objects Helm manages)' -r -F
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -l timeout -d 'How long to wait for the rollout and the first scrape' -r
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -s n -l namespace -d 'The Prometheus\' namespace: where the Prometheus resource is found and the Secret is written (default: where the Prometheus resources are, else `monitoring`)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -l context -d 'The kubeconfig context to use (repeat for doctor)' -r
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -s n -l namespace -d 'The Prometheus namespace (default: where the Prometheus resources are, else `monitoring`)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -l insecure-skip-verify -d 'Do not verify etcd\'s serving certificate (not recommended)'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -s y -l yes -d 'Do not ask for confirmation'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -l show-secrets -d 'Show Secret data in --dry-run output (it is redacted otherwise)'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -l no-probe -d 'Do not try an mTLS handshake and GET /metrics against each reachable etcd endpoint first'
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -l no-verify -d 'Do not run `verify` after the change'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -l replace-working-scrape -d 'Rewrite the etcd scrape even when Prometheus reports all its targets up (without it, a working scrape, e.g. kubeadm\'s plain-HTTP metrics port 2381, is left as it is, unless --tls-from, --server-name or --insecure-skip-verify ask for a TLS setting)'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -s v -l verbose -d 'More detail (repeat for more); never prints key material'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -169,15 +166,13 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicem
 json\t''"
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -l backup-dir -d 'Where to write the backup of every object before it is changed (default: current directory)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -l helm-values -d 'Write the equivalent Helm values override to FILE (for objects Helm manages)' -r -F
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -l timeout -d 'How long to wait for the rollout and the first scrape' -r
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -s n -l namespace -d 'The Prometheus\' namespace: where the Prometheus resource is found and the Secret is written (default: where the Prometheus resources are, else `monitoring`)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -l context -d 'The kubeconfig context to use (repeat for doctor)' -r
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -s n -l namespace -d 'The Prometheus namespace (default: where the Prometheus resources are, else `monitoring`)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -l insecure-skip-verify -d 'Do not verify etcd\'s serving certificate (not recommended)'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -s y -l yes -d 'Do not ask for confirmation'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -l show-secrets -d 'Show Secret data in --dry-run output (it is redacted otherwise)'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -l no-probe -d 'Do not try an mTLS handshake and GET /metrics against each reachable etcd endpoint first'
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -l no-verify -d 'Do not run `verify` after the change'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -l replace-working-scrape -d 'Rewrite the etcd scrape even when Prometheus reports all its targets up (without it, a working scrape, e.g. kubeadm\'s plain-HTTP metrics port 2381, is left as it is, unless --tls-from, --server-name or --insecure-skip-verify ask for a TLS setting)'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -s v -l verbose -d 'More detail (repeat for more); never prints key material'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -189,21 +184,21 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" 
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -l timeout -d 'How long to wait for rollouts and the first scrape' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -s o -l output -d 'Print the result as json' -r -f -a "yaml\t''
 json\t''"
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -s n -l namespace -d 'Verify only the Prometheus resources of this namespace (default: every namespace)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -l context -d 'The kubeconfig context to use (repeat for doctor)' -r
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -s n -l namespace -d 'The Prometheus namespace (default: where the Prometheus resources are, else `monitoring`)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -l no-wait -d 'Report stale pods instead of waiting for their rollout'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -s v -l verbose -d 'More detail (repeat for more); never prints key material'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -s V -l version -d 'Print version'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand doctor" -s o -l output -d 'Print the findings as json' -r -f -a "yaml\t''
 json\t''"
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand doctor" -s n -l namespace -d 'Diagnose only the Prometheus resources of this namespace (default: every namespace)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand doctor" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand doctor" -l context -d 'The kubeconfig context to use (repeat for doctor)' -r
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand doctor" -s n -l namespace -d 'The Prometheus namespace (default: where the Prometheus resources are, else `monitoring`)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand doctor" -l all-contexts -d 'Every context of the kubeconfig, concurrently'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand doctor" -s v -l verbose -d 'More detail (repeat for more); never prints key material'
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kube-proxy" -l dry-run -d 'none: write; client: print what would be written; server: send with dryRun=All' -r -f -a "none\t'Write for real'
 client\t'Print the objects that would be written; send nothing'
@@ -211,11 +206,10 @@ server\t'Send every write with dryRun=All; the server checks and stores nothing'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kube-proxy" -s o -l output -d 'Print the planned objects as yaml or json (with --dry-run=client) or the result' -r -f -a "yaml\t''
 json\t''"
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kube-proxy" -l backup-dir -d 'Where to write the backup of every object before it is changed (default: current directory)' -r -F
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kube-proxy" -l helm-values -d 'Write the equivalent Helm values override to FILE (for objects Helm manages)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kube-proxy" -l timeout -d 'How long to wait for the rollout' -r
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kube-proxy" -s n -l namespace -d 'Not used: kube-proxy\'s ConfigMap and DaemonSet are found in kube-system' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kube-proxy" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kube-proxy" -l context -d 'The kubeconfig context to use (repeat for doctor)' -r
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kube-proxy" -s n -l namespace -d 'The Prometheus namespace (default: where the Prometheus resources are, else `monitoring`)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kube-proxy" -s y -l yes -d 'Do not ask for confirmation'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kube-proxy" -l show-secrets -d 'Show Secret data in --dry-run output (it is redacted otherwise)'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kube-proxy" -s v -l verbose -d 'More detail (repeat for more); never prints key material'
@@ -229,9 +223,9 @@ json\t''"
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -l backup-dir -d 'Where to write the backup of every object before it is changed (default: current directory)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -l helm-values -d 'Write the equivalent Helm values override to FILE (for objects Helm manages)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -l ca-file -d 'Verify the components\' serving certificates with this CA file (a path inside the Prometheus pods, e.g. from spec.secrets) instead of insecureSkipVerify' -r
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -s n -l namespace -d 'Not used: the ServiceMonitors are found in every namespace, their Services where they select' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -l context -d 'The kubeconfig context to use (repeat for doctor)' -r
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -s n -l namespace -d 'The Prometheus namespace (default: where the Prometheus resources are, else `monitoring`)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -s y -l yes -d 'Do not ask for confirmation'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -l show-secrets -d 'Show Secret data in --dry-run output (it is redacted otherwise)'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -s v -l verbose -d 'More detail (repeat for more); never prints key material'
@@ -240,11 +234,11 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kubelet" -l script -d 'Write the fix as a shell script to run on the affected nodes' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kubelet" -s o -l output -d 'Print the findings as json' -r -f -a "yaml\t''
 json\t''"
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kubelet" -s n -l namespace -d 'Not used: the kubelets\' configuration is read from every node' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kubelet" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kubelet" -l context -d 'The kubeconfig context to use (repeat for doctor)' -r
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kubelet" -s n -l namespace -d 'The Prometheus namespace (default: where the Prometheus resources are, else `monitoring`)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kubelet" -s v -l verbose -d 'More detail (repeat for more); never prints key material'
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kubelet" -s h -l help -d 'Print help'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kubelet" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kubelet" -s V -l version -d 'Print version'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback" -l dry-run -d 'none: write; client: print what would be written; server: send with dryRun=All' -r -f -a "none\t'Write for real'
 client\t'Print the objects that would be written; send nothing'
@@ -252,30 +246,39 @@ server\t'Send every write with dryRun=All; the server checks and stores nothing'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback" -s o -l output -d 'Print the planned objects as yaml or json (with --dry-run=client) or the result' -r -f -a "yaml\t''
 json\t''"
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback" -l backup-dir -d 'Where to write the backup of every object before it is changed (default: current directory)' -r -F
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback" -l helm-values -d 'Write the equivalent Helm values override to FILE (for objects Helm manages)' -r -F
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback" -s n -l namespace -d 'Not used: the backup names each object\'s namespace' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback" -l context -d 'The kubeconfig context to use (repeat for doctor)' -r
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback" -s n -l namespace -d 'The Prometheus namespace (default: where the Prometheus resources are, else `monitoring`)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback" -s y -l yes -d 'Do not ask for confirmation'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback" -l show-secrets -d 'Show Secret data in --dry-run output (it is redacted otherwise)'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback" -s v -l verbose -d 'More detail (repeat for more); never prints key material'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback" -s V -l version -d 'Print version'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand completion" -s n -l namespace -d '' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand completion" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand completion" -l context -d 'The kubeconfig context to use (repeat for doctor)' -r
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand completion" -s n -l namespace -d 'The Prometheus namespace (default: where the Prometheus resources are, else `monitoring`)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand completion" -s v -l verbose -d 'More detail (repeat for more); never prints key material'
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand completion" -s h -l help -d 'Print help'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand completion" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion help" -f -a "etcd" -d 'Everything for etcd: secret, endpoints, servicemonitor, then verify'
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion help" -f -a "secret" -d 'Put the etcd client certificates into a Secret and list it in the Prometheus spec.secrets'
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion help" -f -a "endpoints" -d 'Make the etcd Service selector-free and write its Endpoints with the etcd IPs'
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion help" -f -a "servicemonitor" -d 'Set scheme https and tlsConfig on the etcd ServiceMonitor endpoint'
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion help" -f -a "verify" -d 'Prove the mount by exec in every Prometheus pod and the scrape by Prometheus\' own targets'
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion help" -f -a "doctor" -d 'Diagnose every control-plane target (read-only)'
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion help" -f -a "kube-proxy" -d 'Let Prometheus scrape kube-proxy: metricsBindAddress 0.0.0.0:10249, then a rollout restart'
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion help" -f -a "control-plane" -d 'Move the scheduler and controller-manager scrapes to the secure ports (10259/10257, https)'
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion help" -f -a "kubelet" -d 'The node-side fix for kubelets answering 403 (token webhook authentication, cadvisor port)'
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion help" -f -a "rollback" -d 'Restore the objects saved in a backup file'
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand version" -s o -l output -d 'Print the versions as yaml or json' -r -f -a "yaml\t''
+json\t''"
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand version" -s n -l namespace -d '' -r
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand version" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand version" -l context -d 'The kubeconfig context to use (repeat for doctor)' -r
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand version" -l client -d 'The plugin\'s version only; do not contact the cluster'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand version" -s v -l verbose -d 'More detail (repeat for more); never prints key material'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand version" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand version" -s V -l version -d 'Print version'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion version help" -f -a "etcd" -d 'Everything for etcd: secret, endpoints, servicemonitor, then verify'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion version help" -f -a "secret" -d 'Put the etcd client certificates into a Secret and list it in the Prometheus spec.secrets'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion version help" -f -a "endpoints" -d 'Make the etcd Service selector-free and write its Endpoints with the etcd IPs'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion version help" -f -a "servicemonitor" -d 'Set scheme https and tlsConfig on the etcd ServiceMonitor endpoint'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion version help" -f -a "verify" -d 'Prove the mount by exec in every Prometheus pod and the scrape by Prometheus\' own targets'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion version help" -f -a "doctor" -d 'Diagnose every control-plane target (read-only)'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion version help" -f -a "kube-proxy" -d 'Let Prometheus scrape kube-proxy: metricsBindAddress 0.0.0.0:10249, then a rollout restart'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion version help" -f -a "control-plane" -d 'Move the scheduler and controller-manager scrapes to the secure ports (10259/10257, https)'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion version help" -f -a "kubelet" -d 'The node-side fix for kubelets answering 403 (token webhook authentication, cadvisor port)'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion version help" -f -a "rollback" -d 'Restore the objects saved in a backup file'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion version help" -f -a "completion" -d 'Print a shell completion script'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion version help" -f -a "version" -d 'Print the plugin\'s version, and the server\'s unless --client'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand help; and not __fish_seen_subcommand_from etcd secret endpoints servicemonitor verify doctor kube-proxy control-plane kubelet rollback completion version help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -23,7 +23,6 @@ Exit codes:
     long_about = "Fix Prometheus Operator scrapes of the Kubernetes control plane: etcd client certificates \
 (`etcd`), and diagnose the scheduler, controller-manager, kube-proxy and kubelet targets (`doctor`).\n\n\
 Every change is planned first, shown, confirmed (or --yes), backed up, and written with preconditions.",
-    after_long_help = EXIT_CODES,
     propagate_version = true
 )]
 pub struct Cli {
@@ -33,20 +32,23 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The help heading of the flags every subcommand takes (kubectl's `options`).
+pub const GLOBAL: &str = "Global options";
+
 /// Flags every kubectl user expects.
 #[derive(Debug, Clone, Args, Default)]
 pub struct GlobalOpts {
     /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", help_heading = GLOBAL)]
     pub kubeconfig: Option<PathBuf>,
     /// The kubeconfig context to use (repeat for doctor)
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME", help_heading = GLOBAL)]
     pub context: Vec<String>,
     /// The Prometheus namespace (default: where the Prometheus resources are, else `monitoring`)
-    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE")]
+    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE", help_heading = GLOBAL)]
     pub namespace: Option<String>,
     /// More detail (repeat for more); never prints key material
-    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
 }
 
@@ -85,6 +87,11 @@ pub struct WriteOpts {
     /// Show Secret data in --dry-run output (it is redacted otherwise)
     #[arg(long)]
     pub show_secrets: bool,
+}
+
+/// For the commands whose objects Helm charts render (etcd's, control-plane's).
+#[derive(Debug, Clone, Args, Default)]
+pub struct HelmValuesOpt {
     /// Write the equivalent Helm values override to FILE (for objects Helm manages)
     #[arg(long, value_name = "FILE")]
     pub helm_values: Option<PathBuf>,
@@ -214,26 +221,56 @@ pub struct EtcdArgs {
     pub prometheus: PrometheusSel,
     #[command(flatten)]
     pub write: WriteOpts,
+    #[command(flatten)]
+    pub helm: HelmValuesOpt,
     /// Do not try an mTLS handshake and GET /metrics against each reachable etcd endpoint first
     #[arg(long = "no-probe", action = clap::ArgAction::SetFalse)]
     pub probe: bool,
-    /// Do not run `verify` after the change
-    #[arg(long)]
-    pub no_verify: bool,
     /// Rewrite the etcd scrape even when Prometheus reports all its targets up (without it, a
     /// working scrape, e.g. kubeadm's plain-HTTP metrics port 2381, is left as it is, unless
     /// --tls-from, --server-name or --insecure-skip-verify ask for a TLS setting)
     #[arg(long)]
     pub replace_working_scrape: bool,
+    /// `etcd` only: the verify that follows the fix (None for `secret`, `endpoints` and
+    /// `servicemonitor`, which do not verify).
+    #[arg(skip)]
+    pub verify: Option<AfterFix>,
+}
+
+/// What `etcd` does after its writes.
+#[derive(Debug, Clone, Args)]
+pub struct AfterFix {
+    /// Do not run `verify` after the change
+    #[arg(long)]
+    pub no_verify: bool,
     /// How long to wait for the rollout and the first scrape
     #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: std::time::Duration,
 }
 
+/// `etcd`: the fix, then verify.
+#[derive(Debug, Clone, Args)]
+pub struct EtcdCmd {
+    #[command(flatten)]
+    pub fix: EtcdArgs,
+    #[command(flatten)]
+    pub verify: AfterFix,
+}
+
+impl EtcdCmd {
+    /// The fix's arguments, with the verify that follows it.
+    pub fn args(&self) -> EtcdArgs {
+        EtcdArgs {
+            verify: Some(self.verify.clone()),
+            ..self.fix.clone()
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Everything for etcd: secret, endpoints, servicemonitor, then verify
-    Etcd(EtcdArgs),
+    Etcd(EtcdCmd),
     /// Put the etcd client certificates into a Secret and list it in the Prometheus spec.secrets
     Secret(EtcdArgs),
     /// Make the etcd Service selector-free and write its Endpoints with the etcd IPs
@@ -241,7 +278,6 @@ pub enum Command {
     /// Set scheme https and tlsConfig on the etcd ServiceMonitor endpoint
     Servicemonitor(EtcdArgs),
     /// Prove the mount by exec in every Prometheus pod and the scrape by Prometheus' own targets
-    #[command(after_long_help = EXIT_CODES)]
     Verify {
         #[command(flatten)]
         prometheus: PrometheusSel,
@@ -269,6 +305,8 @@ pub enum Command {
     ControlPlane {
         #[command(flatten)]
         write: WriteOpts,
+        #[command(flatten)]
+        helm: HelmValuesOpt,
         /// Verify the components' serving certificates with this CA file (a path inside the
         /// Prometheus pods, e.g. from spec.secrets) instead of insecureSkipVerify
         #[arg(long, value_name = "PATH")]
@@ -292,9 +330,161 @@ pub enum Command {
     },
     /// Print a shell completion script
     Completion {
-        /// bash, zsh, fish or powershell
-        shell: clap_complete::Shell,
+        /// The shell
+        #[arg(value_enum)]
+        shell: CompletionShell,
     },
+    /// Print the plugin's version, and the server's unless --client
+    Version {
+        /// The plugin's version only; do not contact the cluster
+        #[arg(long)]
+        client: bool,
+        /// Print the versions as yaml or json
+        #[arg(short = 'o', long, value_enum)]
+        output: Option<Output>,
+    },
+}
+
+/// The shells `completion` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+}
+
+impl CompletionShell {
+    pub fn shell(self) -> clap_complete::Shell {
+        match self {
+            CompletionShell::Bash => clap_complete::Shell::Bash,
+            CompletionShell::Zsh => clap_complete::Shell::Zsh,
+            CompletionShell::Fish => clap_complete::Shell::Fish,
+            CompletionShell::Powershell => clap_complete::Shell::PowerShell,
+        }
+    }
+}
+
+/// Per subcommand: what `-n` means there, and its Examples (short forms of the README's
+/// sessions).
+const SUBCOMMANDS: &[(&str, &str, &str)] = &[
+    (
+        "etcd",
+        NS_PROMETHEUS,
+        "  # The seed's fix, in a kubespray node's /etc/ssl/etcd/ssl
+  kubectl promfix etcd --ca ca.pem --cert node-node1.pem --key node-node1-key.pem
+  # kubeadm: the pki directory; look at the plan first
+  kubectl promfix etcd --from-dir /etc/kubernetes/pki --dry-run
+  # Unattended, the result (plan, writes, verify) as one JSON document
+  kubectl promfix etcd --from-dir /etc/kubernetes/pki --yes -o json",
+    ),
+    (
+        "secret",
+        NS_PROMETHEUS,
+        "  kubectl promfix secret --from-dir /etc/kubernetes/pki --dry-run
+  kubectl promfix secret --ca ca.pem --cert client.pem --key client-key.pem --yes",
+    ),
+    (
+        "endpoints",
+        NS_PROMETHEUS,
+        "  kubectl promfix endpoints --from-dir /etc/kubernetes/pki --endpoints 10.0.0.11,10.0.0.12,10.0.0.13 --dry-run",
+    ),
+    (
+        "servicemonitor",
+        NS_PROMETHEUS,
+        "  kubectl promfix servicemonitor --from-dir /etc/kubernetes/pki --dry-run
+  kubectl promfix servicemonitor --from-dir /etc/kubernetes/pki --tls-from secret --yes",
+    ),
+    (
+        "verify",
+        "Verify only the Prometheus resources of this namespace (default: every namespace)",
+        "  kubectl promfix verify
+  kubectl promfix verify -n monitoring --prometheus k8s --timeout 10m
+  kubectl promfix verify --no-wait -o json",
+    ),
+    (
+        "doctor",
+        "Diagnose only the Prometheus resources of this namespace (default: every namespace)",
+        "  kubectl promfix doctor
+  kubectl promfix doctor --all-contexts
+  kubectl promfix doctor -o json | jq '.clusters[].rows[] | select(.status != \"ok\")'",
+    ),
+    (
+        "kube-proxy",
+        "Not used: kube-proxy's ConfigMap and DaemonSet are found in kube-system",
+        "  kubectl promfix kube-proxy --dry-run
+  kubectl promfix kube-proxy --yes --timeout 10m",
+    ),
+    (
+        "control-plane",
+        "Not used: the ServiceMonitors are found in every namespace, their Services where they select",
+        "  kubectl promfix control-plane --dry-run
+  kubectl promfix control-plane --yes --ca-file /etc/prometheus/secrets/cp-ca/ca.crt",
+    ),
+    (
+        "kubelet",
+        "Not used: the kubelets' configuration is read from every node",
+        "  kubectl promfix kubelet
+  kubectl promfix kubelet --script fix-kubelet.sh",
+    ),
+    (
+        "rollback",
+        "Not used: the backup names each object's namespace",
+        "  kubectl promfix rollback ./promfix-backup-etcd-1795380771.yaml --dry-run
+  kubectl promfix rollback ./promfix-backup-etcd-1795380771.yaml --yes",
+    ),
+    (
+        "completion",
+        "",
+        "  source <(kubectl promfix completion bash)
+  kubectl promfix completion zsh > \"${fpath[1]}/_kubectl-promfix\"",
+    ),
+    (
+        "version",
+        "",
+        "  kubectl promfix version
+  kubectl promfix version --client -o json",
+    ),
+];
+
+const NS_PROMETHEUS: &str = "The Prometheus' namespace: where the Prometheus resource is found and the Secret is written (default: where the Prometheus resources are, else `monitoring`)";
+
+const ROOT_EXAMPLES: &str = "  kubectl promfix doctor
+  kubectl promfix etcd --from-dir /etc/kubernetes/pki --dry-run
+  kubectl promfix verify";
+
+/// The command line, as run: clap's definition with each subcommand's own `-n` text and its
+/// Examples (and the exit codes in `--help`).
+pub fn command() -> clap::Command {
+    command_named("kubectl promfix")
+}
+
+/// [`command`] with the name usage lines give it (`kubectl promfix`, or the binary's own).
+pub fn command_named(bin: &str) -> clap::Command {
+    use clap::CommandFactory;
+    let examples = |e: &str| format!("Examples:\n{e}");
+    let mut cmd = Cli::command()
+        .bin_name(bin.to_string())
+        .after_help(examples(ROOT_EXAMPLES))
+        .after_long_help(format!("{}\n\n{EXIT_CODES}", examples(ROOT_EXAMPLES)));
+    // Each subcommand gets its own `-n` (the same flag, described for it); clap then does not
+    // propagate the root's there, and the value still reaches `GlobalOpts` as a global's does.
+    for (name, ns_help, ex) in SUBCOMMANDS {
+        cmd = cmd.mut_subcommand(*name, |sc| {
+            let ns = clap::Arg::new("namespace")
+                .short('n')
+                .long("namespace")
+                .value_name("NAMESPACE")
+                .global(true)
+                .help_heading(GLOBAL)
+                .help(*ns_help)
+                .hide(ns_help.is_empty());
+            sc.arg(ns)
+                .after_help(examples(ex))
+                .after_long_help(format!("{}\n\n{EXIT_CODES}", examples(ex)))
+        });
+    }
+    cmd
 }
 
 /// `30s`, `5m`, `1h`, `1h30m`, or plain seconds.
@@ -344,6 +534,7 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+        command().debug_assert();
     }
 
     #[test]
@@ -355,12 +546,133 @@ mod tests {
         assert!(parse_duration("5m3").is_err());
     }
 
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        use clap::FromArgMatches;
+        let m = command()
+            .try_get_matches_from(std::iter::once("kubectl-promfix").chain(args.iter().copied()))?;
+        Cli::from_arg_matches(&m)
+    }
+
+    fn help(args: &[&str]) -> String {
+        match parse(args) {
+            Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => e.render().to_string(),
+            other => panic!("{args:?}: no help: {other:?}"),
+        }
+    }
+
     #[test]
     fn global_flags_work_before_and_after_the_subcommand() {
-        let a = Cli::try_parse_from(["kubectl-promfix", "-n", "mon", "etcd", "--yes"]).unwrap();
-        let b = Cli::try_parse_from(["kubectl-promfix", "etcd", "--yes", "-n", "mon"]).unwrap();
-        assert_eq!(a.global.namespace.as_deref(), Some("mon"));
-        assert_eq!(b.global.namespace.as_deref(), Some("mon"));
+        for args in [
+            &["-n", "mon", "etcd", "--yes"][..],
+            &["etcd", "--yes", "-n", "mon"],
+            &["etcd", "--namespace=mon"],
+            &["--namespace", "mon", "doctor"],
+            &["doctor", "-n", "mon"],
+            &["verify", "-n", "mon"],
+        ] {
+            let c = parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert_eq!(c.global.namespace.as_deref(), Some("mon"), "{args:?}");
+        }
+        assert_eq!(parse(&["doctor"]).unwrap().global.namespace, None);
+        let c = parse(&["doctor", "--context", "a", "--context", "b", "-vv"]).unwrap();
+        assert_eq!(c.global.context, ["a", "b"]);
+        assert_eq!(c.global.verbose, 2);
+    }
+
+    #[test]
+    fn every_help_lists_its_own_flags_first_then_the_global_ones_then_examples() {
+        let names: Vec<String> = command()
+            .get_subcommands()
+            .map(|s| s.get_name().to_string())
+            .filter(|n| n != "help")
+            .collect();
+        assert_eq!(names.len(), SUBCOMMANDS.len(), "{names:?}");
+        for (name, ns, _) in SUBCOMMANDS {
+            assert!(names.iter().any(|n| n == name), "{name}");
+            for flag in ["-h", "--help"] {
+                let h = help(&[name, flag]);
+                let global = h
+                    .find("Global options:")
+                    .unwrap_or_else(|| panic!("{name} {flag}: no global block\n{h}"));
+                let examples = h.find("Examples:").unwrap_or_else(|| panic!("{name}: {h}"));
+                assert!(global < examples, "{name}: {h}");
+                assert!(h[global..examples].contains("--kubeconfig"), "{name}: {h}");
+                if let Some(own) = h.find("Options:") {
+                    assert!(own < global, "{name}: {h}");
+                    assert!(!h[own..global].contains("--kubeconfig"), "{name}: {h}");
+                }
+                // -n says what it means here (or is hidden where nothing takes it).
+                let first_words: String =
+                    ns.split_whitespace().take(4).collect::<Vec<_>>().join(" ");
+                assert_eq!(h.contains("--namespace"), !ns.is_empty(), "{name}: {h}");
+                if !ns.is_empty() {
+                    let flat = h.split_whitespace().collect::<Vec<_>>().join(" ");
+                    assert!(
+                        flat.contains(&first_words),
+                        "{name}: {first_words:?} in {h}"
+                    );
+                }
+                assert!(
+                    h[examples..].contains(&format!("kubectl promfix {name}")),
+                    "{name}: {h}"
+                );
+            }
+            assert!(help(&[name, "--help"]).contains("Exit codes:"), "{name}");
+        }
+        let root = help(&["--help"]);
+        assert!(
+            root.contains("Examples:") && root.contains("Exit codes:"),
+            "{root}"
+        );
+        assert!(root.contains("version"), "{root}");
+    }
+
+    #[test]
+    fn the_single_etcd_steps_do_not_offer_verify_flags() {
+        for name in ["secret", "endpoints", "servicemonitor"] {
+            let h = help(&[name, "--help"]);
+            assert!(
+                !h.contains("--no-verify") && !h.contains("--timeout"),
+                "{name}: {h}"
+            );
+            assert!(parse(&[name, "--no-verify"]).is_err(), "{name}");
+            assert!(parse(&[name, "--timeout", "1m"]).is_err(), "{name}");
+        }
+        let Command::Etcd(e) = parse(&["etcd", "--no-verify", "--timeout", "1m"])
+            .unwrap()
+            .command
+        else {
+            panic!("etcd expected")
+        };
+        let a = e.args();
+        let v = a.verify.expect("etcd verifies");
+        assert!(v.no_verify);
+        assert_eq!(v.timeout.as_secs(), 60);
+        let Command::Secret(s) = parse(&["secret"]).unwrap().command else {
+            panic!("secret expected")
+        };
+        assert!(s.verify.is_none());
+        // --helm-values only where Helm renders the objects.
+        assert!(parse(&["control-plane", "--helm-values", "v.yaml"]).is_ok());
+        for name in ["kube-proxy", "rollback"] {
+            let mut a = vec![name];
+            if name == "rollback" {
+                a.push("b.yaml");
+            }
+            a.extend(["--helm-values", "v.yaml"]);
+            assert_eq!(parse(&a).unwrap_err().exit_code(), 2, "{name}");
+        }
+    }
+
+    #[test]
+    fn completion_offers_only_the_shells_it_writes() {
+        let h = help(&["completion", "--help"]);
+        for s in ["bash", "zsh", "fish", "powershell"] {
+            assert!(h.contains(s), "{h}");
+            assert!(parse(&["completion", s]).is_ok(), "{s}");
+        }
+        assert!(!h.contains("elvish"), "{h}");
+        assert!(parse(&["completion", "elvish"]).is_err());
     }
 
     #[test]
@@ -374,7 +686,7 @@ mod tests {
             let Command::Etcd(e) = cli.command else {
                 panic!("etcd expected")
             };
-            assert_eq!(e.write.dry_run, want);
+            assert_eq!(e.fix.write.dry_run, want);
         }
     }
 

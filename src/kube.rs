@@ -198,6 +198,14 @@ impl Kube {
 
     /// Whether the API server answers at all (`GET /version`): [`Error::Unreachable`] when the
     /// connection fails; any answer (even an error status) is Ok.
+    /// The server's `/version`.
+    pub async fn server_version(&self) -> Result<k8s_openapi::apimachinery::pkg::version::Info> {
+        self.client
+            .apiserver_version()
+            .await
+            .map_err(|e| self.err("get", "/version", e))
+    }
+
     pub async fn reachable(&self) -> Result<()> {
         match self.client.apiserver_version().await {
             Err(e) if crate::error::transport_failure(&e).is_some() => {

@@ -43,7 +43,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     use commands::etcd::Steps;
     let g = &cli.global;
     match &cli.command {
-        Command::Etcd(a) => commands::etcd::run(g, a, Steps::All).await,
+        Command::Etcd(e) => commands::etcd::run(g, &e.args(), Steps::All).await,
         Command::Secret(a) => commands::etcd::run(g, a, Steps::Secret).await,
         Command::Endpoints(a) => commands::etcd::run(g, a, Steps::Endpoints).await,
         Command::Servicemonitor(a) => commands::etcd::run(g, a, Steps::ServiceMonitor).await,
@@ -54,8 +54,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::ControlPlane { .. } => commands::control_plane::run(&cli).await,
         Command::Kubelet { .. } => commands::kubelet::run(&cli).await,
         Command::Completion { shell } => {
-            output::completion::print(*shell);
+            output::completion::print(shell.shell());
             Ok(Outcome::Ok)
         }
+        Command::Version { client, output } => commands::version::run(g, *client, *output).await,
     }
 }

@@ -5,7 +5,7 @@
 //!   completion protocol kubectl uses for plugins (see `output::completion`);
 //! - `kubectl-promfix __write-completions DIR`: regenerates `completions/` (scripts, man page, shim).
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 use kubectl_promfix::cli::Cli;
 use kubectl_promfix::output::completion;
 use std::ffi::OsString;
@@ -93,9 +93,8 @@ fn main() -> ExitCode {
         _ => {}
     }
 
-    let matches = Cli::command()
-        .bin_name(display_name(args.first()))
-        .get_matches_from(&args);
+    let matches =
+        kubectl_promfix::cli::command_named(&display_name(args.first())).get_matches_from(&args);
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),

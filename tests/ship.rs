@@ -955,6 +955,88 @@ async fn help_through_kubectl_says_kubectl_promfix() {
     );
 }
 
+/// Issue 17, item 7, through the built binary: each subcommand's help lists its own flags, then
+/// the global ones in their own block, then Examples; `-n` is described for the command;
+/// `completion` offers only the shells it writes; `version` answers as kubectl's does.
+#[test]
+fn help_is_per_command_and_ends_with_examples() {
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .stdin(Stdio::null())
+            .output()
+            .expect("running kubectl-promfix")
+    };
+    let h = text(&run(&["etcd", "--help"]).stdout);
+    let (own, global, examples) = (
+        h.find("Options:").expect("own options"),
+        h.find("Global options:").expect("global block"),
+        h.find("Examples:").expect("examples"),
+    );
+    assert!(own < global && global < examples, "{h}");
+    assert!(
+        h[own..global].contains("--from-dir") && !h[own..global].contains("--kubeconfig"),
+        "{h}"
+    );
+    assert!(
+        h[global..examples].contains("where the Prometheus resource is found"),
+        "{h}"
+    );
+    assert!(
+        h[examples..].contains("kubectl promfix etcd --from-dir"),
+        "{h}"
+    );
+    let kp = text(&run(&["kube-proxy", "--help"]).stdout);
+    assert!(kp.contains("Not used: kube-proxy's ConfigMap"), "{kp}");
+    for step in ["secret", "endpoints", "servicemonitor"] {
+        let h = text(&run(&[step, "--help"]).stdout);
+        assert!(
+            !h.contains("--no-verify") && !h.contains("--timeout"),
+            "{step}: {h}"
+        );
+    }
+    let c = run(&["completion", "elvish"]);
+    assert_eq!(c.status.code(), Some(2));
+    assert!(
+        text(&c.stderr).contains("possible values: bash, zsh, fish, powershell"),
+        "{}",
+        text(&c.stderr)
+    );
+    let v = run(&["version", "--client"]);
+    assert!(v.status.success(), "{}", text(&v.stderr));
+    assert_eq!(
+        text(&v.stdout),
+        format!("Plugin Version: v{}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let v = run(&["version", "--client", "-o", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&v.stdout).expect("one JSON document");
+    assert_eq!(
+        doc["pluginVersion"],
+        format!("v{}", env!("CARGO_PKG_VERSION"))
+    );
+    // Against an unreachable server: the plugin's line, then kubectl's kind of error, exit 1.
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("config");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n",
+    )
+    .unwrap();
+    let v = run(&["version", "--kubeconfig", kc.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(1), "{}", text(&v.stderr));
+    assert!(
+        text(&v.stdout).starts_with("Plugin Version: v"),
+        "{}",
+        text(&v.stdout)
+    );
+    assert!(
+        text(&v.stderr).contains("127.0.0.1:1"),
+        "{}",
+        text(&v.stderr)
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // README
 

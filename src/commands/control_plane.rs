@@ -11,7 +11,12 @@ use crate::kube::{self as k, Kube};
 
 /// Run the command (its flags are in `cli.command`, the global ones in `cli.global`).
 pub async fn run(cli: &Cli) -> Result<Outcome> {
-    let Command::ControlPlane { write, ca_file } = &cli.command else {
+    let Command::ControlPlane {
+        write,
+        helm,
+        ca_file,
+    } = &cli.command
+    else {
         return Err(Error::Other("internal: wrong command".into()));
     };
     if let Some(ca) = ca_file
@@ -46,7 +51,7 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
             Ok(plan)
         })
         .await?;
-    if let (Some(path), Some(obs)) = (&write.helm_values, &first_obs) {
+    if let (Some(path), Some(obs)) = (&helm.helm_values, &first_obs) {
         apply::write_helm_values(path, &fix::helm_values(obs, &w))?;
     }
     match write.output {

@@ -161,7 +161,7 @@ fn check_output_paths(args: &EtcdArgs) -> Result<()> {
             dir.display()
         )));
     }
-    if let Some(file) = &args.write.helm_values {
+    if let Some(file) = &args.helm.helm_values {
         let parent = file
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -635,8 +635,7 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
         }
     };
     // `etcd` proves its fix: the pods roll, the files are there, the targets come up.
-    if steps == Steps::All
-        && !args.no_verify
+    if let Some(after) = args.verify.as_ref().filter(|v| !v.no_verify)
         && args.write.dry_run == DryRun::None
         && let Some(prom) = prom
     {
@@ -648,7 +647,7 @@ pub async fn run(global: &GlobalOpts, args: &EtcdArgs, steps: Steps) -> Result<c
             &prom,
             &args.names.secret_name,
             args.prometheus.service_monitor.as_deref(),
-            args.timeout,
+            after.timeout,
             args.write.output,
         )
         .await?;
@@ -825,7 +824,7 @@ async fn run_fix(
     let mode = std::cell::Cell::new(None);
     // The Helm values override, once the first plan is shown, when Helm manages an object.
     let helm_file = |plan: &Plan| {
-        if let Some(path) = &args.write.helm_values
+        if let Some(path) = &args.helm.helm_values
             && let Some(mode) = mode.get()
             && plan.changes.iter().any(|c| c.helm.is_some())
         {
@@ -873,7 +872,10 @@ async fn run_fix(
         // Held back: nothing was written, so there is nothing to verify either.
         return Ok((crate::Outcome::Ok, None, ran));
     }
-    if !ran.applied.is_empty() && steps == Steps::All && args.no_verify && !kube.server_dry_run {
+    if !ran.applied.is_empty()
+        && args.verify.as_ref().is_some_and(|v| v.no_verify)
+        && !kube.server_dry_run
+    {
         eprintln!(
             "Prometheus rolls its pods to mount the Secret; check with `kubectl promfix verify`."
         );

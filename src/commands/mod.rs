@@ -8,3 +8,4 @@ pub mod kube_proxy;
 pub mod kubelet;
 pub mod rollback;
 pub mod verify;
+pub mod version;

@@ -10,15 +10,14 @@
 //! contexts for `--context`, namespaces for `-n/--namespace` and Prometheus resources for
 //! `--prometheus` (from the API, with a short timeout).
 
-use crate::cli::{Cli, GlobalOpts};
-use clap::CommandFactory;
+use crate::cli::GlobalOpts;
 use clap_complete::{Generator, Shell};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The completion script for a shell, for `kubectl-promfix`.
 pub fn script(shell: Shell) -> String {
-    let mut cmd = Cli::command();
+    let mut cmd = crate::cli::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, BIN, &mut out);
     String::from_utf8_lossy(&out).into_owned()
@@ -60,7 +59,7 @@ pub fn man_page() -> String {
             .map(|l| format!("{l}\n"))
             .collect()
     }
-    let root = clap_mangen::Man::new(Cli::command());
+    let root = clap_mangen::Man::new(crate::cli::command());
     let mut page = String::new();
     page.push_str(&section(&root, clap_mangen::Man::render_title));
     for f in [
@@ -73,7 +72,7 @@ pub fn man_page() -> String {
         page.push_str(&body_keep_heading(&s));
     }
     page.push_str(".SH COMMANDS\n");
-    for sub in Cli::command().get_subcommands() {
+    for sub in crate::cli::command().get_subcommands() {
         if sub.is_hide_set() {
             continue;
         }
@@ -295,7 +294,7 @@ fn find_short(cmd: &clap::Command, c: char) -> Option<&clap::Arg> {
 
 /// Work out the answer for `words` (the last one is being completed) from the clap definition.
 pub fn analyze(words: &[String]) -> Analysis {
-    let mut root = Cli::command();
+    let mut root = crate::cli::command();
     root.build();
     let (done, current) = match words.split_last() {
         Some((last, rest)) => (rest, last.as_str()),
