@@ -310,16 +310,6 @@ pub async fn write(
 /// How many observe → plan → write rounds a run makes when writes meet 409 Conflict.
 pub const ROUNDS: usize = 5;
 
-/// Where the objects' earlier state is kept while a run writes.
-#[derive(Debug, Clone, Copy)]
-pub enum Keep<'a> {
-    /// A backup named after the command, written before the first write; a later round (after
-    /// a 409) adds the objects it lacks to the same file.
-    Backup(&'a str),
-    /// Restoring from this backup: no new one; a failure names this file.
-    RestoringFrom(&'a Path),
-}
-
 /// What runs once the first plan is shown (etcd writes its Helm values file there).
 pub type Shown<'a> = dyn Fn(&Plan) -> Result<()> + 'a;
 
@@ -330,9 +320,12 @@ pub type Shown<'a> = dyn Fn(&Plan) -> Result<()> + 'a;
 pub struct Executor<'a> {
     pub kube: &'a Kube,
     pub write: &'a WriteOpts,
-    pub keep: Keep<'a>,
-    /// The confirmation question for a plan of n changes.
-    pub ask: fn(usize) -> String,
+    /// The backup's name part (`promfix-backup-<name>-<time>.yaml`), written before the first
+    /// write; a later round (after a 409) adds the objects it lacks to the same file. A
+    /// rollback writes one too: it is a change like any other, and its own backup undoes it.
+    pub backup_as: &'a str,
+    /// The confirmation question for a plan.
+    pub ask: fn(&Plan) -> String,
     /// The progress line of a change.
     pub label: fn(&Change) -> String,
     /// The wave of a change: the changes of one wave are written concurrently, the waves one
@@ -343,8 +336,8 @@ pub struct Executor<'a> {
     pub shown: Option<&'a Shown<'a>>,
 }
 
-fn ask_apply(n: usize) -> String {
-    format!("Apply these {n} changes?")
+fn ask_apply(plan: &Plan) -> String {
+    format!("Apply these {} changes?", plan.changes.len())
 }
 
 fn label_verb(c: &Change) -> String {
@@ -368,7 +361,7 @@ impl<'a> Executor<'a> {
         Executor {
             kube,
             write,
-            keep: Keep::Backup(command),
+            backup_as: command,
             ask: ask_apply,
             label: label_verb,
             wave: None,
@@ -386,10 +379,7 @@ impl<'a> Executor<'a> {
         Ok(Ran {
             plan: first.unwrap_or_default(),
             applied,
-            backup: match self.keep {
-                Keep::Backup(_) => backup,
-                Keep::RestoringFrom(_) => None,
-            },
+            backup,
         })
     }
 
@@ -400,10 +390,7 @@ impl<'a> Executor<'a> {
         backup_out: &mut Option<PathBuf>,
     ) -> Result<Vec<Change>> {
         let (kube, write) = (self.kube, self.write);
-        let mut backup: Option<PathBuf> = match self.keep {
-            Keep::Backup(_) => None,
-            Keep::RestoringFrom(p) => Some(p.to_path_buf()),
-        };
+        let mut backup: Option<PathBuf> = None;
         let mut applied: Vec<Change> = Vec::new();
         // What the last round that met a 409 had left to do.
         let mut pending: Vec<Change> = Vec::new();
@@ -432,10 +419,7 @@ impl<'a> Executor<'a> {
                     return Ok(Vec::new());
                 }
                 // A server dry run changes nothing: no question to ask (as kubectl).
-                interact::confirm(
-                    &(self.ask)(plan.changes.len()),
-                    write.yes || kube.server_dry_run,
-                )?;
+                interact::confirm(&(self.ask)(&plan), write.yes || kube.server_dry_run)?;
                 preflight(kube, &plan).await?;
             } else if plan.is_empty() {
                 // Re-read after a 409 and nothing is left to do: the write that "conflicted"
@@ -443,9 +427,8 @@ impl<'a> Executor<'a> {
                 // same change.
                 return Ok(applied);
             }
-            if write.dry_run == DryRun::None
-                && let Keep::Backup(command) = self.keep
-            {
+            if write.dry_run == DryRun::None {
+                let command = self.backup_as;
                 match &backup {
                     // A later round: the same backup, with any object it lacks.
                     Some(p) => extend_backup(p, &plan)?,
@@ -708,6 +691,60 @@ pub fn strip_server_fields(mut v: Value) -> Value {
 
 /// The plan that restores a backup, given each object's current state (None: absent now).
 pub fn rollback_plan(backup: &Backup, current: &[Option<Value>]) -> Plan {
+    let mut plan = rollback_changes(backup, current);
+    // Dependency order: data (ConfigMaps, Secrets) before the workloads that read it, so a
+    // restart restored after it reads the restored data (kube-proxy's ConfigMap before the
+    // DaemonSet's restart); deletions last, once nothing restored refers to them (the Secret
+    // after the Prometheus no longer lists it). Otherwise the reverse order of the writes.
+    plan.changes.sort_by_key(rollback_rank);
+    plan
+}
+
+/// The wave of a rollback change: 0 data, 1 everything else, 2 deletions.
+fn rollback_rank(c: &Change) -> u8 {
+    match (&c.op, c.object.kind.as_str()) {
+        (Op::Delete { .. }, _) => 2,
+        (_, "ConfigMap" | "Secret") => 0,
+        _ => 1,
+    }
+}
+
+/// The confirmation question of a rollback: deletions and re-creations named as such.
+pub fn rollback_question(plan: &Plan) -> String {
+    let count = |f: fn(&Op) -> bool| plan.changes.iter().filter(|c| f(&c.op)).count();
+    let deletes = count(|o| matches!(o, Op::Delete { .. }));
+    let creates = count(|o| matches!(o, Op::Create));
+    let restores = plan.changes.len() - deletes - creates;
+    let mut parts = Vec::new();
+    if restores > 0 {
+        parts.push(format!("restore {restores} object(s)"));
+    }
+    if creates > 0 {
+        parts.push(format!("re-create {creates} deleted since"));
+    }
+    if deletes > 0 {
+        parts.push(format!("delete {deletes} the backed-up run created"));
+    }
+    let mut q = parts.join(", ");
+    if let Some(first) = q.get(..1) {
+        q = format!("{}{}", first.to_uppercase(), &q[1..]);
+    }
+    format!("{q}?")
+}
+
+/// The progress line of a rollback change.
+pub fn rollback_label(c: &Change) -> String {
+    match c.op {
+        Op::Delete { .. } => format!(
+            "delete {} (it did not exist before the backed-up run)",
+            c.object.display()
+        ),
+        Op::Create => format!("re-create {}", c.object.display()),
+        _ => format!("restore {}", c.object.display()),
+    }
+}
+
+fn rollback_changes(backup: &Backup, current: &[Option<Value>]) -> Plan {
     let mut plan = Plan::default();
     // Undo in reverse order of the original writes.
     for (item, cur) in backup.items.iter().zip(current).rev() {
@@ -809,6 +846,89 @@ mod tests {
             json!({"metadata": {"name": "etcd-client-cert", "uid": "u", "resourceVersion": "5"}});
         let rb = rollback_plan(&b, &[Some(cur)]);
         assert!(matches!(rb.changes[0].op, Op::Delete { .. }));
+    }
+
+    fn item(kind: &str, plural: &str, name: &str, before: Option<Value>) -> BackupItem {
+        BackupItem {
+            api_version: "v1".into(),
+            kind: kind.into(),
+            plural: plural.into(),
+            namespace: Some("kube-system".into()),
+            name: name.into(),
+            before,
+        }
+    }
+
+    fn obj(rv: &str, data: Value) -> Value {
+        json!({"metadata": {"name": "x", "namespace": "kube-system", "resourceVersion": rv, "uid": "u"}, "spec": data})
+    }
+
+    #[test]
+    fn rollback_goes_in_dependency_order_and_names_deletes() {
+        // Written in this order by the runs: the Secret created, the Prometheus patched, the
+        // ConfigMap patched, then the DaemonSet restarted.
+        let b = Backup {
+            api_version: "promfix.kubectl/v1".into(),
+            kind: "Backup".into(),
+            context: "c".into(),
+            created: "0".into(),
+            items: vec![
+                item("Secret", "secrets", "etcd-client-cert", None),
+                item(
+                    "Prometheus",
+                    "prometheuses",
+                    "k8s",
+                    Some(obj("1", json!({"a": 1}))),
+                ),
+                item(
+                    "ConfigMap",
+                    "configmaps",
+                    "kube-proxy",
+                    Some(obj("1", json!({"c": 1}))),
+                ),
+                item(
+                    "DaemonSet",
+                    "daemonsets",
+                    "kube-proxy",
+                    Some(obj("1", json!({"d": 1}))),
+                ),
+            ],
+        };
+        let current = vec![
+            Some(obj("5", json!({"secret": true}))),
+            Some(obj("5", json!({"a": 2}))),
+            Some(obj("5", json!({"c": 2}))),
+            Some(obj("5", json!({"d": 2}))),
+        ];
+        let p = rollback_plan(&b, &current);
+        let order: Vec<(&str, &str)> = p
+            .changes
+            .iter()
+            .map(|c| (c.object.kind.as_str(), verb_word(c)))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("ConfigMap", verb_word(&p.changes[0])),
+                ("DaemonSet", verb_word(&p.changes[1])),
+                ("Prometheus", verb_word(&p.changes[2])),
+                ("Secret", "delete"),
+            ]
+        );
+        assert_eq!(
+            rollback_question(&p),
+            "Restore 3 object(s), delete 1 the backed-up run created?"
+        );
+        assert!(
+            rollback_label(&p.changes[3]).starts_with("delete Secret"),
+            "{}",
+            rollback_label(&p.changes[3])
+        );
+        assert!(rollback_label(&p.changes[0]).starts_with("restore ConfigMap"));
+        // A deleted object comes back as a re-creation.
+        let p = rollback_plan(&b, &[None, None, None, None]);
+        assert_eq!(rollback_question(&p), "Re-create 3 deleted since?");
+        assert!(rollback_label(&p.changes[0]).starts_with("re-create ConfigMap"));
     }
 
     #[test]

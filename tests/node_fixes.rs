@@ -241,9 +241,40 @@ async fn kube_proxy_fix_dry_run_apply_idempotent_rollback() {
     assert_eq!(writes(&tc), Vec::<String>::new());
     assert_eq!(backups(backup_dir.path()).len(), 1);
 
-    // rollback: the config as it was, and the pods rolled again
-    let o = promfix(&tc, &["rollback", b[0].to_str().unwrap(), "--yes"]).await;
+    // rollback: the config as it was, and the pods rolled again. The ConfigMap is restored
+    // before the DaemonSet, so the pods the restore rolls read the restored config; and the
+    // rollback writes its own backup first.
+    tc.cluster.faults.clear_log();
+    let o = promfix(
+        &tc,
+        &[
+            "rollback",
+            b[0].to_str().unwrap(),
+            "--yes",
+            "--backup-dir",
+            bdir,
+        ],
+    )
+    .await;
     ok(&o);
+    let w = writes(&tc);
+    let cm_at = w.iter().position(|l| l.contains("/configmaps/kube-proxy"));
+    let ds_at = w.iter().position(|l| l.contains("/daemonsets/kube-proxy"));
+    assert!(
+        matches!((cm_at, ds_at), (Some(c), Some(d)) if c < d),
+        "the ConfigMap before the DaemonSet: {w:?}"
+    );
+    let after_rollback = backups(backup_dir.path());
+    assert_eq!(after_rollback.len(), 2, "{after_rollback:?}");
+    let own = after_rollback
+        .iter()
+        .find(|p| p.to_string_lossy().contains("promfix-backup-rollback-"))
+        .unwrap_or_else(|| panic!("the rollback's own backup: {after_rollback:?}"));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(&format!("backup: {}", own.display())),
+        "{}",
+        text(&o)
+    );
     let cm2 = get(&tc, "configmaps", Some("kube-system"), "kube-proxy");
     assert_eq!(cm2["data"]["config.conf"].as_str().unwrap(), conf0);
     let ds = get(&tc, "daemonsets", Some("kube-system"), "kube-proxy");
@@ -462,7 +493,17 @@ async fn control_plane_fix_moves_the_scrapes_to_the_secure_ports() {
 
     let b = backups(backup_dir.path());
     assert_eq!(b.len(), 1, "{b:?}");
-    ok(&promfix(&tc, &["rollback", b[0].to_str().unwrap(), "--yes"]).await);
+    ok(&promfix(
+        &tc,
+        &[
+            "rollback",
+            b[0].to_str().unwrap(),
+            "--yes",
+            "--backup-dir",
+            bdir,
+        ],
+    )
+    .await);
     let after = [
         svc("kube-scheduler"),
         sm("kube-scheduler"),

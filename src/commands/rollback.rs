@@ -1,6 +1,7 @@
-//! `kubectl promfix rollback FILE`: restore the objects of a backup as they were.
+//! `kubectl promfix rollback FILE`: restore the objects of a backup as they were, in dependency
+//! order, after backing up their present state (a rollback is undone like any run).
 
-use crate::apply::{self, Executor, Keep};
+use crate::apply::{self, Executor};
 use crate::cli::{DryRun, GlobalOpts, WriteOpts};
 use crate::error::{Error, Result};
 use crate::kube::{Kube, Res};
@@ -35,10 +36,10 @@ pub async fn run(global: &GlobalOpts, file: &Path, write: &WriteOpts) -> Result<
     kube.server_dry_run = write.dry_run == DryRun::Server;
     // Rounds: read → plan → write; a 409 (a controller or someone else changed an object since
     // it was read, e.g. the operator updating the Prometheus' status) reads again and re-plans.
+    // A rollback is a change too: it writes its own backup first (its rollback undoes it).
     let exec = Executor {
-        keep: Keep::RestoringFrom(file),
-        ask: |n| format!("Restore these {n} objects?"),
-        label: |c| format!("restore {}", c.object.display()),
+        ask: apply::rollback_question,
+        label: apply::rollback_label,
         ..Executor::new(&kube, write, "rollback")
     };
     let ran = exec
