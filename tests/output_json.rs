@@ -124,6 +124,48 @@ async fn every_command_prints_one_document() {
     assert_eq!(v["verify"]["verified"], true, "{v:#}");
     assert!(r.stderr.contains("Nothing to change"), "{}", r.stderr);
 
+    // The documents of doctor and verify have the README's schema: every field they carry is
+    // documented there (the etcd targets are up now, so verify's carry every per-target field).
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let schema = |name: &str| -> String {
+        let start = readme
+            .find(&format!("{name} -o json"))
+            .unwrap_or_else(|| panic!("README documents `{name} -o json`"));
+        let rest = &readme[start..];
+        rest[..rest.find("```").unwrap_or(rest.len())].to_string()
+    };
+    for (name, args) in [
+        ("doctor", vec!["doctor", "-o", "json"]),
+        ("verify", vec!["verify", "-o", "json"]),
+    ] {
+        let doc = json_doc(&plugin(&tc, dir.path(), &args).await);
+        let mut keys = std::collections::BTreeSet::new();
+        fn walk(v: &Value, keys: &mut std::collections::BTreeSet<String>) {
+            match v {
+                Value::Object(m) => {
+                    for (k, x) in m {
+                        keys.insert(k.clone());
+                        walk(x, keys);
+                    }
+                }
+                Value::Array(a) => a.iter().for_each(|x| walk(x, keys)),
+                _ => {}
+            }
+        }
+        walk(&doc, &mut keys);
+        assert!(keys.len() > 5, "{name}: {doc:#}");
+        let text = schema(name);
+        let undocumented: Vec<&String> = keys
+            .iter()
+            .filter(|k| !text.contains(&format!("\"{k}\"")))
+            .collect();
+        assert!(
+            undocumented.is_empty(),
+            "{name} -o json carries fields the README's schema does not name: {undocumented:?}\n{text}"
+        );
+    }
+
     // The other writers of this cluster.
     for args in [
         vec![
