@@ -130,7 +130,7 @@ async fn every_command_prints_one_document() {
         .expect("README.md");
     let schema = |name: &str| -> String {
         let start = readme
-            .find(&format!("{name} -o json"))
+            .find(&format!("\n{name} -o json"))
             .unwrap_or_else(|| panic!("README documents `{name} -o json`"));
         let rest = &readme[start..];
         rest[..rest.find("```").unwrap_or(rest.len())].to_string()
