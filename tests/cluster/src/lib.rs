@@ -23,6 +23,7 @@ pub mod peers;
 pub mod proxy;
 pub mod real;
 pub mod resources;
+pub mod sandbox;
 pub mod scale;
 pub mod scenario;
 pub mod selectors;

@@ -146,18 +146,10 @@ pub async fn play(rc: &RealCluster) -> Result<()> {
         })
         .collect::<Result<_>>()?;
 
-    // The files the kube-apiserver itself uses (kubespray: node-<host>.pem), as the seed did.
-    let rel = |p: &Path| {
-        p.strip_prefix(&certs)
-            .map(|r| format!("$ETCD_CERTS_DIR/{}", r.display()))
-            .unwrap_or_else(|_| p.display().to_string())
-    };
-    println!(
-        "\n== 2. kubectl promfix etcd --ca {} --cert {} --key {} --yes",
-        rel(&pki.ca.cert),
-        rel(&pki.client.cert),
-        rel(&pki.client.key)
-    );
+    // The files the kube-apiserver itself uses (kubespray: node-<host>.pem), as the seed did,
+    // named as the sandbox's suggested command names them.
+    let [ca, cert, key] = promfix_testcluster::sandbox::etcd_file_args(&certs, pki);
+    println!("\n== 2. kubectl promfix etcd --ca {ca} --cert {cert} --key {key} --yes");
     let status = Command::new("kubectl")
         .env("KUBECONFIG", rc.kubeconfig())
         .args(["promfix", "etcd", "--ca"])

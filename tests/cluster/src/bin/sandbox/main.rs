@@ -9,6 +9,7 @@
 
 use anyhow::{Context, Result, bail};
 use promfix_testcluster::harness::{Options, TestCluster};
+use promfix_testcluster::sandbox::shell_lines;
 use std::path::PathBuf;
 
 mod demo;
@@ -133,9 +134,13 @@ async fn run() -> Result<()> {
     )
     .await
     .with_context(|| format!("starting the test cluster from {}", args.scenario.display()))?;
-    println!("export KUBECONFIG={}", tc.kubeconfig.display());
-    if let Some(d) = &tc.etcd_certs_dir {
-        println!("export ETCD_CERTS_DIR={}", d.display());
+    let lines = shell_lines(
+        &tc.kubeconfig,
+        tc.etcd_certs_dir.as_deref(),
+        tc.pki.as_ref(),
+    );
+    for l in &lines.exports {
+        println!("{l}");
     }
     let prom_pod = first_prometheus_pod(&tc);
     println!();
@@ -152,27 +157,14 @@ async fn run() -> Result<()> {
             "kubectl get --raw '/api/v1/namespaces/monitoring/pods/{p}:9090/proxy/api/v1/targets?state=active'"
         );
     }
-    if tc.etcd_certs_dir.is_some()
-        && let Some(p) = &tc.pki
-        && let (Some(ca), Some(cert), Some(key)) = (
-            p.ca.cert.file_name(),
-            p.client.cert.file_name(),
-            p.client.key.file_name(),
-        )
-    {
-        println!(
-            "kubectl promfix etcd --ca \"$ETCD_CERTS_DIR/{}\" --cert \"$ETCD_CERTS_DIR/{}\" --key \"$ETCD_CERTS_DIR/{}\"",
-            ca.to_string_lossy(),
-            cert.to_string_lossy(),
-            key.to_string_lossy()
-        );
-    }
-    if let Some(p) = &prom_pod {
+    if let Some(p) = prom_pod.as_ref().filter(|_| tc.pki.is_some()) {
         println!(
             "kubectl exec -n monitoring {p} -c prometheus -- ls /etc/prometheus/secrets/etcd-client-cert/"
         );
     }
-    println!("kubectl promfix verify");
+    for l in &lines.promfix {
+        println!("{l}");
+    }
     println!("# Ctrl-C stops everything this started.");
     wait_for_signal().await;
     eprintln!("stopping ...");
@@ -195,9 +187,13 @@ async fn serve_real(args: &Args) -> Result<()> {
                 args.scenario.display()
             )
         })?;
-    println!("export KUBECONFIG={}", rc.kubeconfig().display());
-    if let Some(d) = &rc.etcd_certs_dir {
-        println!("export ETCD_CERTS_DIR={}", d.display());
+    let lines = shell_lines(
+        rc.kubeconfig(),
+        rc.etcd_certs_dir.as_deref(),
+        rc.pki.as_ref(),
+    );
+    for l in &lines.exports {
+        println!("{l}");
     }
     if args.demo {
         let r = demo::play(&rc).await;
@@ -218,31 +214,21 @@ async fn serve_real(args: &Args) -> Result<()> {
     println!("kubectl get --raw '/livez?verbose'");
     println!("kubectl get prometheuses,servicemonitors,statefulsets -A");
     println!("kubectl get svc,endpoints,endpointslices -n kube-system");
-    if let Some(p) = &rc.pki
-        && let (Some(ca), Some(cert), Some(key)) = (
-            p.ca.cert.file_name(),
-            p.client.cert.file_name(),
-            p.client.key.file_name(),
-        )
-    {
-        println!(
-            "kubectl promfix etcd --ca \"$ETCD_CERTS_DIR/{}\" --cert \"$ETCD_CERTS_DIR/{}\" --key \"$ETCD_CERTS_DIR/{}\"",
-            ca.to_string_lossy(),
-            cert.to_string_lossy(),
-            key.to_string_lossy()
-        );
-    }
     for p in demo::prometheus_pods(&rc.scenario).iter().take(1) {
         println!(
             "kubectl get --raw '/api/v1/namespaces/{}/pods/{}:9090/proxy/api/v1/targets?state=active'",
             p.0, p.1
         );
-        println!(
-            "kubectl exec -n {} {} -c prometheus -- ls /etc/prometheus/secrets/etcd-client-cert/",
-            p.0, p.1
-        );
+        if rc.pki.is_some() {
+            println!(
+                "kubectl exec -n {} {} -c prometheus -- ls /etc/prometheus/secrets/etcd-client-cert/",
+                p.0, p.1
+            );
+        }
     }
-    println!("kubectl promfix verify");
+    for l in &lines.promfix {
+        println!("{l}");
+    }
     println!("# Ctrl-C stops everything this started and removes the namespace.");
     wait_for_signal().await;
     eprintln!("stopping ...");

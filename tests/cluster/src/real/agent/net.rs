@@ -35,11 +35,10 @@ impl IpPool {
     }
 }
 
-async fn ip(args: &[&str]) -> Result<()> {
-    let out = tokio::process::Command::new("ip")
+fn ip(args: &[&str]) -> Result<()> {
+    let out = std::process::Command::new("ip")
         .args(args)
         .output()
-        .await
         .with_context(|| format!("running `ip {}` (iproute2)", args.join(" ")))?;
     if !out.status.success() {
         bail!(
@@ -82,29 +81,47 @@ pub struct PodNet {
 
 impl PodNet {
     /// Set up the network of a pod with a fresh IP from `pool`.
+    ///
+    /// The `ip` commands run in a blocking task, which runs to completion even when this future
+    /// is dropped (the pod's worker aborted, the runtime shutting down on Ctrl-C): the PodNet it
+    /// returns is then dropped unclaimed, which removes the namespace and the veth. A future
+    /// cancelled between two `ip` commands would leave them behind.
     pub async fn create(cluster: &NetNs, pool: Arc<IpPool>) -> Result<PodNet> {
         let x = pool
             .take()
             .context("no free pod IP left in 198.18.S.128-223")?;
-        let name = pod_ns_name(cluster.slot, x);
-        let veth = format!("pfp{}-{x}", cluster.slot);
-        let ip_addr = cluster.addr(x);
+        let spec = (
+            pod_ns_name(cluster.slot, x),
+            format!("pfp{}-{x}", cluster.slot),
+            cluster.addr(x),
+            cluster.name.clone(),
+            cluster.veth_ns(),
+        );
+        tokio::task::spawn_blocking(move || Self::set_up(x, spec, pool))
+            .await
+            .context("setting up the pod's network (the task failed)")?
+    }
+
+    fn set_up(
+        x: u8,
+        (name, veth, ip_addr, cluster_ns, gw): (String, String, Ipv4Addr, String, Ipv4Addr),
+        pool: Arc<IpPool>,
+    ) -> Result<PodNet> {
         ip_quiet(&["netns", "del", &name]);
-        let r = async {
-            ip(&["netns", "add", &name]).await?;
+        let r = (|| {
+            ip(&["netns", "add", &name])?;
             let fd: OwnedFd = std::fs::File::open(format!("/run/netns/{name}"))
                 .with_context(|| format!("opening /run/netns/{name}"))?
                 .into();
-            let c = cluster.name.as_str();
+            let c = cluster_ns.as_str();
             ip(&[
                 "-n", c, "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns",
                 &name,
-            ])
-            .await?;
-            ip(&["-n", c, "link", "set", &veth, "up"]).await?;
-            let gw = cluster.veth_ns().to_string();
+            ])?;
+            ip(&["-n", c, "link", "set", &veth, "up"])?;
+            let gw = gw.to_string();
             let me = ip_addr.to_string();
-            ip(&["-n", &name, "link", "set", "lo", "up"]).await?;
+            ip(&["-n", &name, "link", "set", "lo", "up"])?;
             ip(&[
                 "-n",
                 &name,
@@ -113,33 +130,29 @@ impl PodNet {
                 &format!("{me}/32"),
                 "dev",
                 "eth0",
-            ])
-            .await?;
-            ip(&["-n", &name, "link", "set", "eth0", "up"]).await?;
+            ])?;
+            ip(&["-n", &name, "link", "set", "eth0", "up"])?;
             ip(&[
                 "-n", &name, "route", "add", &gw, "dev", "eth0", "scope", "link", "src", &me,
-            ])
-            .await?;
+            ])?;
             ip(&[
                 "-n", &name, "route", "add", "default", "via", &gw, "dev", "eth0", "src", &me,
-            ])
-            .await?;
-            ip(&["-n", c, "route", "add", &format!("{me}/32"), "dev", &veth]).await?;
+            ])?;
+            ip(&["-n", c, "route", "add", &format!("{me}/32"), "dev", &veth])?;
             Ok::<OwnedFd, anyhow::Error>(fd)
-        }
-        .await;
+        })();
         match r {
             Ok(fd) => Ok(PodNet {
                 ip: ip_addr,
                 name,
                 host_byte: x,
-                cluster_ns: cluster.name.clone(),
+                cluster_ns,
                 veth,
                 fd,
                 pool,
             }),
             Err(e) => {
-                ip_quiet(&["-n", &cluster.name, "link", "del", &veth]);
+                ip_quiet(&["-n", &cluster_ns, "link", "del", &veth]);
                 ip_quiet(&["netns", "del", &name]);
                 pool.give_back(x);
                 Err(e.context("setting up the pod's network"))
