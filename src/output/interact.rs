@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use std::io::IsTerminal;
+use std::time::Duration;
 
 /// Whether we may ask: stdin and stderr are terminals.
 pub fn interactive() -> bool {
@@ -52,23 +53,48 @@ pub fn choose(what: &str, items: &[String], flag_hint: &str) -> Result<usize> {
 pub struct Step {
     bar: Option<indicatif::ProgressBar>,
     label: String,
+    /// The progress last shown (piped output prints a line only when it changes).
+    last: Option<String>,
 }
 
 impl Step {
     pub fn start(label: impl Into<String>) -> Step {
         let label = label.into();
-        if std::io::stderr().is_terminal() {
+        let bar = if std::io::stderr().is_terminal() {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_message(label.clone());
             bar.enable_steady_tick(std::time::Duration::from_millis(100));
-            Step {
-                bar: Some(bar),
-                label,
-            }
+            Some(bar)
         } else {
             eprintln!("... {label}");
-            Step { bar: None, label }
+            None
+        };
+        Step {
+            bar,
+            label,
+            last: None,
         }
+    }
+
+    /// How far a wait is: on a terminal the spinner's message shows the progress and the time
+    /// (`elapsed 12s of 5m0s`); piped, a line is printed only when `progress` (the counts)
+    /// changes, carrying the time.
+    pub fn progress(&mut self, progress: &str, elapsed: Duration, timeout: Duration) {
+        match &self.bar {
+            Some(b) => b.set_message(progress_line(&self.label, progress, elapsed, timeout)),
+            None => {
+                if let Some(line) = piped_line(
+                    self.last.as_deref(),
+                    &self.label,
+                    progress,
+                    elapsed,
+                    timeout,
+                ) {
+                    eprintln!("{line}");
+                }
+            }
+        }
+        self.last = Some(progress.to_string());
     }
 
     pub fn done(self, result: &str) {
@@ -86,6 +112,46 @@ impl Step {
     }
 }
 
+/// A duration as Go prints it, to the second: `0s`, `12s`, `5m0s`, `1h2m3s`.
+pub fn go_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// `LABEL: PROGRESS (elapsed 12s of 5m0s)`.
+pub fn progress_line(label: &str, progress: &str, elapsed: Duration, timeout: Duration) -> String {
+    format!(
+        "{label}: {progress} (elapsed {} of {})",
+        go_duration(elapsed),
+        go_duration(timeout)
+    )
+}
+
+/// The line piped output prints for a progress update: `... LABEL: PROGRESS (elapsed ..)`,
+/// or none when the progress is the one last shown (only the time moved).
+pub fn piped_line(
+    last: Option<&str>,
+    label: &str,
+    progress: &str,
+    elapsed: Duration,
+    timeout: Duration,
+) -> Option<String> {
+    (last != Some(progress))
+        .then(|| format!("... {}", progress_line(label, progress, elapsed, timeout)))
+}
+
+/// `done/total` for a count of a wait.
+pub fn fraction(done: usize, total: usize) -> String {
+    format!("{done}/{total}")
+}
+
 fn tick() -> &'static str {
     if super::color_enabled() {
         "\x1b[32m✓\x1b[0m"
@@ -99,5 +165,73 @@ fn cross() -> &'static str {
         "\x1b[31m✗\x1b[0m"
     } else {
         "✗"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_go_prints_them() {
+        for (secs, want) in [
+            (0, "0s"),
+            (12, "12s"),
+            (60, "1m0s"),
+            (90, "1m30s"),
+            (300, "5m0s"),
+            (3600, "1h0m0s"),
+            (3723, "1h2m3s"),
+        ] {
+            assert_eq!(go_duration(Duration::from_secs(secs)), want, "{secs}");
+        }
+        // to the second: a wait's elapsed time is not shown in fractions
+        assert_eq!(go_duration(Duration::from_millis(12_900)), "12s");
+    }
+
+    #[test]
+    fn a_progress_line_carries_the_counts_the_elapsed_time_and_the_timeout() {
+        assert_eq!(
+            progress_line(
+                "waiting for the rollout",
+                &format!("{} pods updated, {} ready", fraction(1, 2), fraction(0, 2)),
+                Duration::from_secs(12),
+                Duration::from_secs(300),
+            ),
+            "waiting for the rollout: 1/2 pods updated, 0/2 ready (elapsed 12s of 5m0s)"
+        );
+    }
+
+    #[test]
+    fn piped_output_prints_a_line_only_when_the_counts_change() {
+        let t = Duration::from_secs(240);
+        let mut last: Option<String> = None;
+        let mut lines = Vec::new();
+        for (secs, counts) in [
+            (0, "0/2 ready"),
+            (2, "0/2 ready"),
+            (4, "1/2 ready"),
+            (6, "1/2 ready"),
+            (8, "2/2 ready"),
+        ] {
+            if let Some(l) = piped_line(
+                last.as_deref(),
+                "rollout",
+                counts,
+                Duration::from_secs(secs),
+                t,
+            ) {
+                lines.push(l);
+            }
+            last = Some(counts.to_string());
+        }
+        assert_eq!(
+            lines,
+            [
+                "... rollout: 0/2 ready (elapsed 0s of 4m0s)",
+                "... rollout: 1/2 ready (elapsed 4s of 4m0s)",
+                "... rollout: 2/2 ready (elapsed 8s of 4m0s)",
+            ]
+        );
     }
 }
