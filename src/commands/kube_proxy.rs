@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::fixes::kube_proxy::{self as fix, Observed};
 use crate::kube::{self as k, Kube};
 use crate::output::interact::{Step, go_duration};
+use crate::output::interrupt;
 use serde_json::Value;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -102,6 +103,10 @@ async fn wait_rollout(kube: &Kube, ns: Option<&str>, name: &str, timeout: Durati
         ns.unwrap_or("kube-system")
     );
     let ns_shown = ns.unwrap_or("kube-system");
+    // Ctrl-C from here on: the config is written, the rollout is checked with kubectl.
+    interrupt::check_with(format!(
+        "`kubectl -n {ns_shown} rollout status daemonset/{name}` or `kubectl promfix doctor`"
+    ));
     let mut step = Step::start(label.clone());
     let start = Instant::now();
     let deadline = start + timeout;

@@ -53,13 +53,25 @@ pub fn choose(what: &str, items: &[String], flag_hint: &str) -> Result<usize> {
 pub struct Step {
     bar: Option<indicatif::ProgressBar>,
     label: String,
+    /// Which step this is, for the one Ctrl-C marks as interrupted.
+    id: u64,
     /// The progress last shown (piped output prints a line only when it changes).
     last: Option<String>,
+}
+
+/// The step in progress now (the last started and not ended: id, spinner, label), for Ctrl-C.
+type Active = Option<(u64, Option<indicatif::ProgressBar>, String)>;
+static ACTIVE: std::sync::Mutex<Active> = std::sync::Mutex::new(None);
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn active() -> std::sync::MutexGuard<'static, Active> {
+    ACTIVE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Step {
     pub fn start(label: impl Into<String>) -> Step {
         let label = label.into();
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let bar = if std::io::stderr().is_terminal() {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_message(label.clone());
@@ -69,9 +81,11 @@ impl Step {
             eprintln!("... {label}");
             None
         };
+        *active() = Some((id, bar.clone(), label.clone()));
         Step {
             bar,
             label,
+            id,
             last: None,
         }
     }
@@ -98,6 +112,7 @@ impl Step {
     }
 
     pub fn done(self, result: &str) {
+        self.end();
         match self.bar {
             Some(b) => b.finish_with_message(format!("{} {}: {result}", tick(), self.label)),
             None => eprintln!("ok  {}: {result}", self.label),
@@ -105,9 +120,28 @@ impl Step {
     }
 
     pub fn fail(self, why: &str) {
+        self.end();
         match self.bar {
             Some(b) => b.abandon_with_message(format!("{} {}: {why}", cross(), self.label)),
             None => eprintln!("err {}: {why}", self.label),
+        }
+    }
+
+    fn end(&self) {
+        let mut a = active();
+        if a.as_ref().is_some_and(|(id, _, _)| *id == self.id) {
+            *a = None;
+        }
+    }
+}
+
+/// Ctrl-C: end the step in progress, if any, as interrupted (the spinner stays with a cross;
+/// piped, an `err LABEL: interrupted` line).
+pub fn interrupt_step() {
+    if let Some((_, bar, label)) = active().take() {
+        match bar {
+            Some(b) => b.abandon_with_message(format!("{} {label}: interrupted", cross())),
+            None => eprintln!("err {label}: interrupted"),
         }
     }
 }
