@@ -5,7 +5,7 @@ use crate::cli::{DryRun, WriteOpts};
 use crate::error::{Error, Result};
 use crate::kube::{Kube, Res};
 use crate::output::interact::{self, Step};
-use crate::output::plan_view;
+use crate::output::{interrupt, plan_view};
 use crate::plan::{Change, ObjectRef, Op, Plan, guarded_merge_patch};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -376,6 +376,10 @@ impl<'a> Executor<'a> {
         let mut first: Option<Plan> = None;
         let mut backup: Option<PathBuf> = None;
         let applied = self.rounds(observe_plan, &mut first, &mut backup).await?;
+        if !applied.is_empty() {
+            // Ctrl-C from here on (verify, a rollout) says the changes were written.
+            interrupt::written();
+        }
         Ok(Ran {
             plan: first.unwrap_or_default(),
             applied,
@@ -443,11 +447,20 @@ impl<'a> Executor<'a> {
                             p.display(),
                             p.display()
                         );
+                        interrupt::backed_up(command, &p);
                         *backup_out = Some(p.clone());
                         backup = Some(p);
                     }
                 }
             }
+            if write.dry_run == DryRun::None
+                && let Keep::RestoringFrom(p) = self.keep
+            {
+                interrupt::restoring(p);
+            }
+            // Ctrl-C from here on says what may have been written (nothing for a dry run: no
+            // backup is known then).
+            interrupt::writing();
             match self.write_waves(&plan, &mut applied).await {
                 Written::All => return Ok(applied),
                 Written::Conflict { left } => pending = left,

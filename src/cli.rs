@@ -12,7 +12,8 @@ Exit codes:
   2  usage error (unknown flag, bad value)
   3  verification failed (verify), or problems found or some components not checked (doctor: rows unknown because of an error)
   4  not confirmed: no --yes and no terminal to ask on, or the answer was no
-  5  missing permissions: the pre-flight access review denied writes (all of them are listed)";
+  5  missing permissions: the pre-flight access review denied writes (all of them are listed)
+130  interrupted (Ctrl-C): stderr says whether anything was written and, if so, how to check it and how to roll it back";
 
 #[derive(Debug, Parser)]
 #[command(

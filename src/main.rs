@@ -4,6 +4,8 @@
 //! - `kubectl-promfix __complete WORDS...` (also when run as `kubectl_complete-promfix`): the
 //!   completion protocol kubectl uses for plugins (see `output::completion`);
 //! - `kubectl-promfix __write-completions DIR`: regenerates `completions/` (scripts, man page, shim).
+//!
+//! Ctrl-C exits 130 and says what was written (see `output::interrupt`).
 
 use clap::FromArgMatches;
 use kubectl_promfix::cli::Cli;
@@ -48,6 +50,18 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
             eprintln!("error: cannot start the async runtime: {e}");
             ExitCode::from(1)
         })
+}
+
+/// Ctrl-C: end the step in progress, say what was written (nothing, or the changes with how to
+/// check and undo them: `output::interrupt`) and exit 130 as a shell reports SIGINT. A task of
+/// its own, so it runs while the command waits or blocks (a prompt).
+async fn on_ctrl_c() {
+    use kubectl_promfix::output::{interact, interrupt};
+    if tokio::signal::ctrl_c().await.is_ok() {
+        interact::interrupt_step();
+        eprintln!("{}", interrupt::message(&interrupt::current()));
+        std::process::exit(130);
+    }
 }
 
 fn complete(words: &[OsString]) -> ExitCode {
@@ -103,6 +117,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
+    runtime.spawn(on_ctrl_c());
     match runtime.block_on(kubectl_promfix::run(cli)) {
         Ok(outcome) => ExitCode::from(outcome.code()),
         Err(e) => {

@@ -998,3 +998,181 @@ async fn the_seeds_story_ends_with_every_etcd_target_up_in_both_replicas() {
         cp.stdout
     );
 }
+
+/// Ctrl-C while `etcd` waits for the Prometheus rollout, after its writes: piped, the wait
+/// prints a line when the counts change (pods updated/ready out of the replicas, the elapsed
+/// time and `--timeout`); SIGINT exits 130 and says the changes were written, names the backup,
+/// how to check them (`kubectl promfix verify`) and the rollback line, which restores the
+/// cluster as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_while_waiting_for_the_rollout_says_the_changes_were_written_and_how_to_undo_them() {
+    use std::io::BufRead;
+    use std::time::Instant;
+    let rc = start(A, RealOptions::default()).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let backups = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = vec!["etcd".into()];
+    args.extend(cert_args(&rc));
+    args.extend(["--yes", "--timeout", "4m", "--backup-dir"].map(String::from));
+    args.push(backups.path().display().to_string());
+    let mut child = Command::new(BIN)
+        .arg("--kubeconfig")
+        .arg(rc.kubeconfig())
+        .args(&args)
+        .env_remove("KUBECONFIG")
+        .env("NO_COLOR", "1")
+        .current_dir(cwd.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running kubectl-promfix");
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for l in std::io::BufReader::new(stderr).lines() {
+            let Ok(l) = l else { break };
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let mut stdout_pipe = child.stdout.take().unwrap();
+    let stdout = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout_pipe.read_to_string(&mut s);
+        s
+    });
+
+    // Stderr up to the first progress line of the rollout wait, then a few polls more.
+    const WAIT: &str = "... waiting for the rollout of Prometheus";
+    let mut seen: Vec<String> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut first_progress: Option<Instant> = None;
+    loop {
+        let left = match first_progress {
+            Some(t) => (t + Duration::from_secs(7)).saturating_duration_since(Instant::now()),
+            None => deadline.saturating_duration_since(Instant::now()),
+        };
+        if left.is_zero() {
+            break;
+        }
+        match lines.recv_timeout(left) {
+            Ok(l) => {
+                if first_progress.is_none() && l.starts_with(WAIT) && l.contains("(elapsed ") {
+                    first_progress = Some(Instant::now());
+                }
+                seen.push(l);
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let progress: Vec<&String> = seen
+        .iter()
+        .filter(|l| l.starts_with(WAIT) && l.contains("(elapsed "))
+        .collect();
+    assert!(
+        !progress.is_empty(),
+        "no progress line of the rollout wait within 180 s (the process {}):\n{}",
+        match child.try_wait() {
+            Ok(Some(s)) => format!("exited: {s}"),
+            _ => "still runs".into(),
+        },
+        seen.join("\n")
+    );
+    for l in &progress {
+        assert!(
+            l.contains("/2 pods updated, ") && l.contains("/2 ready (elapsed "),
+            "the counts out of the 2 replicas: {l}"
+        );
+        assert!(l.ends_with(" of 4m0s)"), "the timeout (--timeout 4m): {l}");
+    }
+    // Piped, a line only when the counts change (the wait polls every 2 s; 7 s were read).
+    let counts = |l: &str| {
+        l.split(": ")
+            .nth(1)
+            .unwrap_or("")
+            .split(" (elapsed")
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    for w in progress.windows(2) {
+        assert_ne!(
+            counts(w[0]),
+            counts(w[1]),
+            "a line without a change:\n{}\n{}",
+            w[0],
+            w[1]
+        );
+    }
+
+    // Ctrl-C (SIGINT to the process, as a terminal sends it).
+    let pid = child.id().to_string();
+    let kill = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(kill.success(), "kill -INT {pid}");
+    let until = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() >= until {
+            let _ = child.kill();
+            panic!("still running 30 s after SIGINT:\n{}", seen.join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    reader.join().unwrap();
+    seen.extend(lines.try_iter());
+    let stderr = seen.join("\n");
+    let stdout = stdout.join().unwrap();
+    eprintln!(
+        "kubectl-promfix {} -> {status}\n--- stdout\n{stdout}--- stderr\n{stderr}",
+        args.join(" ")
+    );
+    assert!(
+        !format!("{stdout}{stderr}").contains("PRIVATE KEY-----"),
+        "key material in the output"
+    );
+    assert_eq!(status.code(), Some(130), "{status}\n{stderr}");
+    let backup = backup_file(backups.path());
+    for want in [
+        format!("interrupted: the changes were written (backup: {backup})"),
+        "check them: `kubectl promfix verify`".to_string(),
+        format!("undo them: `kubectl promfix rollback {backup}`"),
+    ] {
+        assert!(stderr.contains(&want), "{want:?} in:\n{stderr}");
+    }
+    assert!(
+        stderr.lines().any(
+            |l| l.starts_with("err waiting for the rollout of Prometheus")
+                && l.ends_with(": interrupted")
+        ),
+        "the wait ends as interrupted:\n{stderr}"
+    );
+    assert!(
+        !stdout.contains("verified:"),
+        "no verdict after an interrupted wait:\n{stdout}"
+    );
+
+    // The rollback line it printed restores the cluster as it was.
+    let undo = plugin(&rc, cwd.path(), &["rollback", &backup, "--yes"]);
+    assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
+    assert!(
+        get(&rc, &["secret", "-n", NS, "etcd-client-cert"]).is_none(),
+        "the Secret the run created is deleted"
+    );
+    let prom = get(&rc, &["prometheus", "-n", NS, PROMETHEUS]).unwrap();
+    assert!(
+        !prom["spec"].to_string().contains("etcd-client-cert"),
+        "{}",
+        prom["spec"]
+    );
+    let svc = get(&rc, &["service", "-n", "kube-system", SERVICE]).unwrap();
+    assert!(
+        svc["spec"].get("selector").is_some(),
+        "the selector is back: {}",
+        svc["spec"]
+    );
+}

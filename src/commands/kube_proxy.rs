@@ -8,7 +8,8 @@ use crate::cli::{Cli, Command, DryRun};
 use crate::error::{Error, Result};
 use crate::fixes::kube_proxy::{self as fix, Observed};
 use crate::kube::{self as k, Kube};
-use crate::output::interact::Step;
+use crate::output::interact::{Step, go_duration};
+use crate::output::interrupt;
 use serde_json::Value;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -101,8 +102,14 @@ async fn wait_rollout(kube: &Kube, ns: Option<&str>, name: &str, timeout: Durati
         "rollout of DaemonSet {}/{name}",
         ns.unwrap_or("kube-system")
     );
-    let step = Step::start(label.clone());
-    let deadline = Instant::now() + timeout;
+    let ns_shown = ns.unwrap_or("kube-system");
+    // Ctrl-C from here on: the config is written, the rollout is checked with kubectl.
+    interrupt::check_with(format!(
+        "`kubectl -n {ns_shown} rollout status daemonset/{name}` or `kubectl promfix doctor`"
+    ));
+    let mut step = Step::start(label.clone());
+    let start = Instant::now();
+    let deadline = start + timeout;
     loop {
         let ds = kube
             .get_opt(&k::DAEMONSETS, ns, name)
@@ -122,14 +129,19 @@ async fn wait_rollout(kube: &Kube, ns: Option<&str>, name: &str, timeout: Durati
                 return Ok(());
             }
         };
+        let progress = fix::rollout_progress(&ds);
         if Instant::now() >= deadline {
-            step.fail(&format!("not finished after {timeout:?}"));
+            step.fail(&format!(
+                "not finished after {} (--timeout): {progress}",
+                go_duration(timeout)
+            ));
             return Err(Error::Other(format!(
-                "{label} did not finish within {timeout:?} ({last})\n  hint: the config is written; watch it with \
-                 `kubectl -n {} rollout status daemonset/{name}`",
-                ns.unwrap_or("kube-system")
+                "{label} did not finish within {} ({last})\n  hint: the config is written; watch it with \
+                 `kubectl -n {ns_shown} rollout status daemonset/{name}`",
+                go_duration(timeout)
             )));
         }
+        step.progress(&progress, start.elapsed(), timeout);
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

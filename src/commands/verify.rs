@@ -10,7 +10,7 @@ use crate::cli::{Cli, Command, GlobalOpts, Output};
 use crate::error::{Error, Result};
 use crate::fixes::etcd::{self as fix, Observed};
 use crate::kube::{self as k, Kube};
-use crate::output::interact::Step;
+use crate::output::interact::{Step, go_duration};
 use crate::verify::report::{self, PodReport};
 use crate::verify::targets::{self, JobMatch, NoTargetFacts};
 use crate::verify::{self as v, name, namespace};
@@ -335,7 +335,7 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
     let mut pods = pods_and_staleness(kube, prom, &p.secret).await?;
     let stale_now = pods.iter().any(|(_, s)| s.is_some());
     if !p.no_wait && v::lists_secret(prom, &p.secret) && !rollout_done(prom, &pods) {
-        let step = Step::start(format!(
+        let mut step = Step::start(format!(
             "waiting for the rollout of Prometheus {pname} (pods that mount Secret {})",
             p.secret
         ));
@@ -344,13 +344,15 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
                 step.done(&format!("{} pod(s) ready", pods.len()));
                 break;
             }
+            let progress = v::rollout_progress(v::expected_pods(prom), &pods);
             if Instant::now() >= deadline {
                 step.fail(&format!(
-                    "not done after {}s (--timeout)",
-                    p.timeout.as_secs()
+                    "not done after {} (--timeout): {progress}",
+                    go_duration(p.timeout)
                 ));
                 break;
             }
+            step.progress(&progress, start.elapsed(), p.timeout);
             tokio::time::sleep(POLL).await;
             pods = pods_and_staleness(kube, prom, &p.secret).await?;
         }
@@ -566,12 +568,17 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
         let wait_targets = stale.is_none();
         let prefix = v::route_prefix(prom, Some(pod));
         let path = v::targets_path(prom, namespace(pod), name(pod), &prefix);
-        let step = wait_targets.then(|| {
+        let mut step = wait_targets.then(|| {
             Step::start(format!(
                 "{}: waiting for the first scrape of the etcd targets",
                 name(pod)
             ))
         });
+        let expected_targets = if p.job.is_some() {
+            0
+        } else {
+            targets::expected_targets(&facts.endpoints, sm_port.as_deref())
+        };
         let mut last_err: Option<String>;
         let mut config_loaded = sm_changed.is_none_or(|c| c + CONFIG_GRACE < now_secs());
         loop {
@@ -626,6 +633,18 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
             if done || !wait_targets || Instant::now() >= deadline {
                 break;
             }
+            if let Some(s) = step.as_mut() {
+                let progress = match &last_err {
+                    Some(_) => "the targets cannot be read yet".to_string(),
+                    None => targets::targets_progress(
+                        &r.targets,
+                        since,
+                        expected_targets,
+                        config_loaded,
+                    ),
+                };
+                s.progress(&progress, start.elapsed(), p.timeout);
+            }
             tokio::time::sleep(POLL).await;
         }
         if let Some(e) = last_err {
@@ -664,10 +683,11 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
         }
         r.conclude();
         if let Some(s) = step {
+            let counts = targets::targets_progress(&r.targets, since, expected_targets, true);
             if r.ok {
-                s.done("up");
+                s.done(&format!("up ({counts})"));
             } else {
-                s.fail("problems found");
+                s.fail(&format!("problems found ({counts})"));
             }
         }
         reports.push(r);

@@ -498,6 +498,23 @@ pub fn rollout_status(ds: &Value) -> Result<Option<String>, String> {
     Ok(None)
 }
 
+/// The progress of a DaemonSet's rollout from its status: `1/3 pods updated, 0/3 available`
+/// (out of the desired), or that the controller has not seen the new spec yet.
+pub fn rollout_progress(ds: &Value) -> String {
+    let generation = ds["metadata"]["generation"].as_i64().unwrap_or(0);
+    let st = &ds["status"];
+    if generation > st["observedGeneration"].as_i64().unwrap_or(0) {
+        return "waiting for the controller to observe the new spec".into();
+    }
+    let n = |k: &str| st[k].as_i64().unwrap_or(0).max(0);
+    let desired = n("desiredNumberScheduled");
+    format!(
+        "{}/{desired} pods updated, {}/{desired} available",
+        n("updatedNumberScheduled"),
+        n("numberAvailable")
+    )
+}
+
 /// RFC 3339 in UTC (`time.RFC3339` of a UTC time: `2006-01-02T15:04:05Z`).
 pub fn rfc3339(t: std::time::SystemTime) -> String {
     let secs = t
@@ -724,6 +741,28 @@ mod tests {
         assert_eq!(rollout_status(&d).unwrap(), None);
         d["spec"]["updateStrategy"]["type"] = json!("OnDelete");
         assert!(rollout_status(&d).is_err());
+    }
+
+    #[test]
+    fn rollout_progress_counts_updated_and_available_out_of_desired() {
+        let mut d = ds();
+        d["metadata"]["generation"] = json!(2);
+        d["status"] = json!({"observedGeneration": 1, "desiredNumberScheduled": 3, "updatedNumberScheduled": 3, "numberAvailable": 3});
+        assert_eq!(
+            rollout_progress(&d),
+            "waiting for the controller to observe the new spec"
+        );
+        d["status"]["observedGeneration"] = json!(2);
+        d["status"]["updatedNumberScheduled"] = json!(1);
+        d["status"]["numberAvailable"] = json!(2);
+        assert_eq!(rollout_progress(&d), "1/3 pods updated, 2/3 available");
+        d["status"]["updatedNumberScheduled"] = json!(3);
+        d["status"]["numberAvailable"] = json!(3);
+        assert_eq!(rollout_progress(&d), "3/3 pods updated, 3/3 available");
+        // No status yet: zero of zero, not an error.
+        d.as_object_mut().unwrap().remove("status");
+        d["metadata"]["generation"] = json!(0);
+        assert_eq!(rollout_progress(&d), "0/0 pods updated, 0/0 available");
     }
 
     #[test]

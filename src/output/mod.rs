@@ -2,6 +2,7 @@
 
 pub mod completion;
 pub mod interact;
+pub mod interrupt;
 pub mod plan_view;
 
 use crate::Error;

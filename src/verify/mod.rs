@@ -75,6 +75,19 @@ pub fn expected_pods(prom: &Value) -> usize {
     (replicas * shards) as usize
 }
 
+/// The progress of the rollout: `1/2 pods updated, 0/2 ready`, out of the pods the
+/// Prometheus asks for. Updated: not stale (the pod mounts the Secret, at the StatefulSet's
+/// revision); ready: updated and Ready.
+pub fn rollout_progress(expected: usize, pods: &[(Value, Option<String>)]) -> String {
+    let updated = pods.iter().filter(|(_, stale)| stale.is_none()).count();
+    let ready = pods
+        .iter()
+        .filter(|(p, stale)| stale.is_none() && is_ready(p))
+        .count();
+    let total = expected.max(updated);
+    format!("{updated}/{total} pods updated, {ready}/{total} ready")
+}
+
 /// The shard a pod belongs to ("0" when the operator does not say).
 pub fn shard_of(pod: &Value) -> String {
     pod["metadata"]["labels"]["operator.prometheus.io/shard"]
@@ -510,6 +523,23 @@ mod tests {
             "containers": [{"name": "prometheus", "volumeMounts": [
                 {"name": format!("secret-{secret}"), "mountPath": format!("/etc/prometheus/secrets/{secret}"), "readOnly": true}]}]
         })
+    }
+
+    #[test]
+    fn the_rollout_counts_updated_and_ready_pods_out_of_the_expected() {
+        let ready = |n: &str| json!({"metadata": {"name": n}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        let not_ready = |n: &str| json!({"metadata": {"name": n}, "status": {"conditions": [{"type": "Ready", "status": "False"}]}});
+        let stale = Some("created before Secret x was listed".to_string());
+        // One old pod still runs (ready, stale), one was replaced and is not ready yet.
+        let pods = vec![(ready("p-0"), stale.clone()), (not_ready("p-1"), None)];
+        assert_eq!(rollout_progress(2, &pods), "1/2 pods updated, 0/2 ready");
+        let pods = vec![(ready("p-1"), None)];
+        assert_eq!(rollout_progress(2, &pods), "1/2 pods updated, 1/2 ready");
+        let pods = vec![(ready("p-0"), None), (ready("p-1"), None)];
+        assert_eq!(rollout_progress(2, &pods), "2/2 pods updated, 2/2 ready");
+        assert_eq!(rollout_progress(2, &[]), "0/2 pods updated, 0/2 ready");
+        let pods = vec![(ready("p-0"), stale)];
+        assert_eq!(rollout_progress(1, &pods), "0/1 pods updated, 0/1 ready");
     }
 
     #[test]

@@ -94,6 +94,54 @@ pub fn scraped_since(t: &Target, since: f64) -> bool {
     t.health != "unknown" && parse_time(&t.last_scrape).is_some_and(|ls| ls >= since)
 }
 
+/// How many targets the Endpoints make for the ServiceMonitor's port (by name; None: one per
+/// address): Prometheus' endpoints discovery makes one per ready address and port.
+pub fn expected_targets(endpoints: &[Value], port: Option<&str>) -> usize {
+    endpoints
+        .iter()
+        .flat_map(|e| e["subsets"].as_array().into_iter().flatten())
+        .map(|s| {
+            let addresses = s["addresses"].as_array().map_or(0, Vec::len);
+            let ports = match port {
+                Some(p) => s["ports"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|x| x["name"] == p)
+                    .count(),
+                None => 1,
+            };
+            addresses * ports
+        })
+        .sum()
+}
+
+/// The progress of the wait for the first scrape: `targets scraped since the change 1/3, up
+/// 1/3`, out of the expected (or of those found, when more): up counts those scraped since.
+pub fn targets_progress(
+    targets: &[Target],
+    since: f64,
+    expected: usize,
+    config_loaded: bool,
+) -> String {
+    let total = expected.max(targets.len());
+    let scraped = targets.iter().filter(|t| scraped_since(t, since)).count();
+    let up = targets
+        .iter()
+        .filter(|t| scraped_since(t, since) && t.health == "up")
+        .count();
+    let counts = if total == 0 {
+        "no targets discovered yet".to_string()
+    } else {
+        format!("targets scraped since the change {scraped}/{total}, up {up}/{total}")
+    };
+    if config_loaded {
+        counts
+    } else {
+        format!("waiting for Prometheus to load the new configuration; {counts}")
+    }
+}
+
 /// Why a scrape failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -469,6 +517,70 @@ fn ns_selector_text(sm: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn target(health: &str, last_scrape: &str) -> Target {
+        Target {
+            scrape_pool: "serviceMonitor/monitoring/etcd/0".into(),
+            job: "kube-etcd".into(),
+            scrape_url: URL.into(),
+            health: health.into(),
+            last_error: String::new(),
+            last_scrape: last_scrape.into(),
+            cause: None,
+            explanation: None,
+        }
+    }
+
+    #[test]
+    fn the_wait_for_the_first_scrape_counts_scraped_and_up_out_of_the_expected() {
+        let since = parse_time("2024-01-01T00:00:10Z").unwrap();
+        let t = [
+            target("up", "2024-01-01T00:00:12Z"),
+            target("down", "2024-01-01T00:00:11Z"),
+            // up, but the last scrape is from before the change
+            target("up", "2024-01-01T00:00:05Z"),
+        ];
+        assert_eq!(
+            targets_progress(&t, since, 3, true),
+            "targets scraped since the change 2/3, up 1/3"
+        );
+        // Fewer discovered than the Endpoints hold: out of the expected.
+        assert_eq!(
+            targets_progress(&t[..1], since, 3, true),
+            "targets scraped since the change 1/3, up 1/3"
+        );
+        // More discovered than expected (--job, or no Endpoints known): out of those found.
+        assert_eq!(
+            targets_progress(&t, since, 0, true),
+            "targets scraped since the change 2/3, up 1/3"
+        );
+        assert_eq!(
+            targets_progress(&[], since, 0, true),
+            "no targets discovered yet"
+        );
+        assert_eq!(
+            targets_progress(&[], since, 3, false),
+            "waiting for Prometheus to load the new configuration; targets scraped since the change 0/3, up 0/3"
+        );
+    }
+
+    #[test]
+    fn the_expected_targets_are_the_addresses_of_the_endpoints_port() {
+        let ep = json!({"subsets": [
+            {"addresses": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.2"}], "notReadyAddresses": [{"ip": "10.0.0.9"}],
+             "ports": [{"name": "http-metrics", "port": 2379}, {"name": "other", "port": 1}]},
+            {"addresses": [{"ip": "10.0.0.3"}], "ports": [{"name": "http-metrics", "port": 2379}]},
+            {"addresses": [{"ip": "10.0.0.4"}], "ports": [{"name": "other", "port": 1}]},
+        ]});
+        assert_eq!(
+            expected_targets(std::slice::from_ref(&ep), Some("http-metrics")),
+            3
+        );
+        assert_eq!(expected_targets(std::slice::from_ref(&ep), Some("nope")), 0);
+        // No port name (targetPort): one per address.
+        assert_eq!(expected_targets(&[ep], None), 4);
+        assert_eq!(expected_targets(&[], Some("http-metrics")), 0);
+    }
 
     const URL: &str = "https://127.0.2.11:2379/metrics";
 
