@@ -453,11 +453,6 @@ impl<'a> Executor<'a> {
                     }
                 }
             }
-            if write.dry_run == DryRun::None
-                && let Keep::RestoringFrom(p) = self.keep
-            {
-                interrupt::restoring(p);
-            }
             // Ctrl-C from here on says what may have been written (nothing for a dry run: no
             // backup is known then).
             interrupt::writing();

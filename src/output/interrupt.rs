@@ -25,7 +25,7 @@ pub struct State {
     pub stage: Stage,
     /// The command that writes (`etcd`, `kube-proxy`, `rollback`, ...).
     pub command: String,
-    /// The backup written before the writes; for `rollback`, the backup being restored.
+    /// The backup written before the writes (a rollback writes its own too).
     pub backup: Option<PathBuf>,
     /// How to check the changes, when the command knows better than its name says.
     pub check: Option<String>,
@@ -71,11 +71,6 @@ pub fn backed_up(command: &str, path: &Path) {
     });
 }
 
-/// `rollback` restores the objects of `path` (no new backup); the writes come next.
-pub fn restoring(path: &Path) {
-    backed_up("rollback", path);
-}
-
 /// Writes are being sent (only once a backup is known: a dry run writes nothing).
 pub fn writing() {
     update(|s| {
@@ -115,16 +110,6 @@ pub fn message(s: &State) -> String {
         return "interrupted: nothing was written".into();
     };
     let check = s.check.clone().unwrap_or_else(|| default_check(&s.command));
-    if s.command == "rollback" {
-        return match s.stage {
-            Stage::Nothing | Stage::BackedUp => "interrupted: nothing was written".into(),
-            Stage::Writing => format!(
-                "interrupted while restoring from {backup}: some objects may be restored, others not\n  \
-                 finish: `kubectl promfix rollback {backup}` again (it restores only what still differs)"
-            ),
-            Stage::Written => format!("interrupted: the objects of {backup} were restored"),
-        };
-    }
     match s.stage {
         Stage::Nothing | Stage::BackedUp => {
             format!("interrupted: nothing was written (the backup {backup} is not needed)")
@@ -206,11 +191,20 @@ mod tests {
     }
 
     #[test]
-    fn a_cut_rollback_says_to_run_it_again() {
-        let m = message(&state(Stage::Writing, "rollback", Some("b.yaml")));
-        assert!(m.contains("`kubectl promfix rollback b.yaml` again"), "{m}");
+    fn a_cut_rollback_says_to_run_it_again_or_undo_it_with_its_own_backup() {
+        // A rollback writes its own backup first: it is finished, or undone, like any run.
+        let m = message(&state(
+            Stage::Writing,
+            "rollback",
+            Some("promfix-backup-rollback-1.yaml"),
+        ));
+        assert!(m.contains("run the same command again"), "{m}");
+        assert!(
+            m.contains("undo them: `kubectl promfix rollback promfix-backup-rollback-1.yaml`"),
+            "{m}"
+        );
         let m = message(&state(Stage::BackedUp, "rollback", Some("b.yaml")));
-        assert_eq!(m, "interrupted: nothing was written");
+        assert!(m.starts_with("interrupted: nothing was written"), "{m}");
     }
 
     #[test]
