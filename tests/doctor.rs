@@ -232,7 +232,40 @@ async fn kubelet_403_from_token_authentication_off() {
     );
     let ev = row(&v, 0, "kubelet")["evidence"].to_string();
     assert!(ev.contains("403 Forbidden") && ev.contains("node2"), "{ev}");
+    // The code Prometheus saw, and why: a 403 because the request runs as system:anonymous
+    // (anonymous on, token webhook off), not a 401.
+    assert!(
+        why.starts_with("kubelet answers 403: 403 Forbidden") && why.contains("system:anonymous"),
+        "{why}"
+    );
+    assert!(!why.contains("401"), "{why}");
+    assert!(!f.iter().any(|f| f.contains("kubelet-config")), "{f:?}");
     others_ok(&v, &["kubelet"]);
+
+    // On kubeadm (its kubelet-config ConfigMap exists) the fix also names the ConfigMap that
+    // `kubeadm upgrade node` writes the node file back from.
+    let out = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&tc.kubeconfig)
+        .args([
+            "-n",
+            "kube-system",
+            "create",
+            "configmap",
+            "kubelet-config",
+            "--from-literal=kubelet=kind: KubeletConfiguration",
+        ])
+        .output()
+        .expect("kubectl (install it: the test's peer)");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (_, v) = doctor_json(&tc.kubeconfig, &[]).await;
+    let f = fixes(&v, "kubelet");
+    assert!(
+        f.iter()
+            .any(|f| f.contains("ConfigMap kube-system/kubelet-config")
+                && f.contains("kubeadm upgrade node")),
+        "{f:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

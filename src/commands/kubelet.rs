@@ -50,9 +50,28 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
         .filter(|f| f.affected)
         .map(|f| f.node.as_str())
         .collect();
+    // kubeadm writes the nodes' kubelet config back from its ConfigMap on upgrades: the fix
+    // names it when it exists (unreadable: not named, with a warning).
+    let kubeadm = if affected.is_empty() {
+        false
+    } else {
+        match kube
+            .get_opt(&k::CONFIGMAPS, Some("kube-system"), "kubelet-config")
+            .await
+        {
+            Ok(cm) => cm.is_some(),
+            Err(e) => {
+                eprintln!(
+                    "warning: cannot tell whether this is kubeadm (ConfigMap {}): {e}",
+                    fix::KUBEADM_CONFIG_MAP
+                );
+                false
+            }
+        }
+    };
     let mut script_path = None;
     if let Some(p) = script {
-        write_script(p, &fix::script(&affected))?;
+        write_script(p, &fix::script(&affected, kubeadm))?;
         eprintln!("script written to {}", p.display());
         script_path = Some(p.display().to_string());
     }
@@ -62,6 +81,7 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
                 "nodes": findings,
                 "affected": affected,
                 "script": script_path,
+                "kubeadmConfigMap": kubeadm.then_some(fix::KUBEADM_CONFIG_MAP),
             });
             let text = match fmt {
                 Output::Json => serde_json::to_string_pretty(&v).unwrap_or_default() + "\n",
@@ -69,7 +89,10 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
             };
             print!("{text}");
         }
-        None => print!("{}", fix::render(&findings, script_path.as_deref())),
+        None => print!(
+            "{}",
+            fix::render(&findings, script_path.as_deref(), kubeadm)
+        ),
     }
     if findings.iter().all(|f| f.error.is_some()) && !findings.is_empty() {
         return Err(Error::Other(format!(

@@ -520,8 +520,12 @@ async fn kube_proxy(kube: &Kube) -> (KubeProxyEvidence, Vec<String>) {
                 .into_iter()
                 .flatten()
             {
-                if let Some(f) = parse_flags(&command_line(c)).get("metrics-bind-address") {
+                let flags = parse_flags(&command_line(c));
+                if let Some(f) = flags.get("metrics-bind-address") {
                     ev.flag = Some(f.clone());
+                }
+                if let Some(f) = flags.get("config") {
+                    ev.config_file = Some(f.clone());
                 }
             }
         }
@@ -552,6 +556,14 @@ async fn kubelets(kube: &Kube) -> (KubeletEvidence, Vec<String>) {
             .iter()
             .map(|n| s(n, &["metadata", "name"]).to_string())
             .collect();
+        if ev.distribution.is_none() {
+            ev.distribution = page
+                .iter()
+                .find_map(|n| {
+                    super::distribution_of(s(n, &["status", "nodeInfo", "kubeletVersion"]))
+                })
+                .map(str::to_string);
+        }
         drop(page);
         let mut results = futures::stream::iter(names)
             .map(|n| async move {
@@ -578,6 +590,15 @@ async fn kubelets(kube: &Kube) -> (KubeletEvidence, Vec<String>) {
             "kubelet /configz unreadable on {} node(s) (nodes/proxy)",
             ev.unreadable
         ));
+    }
+    if ev.webhook_off > 0 {
+        match kube
+            .get_opt(&k::CONFIGMAPS, Some("kube-system"), "kubelet-config")
+            .await
+        {
+            Ok(cm) => ev.kubeadm_config_map = cm.is_some(),
+            Err(e) => warnings.push(e.to_string()),
+        }
     }
     (ev, warnings)
 }

@@ -369,22 +369,30 @@ pub struct KubeProxyEvidence {
     pub configmap: Option<String>,
     /// `metricsBindAddress` of `config.conf` (None: unset, the default `127.0.0.1:10249`).
     pub metrics_bind_address: Option<String>,
-    /// `--metrics-bind-address` on the DaemonSet's command line (it wins over the file).
+    /// `--metrics-bind-address` on the DaemonSet's command line (ignored with `--config`).
     pub flag: Option<String>,
+    /// `--config` on the DaemonSet's command line: the file is then the whole configuration and
+    /// the other flags are ignored (kube-proxy's `Options.Complete`).
+    pub config_file: Option<String>,
     pub daemonset: Option<String>,
 }
 
 impl KubeProxyEvidence {
-    /// The address kube-proxy serves metrics on.
+    /// The address kube-proxy serves metrics on: with `--config` (kubeadm's DaemonSet) the
+    /// file's `metricsBindAddress`, the flag being ignored; without it the flag, the ConfigMap
+    /// not being read; when the DaemonSet is unknown, the ConfigMap's. Default `127.0.0.1:10249`.
     pub fn effective(&self) -> String {
-        self.flag
-            .clone()
-            .or_else(|| {
-                self.metrics_bind_address
-                    .clone()
-                    .filter(|s| !s.trim().is_empty())
-            })
-            .unwrap_or_else(|| "127.0.0.1:10249".to_string())
+        let file = || {
+            self.metrics_bind_address
+                .clone()
+                .filter(|s| !s.trim().is_empty())
+        };
+        let chosen = match (&self.daemonset, &self.config_file) {
+            (Some(_), None) => self.flag.clone(),
+            (Some(_), Some(_)) => file(),
+            (None, _) => self.flag.clone().or_else(file),
+        };
+        chosen.unwrap_or_else(|| "127.0.0.1:10249".to_string())
     }
 
     pub fn loopback_only(&self) -> bool {
@@ -414,7 +422,26 @@ pub struct KubeletEvidence {
     pub unreadable_sample: Vec<String>,
     /// `authentication.webhook.enabled` false while `authorization.mode` is Webhook.
     pub webhook_off: usize,
+    /// Of those, the ones with anonymous requests on (they answer 403; the others 401).
+    pub webhook_off_anonymous: usize,
     pub webhook_off_sample: Vec<String>,
+    /// `k3s` or `rke2`, from the kubelets' versions (`v1.30.4+k3s1`, `v1.30.4+rke2r1`).
+    pub distribution: Option<String>,
+    /// kubeadm's ConfigMap kube-system/kubelet-config exists (`kubeadm upgrade node` writes
+    /// the nodes' kubelet config from it).
+    pub kubeadm_config_map: bool,
+}
+
+/// The distribution a kubelet version names (`+k3s1` → k3s, `+rke2r1` → rke2).
+pub fn distribution_of(kubelet_version: &str) -> Option<&'static str> {
+    let (_, build) = kubelet_version.split_once('+')?;
+    if build.starts_with("rke2") {
+        Some("rke2")
+    } else if build.starts_with("k3s") {
+        Some("k3s")
+    } else {
+        None
+    }
 }
 
 impl KubeletEvidence {
@@ -434,6 +461,9 @@ impl KubeletEvidence {
         let authz_webhook = cfg["authorization"]["mode"].as_str() == Some("Webhook");
         if authz_webhook && !authn {
             self.webhook_off += 1;
+            if cfg["authentication"]["anonymous"]["enabled"].as_bool() == Some(true) {
+                self.webhook_off_anonymous += 1;
+            }
             if self.webhook_off_sample.len() < SAMPLE {
                 self.webhook_off_sample.push(node.to_string());
             }
@@ -619,8 +649,26 @@ mod tests {
         assert!(k.loopback_only());
         k.metrics_bind_address = Some("0.0.0.0:10249".into());
         assert!(!k.loopback_only());
+        // DaemonSet unknown: a flag is taken over the ConfigMap.
         k.flag = Some("127.0.0.1:10249".into());
         assert!(k.loopback_only());
+        // kubeadm's DaemonSet runs with --config: the flag is ignored, the file counts.
+        k.daemonset = Some("kube-system/kube-proxy".into());
+        k.config_file = Some("/var/lib/kube-proxy/config.conf".into());
+        assert_eq!(k.effective(), "0.0.0.0:10249");
+        k.flag = Some("0.0.0.0:10249".into());
+        k.metrics_bind_address = Some(String::new());
+        assert_eq!(k.effective(), "127.0.0.1:10249");
+        // Without --config the ConfigMap is not read: the flag, else the default.
+        k.config_file = None;
+        assert_eq!(k.effective(), "0.0.0.0:10249");
+        k.flag = None;
+        k.metrics_bind_address = Some("0.0.0.0:10249".into());
+        assert_eq!(k.effective(), "127.0.0.1:10249");
+        assert_eq!(distribution_of("v1.30.4+k3s1"), Some("k3s"));
+        assert_eq!(distribution_of("v1.30.4+rke2r1"), Some("rke2"));
+        assert_eq!(distribution_of("v1.30.4"), None);
+        assert_eq!(distribution_of("v1.30.4-eks-1"), None);
         assert!(is_loopback_host("[::1]:10249"));
         assert!(!is_loopback_host("[::]:10249"));
         assert!(!is_loopback_host("0.0.0.0"));

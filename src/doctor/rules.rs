@@ -10,6 +10,8 @@ pub const FIX_CONTROL_PLANE: &str = "kubectl promfix control-plane";
 pub const FIX_KUBE_PROXY: &str = "kubectl promfix kube-proxy";
 pub const FIX_KUBELET: &str = "kubectl promfix kubelet --script fix-kubelet.sh";
 pub const FIX_ETCD: &str = "kubectl promfix etcd";
+/// kubeadm rewrites the node's kubelet config from this ConfigMap on `kubeadm upgrade node`.
+pub const KUBEADM_KUBELET_CONFIG: &str = "kubeadm: also set authentication.webhook.enabled: true in ConfigMap kube-system/kubelet-config (`kubectl -n kube-system edit configmap kubelet-config`), or the next `kubeadm upgrade node` writes /var/lib/kubelet/config.yaml back from it";
 
 /// The row of one component.
 pub fn row(c: Component, ev: &Evidence) -> Row {
@@ -273,18 +275,55 @@ fn kube_proxy(ev: &Evidence, t: &Targets, r: &mut Row) {
         ));
     }
     if let (Some(ds), Some(f)) = (&k.daemonset, &k.flag) {
-        r.evidence
-            .push(format!("DaemonSet {ds}: --metrics-bind-address={f}"));
+        r.evidence.push(match &k.config_file {
+            // kube-proxy's Options.Complete: with --config, the file is the configuration and
+            // the other flags are ignored.
+            Some(c) => format!(
+                "DaemonSet {ds}: --metrics-bind-address={f}, ignored: kube-proxy reads --config={c} and ignores the other flags"
+            ),
+            None => format!("DaemonSet {ds}: --metrics-bind-address={f}"),
+        });
     }
-    if t.has(ErrorClass::Refused)
-        && (k.configmap.is_some() || k.flag.is_some())
-        && k.loopback_only()
-    {
+    if let (Some(ds), None, Some(_)) = (&k.daemonset, &k.config_file, &k.configmap) {
+        r.evidence.push(format!(
+            "DaemonSet {ds} runs kube-proxy without --config: it does not read the ConfigMap"
+        ));
+    }
+    if !t.has(ErrorClass::Refused) {
+        return;
+    }
+    if k.daemonset.is_none() && k.configmap.is_none() {
+        // No kubeadm-style DaemonSet: RKE2 runs kube-proxy as a static pod, k3s inside its
+        // own process; their setting lives in the distribution's config.
+        r.cause = match ev.kubelets.distribution.as_deref() {
+            Some("k3s") => "kube-proxy runs inside the k3s process (no DaemonSet), on 127.0.0.1:10249 unless told otherwise, so Prometheus' connection to :10249 is refused".into(),
+            Some("rke2") => "kube-proxy runs as RKE2's static pod (no DaemonSet), on 127.0.0.1:10249 unless told otherwise, so Prometheus' connection to :10249 is refused".into(),
+            _ => "nothing answers on :10249 and kube-proxy has no DaemonSet or ConfigMap in kube-system: it runs outside the cluster's objects (a static pod, a systemd unit, or inside a distribution's process), so its metrics address is set on the nodes".into(),
+        };
+        r.fix.push(match ev.kubelets.distribution.as_deref() {
+            Some("k3s") => "on each node: add `kube-proxy-arg: [\"metrics-bind-address=0.0.0.0:10249\"]` to /etc/rancher/k3s/config.yaml (or --kube-proxy-arg=metrics-bind-address=0.0.0.0:10249), then `systemctl restart k3s` (servers) or `k3s-agent` (agents)".into(),
+            Some("rke2") => "on each node: add `kube-proxy-arg: [\"metrics-bind-address=0.0.0.0:10249\"]` to /etc/rancher/rke2/config.yaml, then `systemctl restart rke2-server` (servers) or `rke2-agent` (agents); RKE2 rewrites its static pod manifest from it".into(),
+            _ => "on each node: start kube-proxy with metricsBindAddress 0.0.0.0:10249 in its config file (or --metrics-bind-address=0.0.0.0:10249 when it runs without --config) and restart it".into(),
+        });
+        return;
+    }
+    if (k.configmap.is_some() || k.flag.is_some()) && k.loopback_only() {
+        let from = match (&k.config_file, &k.flag) {
+            (Some(_), _) | (None, None) => "metricsBindAddress",
+            (None, Some(_)) => "--metrics-bind-address",
+        };
         r.cause = format!(
-            "kube-proxy serves metrics on {} only (metricsBindAddress), so Prometheus' connection to :10249 is refused",
+            "kube-proxy serves metrics on {} only ({from}), so Prometheus' connection to :10249 is refused",
             k.effective()
         );
-        r.fix.push(FIX_KUBE_PROXY.to_string());
+        if k.daemonset.is_some() && k.config_file.is_none() {
+            r.fix.push(format!(
+                "edit DaemonSet {}: --metrics-bind-address=0.0.0.0:10249 (it runs without --config, so `{FIX_KUBE_PROXY}`'s ConfigMap edit would not reach it)",
+                k.daemonset.as_deref().unwrap_or("")
+            ));
+        } else {
+            r.fix.push(FIX_KUBE_PROXY.to_string());
+        }
     }
 }
 
@@ -322,20 +361,41 @@ fn kubelet(ev: &Evidence, t: &Targets, r: &mut Row) {
     if !denied {
         return;
     }
+    // 401: the request was not authenticated and anonymous requests are off. 403: the
+    // authorizer refused the user: system:anonymous (token webhook off, anonymous on: the
+    // seed's case) or Prometheus' service account (RBAC; prometheus-operator#976).
+    let forbidden = t.has(ErrorClass::Forbidden);
+    let unauthorized = t.has(ErrorClass::Unauthorized);
     let mut causes = Vec::new();
     if k.webhook_off > 0 {
-        causes.push(format!(
-            "token authentication is off on {} of {} kubelet(s) (authentication.webhook.enabled=false, authorization.mode=Webhook), so Prometheus' bearer token is not accepted",
-            k.webhook_off, k.nodes
-        ));
+        let anon_on = k.webhook_off_anonymous;
+        let anon_off = k.webhook_off - anon_on;
+        if anon_on > 0 {
+            causes.push(format!(
+                "403 Forbidden: token authentication is off on {anon_on} of {} kubelet(s) with anonymous requests on (authentication.webhook.enabled=false, anonymous.enabled=true), so Prometheus' token is ignored, the request runs as system:anonymous, and authorization Webhook refuses it",
+                k.nodes
+            ));
+        }
+        if anon_off > 0 {
+            causes.push(format!(
+                "401 Unauthorized: token authentication is off on {anon_off} of {} kubelet(s) and anonymous requests too (authentication.webhook.enabled=false, anonymous.enabled=false), so Prometheus' token is not authenticated",
+                k.nodes
+            ));
+        }
         r.fix.push(FIX_KUBELET.to_string());
         r.fix.push(
             "on each affected node: set authentication.webhook.enabled: true in /var/lib/kubelet/config.yaml (or add --authentication-token-webhook=true to the kubelet args in /etc/systemd/system/kubelet.service.d/10-kubeadm.conf), remove --cadvisor-port=0 if present, then systemctl daemon-reload && systemctl restart kubelet"
                 .to_string(),
         );
+        if k.kubeadm_config_map {
+            r.fix.push(KUBEADM_KUBELET_CONFIG.to_string());
+        }
     }
     if let Some(rb) = ev.rbac.iter().find(|x| x.nodes_metrics == Some(false)) {
-        causes.push(format!("{} may not get nodes/metrics", rb.user));
+        causes.push(format!(
+            "403 Forbidden: {} may not get nodes/metrics (RBAC)",
+            rb.user
+        ));
         r.evidence.push(format!(
             "SubjectAccessReview for {}: get nodes/metrics denied",
             rb.user
@@ -347,17 +407,18 @@ fn kubelet(ev: &Evidence, t: &Targets, r: &mut Row) {
         ));
     }
     if causes.is_empty() {
-        r.cause = format!(
-            "the kubelets answer {}; token authentication is on where /configz was read and RBAC allows nodes/metrics",
-            if t.has(ErrorClass::Forbidden) {
-                "403 Forbidden"
-            } else {
-                "401 Unauthorized"
-            }
-        );
+        r.cause = match (forbidden, unauthorized) {
+            (true, _) => "the kubelets answer 403 Forbidden: their authorizer refuses the user, yet token authentication is on where /configz was read and RBAC allows Prometheus' service account nodes/metrics (is the scrape sending the token? bearerTokenFile / authorization in the ServiceMonitor)".into(),
+            _ => "the kubelets answer 401 Unauthorized: the token was not authenticated (expired or of another cluster, or the kubelet's TokenReview to the API server fails) and anonymous requests are off".into(),
+        };
         return;
     }
-    r.cause = format!("kubelet answers 403: {}", causes.join("; and "));
+    let seen = match (forbidden, unauthorized) {
+        (true, true) => "403 and 401",
+        (true, false) => "403",
+        _ => "401",
+    };
+    r.cause = format!("kubelet answers {seen}: {}", causes.join("; and "));
     let refused = t.errors.get(&ErrorClass::Refused).copied().unwrap_or(0);
     if refused > 0 {
         r.cause.push_str(&format!(
@@ -409,12 +470,26 @@ fn etcd(ev: &Evidence, t: &Targets, r: &mut Row) {
         return;
     }
     if t.has(ErrorClass::Tls) || t.has(ErrorClass::HttpToHttps) || t.has(ErrorClass::Other) {
-        r.cause = if client_certs {
-            "etcd rejects the scrape's TLS: the client certificate or CA does not match etcd's"
-                .into()
-        } else {
-            "etcd requires client certificates (--client-cert-auth=true) and the scrape has none"
-                .into()
+        // Say of --client-cert-auth what the evidence above shows, nothing else.
+        let flag = pods
+            .iter()
+            .find_map(|p| p.flag("client-cert-auth").map(str::to_string));
+        r.cause = match (client_certs, flag.as_deref()) {
+            (true, _) => {
+                "etcd rejects the scrape's TLS: the client certificate or CA does not match etcd's"
+                    .into()
+            }
+            (false, Some("true")) => {
+                "etcd requires client certificates (--client-cert-auth=true, as its pod shows) and the scrape has none"
+                    .into()
+            }
+            (false, Some(v)) => format!(
+                "etcd refuses the scrape's TLS, and the scrape has no client certificate (its pod shows --client-cert-auth={v}; the members the scrape reaches may be configured otherwise, or --trusted-ca-file alone asks for one)"
+            ),
+            (false, None) => {
+                "etcd refuses the scrape's TLS and the scrape has no client certificate (etcd's flags are not visible here: it runs outside the cluster, or its pods could not be read); etcd with --client-cert-auth=true needs one"
+                    .into()
+            }
         };
         r.fix.push(etcd_fix);
     }
@@ -716,9 +791,71 @@ mod tests {
             row(Component::KubeProxy, &ev).fix,
             vec![FIX_KUBE_PROXY.to_string()]
         );
+        // kubeadm's DaemonSet: --config, so a --metrics-bind-address flag is ignored and
+        // doctor says so (the flag would suggest the opposite).
+        ev.kube_proxy.daemonset = Some("kube-system/kube-proxy".into());
+        ev.kube_proxy.config_file = Some("/var/lib/kube-proxy/config.conf".into());
+        ev.kube_proxy.flag = Some("0.0.0.0:10249".into());
+        let r = row(Component::KubeProxy, &ev);
+        assert!(
+            r.cause
+                .contains("127.0.0.1:10249 only (metricsBindAddress)"),
+            "{}",
+            r.cause
+        );
+        assert!(
+            r.evidence
+                .iter()
+                .any(|e| e.contains("ignored: kube-proxy reads --config")),
+            "{:?}",
+            r.evidence
+        );
+        // A DaemonSet without --config: the flag is what binds; the ConfigMap fix would not help.
+        ev.kube_proxy.config_file = None;
+        ev.kube_proxy.flag = Some("127.0.0.1:10249".into());
+        ev.kube_proxy.metrics_bind_address = Some("0.0.0.0:10249".into());
+        let r = row(Component::KubeProxy, &ev);
+        assert!(r.cause.contains("(--metrics-bind-address)"), "{}", r.cause);
+        assert!(
+            r.fix[0].starts_with("edit DaemonSet kube-system/kube-proxy"),
+            "{:?}",
+            r.fix
+        );
+        // k3s / RKE2: no DaemonSet, no ConfigMap: where the setting lives, not "nothing to fix".
+        ev.kube_proxy = Default::default();
+        for (d, file) in [
+            ("k3s", "/etc/rancher/k3s/config.yaml"),
+            ("rke2", "/etc/rancher/rke2/config.yaml"),
+        ] {
+            ev.kubelets.distribution = Some(d.into());
+            let r = row(Component::KubeProxy, &ev);
+            assert_eq!(r.status, Status::Problem);
+            assert!(r.cause.contains("no DaemonSet"), "{d}: {}", r.cause);
+            assert!(
+                r.fix[0].contains(file) && r.fix[0].contains("metrics-bind-address=0.0.0.0:10249"),
+                "{d}: {:?}",
+                r.fix
+            );
+        }
+        ev.kubelets.distribution = None;
+        let r = row(Component::KubeProxy, &ev);
+        assert!(
+            r.cause.contains("runs outside the cluster's objects"),
+            "{}",
+            r.cause
+        );
     }
 
     fn kubelet_ev(webhook_off: bool, sar: Option<bool>) -> Evidence {
+        kubelet_ev_with(webhook_off, true, "403 Forbidden", sar)
+    }
+
+    fn kubelet_ev_with(
+        webhook_off: bool,
+        anonymous: bool,
+        status: &str,
+        sar: Option<bool>,
+    ) -> Evidence {
         let mut ev = Evidence {
             targets_read: true,
             ..Default::default()
@@ -729,10 +866,10 @@ mod tests {
                 "kubelet",
                 "https://10.0.0.2:10250/metrics",
                 "down",
-                "server returned HTTP status 403 Forbidden",
+                &format!("server returned HTTP status {status}"),
             ),
         );
-        let cfg = serde_json::json!({"authentication": {"webhook": {"enabled": !webhook_off}}, "authorization": {"mode": "Webhook"}});
+        let cfg = serde_json::json!({"authentication": {"webhook": {"enabled": !webhook_off}, "anonymous": {"enabled": anonymous}}, "authorization": {"mode": "Webhook"}});
         ev.kubelets.add("node2", Some(&cfg));
         ev.rbac.push(Rbac {
             user: "system:serviceaccount:monitoring:prom".into(),
@@ -765,6 +902,65 @@ mod tests {
 
         let r = row(Component::Kubelet, &kubelet_ev(true, Some(false)));
         assert!(r.cause.contains("nodes/metrics") && r.cause.contains("token authentication"));
+
+        // The seed's case is a 403 as system:anonymous; with anonymous off it is a 401, and
+        // the row says which (prometheus-operator#976).
+        let r = row(Component::Kubelet, &kubelet_ev(true, Some(true)));
+        assert!(
+            r.cause.starts_with("kubelet answers 403: 403 Forbidden"),
+            "{}",
+            r.cause
+        );
+        assert!(r.cause.contains("system:anonymous"), "{}", r.cause);
+        let r = row(
+            Component::Kubelet,
+            &kubelet_ev_with(true, false, "401 Unauthorized", Some(true)),
+        );
+        assert!(
+            r.cause.starts_with("kubelet answers 401: 401 Unauthorized"),
+            "{}",
+            r.cause
+        );
+        assert!(
+            r.cause.contains("not authenticated") && !r.cause.contains("system:anonymous"),
+            "{}",
+            r.cause
+        );
+        // RBAC: a 403 for the service account.
+        let r = row(Component::Kubelet, &kubelet_ev(false, Some(false)));
+        assert!(
+            r.cause.contains(
+                "403 Forbidden: system:serviceaccount:monitoring:prom may not get nodes/metrics"
+            ),
+            "{}",
+            r.cause
+        );
+        // 401 with token authentication on: the token itself, not the configuration.
+        let r = row(
+            Component::Kubelet,
+            &kubelet_ev_with(false, false, "401 Unauthorized", Some(true)),
+        );
+        assert!(
+            r.cause
+                .contains("401 Unauthorized: the token was not authenticated"),
+            "{}",
+            r.cause
+        );
+        // kubeadm: the node file is rewritten from kubelet-config by `kubeadm upgrade node`.
+        let mut ev = kubelet_ev(true, Some(true));
+        assert!(
+            !row(Component::Kubelet, &ev)
+                .fix
+                .iter()
+                .any(|f| f.contains("kubelet-config"))
+        );
+        ev.kubelets.kubeadm_config_map = true;
+        let r = row(Component::Kubelet, &ev);
+        assert!(
+            r.fix.iter().any(|f| f == KUBEADM_KUBELET_CONFIG),
+            "{:?}",
+            r.fix
+        );
 
         // Refused kubelets besides the 403s are named, not explained away.
         let mut ev = kubelet_ev(true, Some(true));
@@ -811,6 +1007,35 @@ mod tests {
         );
         let r = row(Component::Etcd, &ev);
         assert!(r.cause.contains("client certificates"), "{}", r.cause);
+        assert!(
+            r.cause
+                .contains("--client-cert-auth=true, as its pod shows"),
+            "{}",
+            r.cause
+        );
+        // The cause says of --client-cert-auth what the evidence row shows, never more.
+        ev.static_pods.insert(
+            Component::Etcd,
+            vec![pod("etcd-node1", "3.5.21-0", &["--client-cert-auth=false"])],
+        );
+        let r = row(Component::Etcd, &ev);
+        assert!(
+            r.evidence
+                .iter()
+                .any(|e| e.contains("--client-cert-auth=false"))
+                && r.cause.contains("its pod shows --client-cert-auth=false")
+                && !r.cause.contains("--client-cert-auth=true"),
+            "{} / {:?}",
+            r.cause,
+            r.evidence
+        );
+        ev.static_pods.clear();
+        let r = row(Component::Etcd, &ev);
+        assert!(
+            r.cause.contains("etcd's flags are not visible here"),
+            "{}",
+            r.cause
+        );
     }
 
     #[test]

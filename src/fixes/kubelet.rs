@@ -89,7 +89,20 @@ pub fn unknown(node: &str, error: String) -> Finding {
 }
 
 /// The findings as a table with the node-side fix for the affected nodes.
-pub fn render(findings: &[Finding], script: Option<&str>) -> String {
+/// kubeadm keeps the nodes' kubelet configuration in this ConfigMap and writes
+/// `/var/lib/kubelet/config.yaml` back from it on `kubeadm upgrade node`.
+pub const KUBEADM_CONFIG_MAP: &str = "kube-system/kubelet-config";
+
+/// The cluster-side half of the fix on kubeadm clusters (one edit, from any machine with kubectl).
+pub fn kubeadm_step() -> String {
+    format!(
+        "kubeadm keeps the kubelets' configuration in ConfigMap {KUBEADM_CONFIG_MAP} and writes /var/lib/kubelet/config.yaml back from it on `kubeadm upgrade node`: set the same there once, \
+         `kubectl -n kube-system edit configmap kubelet-config` (data.kubelet: authentication.webhook.enabled: true), or the next upgrade undoes the node fix"
+    )
+}
+
+/// `kubeadm`: ConfigMap kube-system/kubelet-config exists (the text then says to edit it too).
+pub fn render(findings: &[Finding], script: Option<&str>, kubeadm: bool) -> String {
     let opt = |b: Option<bool>| b.map(|b| b.to_string()).unwrap_or_else(|| "?".into());
     let w = findings
         .iter()
@@ -136,6 +149,9 @@ pub fn render(findings: &[Finding], script: Option<&str>) -> String {
          3. systemctl daemon-reload && systemctl restart kubelet\n",
         affected.join(", ")
     ));
+    if kubeadm {
+        out.push_str(&format!("4. Once, for the cluster: {}.\n", kubeadm_step()));
+    }
     match script {
         Some(p) => out.push_str(&format!(
             "The same as an idempotent script: {p} (copy it to each affected node and run `sudo sh {p}`).\n"
@@ -150,11 +166,21 @@ pub fn render(findings: &[Finding], script: Option<&str>) -> String {
 /// restarted only when a file changed.
 /// The node-side fix for `nodes`; with none, an explicit no-op that says why (so a pipeline that
 /// runs it everywhere changes nothing).
-pub fn script(nodes: &[&str]) -> String {
+pub fn script(nodes: &[&str], kubeadm: bool) -> String {
     if nodes.is_empty() {
         return NO_OP.to_string();
     }
-    SCRIPT.replace("@NODES@", &nodes.join(" "))
+    let kubeadm_note = if kubeadm {
+        format!(
+            "#\n# Not done here (cluster-side, once): {}.\n",
+            kubeadm_step()
+        )
+    } else {
+        String::new()
+    };
+    SCRIPT
+        .replace("@NODES@", &nodes.join(" "))
+        .replace("@KUBEADM@\n", &kubeadm_note)
 }
 
 const NO_OP: &str = "#!/bin/sh\n# kubectl promfix kubelet: no kubelet needs the fix (every node's /configz that could be read\n# already lets Prometheus' token authenticate). Running this changes nothing.\nexit 0\n";
@@ -170,6 +196,7 @@ const SCRIPT: &str = r#"#!/bin/sh
 # 3. systemctl daemon-reload && systemctl restart kubelet, only if something changed.
 # Idempotent: a second run changes nothing and restarts nothing. Each changed file is saved
 # once as FILE.promfix.bak first.
+@KUBEADM@
 set -eu
 
 CONFIG="${KUBELET_CONFIG:-/var/lib/kubelet/config.yaml}"
@@ -278,12 +305,35 @@ mod tests {
 
     #[test]
     fn with_no_node_to_fix_the_script_is_an_explicit_no_op() {
-        let s = script(&[]);
+        let s = script(&[], false);
         assert!(s.starts_with("#!/bin/sh\n"), "{s}");
         assert!(s.contains("no kubelet needs the fix"), "{s}");
         assert!(!s.contains("For the nodes:"), "{s}");
         assert!(s.trim_end().ends_with("exit 0"), "{s}");
-        assert!(script(&["node2"]).contains("# For the nodes: node2"));
+        assert!(script(&["node2"], false).contains("# For the nodes: node2"));
+    }
+
+    #[test]
+    fn on_kubeadm_the_script_and_the_text_name_the_kubelet_config_map() {
+        let plain = script(&["node2"], false);
+        assert!(
+            !plain.contains("kubelet-config") && !plain.contains("@KUBEADM@"),
+            "{plain}"
+        );
+        let k = script(&["node2"], true);
+        assert!(
+            k.contains("# Not done here (cluster-side, once): kubeadm keeps")
+                && k.contains("kubectl -n kube-system edit configmap kubelet-config"),
+            "{k}"
+        );
+        assert!(k.contains("\nset -eu\n"), "{k}");
+        let bad = serde_json::json!({"kubeletconfig": {"authentication": {"webhook": {"enabled": false}, "anonymous": {"enabled": true}}, "authorization": {"mode": "Webhook"}}});
+        let text = render(&[assess("node2", &bad)], None, true);
+        assert!(
+            text.contains("4. Once, for the cluster: kubeadm keeps"),
+            "{text}"
+        );
+        assert!(!render(&[assess("node2", &bad)], None, false).contains("kubelet-config"));
     }
     use super::*;
     use serde_json::json;
@@ -301,6 +351,7 @@ mod tests {
         let r = render(
             &[assess("node2", &bad), unknown("node3", "403".into())],
             None,
+            false,
         );
         assert!(r.contains("AFFECTED"), "{r}");
         assert!(r.contains("unknown: 403"), "{r}");
@@ -309,7 +360,7 @@ mod tests {
 
     #[test]
     fn script_names_the_nodes() {
-        let s = script(&["node2", "node3"]);
+        let s = script(&["node2", "node3"], false);
         assert!(s.starts_with("#!/bin/sh\n"));
         assert!(s.contains("# For the nodes: node2 node3\n"));
     }
