@@ -473,6 +473,13 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
         _ => None,
     };
 
+    // A sharded Prometheus: each etcd address belongs to one shard (the operator's hashmod).
+    let shards = v::shards_of(prom);
+    let addresses = if shards > 1 && p.job.is_none() {
+        targets::expected_addresses(&facts.endpoints, sm_port.as_deref())
+    } else {
+        Vec::new()
+    };
     let mut reports = Vec::new();
     for (pod, stale) in &pods {
         let mut r = PodReport {
@@ -485,6 +492,17 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
             job: job.describe(),
             ..Default::default()
         };
+        if !addresses.is_empty() {
+            let mine: u64 = r.shard.parse().unwrap_or(0);
+            r.shard_targets = Some(
+                addresses
+                    .iter()
+                    .filter(|a| v::shard_for(a, shards) == mine)
+                    .cloned()
+                    .collect(),
+            );
+        }
+        let owns_none = r.shard_targets.as_ref().is_some_and(Vec::is_empty);
         // Files.
         let sync_started = Instant::now();
         let mut files_synced_at: Option<f64> = None;
@@ -574,10 +592,10 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
                 name(pod)
             ))
         });
-        let expected_targets = if p.job.is_some() {
-            0
-        } else {
-            targets::expected_targets(&facts.endpoints, sm_port.as_deref())
+        let expected_targets = match (&r.shard_targets, &p.job) {
+            (Some(owned), _) => owned.len(),
+            (None, Some(_)) => 0,
+            (None, None) => targets::expected_targets(&facts.endpoints, sm_port.as_deref()),
         };
         let mut last_err: Option<String>;
         let mut config_loaded = sm_changed.is_none_or(|c| c + CONFIG_GRACE < now_secs());
@@ -609,7 +627,9 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
                         // done when there are none; else when every one was scraped since.
                         done = config_loaded
                             && if t.is_empty() {
-                                !no_target_reasons.is_empty()
+                                // None expected here: the cluster says so, or the other
+                                // shards own every address.
+                                !no_target_reasons.is_empty() || owns_none
                             } else {
                                 (no_target_reasons.is_empty() || p.job.is_some())
                                     && t.iter().all(|x| targets::scraped_since(x, since))
@@ -649,6 +669,8 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
         }
         if let Some(e) = last_err {
             r.targets_notes.push(e);
+        } else if r.targets.is_empty() && owns_none {
+            // Said in the report: this shard owns no etcd target.
         } else if r.targets.is_empty() {
             if no_target_reasons.is_empty() && stale.is_some() {
                 r.targets_notes.push(

@@ -88,6 +88,22 @@ pub fn rollout_progress(expected: usize, pods: &[(Value, Option<String>)]) -> St
     format!("{updated}/{total} pods updated, {ready}/{total} ready")
 }
 
+/// How many shards the Prometheus has (`spec.shards`, default 1).
+pub fn shards_of(prom: &Value) -> u64 {
+    prom["spec"]["shards"].as_u64().unwrap_or(1).max(1)
+}
+
+/// The shard the Prometheus Operator's relabeling gives a target address: its `hashmod` action
+/// on `__address__` with modulus `shards` (promcfg.go, appendShardingRelabelingWithLabel), as
+/// Prometheus computes it (relabel.go: MD5 of the value, its last 8 bytes big-endian, mod n).
+pub fn shard_for(address: &str, shards: u64) -> u64 {
+    use md5::{Digest, Md5};
+    let sum = Md5::digest(address.as_bytes());
+    let mut last = [0u8; 8];
+    last.copy_from_slice(&sum[8..16]);
+    u64::from_be_bytes(last) % shards.max(1)
+}
+
 /// The shard a pod belongs to ("0" when the operator does not say).
 pub fn shard_of(pod: &Value) -> String {
     pod["metadata"]["labels"]["operator.prometheus.io/shard"]
@@ -540,6 +556,28 @@ mod tests {
         assert_eq!(rollout_progress(2, &[]), "0/2 pods updated, 0/2 ready");
         let pods = vec![(ready("p-0"), stale)];
         assert_eq!(rollout_progress(1, &pods), "0/1 pods updated, 0/1 ready");
+    }
+
+    #[test]
+    fn shards_follow_prometheus_hashmod() {
+        // Computed by Prometheus' own relabel.Process (model/relabel, v3.16.0) with the
+        // operator's hashmod rule on __address__.
+        for (addr, n, want) in [
+            ("10.0.0.1:2379", 2, 0),
+            ("10.0.0.1:2379", 3, 2),
+            ("10.0.0.2:2379", 2, 0),
+            ("10.0.0.3:2379", 2, 1),
+            ("198.18.1.11:2379", 2, 0),
+            ("198.18.1.12:2379", 2, 1),
+            ("198.18.1.12:2379", 3, 2),
+            ("198.18.1.13:2379", 3, 2),
+            ("127.0.2.11:2379", 3, 1),
+        ] {
+            assert_eq!(shard_for(addr, n), want, "{addr} mod {n}");
+        }
+        assert_eq!(shard_for("10.0.0.1:2379", 1), 0);
+        assert_eq!(shards_of(&json!({"spec": {"shards": 2}})), 2);
+        assert_eq!(shards_of(&json!({"spec": {}})), 1);
     }
 
     #[test]

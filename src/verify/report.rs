@@ -28,6 +28,10 @@ pub struct PodReport {
     /// Why the targets could not be read, or why there are none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub targets_notes: Vec<String>,
+    /// A sharded Prometheus: the etcd addresses the operator's hashmod relabeling gives this
+    /// pod's shard (empty: the shard owns none, and has no etcd target to scrape).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard_targets: Option<Vec<String>>,
     /// Every problem, in plain words (empty: verified).
     pub problems: Vec<String>,
     pub ok: bool,
@@ -67,7 +71,24 @@ impl PodReport {
                 differ.join(", ")
             ));
         }
-        if self.targets.is_empty() {
+        if let Some(owned) = &self.shard_targets {
+            for a in owned {
+                if !self
+                    .targets
+                    .iter()
+                    .any(|t| scrape_address(&t.scrape_url) == a)
+                {
+                    p.push(format!(
+                        "target {a} belongs to shard {} (the operator's hashmod of the address) and is not among this pod's targets",
+                        self.shard
+                    ));
+                }
+            }
+        }
+        let owns_none = self.shard_targets.as_ref().is_some_and(Vec::is_empty);
+        if self.targets.is_empty() && owns_none {
+            // Nothing to scrape here: the other shards own every etcd target.
+        } else if self.targets.is_empty() {
             if self.targets_notes.is_empty() {
                 p.push(format!("no etcd target ({})", self.job));
             } else {
@@ -96,6 +117,12 @@ impl PodReport {
     }
 }
 
+/// `host:port` of a scrape URL (`https://10.0.0.1:2379/metrics` → `10.0.0.1:2379`).
+pub fn scrape_address(url: &str) -> &str {
+    let rest = url.split_once("://").map(|x| x.1).unwrap_or(url);
+    rest.split('/').next().unwrap_or(rest)
+}
+
 fn pad(s: &str, w: usize) -> String {
     let n = s.chars().count();
     if n >= w {
@@ -119,6 +146,18 @@ pub fn render_table(reports: &[PodReport]) -> String {
         ));
         if let Some(s) = &r.stale {
             out.push_str(&format!("  STALE: {s}\n"));
+        }
+        match r.shard_targets.as_deref() {
+            Some([]) => out.push_str(&format!(
+                "  shard {} owns no etcd target: the operator's hashmod relabeling gives every address to the other shards\n",
+                r.shard
+            )),
+            Some(owned) => out.push_str(&format!(
+                "  shard {} scrapes {} (the operator's hashmod of the addresses)\n",
+                r.shard,
+                owned.join(", ")
+            )),
+            None => {}
         }
         let w = r
             .files
@@ -245,6 +284,39 @@ mod tests {
     }
     use super::*;
     use crate::verify::FileCheck;
+
+    #[test]
+    fn a_shard_is_judged_on_the_addresses_it_owns() {
+        // Owns the address its target has: ok, and the report says which shard scrapes it.
+        let mut r = report(true, "up");
+        r.shard_targets = Some(vec!["127.0.2.11:2379".into()]);
+        r.conclude();
+        assert!(r.ok, "{:?}", r.problems);
+        assert!(render_table(std::slice::from_ref(&r)).contains("shard 0 scrapes 127.0.2.11:2379"));
+        // Owns none and has none: ok, not "no etcd target".
+        let mut r = report(true, "up");
+        r.targets.clear();
+        r.shard_targets = Some(vec![]);
+        r.conclude();
+        assert!(r.ok, "{:?}", r.problems);
+        assert!(render_table(std::slice::from_ref(&r)).contains("shard 0 owns no etcd target"));
+        // Owns one it does not scrape: a problem naming it.
+        let mut r = report(true, "up");
+        r.shard_targets = Some(vec!["127.0.2.11:2379".into(), "127.0.2.12:2379".into()]);
+        r.conclude();
+        assert!(!r.ok);
+        assert!(
+            r.problems[0].contains("127.0.2.12:2379 belongs to shard 0"),
+            "{:?}",
+            r.problems
+        );
+        // Not sharded, no targets: still a problem.
+        let mut r = report(true, "up");
+        r.targets.clear();
+        r.conclude();
+        assert!(!r.ok);
+        assert_eq!(scrape_address("https://[::1]:2379/metrics"), "[::1]:2379");
+    }
 
     fn report(ok_files: bool, health: &str) -> PodReport {
         let mut r = PodReport {

@@ -116,6 +116,39 @@ pub fn expected_targets(endpoints: &[Value], port: Option<&str>) -> usize {
         .sum()
 }
 
+/// The `ip:port` of each ready address of the Endpoints on the ServiceMonitor's port (its name;
+/// None: each subset's first port): what Prometheus' `__address__` is for the etcd targets.
+pub fn expected_addresses(endpoints: &[Value], port: Option<&str>) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in endpoints
+        .iter()
+        .flat_map(|e| e["subsets"].as_array().into_iter().flatten())
+    {
+        let ports: Vec<u64> = s["ports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|x| port.is_none_or(|p| x["name"] == p))
+            .filter_map(|x| x["port"].as_u64())
+            .take(if port.is_none() { 1 } else { usize::MAX })
+            .collect();
+        for a in s["addresses"].as_array().into_iter().flatten() {
+            if let Some(ip) = a["ip"].as_str() {
+                for p in &ports {
+                    out.push(if ip.contains(':') {
+                        format!("[{ip}]:{p}")
+                    } else {
+                        format!("{ip}:{p}")
+                    });
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// The progress of the wait for the first scrape: `targets scraped since the change 1/3, up
 /// 1/3`, out of the expected (or of those found, when more): up counts those scraped since.
 pub fn targets_progress(
@@ -515,6 +548,23 @@ fn ns_selector_text(sm: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn expected_addresses_are_the_endpoints_on_the_monitors_port() {
+        let eps = vec![serde_json::json!({"subsets": [{
+            "addresses": [{"ip": "10.0.0.2"}, {"ip": "10.0.0.1"}],
+            "ports": [{"name": "metrics", "port": 2381}, {"name": "http-metrics", "port": 2379}]}]})];
+        assert_eq!(
+            expected_addresses(&eps, Some("http-metrics")),
+            ["10.0.0.1:2379", "10.0.0.2:2379"]
+        );
+        assert_eq!(
+            expected_addresses(&eps, None),
+            ["10.0.0.1:2381", "10.0.0.2:2381"]
+        );
+        assert!(expected_addresses(&eps, Some("nope")).is_empty());
+    }
+
     use super::*;
     use serde_json::json;
 
