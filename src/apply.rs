@@ -421,6 +421,8 @@ impl<'a> Executor<'a> {
         let mut applied: Vec<Change> = Vec::new();
         // What the last round that met a 409 had left to do.
         let mut pending: Vec<Change> = Vec::new();
+        // The changes shown and confirmed (those of the first plan, and any confirmed again).
+        let mut confirmed = Plan::default();
         for round in 0..ROUNDS {
             let plan = observe_plan().await?;
             if round == 0 {
@@ -448,11 +450,22 @@ impl<'a> Executor<'a> {
                 // A server dry run changes nothing: no question to ask (as kubectl).
                 interact::confirm(&(self.ask)(&plan), write.yes || kube.server_dry_run)?;
                 preflight(kube, &plan).await?;
+                confirmed = plan.clone();
             } else if plan.is_empty() {
                 // Re-read after a 409 and nothing is left to do: the write that "conflicted"
                 // had landed (its answer was lost with a cut connection) or someone made the
                 // same change.
                 return Ok(applied);
+            } else {
+                // Re-planned after a 409: what was not shown and confirmed is asked again.
+                let new: Vec<Change> = unconfirmed(&plan, &confirmed)
+                    .into_iter()
+                    .cloned()
+                    .collect();
+                if !new.is_empty() {
+                    self.confirm_again(&plan, &new, &applied, &backup).await?;
+                    confirmed.changes.extend(new);
+                }
             }
             if write.dry_run == DryRun::None {
                 let command = self.backup_as;
@@ -501,6 +514,105 @@ impl<'a> Executor<'a> {
             backup: backup_name(&backup),
         })
     }
+}
+
+impl Executor<'_> {
+    /// A re-planned round (after a 409) holds changes that were not shown and confirmed (the
+    /// cluster changed under the run): show them on stderr and ask again. With --yes (which
+    /// confirms only the plan shown) stop with an error that says what differs; a server dry run
+    /// writes nothing and goes on.
+    async fn confirm_again(
+        &self,
+        plan: &Plan,
+        new: &[Change],
+        applied: &[Change],
+        backup: &Option<PathBuf>,
+    ) -> Result<()> {
+        let (kube, write) = (self.kube, self.write);
+        let shown = Plan {
+            changes: new.to_vec(),
+            ..Plan::default()
+        };
+        eprintln!(
+            "\nThe cluster changed while this ran: after a 409 Conflict the plan, read again, has changes that were not shown and confirmed:"
+        );
+        eprint!("{}", plan_view::render(&shown, write.show_secrets));
+        if kube.server_dry_run {
+            return Ok(());
+        }
+        let what = new
+            .iter()
+            .map(|c| format!("{} {}", verb_word(c), c.object.display()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if write.yes {
+            return Err(Error::Partial {
+                message: format!(
+                    "the cluster changed under this run: after a 409 Conflict the plan, read again, is not the one confirmed (--yes confirms only the plan shown): new or different: {what}\n  re-run the command to review the new plan"
+                ),
+                applied: names(applied),
+                pending: names(&plan.changes),
+                backup: backup_name(backup),
+            });
+        }
+        let question = format!(
+            "The plan changed while this ran (the new changes are above). {}",
+            (self.ask)(plan)
+        );
+        if let Err(e) = interact::confirm(&question, false) {
+            if !applied.is_empty() {
+                eprintln!(
+                    "applied before the plan changed: {}\nbackup: {}",
+                    names(applied),
+                    backup_name(backup)
+                );
+            }
+            return Err(e);
+        }
+        preflight(kube, plan).await
+    }
+}
+
+/// A patch without its resourceVersion precondition (it changes with every read).
+fn unguarded(patch: &Value) -> Value {
+    let mut p = patch.clone();
+    if let Some(m) = p.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+        if m.is_empty() {
+            p.as_object_mut().map(|o| o.remove("metadata"));
+        }
+    }
+    p
+}
+
+/// Whether `new` (of a re-planned round) is a change that was confirmed as `old`: the same
+/// object, the same operation and the same contents (patches without their resourceVersion
+/// precondition; a created object as planned; a deletion of the same object, by uid; a restart
+/// whatever its timestamp).
+pub fn same_change(new: &Change, old: &Change) -> bool {
+    new.object == old.object
+        && match (&new.op, &old.op) {
+            (Op::MergePatch { patch: a }, Op::MergePatch { patch: b }) => {
+                unguarded(a) == unguarded(b)
+            }
+            (Op::Restart { .. }, Op::Restart { .. }) => true,
+            (Op::Create, Op::Create) => new.after == old.after,
+            (Op::Delete { uid: a, .. }, Op::Delete { uid: b, .. }) => a == b,
+            _ => false,
+        }
+}
+
+/// The changes of a re-planned round that the confirmed plan does not hold.
+pub fn unconfirmed<'p>(plan: &'p Plan, confirmed: &Plan) -> Vec<&'p Change> {
+    plan.changes
+        .iter()
+        .filter(|c| !confirmed.changes.iter().any(|o| same_change(c, o)))
+        .collect()
+}
+
+/// Whether a re-planned round is a subset of the confirmed plan: the same changes, or fewer.
+pub fn is_subset(plan: &Plan, confirmed: &Plan) -> bool {
+    unconfirmed(plan, confirmed).is_empty()
 }
 
 /// What [`Executor::run`] did.
@@ -1413,5 +1525,109 @@ mod tests {
         );
         let wrote = b.items[0].after.as_ref().unwrap().object.as_ref().unwrap();
         assert_eq!(wrote["spec"]["secrets"], json!(["a", "b"]));
+    }
+
+    fn patch_change(name: &str, patch: Value) -> Change {
+        Change {
+            object: ObjectRef::of("v1", "Service", "services", Some("kube-system"), name),
+            before: None,
+            after: None,
+            op: Op::MergePatch { patch },
+            reason: String::new(),
+            helm: None,
+        }
+    }
+
+    #[test]
+    fn a_replanned_round_is_a_subset_when_it_holds_only_confirmed_changes() {
+        let confirmed = Plan {
+            changes: vec![
+                patch_change(
+                    "a",
+                    json!({"metadata": {"resourceVersion": "1"}, "spec": {"x": 1}}),
+                ),
+                patch_change(
+                    "b",
+                    json!({"metadata": {"resourceVersion": "1"}, "spec": {"y": 1}}),
+                ),
+                Change {
+                    op: Op::Restart {
+                        patch: json!({"t": "10:00"}),
+                    },
+                    ..patch_change("ds", json!({}))
+                },
+                Change {
+                    op: Op::Delete {
+                        uid: "u1".into(),
+                        resource_version: "3".into(),
+                    },
+                    ..patch_change("slice", json!({}))
+                },
+            ],
+            ..Plan::default()
+        };
+        // The same patches read again (a new resourceVersion), fewer of them, a restart at
+        // another time, the same object deleted at another resourceVersion: a subset.
+        let again = Plan {
+            changes: vec![
+                patch_change(
+                    "b",
+                    json!({"metadata": {"resourceVersion": "5"}, "spec": {"y": 1}}),
+                ),
+                Change {
+                    op: Op::Restart {
+                        patch: json!({"t": "10:01"}),
+                    },
+                    ..patch_change("ds", json!({}))
+                },
+                Change {
+                    op: Op::Delete {
+                        uid: "u1".into(),
+                        resource_version: "4".into(),
+                    },
+                    ..patch_change("slice", json!({}))
+                },
+            ],
+            ..Plan::default()
+        };
+        assert!(is_subset(&again, &confirmed));
+        assert!(is_subset(&Plan::default(), &confirmed));
+        // A patch with other contents, another object, another operation: not.
+        let other = Plan {
+            changes: vec![
+                patch_change(
+                    "a",
+                    json!({"metadata": {"resourceVersion": "5"}, "spec": {"x": 2}}),
+                ),
+                patch_change("c", json!({"spec": {"x": 1}})),
+                Change {
+                    op: Op::Create,
+                    ..patch_change("b", json!({}))
+                },
+                patch_change(
+                    "b",
+                    json!({"metadata": {"resourceVersion": "1"}, "spec": {"y": 1}}),
+                ),
+            ],
+            ..Plan::default()
+        };
+        let names: Vec<&str> = unconfirmed(&other, &confirmed)
+            .iter()
+            .map(|c| c.object.name.as_str())
+            .collect();
+        assert_eq!(names, ["a", "c", "b"]);
+        assert!(!is_subset(&other, &confirmed));
+        // A re-created object (another uid) is another deletion.
+        let recreated = Plan {
+            changes: vec![Change {
+                op: Op::Delete {
+                    uid: "u2".into(),
+                    resource_version: "4".into(),
+                },
+                ..patch_change("slice", json!({}))
+            }],
+            ..Plan::default()
+        };
+        assert!(!is_subset(&recreated, &confirmed));
     }
 }
