@@ -98,11 +98,17 @@ pub struct BackupItem {
     pub after: Option<After>,
 }
 
-/// The object as the run wrote it (as planned: the API server may have added its defaults).
+/// The object as the run wrote it: as planned (written before the write), then as the API
+/// server stored it (its answer to the write).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct After {
     /// None: the run deleted it.
     pub object: Option<Value>,
+    /// The API server's answer: a field holds exactly this until someone changes it. Otherwise
+    /// (as planned) the server's defaults are told apart by leniency: a field still holds what
+    /// was written while every value written is there.
+    #[serde(default)]
+    pub stored: bool,
 }
 
 impl BackupItem {
@@ -117,6 +123,7 @@ impl BackupItem {
             before: c.before.clone(),
             after: Some(After {
                 object: c.after.clone(),
+                stored: false,
             }),
         }
     }
@@ -180,6 +187,7 @@ pub fn extend_backup(path: &Path, plan: &Plan) -> Result<()> {
             Some(held) => {
                 let after = Some(After {
                     object: c.after.clone(),
+                    stored: false,
                 });
                 if held.after != after {
                     held.after = after;
@@ -195,9 +203,30 @@ pub fn extend_backup(path: &Path, plan: &Plan) -> Result<()> {
     if !changed {
         return Ok(());
     }
-    let text = serde_yaml_ng::to_string(&backup)
+    rewrite_backup(path, &backup)
+}
+
+/// Record in the backup the objects as the API server stored them after the run's writes.
+pub fn record_stored(path: &Path, stored: &[(ObjectRef, Value)]) -> Result<()> {
+    if stored.is_empty() {
+        return Ok(());
+    }
+    let mut backup = read_backup(path)?;
+    for (object, v) in stored {
+        if let Some(item) = backup.items.iter_mut().find(|i| i.is(object)) {
+            item.after = Some(After {
+                object: Some(v.clone()),
+                stored: true,
+            });
+        }
+    }
+    rewrite_backup(path, &backup)
+}
+
+/// Write a backup over its file: aside (0600), then renamed over, never half written.
+fn rewrite_backup(path: &Path, backup: &Backup) -> Result<()> {
+    let text = serde_yaml_ng::to_string(backup)
         .map_err(|e| Error::Other(format!("internal: backup: {e}")))?;
-    // Write aside (0600), then rename over: the backup is never half written.
     let tmp = path.with_extension("yaml.tmp");
     let _ = std::fs::remove_file(&tmp);
     write_private(&tmp, text.as_bytes())
@@ -488,7 +517,17 @@ impl<'a> Executor<'a> {
                     }
                 }
             }
-            match self.write_waves(&plan, &mut applied).await {
+            let mut stored = Vec::new();
+            let written = self.write_waves(&plan, &mut applied, &mut stored).await;
+            // What the API server stored, as what the run wrote: rollback then tells its
+            // defaults from what others changed since.
+            if let Some(p) = &backup
+                && !kube.server_dry_run
+                && let Err(e) = record_stored(p, &stored)
+            {
+                eprintln!("warning: {e} (the backup holds the objects as planned)");
+            }
+            match written {
                 Written::All => return Ok(applied),
                 Written::Conflict { left } => pending = left,
                 Written::Failed { message, left } => {
@@ -739,7 +778,12 @@ impl Executor<'_> {
     /// Write a round's plan wave by wave, each wave's writes at once. The progress lines come in
     /// plan order whatever order the answers come in; after a 409 or a failure the wave's other
     /// writes finish, and no later wave starts.
-    async fn write_waves(&self, plan: &Plan, applied: &mut Vec<Change>) -> Written {
+    async fn write_waves(
+        &self,
+        plan: &Plan,
+        applied: &mut Vec<Change>,
+        stored: &mut Vec<(ObjectRef, Value)>,
+    ) -> Written {
         let kube = self.kube;
         let n = plan.changes.len();
         let mut wrote: Vec<Option<Wrote>> = (0..n).map(|_| None).collect();
@@ -755,8 +799,9 @@ impl Executor<'_> {
                     .await;
             for (&i, r) in wave.iter().zip(results) {
                 wrote[i] = Some(match r {
-                    Ok(_) => {
+                    Ok(v) => {
                         applied.push(plan.changes[i].clone());
+                        stored.extend(v.map(|v| (plan.changes[i].object.clone(), v)));
                         Wrote::Ok
                     }
                     Err(kube::Error::Api(s)) if s.code == 409 => {
@@ -930,12 +975,33 @@ fn conflict_line(
             object.display()
         )
     } else {
-        format!(
+        let mut line = format!(
             "{}: {field}: the run wrote {}, now {}",
             object.display(),
             shown_value(wrote),
             shown_value(now)
-        )
+        );
+        // A long value (a list of endpoints): where inside it.
+        if let (Some(w), Some(n)) = (wrote, now)
+            && (w.is_object() || w.is_array())
+        {
+            let places: Vec<String> = crate::fields::differences(w, n)
+                .into_iter()
+                .filter(|(at, _, _)| !at.is_empty())
+                .take(3)
+                .map(|(at, a, b)| {
+                    format!(
+                        "{at}: {} -> {}",
+                        shown_value(a.as_ref()),
+                        shown_value(b.as_ref())
+                    )
+                })
+                .collect();
+            if !places.is_empty() {
+                line.push_str(&format!(" (differs at {})", places.join("; ")));
+            }
+        }
+        line
     }
 }
 
@@ -971,11 +1037,21 @@ fn whole_restore(object: ObjectRef, before: &Value, cur: &Value) -> Option<Chang
     })
 }
 
+/// Whether a field still holds what the run wrote: exactly what the API server stored, or (as
+/// planned) every value written, whatever the server added.
+fn still_holds(wrote: Option<&Value>, now: Option<&Value>, stored: bool) -> bool {
+    if stored {
+        wrote == now
+    } else {
+        crate::fields::still_written_opt(wrote, now)
+    }
+}
+
 /// The change that restores only the fields the run changed; conflicts go to `conflicts`.
 fn fields_restore(
     object: ObjectRef,
     before: &Value,
-    after: &Value,
+    (after, stored): (&Value, bool),
     cur: &Value,
     conflicts: &mut Vec<String>,
 ) -> Option<Change> {
@@ -989,7 +1065,7 @@ fn fields_restore(
         if now == f.before.as_ref() {
             continue;
         }
-        if !fields::still_written_opt(f.wrote.as_ref(), now) {
+        if !still_holds(f.wrote.as_ref(), now, stored) {
             conflicts.push(conflict_line(&object, &f.path, f.wrote.as_ref(), now));
         }
         let value = match (now, &f.before) {
@@ -1069,6 +1145,7 @@ fn rollback_changes(backup: &Backup, current: &[Option<Value>]) -> (Plan, Vec<St
             &item.name,
         );
         let after = item.after.as_ref().map(|a| a.object.as_ref());
+        let stored = item.after.as_ref().is_some_and(|a| a.stored);
         let change = match (&item.before, after, cur) {
             // A backup of an earlier version: the whole object as it was.
             (Some(before), None, Some(cur)) => {
@@ -1080,7 +1157,7 @@ fn rollback_changes(backup: &Backup, current: &[Option<Value>]) -> (Plan, Vec<St
                 Some(delete_change(object, cur))
             }
             (Some(before), Some(Some(after)), Some(cur)) => {
-                fields_restore(object, before, after, cur, &mut conflicts)
+                fields_restore(object, before, (after, stored), cur, &mut conflicts)
             }
             (Some(before), Some(Some(_)), None) => {
                 conflicts.push(format!(
@@ -1088,6 +1165,12 @@ fn rollback_changes(backup: &Backup, current: &[Option<Value>]) -> (Plan, Vec<St
                     object.display()
                 ));
                 Some(recreate_change(object, before))
+            }
+            // The rollback re-created it already (a later round, after a 409).
+            (Some(before), Some(None), Some(cur))
+                if crate::fields::still_written(&comparable(before), &comparable(cur)) =>
+            {
+                None
             }
             (Some(before), Some(None), Some(cur)) => {
                 conflicts.push(format!(
@@ -1106,7 +1189,7 @@ fn rollback_changes(backup: &Backup, current: &[Option<Value>]) -> (Plan, Vec<St
                     .unwrap_or_default()
                 {
                     let n = crate::fields::get(&now, &path);
-                    if !crate::fields::still_written_opt(Some(&v), n) {
+                    if !still_holds(Some(&v), n, stored) {
                         conflicts.push(conflict_line(&object, &path, Some(&v), n));
                     }
                 }
@@ -1307,6 +1390,7 @@ mod tests {
             before: Some(before),
             after: Some(After {
                 object: Some(after),
+                stored: false,
             }),
         }
     }
@@ -1380,6 +1464,7 @@ mod tests {
             before: Some(before),
             after: Some(After {
                 object: Some(after),
+                stored: false,
             }),
         };
         let b = backup_of(vec![item]);
@@ -1425,6 +1510,7 @@ mod tests {
             before: None,
             after: Some(After {
                 object: Some(secret("QUJD")),
+                stored: false,
             }),
         };
         let b = backup_of(vec![item]);
@@ -1464,6 +1550,65 @@ mod tests {
         );
         let p = rollback_plan(&b, &[None], true).unwrap();
         assert!(matches!(p.changes[0].op, Op::Create));
+    }
+
+    #[test]
+    fn what_the_api_server_stored_is_held_exactly() {
+        let before = prom("1", "prometheus:v2", json!([]));
+        let mut stored = prom("2", "prometheus:v2", json!([{"name": "etcd-client-cert"}]));
+        let mut item = patched(before, stored.clone());
+        item.after.as_mut().unwrap().stored = true;
+        let b = backup_of(vec![item.clone()]);
+        stored["metadata"]["resourceVersion"] = json!("5");
+        assert_eq!(
+            rollback_plan(&b, &[Some(stored.clone())], false)
+                .unwrap()
+                .changes
+                .len(),
+            1
+        );
+        // A field added since inside what the run wrote: as planned it would pass for a server
+        // default; as stored, it is someone's change.
+        stored["spec"]["secrets"][0]["optional"] = json!(true);
+        assert!(rollback_plan(&b, &[Some(stored.clone())], false).is_err());
+        item.after.as_mut().unwrap().stored = false;
+        let b = backup_of(vec![item]);
+        assert!(rollback_plan(&b, &[Some(stored)], false).is_ok());
+    }
+
+    #[test]
+    fn an_object_the_run_deleted_is_re_created_once() {
+        let slice = |rv: &str, uid: &str| {
+            json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                   "metadata": {"name": "etcd-x", "namespace": "kube-system", "resourceVersion": rv, "uid": uid},
+                   "endpoints": [{"addresses": ["10.0.0.1"]}]})
+        };
+        let item = BackupItem {
+            api_version: "discovery.k8s.io/v1".into(),
+            kind: "EndpointSlice".into(),
+            plural: "endpointslices".into(),
+            namespace: Some("kube-system".into()),
+            name: "etcd-x".into(),
+            before: Some(slice("1", "u1")),
+            after: Some(After {
+                object: None,
+                stored: false,
+            }),
+        };
+        let b = backup_of(vec![item]);
+        let p = rollback_plan(&b, &[None], false).unwrap();
+        assert!(matches!(p.changes[0].op, Op::Create));
+        // Re-created by the rollback (read again after a 409): done.
+        assert!(
+            rollback_plan(&b, &[Some(slice("9", "u2"))], false)
+                .unwrap()
+                .is_empty()
+        );
+        // Someone else's object of that name: a conflict.
+        let mut other = slice("9", "u2");
+        other["endpoints"] = json!([]);
+        let e = rollback_plan(&b, &[Some(other)], false).unwrap_err();
+        assert!(e.to_string().contains("exists again"), "{e}");
     }
 
     #[test]

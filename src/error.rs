@@ -79,7 +79,7 @@ pub enum Error {
 
     /// A rollback would overwrite what someone changed since the backed-up run: each field.
     #[error(
-        "rollback stopped before writing: since the backed-up run, someone changed fields it wrote:\n{}\n  hint: look at these changes; re-run with --force to restore the fields anyway (the changes listed are then lost)",
+        "rollback stopped, nothing more was written: since the backed-up run, someone changed fields it wrote:\n{}\n  hint: look at these changes; re-run with --force to restore the fields anyway (the changes listed are then lost)",
         .0.iter().map(|m| format!("  - {m}")).collect::<Vec<_>>().join("\n")
     )]
     RollbackConflict(Vec<String>),

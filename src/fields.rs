@@ -176,6 +176,46 @@ pub fn display_path(path: &[String]) -> String {
     }
 }
 
+/// Where two values differ, down to the leaves (objects by key, lists by index when of the same
+/// length): each place as people read it (`[0].tlsConfig.serverName`), with both values.
+pub fn differences(a: &Value, b: &Value) -> Vec<(String, Option<Value>, Option<Value>)> {
+    fn go(
+        a: Option<&Value>,
+        b: Option<&Value>,
+        at: &str,
+        out: &mut Vec<(String, Option<Value>, Option<Value>)>,
+    ) {
+        if a == b {
+            return;
+        }
+        let key = |k: &str| {
+            if k.contains(['.', '/', '[', ']', '"', ' ']) {
+                format!("{at}[{k:?}]")
+            } else if at.is_empty() {
+                k.to_string()
+            } else {
+                format!("{at}.{k}")
+            }
+        };
+        match (a, b) {
+            (Some(Value::Object(x)), Some(Value::Object(y))) => {
+                for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+                    go(x.get(k), y.get(k), &key(k), out);
+                }
+            }
+            (Some(Value::Array(x)), Some(Value::Array(y))) if x.len() == y.len() => {
+                for (i, (x, y)) in x.iter().zip(y).enumerate() {
+                    go(Some(x), Some(y), &format!("{at}[{i}]"), out);
+                }
+            }
+            _ => out.push((at.to_string(), a.cloned(), b.cloned())),
+        }
+    }
+    let mut out = Vec::new();
+    go(Some(a), Some(b), "", &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,6 +297,20 @@ mod tests {
         assert_eq!(
             merge_patch(&t, &patch),
             json!({"a": {"c": 2, "d": 3}, "l": [3]})
+        );
+    }
+
+    #[test]
+    fn differences_name_the_leaves() {
+        let a = json!([{"port": "m", "tls": {"ca": "x"}}]);
+        let b = json!([{"port": "m", "tls": {"ca": "x", "serverName": "e"}}]);
+        assert_eq!(
+            differences(&a, &b),
+            vec![("[0].tls.serverName".to_string(), None, Some(json!("e")))]
+        );
+        assert_eq!(
+            differences(&json!([1]), &json!([1, 2])),
+            vec![(String::new(), Some(json!([1])), Some(json!([1, 2])))]
         );
     }
 
