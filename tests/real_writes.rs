@@ -362,3 +362,121 @@ async fn a_replan_after_a_409_is_written_only_when_it_is_what_was_confirmed() {
     assert_eq!(now["spec"]["endpoints"][0]["interval"], "17s");
     assert_eq!(now["spec"]["endpoints"][0]["scheme"], "https");
 }
+
+/// The plugin on a terminal (util-linux `script` gives it one): its output so far, and its input.
+struct OnTerminal {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    out: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl OnTerminal {
+    fn start(kubeconfig: &Path, cwd: &Path, args: &[&str]) -> OnTerminal {
+        use std::io::Read;
+        let mut line = vec![
+            BIN.to_string(),
+            "--kubeconfig".into(),
+            kubeconfig.display().to_string(),
+        ];
+        line.extend(args.iter().map(|a| a.to_string()));
+        let quoted: Vec<String> = line.iter().map(|a| format!("'{a}'")).collect();
+        let mut child = Command::new("script")
+            .args(["-q", "-f", "-e", "-c", &quoted.join(" "), "/dev/null"])
+            .env_remove("KUBECONFIG")
+            .env("NO_COLOR", "1")
+            .current_dir(cwd)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("util-linux script");
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let out = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let o = out.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                o.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        OnTerminal { child, stdin, out }
+    }
+
+    fn text(&self) -> String {
+        self.out.lock().unwrap().clone()
+    }
+
+    /// Wait until the output holds `what` `n` times.
+    async fn wait_for(&self, what: &str, n: usize) {
+        let t = Instant::now();
+        while self.text().matches(what).count() < n {
+            assert!(
+                t.elapsed() < Duration::from_secs(120),
+                "no {what:?} on the terminal:\n{}",
+                self.text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn answer(&mut self, key: &str) {
+        use std::io::Write;
+        self.stdin.write_all(key.as_bytes()).unwrap();
+        self.stdin.flush().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_terminal_a_replan_that_differs_is_asked_again() {
+    let rc = start().await;
+    let fix = fix_args(&rc);
+    // On a terminal, without --yes: the question is asked.
+    let args: Vec<&str> = fix
+        .iter()
+        .map(String::as_str)
+        .filter(|a| *a != "--yes")
+        .collect();
+    let cwd = tempfile::tempdir().unwrap();
+    let sm = service_monitor(&rc);
+    let mut t = OnTerminal::start(&rc.proxy_kubeconfig, cwd.path(), &args);
+    t.wait_for("Apply these", 1).await;
+    // Someone edits the ServiceMonitor while the question waits: the plugin's patch meets the
+    // real API server's 409, and the plan read again carries their interval.
+    let mut endpoints = sm["spec"]["endpoints"].clone();
+    endpoints[0]["interval"] = "17s".into();
+    let patch = serde_json::json!({"spec": {"endpoints": endpoints}}).to_string();
+    kubectl_patch(&rc, &["servicemonitor", "-n", NS, SERVICE], &patch);
+    t.answer("y");
+    t.wait_for("The plan changed while this ran", 1).await;
+    let text = t.text();
+    assert!(
+        text.contains("The cluster changed while this ran"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("patch ServiceMonitor {NS}/{SERVICE}")),
+        "{text}"
+    );
+    // Not written before the second answer.
+    assert_ne!(
+        service_monitor(&rc)["spec"]["endpoints"][0]["scheme"],
+        "https"
+    );
+    t.answer("y");
+    let status = tokio::task::spawn_blocking(move || t.child.wait().map(|s| (s, t)))
+        .await
+        .unwrap()
+        .unwrap();
+    let (status, t) = status;
+    eprintln!("on the terminal:\n{}", t.text());
+    assert!(status.success(), "{status:?}\n{}", t.text());
+    let now = service_monitor(&rc);
+    assert_eq!(now["spec"]["endpoints"][0]["interval"], "17s");
+    assert_eq!(now["spec"]["endpoints"][0]["scheme"], "https");
+}
