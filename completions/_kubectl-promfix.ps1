@@ -305,6 +305,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-promfix' -ScriptBlock {
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Not used: the backup names each object''s namespace')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use (repeat for doctor)')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Restore the fields the backed-up run wrote even where someone changed them since (their change is lost); without it the rollback lists them and stops')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--show-secrets', '--show-secrets', [CompletionResultType]::ParameterName, 'Show Secret data in --dry-run output (it is redacted otherwise)')

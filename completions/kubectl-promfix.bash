@@ -757,7 +757,7 @@ _kubectl__promfix() {
             return 0
             ;;
         kubectl__subcmd__promfix__subcmd__rollback)
-            opts="-o -y -n -v -h -V --dry-run --output --yes --backup-dir --show-secrets --namespace --kubeconfig --context --verbose --help --version"
+            opts="-o -y -n -v -h -V --force --dry-run --output --yes --backup-dir --show-secrets --namespace --kubeconfig --context --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

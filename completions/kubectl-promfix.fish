@@ -249,6 +249,7 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback" -s n -l namespace -d 'Not used: the backup names each object\'s namespace' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback" -l context -d 'The kubeconfig context to use (repeat for doctor)' -r
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback" -l force -d 'Restore the fields the backed-up run wrote even where someone changed them since (their change is lost); without it the rollback lists them and stops'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback" -s y -l yes -d 'Do not ask for confirmation'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback" -l show-secrets -d 'Show Secret data in --dry-run output (it is redacted otherwise)'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand rollback" -s v -l verbose -d 'More detail (repeat for more); never prints key material'

@@ -326,6 +326,10 @@ pub enum Command {
     Rollback {
         /// The backup file printed by a previous run
         file: PathBuf,
+        /// Restore the fields the backed-up run wrote even where someone changed them since
+        /// (their change is lost); without it the rollback lists them and stops
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         write: WriteOpts,
     },

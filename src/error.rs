@@ -77,6 +77,13 @@ pub enum Error {
         backup: String,
     },
 
+    /// A rollback would overwrite what someone changed since the backed-up run: each field.
+    #[error(
+        "rollback stopped, nothing more was written: since the backed-up run, someone changed fields it wrote:\n{}\n  hint: look at these changes; re-run with --force to restore the fields anyway (the changes listed are then lost)",
+        .0.iter().map(|m| format!("  - {m}")).collect::<Vec<_>>().join("\n")
+    )]
+    RollbackConflict(Vec<String>),
+
     /// doctor could not check a single row: why, per cluster.
     #[error(
         "nothing could be checked:\n{}\n  hint: doctor reads the active targets of each Prometheus the operator runs; fix what is named above and run it again",

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod doctor;
 pub mod error;
+pub mod fields;
 pub mod fixes;
 pub mod kube;
 pub mod output;
@@ -47,7 +48,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Secret(a) => commands::etcd::run(g, a, Steps::Secret).await,
         Command::Endpoints(a) => commands::etcd::run(g, a, Steps::Endpoints).await,
         Command::Servicemonitor(a) => commands::etcd::run(g, a, Steps::ServiceMonitor).await,
-        Command::Rollback { file, write } => commands::rollback::run(g, file, write).await,
+        Command::Rollback { file, force, write } => {
+            commands::rollback::run(g, file, *force, write).await
+        }
         Command::Verify { .. } => commands::verify::run(&cli).await,
         Command::Doctor { .. } => commands::doctor::run(&cli).await,
         Command::KubeProxy { .. } => commands::kube_proxy::run(&cli).await,

@@ -1,5 +1,7 @@
-//! `kubectl promfix rollback FILE`: restore the objects of a backup as they were, in dependency
-//! order, after backing up their present state (a rollback is undone like any run).
+//! `kubectl promfix rollback FILE`: restore the fields the backed-up run changed as they were
+//! (others' changes since stay; a field the run wrote that someone changed since stops the
+//! rollback unless --force), in dependency order, after backing up their present state (a
+//! rollback is undone like any run).
 
 use crate::apply::{self, Executor};
 use crate::cli::{DryRun, GlobalOpts, WriteOpts};
@@ -7,7 +9,12 @@ use crate::error::{Error, Result};
 use crate::kube::{Kube, Res};
 use std::path::Path;
 
-pub async fn run(global: &GlobalOpts, file: &Path, write: &WriteOpts) -> Result<crate::Outcome> {
+pub async fn run(
+    global: &GlobalOpts,
+    file: &Path,
+    force: bool,
+    write: &WriteOpts,
+) -> Result<crate::Outcome> {
     // The file first: no request before it is known to be a backup.
     let backup = apply::read_backup(file)?;
     for item in &backup.items {
@@ -52,7 +59,7 @@ pub async fn run(global: &GlobalOpts, file: &Path, write: &WriteOpts) -> Result<
                     .await
             }))
             .await?;
-            Ok(apply::rollback_plan(&backup, &current))
+            apply::rollback_plan(&backup, &current, force)
         })
         .await?;
     if let Some(fmt) = write.output
