@@ -10,52 +10,113 @@ use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kubectl-promfix");
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sharded_prometheus_is_verified_shard_by_shard() {
-    let rc =
-        RealCluster::start_builtin("a-seed-stable-prometheus-operator", RealOptions::default())
-            .await
-            .unwrap_or_else(|e| panic!("scenario a on the real control plane: {e:#}"));
-    // Two shards of two replicas: the operator makes a second StatefulSet.
+fn plugin(rc: &RealCluster, cwd: &std::path::Path, args: &[&str]) -> (i32, Value, String, String) {
+    let out = Command::new(BIN)
+        .arg("--kubeconfig")
+        .arg(rc.kubeconfig())
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null())
+        .current_dir(cwd)
+        .output()
+        .expect("running kubectl-promfix");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprintln!(
+        "kubectl-promfix {} -> {:?}\n{stderr}",
+        args.join(" "),
+        out.status.code()
+    );
+    let doc = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), doc, stdout, stderr)
+}
+
+fn shards(rc: &RealCluster, prometheus: &str) {
     rc.cp
         .kubectl_ok(&[
             "-n",
             "monitoring",
             "patch",
             "prometheus",
-            "prom-prometheus-operator-prometheus",
+            prometheus,
             "--type=merge",
             "-p",
             r#"{"spec":{"shards":2}}"#,
         ])
         .unwrap();
-    let dir = rc.etcd_certs_dir.clone().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sharded_prometheus_is_verified_shard_by_shard() {
+    let (a, c) = tokio::join!(
+        RealCluster::start_builtin("a-seed-stable-prometheus-operator", RealOptions::default()),
+        RealCluster::start_builtin("c-kube-prometheus", RealOptions::default()),
+    );
+    let a = a.unwrap_or_else(|e| panic!("scenario a on the real control plane: {e:#}"));
+    let rc = c.unwrap_or_else(|e| panic!("scenario c on the real control plane: {e:#}"));
     let cwd = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .arg("--kubeconfig")
-        .arg(rc.kubeconfig())
-        .arg("etcd")
-        .arg("--ca")
-        .arg(dir.join("ca.pem"))
-        .arg("--cert")
-        .arg(dir.join("node-node1.pem"))
-        .arg("--key")
-        .arg(dir.join("node-node1-key.pem"))
-        .args(["--yes", "--timeout", "5m", "-o", "json", "--backup-dir"])
-        .arg(cwd.path())
-        .env_remove("KUBECONFIG")
-        .stdin(Stdio::null())
-        .current_dir(cwd.path())
-        .output()
-        .expect("running kubectl-promfix");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let doc: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("one JSON document ({e}):\n{stderr}"));
-    assert_eq!(out.status.code(), Some(0), "{doc:#}\n{stderr}");
+    let bdir = cwd.path().display().to_string();
+
+    // The seed's Prometheus with two shards: the real StatefulSet controller cannot create the
+    // second shard's pods (its controller-revision-hash label would be over 63 bytes). verify
+    // fails and says so: that shard's etcd targets are scraped by nobody.
+    shards(&a, "prom-prometheus-operator-prometheus");
+    a.wait_for(
+        "the operator's second StatefulSet",
+        std::time::Duration::from_secs(60),
+        || async {
+            Ok(a
+                .get_json("/apis/apps/v1/namespaces/monitoring/statefulsets/prometheus-prom-prometheus-operator-prometheus-shard-1")
+                .await
+                .ok()
+                .flatten())
+        },
+    )
+    .await
+    .unwrap();
+    let (code, doc, _, stderr) = plugin(
+        &a,
+        cwd.path(),
+        &["verify", "--timeout", "30s", "-o", "json"],
+    );
+    assert_eq!(code, 3, "{doc:#}\n{stderr}");
+    let missing = doc
+        .as_array()
+        .and_then(|p| p.iter().find(|r| r["pod"] == "(missing)"))
+        .unwrap_or_else(|| panic!("a report of the missing shard: {doc:#}"));
+    let why = missing["files_error"].as_str().unwrap();
+    assert!(
+        why.contains("asks for 4 pod(s)")
+            && why.contains("2 exist")
+            && why.contains("shard(s) 1 have none")
+            && why.contains("prometheus-prom-prometheus-operator-prometheus-shard-1"),
+        "{why}"
+    );
+    drop(a);
+
+    // kube-prometheus' Prometheus `k8s` with two shards of two replicas.
+    shards(&rc, "k8s");
+    let dir = rc.etcd_certs_dir.clone().unwrap().display().to_string();
+    let (code, doc, _, stderr) = plugin(
+        &rc,
+        cwd.path(),
+        &[
+            "etcd",
+            "--from-dir",
+            &dir,
+            "--yes",
+            "--timeout",
+            "5m",
+            "-o",
+            "json",
+            "--backup-dir",
+            &bdir,
+        ],
+    );
+    assert_eq!(code, 0, "{doc:#}\n{stderr}");
     assert_eq!(doc["verify"]["verified"], true, "{doc:#}");
     let pods = doc["verify"]["pods"].as_array().expect("verify's pods");
     assert_eq!(pods.len(), 4, "two shards of two replicas: {doc:#}");
-
     let members: BTreeSet<String> = rc
         .etcd
         .as_ref()

@@ -714,6 +714,60 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
         }
         reports.push(r);
     }
+    // Pods the Prometheus asks for that do not exist (a shard's StatefulSet that cannot create
+    // them): what they would scrape is scraped by nobody.
+    let want = v::expected_pods(prom);
+    if !pods.is_empty() && pods.len() < want {
+        let have: std::collections::BTreeSet<String> =
+            pods.iter().map(|(pod, _)| v::shard_of(pod)).collect();
+        let missing: Vec<String> = (0..shards)
+            .map(|i| i.to_string())
+            .filter(|i| !have.contains(i))
+            .collect();
+        let sts = |i: &str| {
+            if i == "0" {
+                format!("prometheus-{}", name(prom))
+            } else {
+                format!("prometheus-{}-shard-{i}", name(prom))
+            }
+        };
+        let mut r = PodReport {
+            prometheus: pname.clone(),
+            namespace: namespace(prom).to_string(),
+            pod: "(missing)".into(),
+            shard: missing.join(","),
+            secret: p.secret.clone(),
+            job: job.describe(),
+            files_error: Some(format!(
+                "Prometheus {pname} asks for {want} pod(s) ({} replica(s) x {shards} shard(s)) and {} exist{}: the etcd targets of a missing shard are scraped by nobody. `kubectl -n {} describe statefulset {}` says why (e.g. a name too long for the 63-byte controller-revision-hash label)",
+                want / shards as usize,
+                pods.len(),
+                if missing.is_empty() {
+                    String::new()
+                } else {
+                    format!("; shard(s) {} have none", missing.join(", "))
+                },
+                namespace(prom),
+                missing.first().map(|i| sts(i)).unwrap_or_else(|| sts("0")),
+            )),
+            ..Default::default()
+        };
+        if !addresses.is_empty() {
+            r.shard_targets = Some(
+                addresses
+                    .iter()
+                    .filter(|a| {
+                        missing
+                            .iter()
+                            .any(|i| i.parse::<u64>().ok() == Some(v::shard_for(a, shards)))
+                    })
+                    .cloned()
+                    .collect(),
+            );
+        }
+        r.conclude();
+        reports.push(r);
+    }
     if reports.is_empty() {
         reports.push(PodReport {
             prometheus: pname.clone(),
