@@ -312,4 +312,68 @@ async fn the_helm_values_survive_a_real_helm_upgrade() {
     );
     assert_eq!(upgrade2.code, 0, "{}", upgrade2.stderr);
     assert_fixed(&rc, &members, "after the second helm upgrade");
+
+    // --tls-from secret: the chart renders TLS from file paths only. The values say so and carry
+    // the fix as files; the upgrade (server-side apply, forcing past the endpoint this run wrote
+    // with Secret references, as the note says) leaves the working file-mode fix.
+    let refs_values = cwd.join("values-refs.yaml");
+    let refs_s = refs_values.display().to_string();
+    let refs = plugin(
+        &rc,
+        cwd,
+        &etcd_args(
+            &rc,
+            &[
+                "--tls-from",
+                "secret",
+                "--yes",
+                "--no-verify",
+                "--helm-values",
+                &refs_s,
+            ],
+        ),
+    );
+    assert_eq!(refs.code, 0, "{}", refs.stderr);
+    assert!(
+        refs.stderr.contains("cannot render Secret references")
+            && refs.stderr.contains("--force-conflicts"),
+        "{}",
+        refs.stderr
+    );
+    let sm = get(&rc, &["servicemonitor", "-n", NS, ETCD]).unwrap();
+    assert_eq!(
+        sm["spec"]["endpoints"][0]["tlsConfig"]["keySecret"]["name"], "etcd-client-cert",
+        "{sm}"
+    );
+    let refs_text = std::fs::read_to_string(&refs_values).unwrap();
+    assert!(
+        refs_text.starts_with("# note: ") && refs_text.contains("cannot render Secret references"),
+        "{refs_text}"
+    );
+    let upgrade3 = helm(
+        &rc,
+        cwd,
+        &[
+            "upgrade",
+            RELEASE,
+            &chart,
+            "-n",
+            NS,
+            "-f",
+            &user_s,
+            "-f",
+            &refs_s,
+            "--force-conflicts",
+        ],
+    );
+    assert_eq!(
+        upgrade3.code, 0,
+        "{}\n--- values\n{refs_text}",
+        upgrade3.stderr
+    );
+    assert_fixed(
+        &rc,
+        &members,
+        "after helm upgrade with the secret-reference fix's values",
+    );
 }
