@@ -275,9 +275,16 @@ pub fn read_backup(path: &Path) -> Result<Backup> {
     Ok(b)
 }
 
-/// Write the Helm values override file (`--helm-values FILE`) and say so.
-pub fn write_helm_values(path: &Path, values: &Value) -> Result<()> {
-    let text = serde_yaml_ng::to_string(values).unwrap_or_default();
+/// Write the Helm values override file (`--helm-values FILE`), `notes` as comments at its top,
+/// and say so.
+pub fn write_helm_values(path: &Path, values: &Value, notes: &[String]) -> Result<()> {
+    let mut text = String::new();
+    for n in notes {
+        text.push_str("# note: ");
+        text.push_str(&n.replace('\n', "\n# "));
+        text.push('\n');
+    }
+    text.push_str(&serde_yaml_ng::to_string(values).unwrap_or_default());
     std::fs::write(path, text).map_err(|e| {
         Error::Input(format!(
             "cannot write the Helm values file {}: {e}",

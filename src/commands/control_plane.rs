@@ -52,7 +52,7 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
         })
         .await?;
     if let (Some(path), Some(obs)) = (&helm.helm_values, &first_obs) {
-        apply::write_helm_values(path, &fix::helm_values(obs, &w))?;
+        apply::write_helm_values(path, &fix::helm_values(obs, &w), &[])?;
     }
     match write.output {
         // With -o, stdout is the objects (client dry run) or the one document.

@@ -494,8 +494,15 @@ async fn forbidden_reads(kube: &Kube, ns: Option<&str>, steps: Steps, e: Error) 
 
 /// The Helm values override for the steps that ran: values of a step that did not run (e.g. the
 /// members, unknown to `secret`) would be wrong, such as `kubeEtcd.endpoints: []`.
-fn helm_values(w: &Wanted, mode: TlsMode, steps: Steps) -> Value {
-    let mut v = fix::helm_values(w, mode);
+fn helm_values(
+    w: &Wanted,
+    mode: TlsMode,
+    steps: Steps,
+    obs: &Observed,
+    plan: &Plan,
+) -> fix::HelmValues {
+    let mut hv = fix::helm_values(w, mode, obs, plan);
+    let v = &mut hv.values;
     if let Some(etcd) = v.get_mut("kubeEtcd").and_then(Value::as_object_mut) {
         if !steps.endpoints() {
             etcd.remove("endpoints");
@@ -504,6 +511,10 @@ fn helm_values(w: &Wanted, mode: TlsMode, steps: Steps) -> Value {
         if !steps.servicemonitor() {
             etcd.remove("serviceMonitor");
         }
+    }
+    if !steps.servicemonitor() {
+        // The notes are about what the chart renders of the ServiceMonitor.
+        hv.notes.clear();
     }
     if let Some(m) = v.as_object_mut() {
         if !steps.secret() && !steps.servicemonitor() {
@@ -516,7 +527,21 @@ fn helm_values(w: &Wanted, mode: TlsMode, steps: Steps) -> Value {
             m.remove("kubeEtcd");
         }
     }
-    v
+    hv
+}
+
+/// Whether Helm manages an object the etcd fix writes: the Prometheus, the etcd ServiceMonitor
+/// or the Service it selects.
+fn helm_manages_fix_objects(obs: &Observed) -> bool {
+    if crate::plan::helm_release(&obs.prometheus).is_some() {
+        return true;
+    }
+    fix::find_etcd_service_monitor(obs).is_some_and(|(sm, _)| {
+        crate::plan::helm_release(sm).is_some()
+            || fix::services_of(obs, sm)
+                .iter()
+                .any(|svc| crate::plan::helm_release(svc).is_some())
+    })
 }
 
 /// The plan for the chosen steps.
@@ -822,14 +847,37 @@ async fn run_fix(
 
     // 4. Rounds of observe → plan → apply.
     let mode = std::cell::Cell::new(None);
-    // The Helm values override, once the first plan is shown, when Helm manages an object.
+    // What the first round saw, and whether it held a working scrape back (for the values).
+    let first_obs: std::cell::RefCell<Option<Observed>> = std::cell::RefCell::new(None);
+    let held = std::cell::Cell::new(false);
+    // The Helm values override, once the first plan is shown, when Helm manages an object of the
+    // fix: also for an empty plan (the fix is in place, and the values keep it there).
     let helm_file = |plan: &Plan| {
-        if let Some(path) = &args.helm.helm_values
-            && let Some(mode) = mode.get()
-            && plan.changes.iter().any(|c| c.helm.is_some())
-        {
-            apply::write_helm_values(path, &helm_values(&w, mode, steps))?;
+        let Some(path) = &args.helm.helm_values else {
+            return Ok(());
+        };
+        let (Some(mode), Some(obs)) = (mode.get(), first_obs.borrow().clone()) else {
+            return Ok(());
+        };
+        if held.get() {
+            eprintln!(
+                "note: --helm-values: {} not written: the etcd scrape already works and nothing was changed, so there is no fix for the values to carry",
+                path.display()
+            );
+            return Ok(());
         }
+        if !plan.changes.iter().any(|c| c.helm.is_some()) && !helm_manages_fix_objects(&obs) {
+            eprintln!(
+                "note: --helm-values: {} not written: Helm manages none of the objects this fix writes (the Prometheus, the etcd ServiceMonitor, its Service)",
+                path.display()
+            );
+            return Ok(());
+        }
+        let hv = helm_values(&w, mode, steps, &obs, plan);
+        for n in &hv.notes {
+            eprintln!("note: {n}");
+        }
+        apply::write_helm_values(path, &hv.values, &hv.notes)?;
         Ok(())
     };
     let exec = Executor {
@@ -838,7 +886,6 @@ async fn run_fix(
         ..Executor::new(&kube, &args.write, steps.name())
     };
     let mut first = true;
-    let mut held = false;
     let ran = exec
         .run(async || {
             let obs = match observe(&kube, &prom, &w, lists.take()).await {
@@ -847,6 +894,9 @@ async fn run_fix(
                 Err(e) => return Err(e),
             };
             let round0 = std::mem::replace(&mut first, false);
+            if round0 {
+                *first_obs.borrow_mut() = Some(obs.clone());
+            }
             let (plan, m) = plan(&obs, &w, steps)?;
             mode.set(Some(m));
             // A scrape that works is not rewritten unless asked (the first round decides):
@@ -862,13 +912,13 @@ async fn run_fix(
             {
                 let targets = etcd_targets(&kube, &prom, sm).await;
                 let (plan, h) = fix::hold_working_scrape(plan, &targets, false);
-                held = h;
+                held.set(h);
                 return Ok(plan);
             }
             Ok(plan)
         })
         .await?;
-    if args.write.dry_run == DryRun::Client || held {
+    if args.write.dry_run == DryRun::Client || held.get() {
         // Held back: nothing was written, so there is nothing to verify either.
         return Ok((crate::Outcome::Ok, None, ran));
     }

@@ -553,7 +553,21 @@ pub fn plan_endpoints(obs: &Observed, w: &Wanted, sm: &Value, idx: usize) -> Res
             (ns, svc_name, Value::Object(lbls))
         }
     };
-    // Endpoints
+    // Endpoints. When Helm manages the Service, its release gets the Endpoints too: with
+    // `kubeEtcd.endpoints` set (as the --helm-values file does) the chart renders them, and Helm
+    // refuses to take over an existing object without its ownership metadata.
+    let owner = candidates
+        .first()
+        .and_then(|svc| helm_owner(svc, &obs.prometheus));
+    if candidates
+        .first()
+        .is_some_and(|svc| helm_release(svc).is_some())
+        && owner.is_none()
+    {
+        plan.notes.push(format!(
+            "Helm manages Service {svc_ns}/{svc_name}, but its release's namespace is not recorded on it (no meta.helm.sh/release-namespace): the Endpoints get no Helm ownership metadata, so a `helm upgrade` that renders them (kubeEtcd.endpoints) refuses to adopt them until they are annotated"
+        ));
+    }
     let addresses: Vec<Value> = w.ips.iter().map(|ip| json!({"ip": ip})).collect();
     let subsets = json!([{"addresses": addresses, "ports": [{"name": pname, "port": w.port, "protocol": "TCP"}]}]);
     let current = obs
@@ -562,12 +576,20 @@ pub fn plan_endpoints(obs: &Observed, w: &Wanted, sm: &Value, idx: usize) -> Res
         .find(|e| namespace(e) == svc_ns && name(e) == svc_name);
     match current {
         Some(cur) => {
+            let mut after = cur.clone();
             if !same_endpoints(&cur["subsets"], &w.ips, &pname, w.port) {
-                let mut after = cur.clone();
                 after["subsets"] = subsets;
-                if let Some(c) = update(cur, after, "endpoints", "list the etcd members") {
-                    plan.changes.push(c);
-                }
+            }
+            if let Some(o) = &owner {
+                set_helm_owner(&mut after, o);
+            }
+            let reason = if after["subsets"] != cur["subsets"] {
+                "list the etcd members"
+            } else {
+                "Helm's ownership metadata, so that the release can take the Endpoints over"
+            };
+            if let Some(c) = update(cur, after, "endpoints", reason) {
+                plan.changes.push(c);
             }
         }
         None => {
@@ -575,7 +597,10 @@ pub fn plan_endpoints(obs: &Observed, w: &Wanted, sm: &Value, idx: usize) -> Res
             if svc_labels.is_object() {
                 meta["labels"] = svc_labels.clone();
             }
-            let after = json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": meta, "subsets": subsets});
+            let mut after = json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": meta, "subsets": subsets});
+            if let Some(o) = &owner {
+                set_helm_owner(&mut after, o);
+            }
             plan.changes
                 .push(create(after, "endpoints", "list the etcd members"));
         }
@@ -602,6 +627,37 @@ pub fn plan_endpoints(obs: &Observed, w: &Wanted, sm: &Value, idx: usize) -> Res
         }
     }
     Ok(plan)
+}
+
+/// The Helm release (name, namespace) that owns a Service, when both are known: its
+/// `meta.helm.sh/release-*` annotations, or, for a release known only by its labels, the
+/// namespace of the same release's Prometheus (the charts put their namespaced objects in the
+/// release namespace).
+pub fn helm_owner(svc: &Value, prometheus: &Value) -> Option<(String, String)> {
+    let rel = helm_release(svc)?;
+    if rel.name == "(unknown)" {
+        return None;
+    }
+    if let Some(ns) = rel.namespace {
+        return Some((rel.name, ns));
+    }
+    let prom = helm_release(prometheus)?;
+    if prom.name != rel.name {
+        return None;
+    }
+    let ns = prom
+        .namespace
+        .unwrap_or_else(|| namespace(prometheus).to_string());
+    (!ns.is_empty()).then_some((rel.name, ns))
+}
+
+/// What Helm checks before it adopts an existing object into a release (`helm upgrade`
+/// otherwise fails with "invalid ownership metadata").
+fn set_helm_owner(obj: &mut Value, (release, ns): &(String, String)) {
+    let meta = &mut obj["metadata"];
+    meta["annotations"]["meta.helm.sh/release-name"] = json!(release);
+    meta["annotations"]["meta.helm.sh/release-namespace"] = json!(ns);
+    meta["labels"][MANAGED_BY] = json!("Helm");
 }
 
 /// Set the named port (or add it) to `port`, targetPort too.
@@ -725,6 +781,19 @@ pub fn plan_servicemonitor(
             let mut after = sm.clone();
             let ep = &mut after["spec"]["endpoints"][idx];
             ep["scheme"] = json!("https");
+            // `insecureSkipVerify: false` is the default, and the charts always render it with
+            // https (kube-prometheus-stack, stable/prometheus-operator): written where Helm
+            // manages the ServiceMonitor or kept where it is, so that the endpoint is what the
+            // chart renders from the --helm-values file (Helm 4's server-side apply of the
+            // upgrade otherwise conflicts with this plugin's field manager on spec.endpoints),
+            // and a run after `helm upgrade` does not rewrite it.
+            let mut tls = tls;
+            if !w.insecure_skip_verify
+                && (ep["tlsConfig"]["insecureSkipVerify"].as_bool() == Some(false)
+                    || helm_release(sm).is_some())
+            {
+                tls["insecureSkipVerify"] = json!(false);
+            }
             ep["tlsConfig"] = tls;
             if let Some(c) = update(
                 sm,
@@ -778,36 +847,125 @@ pub fn plan_servicemonitor(
     Ok(plan)
 }
 
-/// The Helm values override equivalent to a plan (kube-prometheus-stack / prometheus-operator
-/// charts), for the objects Helm manages.
-pub fn helm_values(w: &Wanted, mode: TlsMode) -> Value {
+/// The `helm.sh/chart` (or older `chart`) label of an object: the chart and its version.
+fn chart_label(obj: &Value) -> Option<&str> {
+    s(obj, &["metadata", "labels", "helm.sh/chart"])
+        .or_else(|| s(obj, &["metadata", "labels", "chart"]))
+}
+
+/// The Helm values override for a fix, and what the user must know about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HelmValues {
+    pub values: Value,
+    /// Said on stderr and written as comments at the top of the file.
+    pub notes: Vec<String>,
+}
+
+/// The object as it is once the plan is written: the change's `after`, else as observed.
+fn after_plan<'a>(plan: &'a Plan, obj: &'a Value) -> &'a Value {
+    plan.changes
+        .iter()
+        .find(|c| {
+            c.object.kind == s(obj, &["kind"]).unwrap_or("")
+                && c.object.name == name(obj)
+                && c.object.namespace.as_deref().unwrap_or("") == namespace(obj)
+        })
+        .and_then(|c| c.after.as_ref())
+        .unwrap_or(obj)
+}
+
+/// The Helm values override that makes the chart (kube-prometheus-stack, or the older
+/// stable/prometheus-operator, which share these keys) render what the plan leaves in the
+/// cluster, for `helm upgrade -f <your values> -f <this file>`:
+/// - `prometheus.prometheusSpec.secrets`: the Prometheus' whole list after the plan (Helm
+///   replaces lists, so a list of the etcd Secret alone would drop the others);
+/// - `kubeEtcd.serviceMonitor`: scheme, TLS files, serverName and insecureSkipVerify. The charts
+///   (kube-prometheus-stack through 88.x) render only file paths (caFile, certFile, keyFile),
+///   no Secret references: a secret-reference fix is carried as files, with the Secret listed
+///   in `secrets`, and a note says so;
+/// - `kubeEtcd.endpoints` and `kubeEtcd.service.{port,targetPort}`: the members, only where the
+///   plan leaves the Service without a selector (with endpoints the chart drops the selector
+///   and renders the Endpoints); where the selector stays (kubeadm), the ports only.
+pub fn helm_values(w: &Wanted, mode: TlsMode, obs: &Observed, plan: &Plan) -> HelmValues {
+    let mut notes = Vec::new();
+    let prom = after_plan(plan, &obs.prometheus);
+    let deny = prom["spec"]["arbitraryFSAccessThroughSMs"]["deny"].as_bool() == Some(true);
+    let found = find_etcd_service_monitor(obs);
+    let chart = found
+        .and_then(|(sm, _)| chart_label(sm))
+        .or_else(|| chart_label(prom))
+        .map(|c| format!("chart {c}"))
+        .unwrap_or_else(|| "the chart".to_string());
+    let dir = format!("/etc/prometheus/secrets/{}", w.secret_name);
     let mut sm = json!({"scheme": "https"});
-    match mode {
-        TlsMode::Files => {
-            let dir = format!("/etc/prometheus/secrets/{}", w.secret_name);
-            sm["caFile"] = json!(format!("{dir}/{}", w.ca_key));
-            sm["certFile"] = json!(format!("{dir}/{}", w.cert_key));
-            sm["keyFile"] = json!(format!("{dir}/{}", w.key_key));
+    let mut files = true;
+    if mode == TlsMode::SecretRefs {
+        if deny {
+            files = false;
+            notes.push(format!(
+                "{chart} renders kubeEtcd.serviceMonitor TLS only from file paths (caFile, certFile, keyFile), not the Secret references the fix uses, and Prometheus {}/{} denies file paths in ServiceMonitors (arbitraryFSAccessThroughSMs.deny): the values cannot carry the TLS settings, so `helm upgrade` puts the etcd ServiceMonitor back without them; run `kubectl promfix servicemonitor --tls-from secret` after each upgrade, or disable the chart's (kubeEtcd.serviceMonitor.enabled: false) and keep one of your own",
+                namespace(prom),
+                name(prom)
+            ));
+        } else {
+            let sm_ns = found.map(|(sm, _)| namespace(sm)).unwrap_or("");
+            let where_ = if !sm_ns.is_empty() && sm_ns != namespace(prom) {
+                format!(
+                    " It must exist in the Prometheus' namespace {}: the fix wrote it in {sm_ns}, copy it there first.",
+                    namespace(prom)
+                )
+            } else {
+                String::new()
+            };
+            notes.push(format!(
+                "{chart} cannot render Secret references in kubeEtcd.serviceMonitor (it has caFile, certFile and keyFile only): these values carry the fix as files instead, from Secret {} mounted at {dir}/ (listed in prometheus.prometheusSpec.secrets; the Prometheus pods roll on the upgrade). Helm 4 applies server-side: the chart's ServiceMonitor endpoint then differs from the one this fix wrote, so upgrade with --force-conflicts.{where_}",
+                w.secret_name
+            ));
         }
-        TlsMode::SecretRefs => {}
     }
-    if let Some(sn) = &w.server_name {
-        sm["serverName"] = json!(sn);
+    if files {
+        sm["caFile"] = json!(format!("{dir}/{}", w.ca_key));
+        sm["certFile"] = json!(format!("{dir}/{}", w.cert_key));
+        sm["keyFile"] = json!(format!("{dir}/{}", w.key_key));
     }
-    if w.insecure_skip_verify {
-        sm["insecureSkipVerify"] = json!(true);
+    // The chart writes both whenever the scheme is https: say them, so that a value left in the
+    // user's own file does not stay.
+    sm["serverName"] = json!(w.server_name.clone().unwrap_or_default());
+    sm["insecureSkipVerify"] = json!(w.insecure_skip_verify);
+
+    // The whole list, as the Prometheus has it after the plan.
+    let mut secrets: Vec<Value> = prom["spec"]["secrets"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if files
+        && !secrets
+            .iter()
+            .any(|x| x.as_str() == Some(w.secret_name.as_str()))
+    {
+        secrets.push(json!(w.secret_name));
     }
-    let mut v = json!({
-        "kubeEtcd": {
-            "endpoints": w.ips,
-            "service": {"port": w.port, "targetPort": w.port},
-            "serviceMonitor": sm,
-        }
+
+    // The Service as the plan leaves it: selector-free (the members are the chart's endpoints)
+    // or still selecting the etcd pods.
+    let svc = found.and_then(|(sm, _)| services_of(obs, sm).first().copied());
+    let keeps_selector = svc.map(|svc| after_plan(plan, svc)).is_some_and(|svc| {
+        svc["spec"]["selector"]
+            .as_object()
+            .is_some_and(|m| !m.is_empty())
     });
-    if mode == TlsMode::Files {
-        v["prometheus"] = json!({"prometheusSpec": {"secrets": [w.secret_name]}});
+    let mut etcd = json!({
+        "service": {"port": w.port, "targetPort": w.port},
+        "serviceMonitor": sm,
+    });
+    if !keeps_selector {
+        etcd["endpoints"] = json!(w.ips);
     }
-    v
+    let mut v = json!({"kubeEtcd": etcd});
+    if !secrets.is_empty() {
+        v["prometheus"] = json!({"prometheusSpec": {"secrets": secrets}});
+    }
+    HelmValues { values: v, notes }
 }
 
 /// The write wave of a change of the etcd fix: the writes of one wave go out at once, each wave
@@ -1269,5 +1427,265 @@ mod tests {
             hold_working_scrape(rotation.clone(), &up, false),
             (rotation, false)
         );
+    }
+
+    /// The seed with its objects as a Helm 3.2+ release stamps them (annotations), and a
+    /// Prometheus that already mounts another Secret.
+    fn seed_helm() -> Observed {
+        let mut o = seed();
+        let ann = json!({"meta.helm.sh/release-name": "prom", "meta.helm.sh/release-namespace": "monitoring"});
+        o.prometheus["metadata"]["annotations"] = ann.clone();
+        o.prometheus["spec"]["secrets"] = json!(["other-secret"]);
+        o.service_monitors[0]["metadata"]["annotations"] = ann.clone();
+        o.services[0]["metadata"]["annotations"] = ann;
+        o
+    }
+
+    /// The whole plan of the seed's fix (secret, endpoints, servicemonitor).
+    fn whole_plan(obs: &Observed, w: &Wanted, mode: TlsMode) -> Plan {
+        let (sm, idx) = find_etcd_service_monitor(obs).unwrap();
+        let mut plan = plan_secret(obs, w, mode, &["monitoring".into()]);
+        plan.extend(plan_endpoints(obs, w, sm, idx).unwrap());
+        plan.extend(plan_servicemonitor(obs, w, mode, Some((sm, idx))).unwrap());
+        plan
+    }
+
+    #[test]
+    fn helm_values_list_every_secret_of_the_prometheus() {
+        let obs = seed_helm();
+        let w = wanted();
+        let plan = whole_plan(&obs, &w, TlsMode::Files);
+        let hv = helm_values(&w, TlsMode::Files, &obs, &plan);
+        // Helm replaces lists: the values carry the Prometheus' whole list, not the new one.
+        assert_eq!(
+            hv.values["prometheus"]["prometheusSpec"]["secrets"],
+            json!(["other-secret", "etcd-client-cert"])
+        );
+        let sm = &hv.values["kubeEtcd"]["serviceMonitor"];
+        assert_eq!(sm["scheme"], "https");
+        assert_eq!(
+            sm["caFile"],
+            "/etc/prometheus/secrets/etcd-client-cert/etcd-ca"
+        );
+        assert_eq!(sm["insecureSkipVerify"], false);
+        assert_eq!(sm["serverName"], "");
+        assert_eq!(
+            hv.values["kubeEtcd"]["endpoints"],
+            json!(["192.168.2.11", "192.168.2.12", "192.168.2.13"])
+        );
+        assert_eq!(hv.values["kubeEtcd"]["service"]["port"], 2379);
+        assert!(hv.notes.is_empty(), "{:?}", hv.notes);
+        // No list at all before: the etcd Secret alone.
+        let mut bare = seed_helm();
+        bare.prometheus["spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("secrets");
+        let plan = whole_plan(&bare, &w, TlsMode::Files);
+        let hv = helm_values(&w, TlsMode::Files, &bare, &plan);
+        assert_eq!(
+            hv.values["prometheus"]["prometheusSpec"]["secrets"],
+            json!(["etcd-client-cert"])
+        );
+    }
+
+    #[test]
+    fn helm_values_of_secret_references_are_files_with_a_note() {
+        let obs = seed_helm();
+        let w = wanted();
+        let plan = whole_plan(&obs, &w, TlsMode::SecretRefs);
+        // The live fix uses the operator's references and does not mount the Secret...
+        assert!(!plan.changes.iter().any(|c| c.object.kind == "Prometheus"));
+        let hv = helm_values(&w, TlsMode::SecretRefs, &obs, &plan);
+        // ...the chart can only render files: the values mount it and point at the files.
+        let sm = &hv.values["kubeEtcd"]["serviceMonitor"];
+        assert_eq!(
+            sm["keyFile"],
+            "/etc/prometheus/secrets/etcd-client-cert/etcd-client-key"
+        );
+        assert!(sm.get("keySecret").is_none(), "{sm}");
+        assert_eq!(
+            hv.values["prometheus"]["prometheusSpec"]["secrets"],
+            json!(["other-secret", "etcd-client-cert"])
+        );
+        assert_eq!(hv.notes.len(), 1, "{:?}", hv.notes);
+        assert!(
+            hv.notes[0].contains("cannot render Secret references")
+                && hv.notes[0].contains("as files instead"),
+            "{}",
+            hv.notes[0]
+        );
+        // A Prometheus that denies file paths: the values cannot carry TLS at all, and say so.
+        let mut deny = seed_helm();
+        deny.prometheus["spec"]["arbitraryFSAccessThroughSMs"] = json!({"deny": true});
+        let plan = whole_plan(&deny, &w, TlsMode::SecretRefs);
+        let hv = helm_values(&w, TlsMode::SecretRefs, &deny, &plan);
+        let sm = &hv.values["kubeEtcd"]["serviceMonitor"];
+        assert!(sm.get("caFile").is_none(), "{sm}");
+        assert_eq!(
+            hv.values["prometheus"]["prometheusSpec"]["secrets"],
+            json!(["other-secret"])
+        );
+        assert!(
+            hv.notes[0].contains("cannot carry the TLS settings"),
+            "{:?}",
+            hv.notes
+        );
+    }
+
+    #[test]
+    fn helm_values_set_endpoints_only_where_the_selector_goes() {
+        let obs = seed_helm();
+        let w = wanted();
+        // The seed's selector finds no pod: it goes, so the chart must render the Endpoints.
+        let plan = whole_plan(&obs, &w, TlsMode::Files);
+        let hv = helm_values(&w, TlsMode::Files, &obs, &plan);
+        assert!(hv.values["kubeEtcd"]["endpoints"].is_array());
+        // kubeadm: the selector finds the etcd pods and stays; endpoints in the values would
+        // make the chart drop it and render Endpoints over the controller's.
+        let mut kubeadm = seed_helm();
+        kubeadm.endpoints[0]["subsets"] = json!([{"addresses": [
+            {"ip": "192.168.2.11", "targetRef": {"kind": "Pod", "name": "etcd-node1"}},
+            {"ip": "192.168.2.12", "targetRef": {"kind": "Pod", "name": "etcd-node2"}},
+            {"ip": "192.168.2.13", "targetRef": {"kind": "Pod", "name": "etcd-node3"}}]}]);
+        let plan = whole_plan(&kubeadm, &w, TlsMode::Files);
+        let hv = helm_values(&w, TlsMode::Files, &kubeadm, &plan);
+        assert!(
+            hv.values["kubeEtcd"].get("endpoints").is_none(),
+            "{}",
+            hv.values
+        );
+        assert_eq!(hv.values["kubeEtcd"]["service"]["targetPort"], 2379);
+    }
+
+    #[test]
+    fn helm_values_of_an_empty_plan_are_those_of_the_fix_in_place() {
+        let obs = seed_helm();
+        let w = wanted();
+        let plan = whole_plan(&obs, &w, TlsMode::Files);
+        let want = helm_values(&w, TlsMode::Files, &obs, &plan);
+        // The cluster as the plan leaves it, read again: nothing to change, the same values.
+        let mut fixed = obs.clone();
+        fixed.prometheus = after_plan(&plan, &obs.prometheus).clone();
+        fixed.services[0] = after_plan(&plan, &obs.services[0]).clone();
+        fixed.service_monitors[0] = after_plan(&plan, &obs.service_monitors[0]).clone();
+        let ep = plan
+            .changes
+            .iter()
+            .find(|c| c.object.kind == "Endpoints")
+            .unwrap();
+        fixed.endpoints[0] = ep.after.clone().unwrap();
+        fixed.endpoint_slices.clear();
+        fixed.secrets = plan
+            .changes
+            .iter()
+            .filter(|c| c.object.kind == "Secret")
+            .filter_map(|c| c.after.clone())
+            .collect();
+        let again = whole_plan(&fixed, &w, TlsMode::Files);
+        assert!(again.is_empty(), "{:#?}", again.changes);
+        assert_eq!(helm_values(&w, TlsMode::Files, &fixed, &again), want);
+    }
+
+    #[test]
+    fn the_endpoints_get_the_releases_ownership_metadata() {
+        let obs = seed_helm();
+        let w = wanted();
+        let (sm, idx) = find_etcd_service_monitor(&obs).unwrap();
+        let plan = plan_endpoints(&obs, &w, sm, idx).unwrap();
+        let ep = plan
+            .changes
+            .iter()
+            .find(|c| c.object.kind == "Endpoints")
+            .unwrap();
+        let meta = &ep.after.as_ref().unwrap()["metadata"];
+        assert_eq!(meta["annotations"]["meta.helm.sh/release-name"], "prom");
+        assert_eq!(
+            meta["annotations"]["meta.helm.sh/release-namespace"],
+            "monitoring"
+        );
+        assert_eq!(meta["labels"][MANAGED_BY], "Helm");
+        // Members already right but no ownership: still a change, for the metadata alone.
+        let mut listed = obs.clone();
+        let mut cur = ep.after.clone().unwrap();
+        cur["metadata"] =
+            json!({"name": name(&cur), "namespace": "kube-system", "resourceVersion": "20"});
+        listed.endpoints[0] = cur;
+        let plan = plan_endpoints(&listed, &w, sm, idx).unwrap();
+        let c = plan
+            .changes
+            .iter()
+            .find(|c| c.object.kind == "Endpoints")
+            .expect("an ownership change");
+        assert!(c.reason.contains("ownership"), "{}", c.reason);
+        // A release known by its labels only (heritage: Helm, release: prom, as on the seed):
+        // the namespace of the same release's Prometheus.
+        let labels_only = seed();
+        let (sm, idx) = find_etcd_service_monitor(&labels_only).unwrap();
+        let plan = plan_endpoints(&labels_only, &w, sm, idx).unwrap();
+        let ep = plan
+            .changes
+            .iter()
+            .find(|c| c.object.kind == "Endpoints")
+            .unwrap();
+        let meta = &ep.after.as_ref().unwrap()["metadata"];
+        assert_eq!(
+            meta["annotations"]["meta.helm.sh/release-namespace"],
+            "monitoring"
+        );
+        // No Helm at all: no Helm metadata.
+        let mut plain = seed();
+        for o in [&mut plain.prometheus, &mut plain.services[0]] {
+            o["metadata"]["labels"] = json!({"app": "etcd"});
+        }
+        let plan = plan_endpoints(&plain, &w, sm, idx).unwrap();
+        let ep = plan
+            .changes
+            .iter()
+            .find(|c| c.object.kind == "Endpoints")
+            .unwrap();
+        assert!(
+            ep.after.as_ref().unwrap()["metadata"]
+                .get("annotations")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_charts_insecure_skip_verify_false_is_kept() {
+        let mut obs = seed_helm();
+        let w = wanted();
+        let (sm, idx) = find_etcd_service_monitor(&obs).unwrap();
+        let plan = plan_servicemonitor(&obs, &w, TlsMode::Files, Some((sm, idx))).unwrap();
+        let mut after = plan.changes[0].after.clone().unwrap();
+        // Helm manages it: written as the chart renders it (with https, always).
+        assert_eq!(
+            after["spec"]["endpoints"][0]["tlsConfig"]["insecureSkipVerify"],
+            false
+        );
+        // Not Helm's, but a chart's rendering is there already: kept.
+        let mut plain = seed();
+        plain.service_monitors[0]["metadata"]["labels"] = json!({"app": "etcd", "release": "prom"});
+        let (psm, pidx) = find_etcd_service_monitor(&plain).unwrap();
+        let pplan = plan_servicemonitor(&plain, &w, TlsMode::Files, Some((psm, pidx))).unwrap();
+        let mut pafter = pplan.changes[0].after.clone().unwrap();
+        assert!(
+            pafter["spec"]["endpoints"][0]["tlsConfig"]
+                .get("insecureSkipVerify")
+                .is_none()
+        );
+        pafter["spec"]["endpoints"][0]["tlsConfig"]["insecureSkipVerify"] = json!(false);
+        plain.service_monitors[0] = pafter;
+        let (psm, pidx) = find_etcd_service_monitor(&plain).unwrap();
+        assert!(
+            plan_servicemonitor(&plain, &w, TlsMode::Files, Some((psm, pidx)))
+                .unwrap()
+                .is_empty()
+        );
+        after["spec"]["endpoints"][0]["tlsConfig"]["insecureSkipVerify"] = json!(false);
+        obs.service_monitors[0] = after;
+        let (sm, idx) = find_etcd_service_monitor(&obs).unwrap();
+        let plan = plan_servicemonitor(&obs, &w, TlsMode::Files, Some((sm, idx))).unwrap();
+        assert!(plan.is_empty(), "{:#?}", plan.changes);
     }
 }

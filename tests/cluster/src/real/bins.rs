@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The built components: kube-apiserver, kube-controller-manager, kube-scheduler, etcd,
-/// prometheus-operator, prometheus-config-reloader, prometheus, and `crds/`.
+/// prometheus-operator, prometheus-config-reloader, prometheus, helm, and `crds/`.
 #[derive(Debug, Clone)]
 pub struct Bins {
     pub dir: PathBuf,
@@ -57,6 +57,11 @@ impl Bins {
             );
         }
         Ok(p)
+    }
+
+    /// Helm 4 (`helm.sh/helm/v4`'s `cmd/helm`), for the tests that install a chart as a release.
+    pub fn helm(&self) -> Result<PathBuf> {
+        self.path("helm")
     }
 
     /// The operator's CRDs (`example/prometheus-operator-crd/*.yaml` of its module).
