@@ -371,7 +371,16 @@ pub async fn write(
 }
 
 /// How many observe → plan → write rounds a run makes when writes meet 409 Conflict.
-pub const ROUNDS: usize = 5;
+pub const ROUNDS: usize = 8;
+
+/// The pause before round `round` (1, 2, ...) after a 409: 100 ms doubling, at most 1 s, as
+/// client-go's retry helpers back off. A controller busy writing an object's status (the
+/// operator during a rollout) bumps its resourceVersion many times a second; back to back,
+/// every guarded write of that object would meet a 409 again.
+pub fn conflict_backoff(round: usize) -> std::time::Duration {
+    let ms = 100u64.saturating_mul(1u64 << round.saturating_sub(1).min(10));
+    std::time::Duration::from_millis(ms.min(1000))
+}
 
 /// What runs once the first plan is shown (etcd writes its Helm values file there).
 pub type Shown<'a> = dyn Fn(&Plan) -> Result<()> + 'a;
@@ -544,7 +553,10 @@ impl<'a> Executor<'a> {
             }
             match written {
                 Written::All => return Ok(applied),
-                Written::Conflict { left } => pending = left,
+                Written::Conflict { left } => {
+                    pending = left;
+                    tokio::time::sleep(conflict_backoff(round + 1)).await;
+                }
                 Written::Failed { message, left } => {
                     return Err(Error::Partial {
                         message,
@@ -1281,6 +1293,14 @@ mod tests {
 
     fn obj(rv: &str, data: Value) -> Value {
         json!({"metadata": {"name": "x", "namespace": "kube-system", "resourceVersion": rv, "uid": "u"}, "spec": data})
+    }
+
+    #[test]
+    fn conflicts_back_off_doubling_up_to_a_second() {
+        let ms: Vec<u128> = (1..ROUNDS)
+            .map(|r| conflict_backoff(r).as_millis())
+            .collect();
+        assert_eq!(ms, [100, 200, 400, 800, 1000, 1000, 1000]);
     }
 
     #[test]
