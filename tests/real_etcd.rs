@@ -38,7 +38,7 @@ async fn start(name: &str, opts: RealOptions) -> RealCluster {
 /// `etcd` with the first node's kubespray files, `--yes --no-verify`.
 fn fix_args(rc: &RealCluster) -> Vec<String> {
     let mut v = vec!["etcd".to_string()];
-    v.extend(cert_args(rc));
+    v.extend(rc.kubespray_cert_args());
     v.extend(["--yes".into(), "--no-verify".into()]);
     v
 }
@@ -359,30 +359,12 @@ async fn the_seeds_etcd_fix_holds_on_the_real_control_plane() {
     assert!(all.contains("Nothing to change"), "{all}");
 }
 
-/// The kubespray client files of scenario a's first node, as the seed passed them.
-fn cert_args(rc: &RealCluster) -> Vec<String> {
-    let dir = rc.etcd_certs_dir.clone().unwrap();
-    ["ca.pem", "node-node1.pem", "node-node1-key.pem"]
-        .iter()
-        .zip(["--ca", "--cert", "--key"])
-        .flat_map(|(f, flag)| [flag.to_string(), dir.join(f).display().to_string()])
-        .collect()
-}
-
-fn user(name: &str) -> TokenUser {
-    TokenUser {
-        name: name.into(),
-        token: promfix_testcluster::real::control_plane::random_token(name),
-        groups: vec![],
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_cluster_role_is_enough_for_the_real_authorizer_and_reads_alone_are_not() {
     let rc = start(
         A,
         RealOptions {
-            users: vec![user("promfix"), user("reader")],
+            users: vec![TokenUser::new("promfix"), TokenUser::new("reader")],
             ..Default::default()
         },
     )
@@ -852,7 +834,7 @@ async fn the_seeds_story_ends_with_every_etcd_target_up_in_both_replicas() {
     // with exec (the API server upgrades to the node agent's kubelet API) and the targets
     // through pods/proxy.
     let mut args = vec!["etcd"];
-    let certs = cert_args(&rc);
+    let certs = rc.kubespray_cert_args();
     args.extend(certs.iter().map(String::as_str));
     args.push("--yes");
     let run = plugin(&rc, cwd.path(), &args);
@@ -1012,7 +994,7 @@ async fn ctrl_c_while_waiting_for_the_rollout_says_the_changes_were_written_and_
     let cwd = tempfile::tempdir().unwrap();
     let backups = tempfile::tempdir().unwrap();
     let mut args: Vec<String> = vec!["etcd".into()];
-    args.extend(cert_args(&rc));
+    args.extend(rc.kubespray_cert_args());
     args.extend(["--yes", "--timeout", "4m", "--backup-dir"].map(String::from));
     args.push(backups.path().display().to_string());
     let mut child = Command::new(BIN)

@@ -96,15 +96,8 @@ fn get(rc: &RealCluster, args: &[&str]) -> Option<Value> {
 
 /// `etcd` with scenario a's first node's kubespray client files.
 fn etcd_args(rc: &RealCluster, extra: &[&str]) -> Vec<String> {
-    let dir = rc.etcd_certs_dir.clone().unwrap();
     let mut v = vec!["etcd".to_string()];
-    for (f, flag) in ["ca.pem", "node-node1.pem", "node-node1-key.pem"]
-        .iter()
-        .zip(["--ca", "--cert", "--key"])
-    {
-        v.push(flag.into());
-        v.push(dir.join(f).display().to_string());
-    }
+    v.extend(rc.kubespray_cert_args());
     v.extend(extra.iter().map(|s| s.to_string()));
     v
 }

@@ -134,14 +134,6 @@ fn role_yaml(name: &str, rules: &[&Rule]) -> String {
     s
 }
 
-fn token_user(name: &str) -> TokenUser {
-    TokenUser {
-        name: name.into(),
-        token: promfix_testcluster::real::control_plane::random_token(name),
-        groups: vec![],
-    }
-}
-
 /// Give `user` exactly the README's rules tagged `command`.
 fn grant(rc: &RealCluster, user: &str, command: &str, rules: &[Rule]) -> Vec<Rule> {
     let mine: Vec<&Rule> = rules
@@ -261,15 +253,6 @@ fn stale(command: &str, rules: &[Rule], used: &BTreeSet<(String, String, String)
         .collect()
 }
 
-fn cert_args(rc: &RealCluster) -> Vec<String> {
-    let dir = rc.etcd_certs_dir.clone().unwrap();
-    ["ca.pem", "node-node1.pem", "node-node1-key.pem"]
-        .iter()
-        .zip(["--ca", "--cert", "--key"])
-        .flat_map(|(f, flag)| [flag.to_string(), dir.join(f).display().to_string()])
-        .collect()
-}
-
 const COMMANDS_A: &[&str] = &["doctor", "kubelet", "etcd", "verify", "rollback"];
 const COMMANDS_E: &[&str] = &["kube-proxy", "control-plane"];
 
@@ -288,7 +271,10 @@ async fn each_subcommand_runs_with_exactly_the_readme_rules_that_name_it() {
     );
 
     let users = |cmds: &[&str]| RealOptions {
-        users: cmds.iter().map(|c| token_user(&format!("u-{c}"))).collect(),
+        users: cmds
+            .iter()
+            .map(|c| TokenUser::new(&format!("u-{c}")))
+            .collect(),
         ..Default::default()
     };
     let cwd = tempfile::tempdir().unwrap();
@@ -346,7 +332,7 @@ async fn each_subcommand_runs_with_exactly_the_readme_rules_that_name_it() {
         "kubelet",
         check(&a, cwd.path(), "kubelet", &rules, &["kubelet"], &[0], f),
     );
-    let certs = cert_args(&a);
+    let certs = a.kubespray_cert_args();
     let mut fix: Vec<&str> = vec!["etcd"];
     fix.extend(certs.iter().map(String::as_str));
     fix.extend(["--yes", "--backup-dir", &bdir]);

@@ -28,14 +28,8 @@ async fn start() -> RealCluster {
 
 /// `etcd` with the first node's kubespray files, `--yes --no-verify`.
 fn fix_args(rc: &RealCluster) -> Vec<String> {
-    let dir = rc.etcd_certs_dir.clone().unwrap();
     let mut v = vec!["etcd".to_string()];
-    for (f, flag) in ["ca.pem", "node-node1.pem", "node-node1-key.pem"]
-        .iter()
-        .zip(["--ca", "--cert", "--key"])
-    {
-        v.extend([flag.to_string(), dir.join(f).display().to_string()]);
-    }
+    v.extend(rc.kubespray_cert_args());
     v.extend(["--yes".into(), "--no-verify".into()]);
     v
 }

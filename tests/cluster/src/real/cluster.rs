@@ -399,6 +399,20 @@ impl RealCluster {
         Ok(())
     }
 
+    /// `--ca --cert --key` with the first etcd node's kubespray client files, as the seed passed
+    /// them (scenario a's layout; panics without an etcd PKI: a test's mistake).
+    pub fn kubespray_cert_args(&self) -> Vec<String> {
+        let dir = self
+            .etcd_certs_dir
+            .clone()
+            .expect("the scenario has etcd members");
+        ["ca.pem", "node-node1.pem", "node-node1-key.pem"]
+            .iter()
+            .zip(["--ca", "--cert", "--key"])
+            .flat_map(|(f, flag)| [flag.to_string(), dir.join(f).display().to_string()])
+            .collect()
+    }
+
     /// The admin's kubeconfig.
     pub fn kubeconfig(&self) -> &Path {
         &self.cp.kubeconfig

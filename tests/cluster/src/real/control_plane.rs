@@ -32,6 +32,17 @@ pub struct TokenUser {
     pub groups: Vec<String>,
 }
 
+impl TokenUser {
+    /// A user without groups and with a random token.
+    pub fn new(name: &str) -> TokenUser {
+        TokenUser {
+            name: name.into(),
+            token: random_token(name),
+            groups: vec![],
+        }
+    }
+}
+
 /// How to start the control plane.
 #[derive(Debug, Clone, Default)]
 pub struct ControlPlaneOptions {
