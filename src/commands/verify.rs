@@ -493,14 +493,11 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
             ..Default::default()
         };
         if !addresses.is_empty() {
-            let mine: u64 = r.shard.parse().unwrap_or(0);
-            r.shard_targets = Some(
-                addresses
-                    .iter()
-                    .filter(|a| v::shard_for(a, shards) == mine)
-                    .cloned()
-                    .collect(),
-            );
+            r.shard_targets = Some(v::owned_by(
+                &addresses,
+                shards,
+                r.shard.parse().unwrap_or(0),
+            ));
         }
         let owns_none = r.shard_targets.as_ref().is_some_and(Vec::is_empty);
         // Files.
@@ -754,14 +751,10 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
         };
         if !addresses.is_empty() {
             r.shard_targets = Some(
-                addresses
+                missing
                     .iter()
-                    .filter(|a| {
-                        missing
-                            .iter()
-                            .any(|i| i.parse::<u64>().ok() == Some(v::shard_for(a, shards)))
-                    })
-                    .cloned()
+                    .filter_map(|i| i.parse().ok())
+                    .flat_map(|i| v::owned_by(&addresses, shards, i))
                     .collect(),
             );
         }

@@ -104,6 +104,15 @@ pub fn shard_for(address: &str, shards: u64) -> u64 {
     u64::from_be_bytes(last) % shards.max(1)
 }
 
+/// The addresses of `addresses` the hashmod gives shard `shard` of `shards`.
+pub fn owned_by(addresses: &[String], shards: u64, shard: u64) -> Vec<String> {
+    addresses
+        .iter()
+        .filter(|a| shard_for(a, shards) == shard)
+        .cloned()
+        .collect()
+}
+
 /// The shard a pod belongs to ("0" when the operator does not say).
 pub fn shard_of(pod: &Value) -> String {
     pod["metadata"]["labels"]["operator.prometheus.io/shard"]
