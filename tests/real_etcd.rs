@@ -9,6 +9,9 @@
 //! Secret's volume and mount path) and its generated scrape configuration.
 
 mod common_readme;
+mod common_real;
+
+use common_real::*;
 
 use promfix_testcluster::real::{RealCluster, RealOptions, TokenUser};
 use serde_json::Value;
@@ -17,23 +20,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubectl-promfix");
 const NS: &str = "monitoring";
 const PROMETHEUS: &str = "prom-prometheus-operator-prometheus";
 const SERVICE: &str = "prom-prometheus-operator-kube-etcd";
 const STS: &str = "prometheus-prom-prometheus-operator-prometheus";
 const MOUNT: &str = "/etc/prometheus/secrets/etcd-client-cert";
-
-/// Scenario a (the seed) and b (kube-prometheus-stack on kubeadm).
-const A: &str = "a-seed-stable-prometheus-operator";
-const B: &str = "b-kube-prometheus-stack";
-
-/// A shipped scenario on the real control plane.
-async fn start(name: &str, opts: RealOptions) -> RealCluster {
-    RealCluster::start_builtin(name, opts)
-        .await
-        .unwrap_or_else(|e| panic!("starting scenario {name} on the real control plane: {e:#}"))
-}
 
 /// `etcd` with the first node's kubespray files, `--yes --no-verify`.
 fn fix_args(rc: &RealCluster) -> Vec<String> {
@@ -57,63 +48,6 @@ fn backup_file(dir: &Path) -> String {
         .expect("the backup file")
         .display()
         .to_string()
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn plugin(rc: &RealCluster, cwd: &Path, args: &[&str]) -> Run {
-    plugin_as(rc, cwd, None, args)
-}
-
-/// Run the plugin as a token user of the cluster (its kubeconfig context), or as the admin.
-fn plugin_as(rc: &RealCluster, cwd: &Path, user: Option<&str>, args: &[&str]) -> Run {
-    plugin_with(rc.kubeconfig(), cwd, user, args)
-}
-
-fn plugin_with(kubeconfig: &Path, cwd: &Path, user: Option<&str>, args: &[&str]) -> Run {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("--kubeconfig").arg(kubeconfig);
-    if let Some(u) = user {
-        cmd.arg("--context").arg(u);
-    }
-    let out = cmd
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env("NO_COLOR", "1")
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running kubectl-promfix");
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    let all = format!("{}{}", run.stdout, run.stderr);
-    assert!(
-        !all.contains("PRIVATE KEY-----"),
-        "key material in the output of {args:?}:\n{all}"
-    );
-    eprintln!(
-        "kubectl-promfix {} -> {}\n--- stdout\n{}--- stderr\n{}",
-        args.join(" "),
-        run.code,
-        run.stdout,
-        run.stderr
-    );
-    run
-}
-
-fn get(rc: &RealCluster, args: &[&str]) -> Option<Value> {
-    let mut a = vec!["get"];
-    a.extend_from_slice(args);
-    a.extend_from_slice(&["-o", "json", "--ignore-not-found"]);
-    let out = rc.cp.kubectl_ok(&a).unwrap();
-    (!out.trim().is_empty()).then(|| serde_json::from_str(&out).unwrap())
 }
 
 fn slices_of(rc: &RealCluster) -> Vec<Value> {
@@ -775,31 +709,6 @@ async fn a_tie_between_etcd_service_monitors_is_refused_until_one_is_chosen() {
     );
 }
 
-/// The active targets of one Prometheus pod's job, through the real API server's pods/proxy
-/// (`kubectl get --raw`): (scrapeUrl, health, lastError).
-fn targets(rc: &RealCluster, pod: &str, job: &str) -> Option<Vec<(String, String, String)>> {
-    let out = rc
-        .cp
-        .kubectl_ok(&[
-            "get",
-            "--raw",
-            &format!("/api/v1/namespaces/{NS}/pods/{pod}:9090/proxy/api/v1/targets?state=active"),
-        ])
-        .ok()?;
-    let v: Value = serde_json::from_str(&out).ok()?;
-    Some(
-        v["data"]["activeTargets"]
-            .as_array()?
-            .iter()
-            .filter(|t| t["labels"]["job"] == job)
-            .map(|t| {
-                let s = |k: &str| t[k].as_str().unwrap_or("").to_string();
-                (s("scrapeUrl"), s("health"), s("lastError"))
-            })
-            .collect(),
-    )
-}
-
 /// The seed's story end to end on the real control plane, with the node agent running the
 /// operator's Prometheus pods (real Prometheus 3, Kubernetes service discovery with its own
 /// service account): no etcd target, the fix, the Secret's files in both replicas, every member
@@ -814,7 +723,7 @@ async fn the_seeds_story_ends_with_every_etcd_target_up_in_both_replicas() {
             .wait_for(
                 "Prometheus answering its targets",
                 Duration::from_secs(120),
-                || async { Ok(targets(&rc, p, "kube-etcd")) },
+                || async { Ok(targets(&rc, NS, p, "kube-etcd")) },
             )
             .await
             .unwrap();
@@ -899,7 +808,7 @@ async fn the_seeds_story_ends_with_every_etcd_target_up_in_both_replicas() {
         // ...and its Prometheus scrapes every member over mTLS with them.
         let up = rc
             .wait_for("every etcd target up", Duration::from_secs(180), || async {
-                let t = targets(&rc, p, "kube-etcd").unwrap_or_default();
+                let t = targets(&rc, NS, p, "kube-etcd").unwrap_or_default();
                 let mut urls: Vec<String> = t
                     .iter()
                     .filter(|x| x.1 == "up")
@@ -912,7 +821,7 @@ async fn the_seeds_story_ends_with_every_etcd_target_up_in_both_replicas() {
             .unwrap_or_else(|e| {
                 panic!(
                     "{p}: {e:#}; targets now: {:?}",
-                    targets(&rc, p, "kube-etcd")
+                    targets(&rc, NS, p, "kube-etcd")
                 )
             });
         assert!(up.iter().all(|t| t.2.is_empty()), "{p}: {up:?}");

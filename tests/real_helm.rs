@@ -12,12 +12,14 @@
 //! wrote (its ownership metadata check), how `-f` files merge (lists are replaced whole), and
 //! what the chart's templates render from the values.
 
+mod common_real;
+
+use common_real::*;
 use promfix_testcluster::real::{Bins, RealCluster, RealOptions};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubectl-promfix");
 const NS: &str = "monitoring";
 const RELEASE: &str = "prometheus";
 /// kube-prometheus-stack's fullname for release `prometheus`: "prometheus-kube-prometheus".
@@ -31,67 +33,22 @@ fn chart() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/charts/kube-etcd-mini")
 }
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(mut cmd: Command, what: &str) -> Out {
-    let out = cmd
-        .env_remove("KUBECONFIG")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("running {what}: {e}"));
-    let o = Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    let all = format!("{}{}", o.stdout, o.stderr);
-    assert!(
-        !all.contains("PRIVATE KEY-----"),
-        "key material in the output of {what}:\n{all}"
-    );
-    eprintln!(
-        "{what} -> {}\n--- stdout\n{}--- stderr\n{}",
-        o.code, o.stdout, o.stderr
-    );
-    o
-}
-
 /// Real helm against the cluster, its cache, configuration and data in `home` (nothing in ~).
-fn helm(rc: &RealCluster, home: &Path, args: &[&str]) -> Out {
+fn helm(rc: &RealCluster, home: &Path, args: &[&str]) -> Run {
     let bin = Bins::get()
         .and_then(|b| b.helm())
         .unwrap_or_else(|e| panic!("{e:#}"));
     let mut cmd = Command::new(bin);
-    cmd.args(args)
+    cmd.env_remove("KUBECONFIG")
+        .stdin(Stdio::null())
+        .args(args)
         .arg("--kubeconfig")
         .arg(rc.kubeconfig())
         .env("HELM_CACHE_HOME", home.join("cache"))
         .env("HELM_CONFIG_HOME", home.join("config"))
         .env("HELM_DATA_HOME", home.join("data"))
         .current_dir(home);
-    run(cmd, &format!("helm {}", args.join(" ")))
-}
-
-fn plugin(rc: &RealCluster, cwd: &Path, args: &[String]) -> Out {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("--kubeconfig")
-        .arg(rc.kubeconfig())
-        .args(args)
-        .current_dir(cwd);
-    run(cmd, &format!("kubectl-promfix {}", args.join(" ")))
-}
-
-fn get(rc: &RealCluster, args: &[&str]) -> Option<Value> {
-    let mut a = vec!["get"];
-    a.extend_from_slice(args);
-    a.extend_from_slice(&["-o", "json", "--ignore-not-found"]);
-    let out = rc.cp.kubectl_ok(&a).unwrap();
-    (!out.trim().is_empty()).then(|| serde_json::from_str(&out).unwrap())
+    output(&format!("helm {}", args.join(" ")), cmd)
 }
 
 /// `etcd` with scenario a's first node's kubespray client files.

@@ -7,15 +7,15 @@
 //! - every rule of its role was used by at least one of its requests (no stale rights).
 
 mod common_readme;
+mod common_real;
+
+use common_real::*;
 
 use promfix_testcluster::faults::LogEntry;
 use promfix_testcluster::real::{RealCluster, RealOptions, TokenUser};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_kubectl-promfix");
 
 /// One rule of the README's role, with the subcommands its comment names.
 #[derive(Debug, Clone)]
@@ -159,39 +159,6 @@ fn grant(rc: &RealCluster, user: &str, command: &str, rules: &[Rule]) -> Vec<Rul
     mine.into_iter().cloned().collect()
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn plugin_as(rc: &RealCluster, cwd: &Path, user: &str, args: &[&str]) -> Run {
-    let out = Command::new(BIN)
-        .arg("--kubeconfig")
-        .arg(&rc.proxy_kubeconfig)
-        .arg("--context")
-        .arg(user)
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env("NO_COLOR", "1")
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running kubectl-promfix");
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    eprintln!(
-        "[{user}] kubectl-promfix {} -> {}\n--- stderr\n{}",
-        args.join(" "),
-        run.code,
-        run.stderr
-    );
-    run
-}
-
 /// Run `command` as its own user with exactly its rules; check the job was done with them and
 /// that each rule was needed.
 fn check(
@@ -206,7 +173,7 @@ fn check(
     let user = format!("u-{command}");
     let mine = grant(rc, &user, command, rules);
     rc.faults().clear_log();
-    let run = plugin_as(rc, cwd, &user, args);
+    let run = plugin_with(&rc.proxy_kubeconfig, cwd, Some(&user), args);
     let log: Vec<LogEntry> = rc
         .faults()
         .log()

@@ -3,32 +3,22 @@
 //! scrapes only its own; verify judges the targets per shard, keeps the files check per pod,
 //! and says which shard scrapes which member.
 
+mod common_real;
+
+use common_real::*;
 use promfix_testcluster::real::{RealCluster, RealOptions};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubectl-promfix");
-
-fn plugin(rc: &RealCluster, cwd: &std::path::Path, args: &[&str]) -> (i32, Value, String, String) {
-    let out = Command::new(BIN)
-        .arg("--kubeconfig")
-        .arg(rc.kubeconfig())
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .stdin(Stdio::null())
-        .current_dir(cwd)
-        .output()
-        .expect("running kubectl-promfix");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    eprintln!(
-        "kubectl-promfix {} -> {:?}\n{stderr}",
-        args.join(" "),
-        out.status.code()
-    );
-    let doc = serde_json::from_str(&stdout).unwrap_or(Value::Null);
-    (out.status.code().unwrap_or(-1), doc, stdout, stderr)
+/// The plugin's run and its stdout as JSON (null when it is not JSON).
+fn plugin_json(
+    rc: &RealCluster,
+    cwd: &std::path::Path,
+    args: &[&str],
+) -> (i32, Value, String, String) {
+    let run = plugin(rc, cwd, args);
+    let doc = serde_json::from_str(&run.stdout).unwrap_or(Value::Null);
+    (run.code, doc, run.stdout, run.stderr)
 }
 
 fn shards(rc: &RealCluster, prometheus: &str) {
@@ -74,7 +64,7 @@ async fn a_sharded_prometheus_is_verified_shard_by_shard() {
     )
     .await
     .unwrap();
-    let (code, doc, _, stderr) = plugin(
+    let (code, doc, _, stderr) = plugin_json(
         &a,
         cwd.path(),
         &["verify", "--timeout", "30s", "-o", "json"],
@@ -97,7 +87,7 @@ async fn a_sharded_prometheus_is_verified_shard_by_shard() {
     // kube-prometheus' Prometheus `k8s` with two shards of two replicas.
     shards(&rc, "k8s");
     let dir = rc.etcd_certs_dir.clone().unwrap().display().to_string();
-    let (code, doc, _, stderr) = plugin(
+    let (code, doc, _, stderr) = plugin_json(
         &rc,
         cwd.path(),
         &[
@@ -178,16 +168,9 @@ async fn a_sharded_prometheus_is_verified_shard_by_shard() {
     );
 
     // The human report says which shard scrapes which member.
-    let out = Command::new(BIN)
-        .arg("--kubeconfig")
-        .arg(rc.kubeconfig())
-        .arg("verify")
-        .env_remove("KUBECONFIG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("running kubectl-promfix");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let run = plugin(&rc, cwd.path(), &["verify"]);
+    let text = &run.stdout;
+    assert_eq!(run.code, 0, "{text}");
     for (shard, owned) in &owned_by_shard {
         let line = if owned.is_empty() {
             format!("shard {shard} owns no etcd target")

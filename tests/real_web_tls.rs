@@ -3,10 +3,11 @@
 //! https scheme (`pods/https:NAME:9090/proxy/...`, as `kubectl get --raw` does), so the seed's
 //! fix is verified on it too.
 
-use promfix_testcluster::real::{RealCluster, RealOptions};
-use std::process::{Command, Stdio};
+mod common_real;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubectl-promfix");
+use common_real::*;
+use promfix_testcluster::real::{RealCluster, RealOptions};
+
 const NS: &str = "monitoring";
 const POD: &str = "prometheus-k8s-0";
 
@@ -84,23 +85,22 @@ async fn a_prometheus_serving_https_is_verified_through_the_https_pod_proxy() {
     // The seed's fix, verify included.
     let certs = rc.etcd_certs_dir.clone().unwrap();
     let cwd = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .arg("--kubeconfig")
-        .arg(rc.kubeconfig())
-        .arg("etcd")
-        .arg("--from-dir")
-        .arg(&certs)
-        .args(["--yes", "--backup-dir"])
-        .arg(cwd.path())
-        .env_remove("KUBECONFIG")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .current_dir(cwd.path())
-        .output()
-        .expect("running kubectl-promfix");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let backups = cwd.path().display().to_string();
+    let from = certs.display().to_string();
+    let run = plugin(
+        &rc,
+        cwd.path(),
+        &[
+            "etcd",
+            "--from-dir",
+            &from,
+            "--yes",
+            "--backup-dir",
+            &backups,
+        ],
+    );
+    let (stdout, stderr) = (&run.stdout, &run.stderr);
+    assert_eq!(run.code, 0, "{stdout}\n{stderr}");
     assert!(
         stdout
             .contains("verified: 2 pod(s): files present and equal to the Secret, etcd targets up"),

@@ -7,6 +7,9 @@
 //! - a round re-planned after a 409 that differs from the confirmed plan is not written under
 //!   `--yes`; a 409 whose re-plan is the same converges silently.
 
+mod common_real;
+
+use common_real::*;
 use promfix_testcluster::faults::FaultKind;
 use promfix_testcluster::real::{RealCluster, RealOptions};
 use serde_json::Value;
@@ -14,17 +17,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_kubectl-promfix");
 const NS: &str = "monitoring";
 const PROMETHEUS: &str = "prom-prometheus-operator-prometheus";
 const SERVICE: &str = "prom-prometheus-operator-kube-etcd";
-const A: &str = "a-seed-stable-prometheus-operator";
-
-async fn start() -> RealCluster {
-    RealCluster::start_builtin(A, RealOptions::default())
-        .await
-        .unwrap_or_else(|e| panic!("starting scenario {A} on the real control plane: {e:#}"))
-}
 
 /// `etcd` with the first node's kubespray files, `--yes --no-verify`.
 fn fix_args(rc: &RealCluster) -> Vec<String> {
@@ -50,70 +45,16 @@ fn backup_file(dir: &Path, command: &str) -> String {
     found[0].display().to_string()
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn command(kubeconfig: &Path, cwd: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env("NO_COLOR", "1")
-        .current_dir(cwd)
-        .stdin(Stdio::null());
-    cmd
-}
-
-fn finish(args: &[&str], out: std::process::Output) -> Run {
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    let all = format!("{}{}", run.stdout, run.stderr);
-    assert!(
-        !all.contains("PRIVATE KEY-----"),
-        "key material in the output of {args:?}:\n{all}"
-    );
-    eprintln!(
-        "kubectl-promfix {} -> {}\n--- stdout\n{}--- stderr\n{}",
-        args.join(" "),
-        run.code,
-        run.stdout,
-        run.stderr
-    );
-    run
-}
-
-/// Run the plugin as the admin through `kubeconfig` (the proxy's, or the API server's own).
-fn plugin(kubeconfig: &Path, cwd: &Path, args: &[&str]) -> Run {
-    let out = command(kubeconfig, cwd, args)
-        .output()
-        .expect("running kubectl-promfix");
-    finish(args, out)
-}
-
-fn get(rc: &RealCluster, args: &[&str]) -> Value {
-    let mut a = vec!["get"];
-    a.extend_from_slice(args);
-    a.extend_from_slice(&["-o", "json"]);
-    serde_json::from_str(&rc.cp.kubectl_ok(&a).unwrap()).unwrap()
-}
-
 fn prometheus(rc: &RealCluster) -> Value {
-    get(rc, &["prometheus", "-n", NS, PROMETHEUS])
+    get(rc, &["prometheus", "-n", NS, PROMETHEUS]).unwrap()
 }
 
 fn service_monitor(rc: &RealCluster) -> Value {
-    get(rc, &["servicemonitor", "-n", NS, SERVICE])
+    get(rc, &["servicemonitor", "-n", NS, SERVICE]).unwrap()
 }
 
 fn service(rc: &RealCluster) -> Value {
-    get(rc, &["service", "-n", "kube-system", SERVICE])
+    get(rc, &["service", "-n", "kube-system", SERVICE]).unwrap()
 }
 
 /// A merge patch as someone else (kubectl, straight to the API server) sends it.
@@ -143,7 +84,7 @@ fn writes(rc: &RealCluster) -> Vec<promfix_testcluster::faults::LogEntry> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_undoes_only_the_fix_and_stops_where_someone_changed_what_it_wrote() {
-    let rc = start().await;
+    let rc = start(A, RealOptions::default()).await;
     let fix = fix_args(&rc);
     let args: Vec<&str> = fix.iter().map(String::as_str).collect();
     let kc = rc.proxy_kubeconfig.clone();
@@ -154,7 +95,7 @@ async fn rollback_undoes_only_the_fix_and_stops_where_someone_changed_what_it_wr
     // 1. The fix, then a `helm upgrade` that moves the Prometheus' image (a field the fix did
     // not touch). The rollback undoes the fix and keeps the image.
     let first = tempfile::tempdir().unwrap();
-    let run = plugin(&kc, first.path(), &args);
+    let run = plugin_with(&kc, first.path(), None, &args);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(secrets_of(&prometheus(&rc)).contains(&"etcd-client-cert".to_string()));
     let image = "quay.io/prometheus/prometheus:v2.99.0";
@@ -164,7 +105,7 @@ async fn rollback_undoes_only_the_fix_and_stops_where_someone_changed_what_it_wr
         &format!(r#"{{"spec":{{"image":"{image}"}}}}"#),
     );
     let backup = backup_file(first.path(), "etcd");
-    let rolled = plugin(&kc, first.path(), &["rollback", &backup, "--yes"]);
+    let rolled = plugin_with(&kc, first.path(), None, &["rollback", &backup, "--yes"]);
     assert_eq!(rolled.code, 0, "{}\n{}", rolled.stdout, rolled.stderr);
     assert!(
         !rolled.stdout.contains("whole objects"),
@@ -191,7 +132,7 @@ async fn rollback_undoes_only_the_fix_and_stops_where_someone_changed_what_it_wr
     // 2. The fix again, then someone changes a field it wrote: the ServiceMonitor's TLS
     // settings. The rollback names it and stops, writing nothing.
     let second = tempfile::tempdir().unwrap();
-    let run = plugin(&kc, second.path(), &args);
+    let run = plugin_with(&kc, second.path(), None, &args);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let mut endpoints = service_monitor(&rc)["spec"]["endpoints"].clone();
     assert_eq!(endpoints[0]["scheme"], "https", "{endpoints}");
@@ -200,7 +141,7 @@ async fn rollback_undoes_only_the_fix_and_stops_where_someone_changed_what_it_wr
     kubectl_patch(&rc, &["servicemonitor", "-n", NS, SERVICE], &patch);
     let backup = backup_file(second.path(), "etcd");
     rc.faults().clear_log();
-    let refused = plugin(&kc, second.path(), &["rollback", &backup, "--yes"]);
+    let refused = plugin_with(&kc, second.path(), None, &["rollback", &backup, "--yes"]);
     assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
     assert!(
         refused.stderr.contains(&format!(
@@ -228,9 +169,10 @@ async fn rollback_undoes_only_the_fix_and_stops_where_someone_changed_what_it_wr
     assert!(service(&rc)["spec"].get("selector").is_none());
 
     // --force restores them anyway, that field included.
-    let forced = plugin(
+    let forced = plugin_with(
         &kc,
         second.path(),
+        None,
         &["rollback", &backup, "--yes", "--force"],
     );
     assert_eq!(forced.code, 0, "{}\n{}", forced.stdout, forced.stderr);
@@ -262,7 +204,7 @@ async fn first_write(rc: &RealCluster, timeout: Duration) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replan_after_a_409_is_written_only_when_it_is_what_was_confirmed() {
-    let rc = start().await;
+    let rc = start(A, RealOptions::default()).await;
     let fix = fix_args(&rc);
     let args: Vec<&str> = fix.iter().map(String::as_str).collect();
     let kc = rc.proxy_kubeconfig.clone();
@@ -272,7 +214,7 @@ async fn a_replan_after_a_409_is_written_only_when_it_is_what_was_confirmed() {
     let cwd = tempfile::tempdir().unwrap();
     rc.faults()
         .fail_next_writes(Some("servicemonitors"), 1, FaultKind::Conflict);
-    let run = plugin(&kc, cwd.path(), &args);
+    let run = plugin_with(&kc, cwd.path(), None, &args);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(
         rc.faults()
@@ -292,7 +234,7 @@ async fn a_replan_after_a_409_is_written_only_when_it_is_what_was_confirmed() {
         "https"
     );
     let backup = backup_file(cwd.path(), "etcd");
-    let rolled = plugin(&kc, cwd.path(), &["rollback", &backup, "--yes"]);
+    let rolled = plugin_with(&kc, cwd.path(), None, &["rollback", &backup, "--yes"]);
     assert_eq!(rolled.code, 0, "{}\n{}", rolled.stdout, rolled.stderr);
 
     // Someone edits the ServiceMonitor between the plugin's read and its write (every request
@@ -305,7 +247,8 @@ async fn a_replan_after_a_409_is_written_only_when_it_is_what_was_confirmed() {
     let cwd = tempfile::tempdir().unwrap();
     rc.faults().clear_log();
     rc.faults().set_latency(Duration::from_secs(2));
-    let mut cmd = command(&kc, cwd.path(), &args);
+    let mut cmd = command(&kc, None);
+    cmd.args(&args).current_dir(cwd.path());
     let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -319,7 +262,7 @@ async fn a_replan_after_a_409_is_written_only_when_it_is_what_was_confirmed() {
     kubectl_patch(&rc, &["servicemonitor", "-n", NS, SERVICE], &patch);
     let out = waiting.await.unwrap().unwrap();
     rc.faults().set_latency(Duration::ZERO);
-    let run = finish(&args, out);
+    let run = finish(&format!("kubectl-promfix {}", args.join(" ")), out);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     assert!(
         run.stderr.contains("The cluster changed while this ran"),
@@ -350,7 +293,7 @@ async fn a_replan_after_a_409_is_written_only_when_it_is_what_was_confirmed() {
     assert_ne!(now["spec"]["endpoints"][0]["scheme"], "https", "{now}");
 
     // Run again: the new plan is shown, confirmed (--yes) and written.
-    let again = plugin(&kc, cwd.path(), &args);
+    let again = plugin_with(&kc, cwd.path(), None, &args);
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
     let now = service_monitor(&rc);
     assert_eq!(now["spec"]["endpoints"][0]["interval"], "17s");
@@ -428,7 +371,7 @@ impl OnTerminal {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_terminal_a_replan_that_differs_is_asked_again() {
-    let rc = start().await;
+    let rc = start(A, RealOptions::default()).await;
     let fix = fix_args(&rc);
     // On a terminal, without --yes: the question is asked.
     let args: Vec<&str> = fix
