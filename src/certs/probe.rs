@@ -2,9 +2,10 @@
 //! `GET /metrics`, with failures classified into typed outcomes.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -16,7 +17,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::intake::{Endpoint, Host, Scheme};
-use super::validate::ValidatedCerts;
+use super::validate::{ValidatedCerts, server_names};
 
 /// What happened when probing one endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -183,15 +184,76 @@ impl ServerCertVerifier for NoServerVerification {
     }
 }
 
-fn client_config(certs: &ValidatedCerts, insecure: bool) -> Result<ClientConfig, String> {
+/// The CA's verification (webpki), remembering the server's certificate: when the name does
+/// not match, the names it carries come from the certificate itself (webpki's error gives
+/// them only as debug text).
+#[derive(Debug)]
+struct Remembering {
+    inner: Arc<WebPkiServerVerifier>,
+    seen: Mutex<Option<CertificateDer<'static>>>,
+}
+
+impl Remembering {
+    fn names(&self) -> Option<Vec<String>> {
+        let seen = self.seen.lock().ok()?;
+        seen.as_ref().map(|der| server_names(der))
+    }
+}
+
+impl ServerCertVerifier for Remembering {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = Some(end_entity.clone().into_owned());
+        }
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// The client configuration of a probe, and (when the server is verified) the verifier that
+/// remembers the server's certificate.
+fn client_config(
+    certs: &ValidatedCerts,
+    insecure: bool,
+) -> Result<(ClientConfig, Option<Arc<Remembering>>), String> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
-    let builder = if insecure {
-        builder
+    let (builder, remembering) = if insecure {
+        let b = builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoServerVerification(provider)))
+            .with_custom_certificate_verifier(Arc::new(NoServerVerification(provider)));
+        (b, None)
     } else {
         let mut roots = RootCertStore::empty();
         for c in certs.ca_certs() {
@@ -199,12 +261,23 @@ fn client_config(certs: &ValidatedCerts, insecure: bool) -> Result<ClientConfig,
                 .add(c.clone())
                 .map_err(|e| format!("CA certificate not usable: {e}"))?;
         }
-        builder.with_root_certificates(roots)
+        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| format!("CA certificate not usable: {e}"))?;
+        let r = Arc::new(Remembering {
+            inner,
+            seen: Mutex::new(None),
+        });
+        let b = builder
+            .dangerous()
+            .with_custom_certificate_verifier(r.clone());
+        (b, Some(r))
     };
-    builder
+    let config = builder
         .with_client_auth_cert(certs.chain().to_vec(), certs.key().clone_key())
         // The rustls error names the problem (key/cert mismatch), never the key bytes.
-        .map_err(|e| format!("client certificate not usable: {e}"))
+        .map_err(|e| format!("client certificate not usable: {e}"))?;
+    Ok((config, remembering))
 }
 
 fn classify_tls(e: &rustls::Error) -> ProbeOutcome {
@@ -325,7 +398,7 @@ async fn probe_inner(
     if endpoint.scheme == Scheme::Http {
         return ProbeOutcome::NotTls;
     }
-    let config = match client_config(certs, insecure) {
+    let (config, remembering) = match client_config(certs, insecure) {
         Ok(c) => c,
         Err(detail) => return ProbeOutcome::Other { detail },
     };
@@ -354,7 +427,15 @@ async fn probe_inner(
     let connector = TlsConnector::from(Arc::new(config));
     let mut tls = match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
         Err(_) => return ProbeOutcome::Timeout { stage: "handshake" },
-        Ok(Err(e)) => return classify_io(&e, "handshake"),
+        Ok(Err(e)) => {
+            let mut outcome = classify_io(&e, "handshake");
+            if let ProbeOutcome::NameMismatch { presented, .. } = &mut outcome
+                && let Some(names) = remembering.and_then(|r| r.names())
+            {
+                *presented = names;
+            }
+            return outcome;
+        }
         Ok(Ok(s)) => s,
     };
 

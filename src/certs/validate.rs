@@ -271,6 +271,22 @@ fn parse<'a>(
         })
 }
 
+/// The names a TLS client can check a server certificate against: its DNS names and IP
+/// addresses, as plain strings, in the certificate's order (none when it does not parse).
+pub fn server_names(der: &[u8]) -> Vec<String> {
+    let Ok((_, c)) = x509_parser::parse_x509_certificate(der) else {
+        return Vec::new();
+    };
+    sans(&c)
+        .into_iter()
+        .filter_map(|n| {
+            n.strip_prefix("DNS:")
+                .or_else(|| n.strip_prefix("IP:"))
+                .map(str::to_string)
+        })
+        .collect()
+}
+
 fn sans(c: &X509Certificate<'_>) -> Vec<String> {
     let Ok(Some(ext)) = c.subject_alternative_name() else {
         return Vec::new();

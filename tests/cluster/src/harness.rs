@@ -479,8 +479,13 @@ pub(crate) async fn start_etcd(
         EtcdLayout::Kubeadm => Layout::Kubeadm,
     };
     let hosts: Vec<(String, Ipv4Addr)> = e.members.iter().map(|m| (m.name.clone(), m.ip)).collect();
-    let p = crate::peers::certs::generate(layout, &hosts, &dir.join("etcd-pki"))
-        .context("generating the etcd PKI")?;
+    let p = crate::peers::certs::generate_named(
+        layout,
+        &hosts,
+        &dir.join("etcd-pki"),
+        &e.serving_names,
+    )
+    .context("generating the etcd PKI")?;
     let eopts = EtcdOptions {
         metrics: e.metrics_url.is_some(),
         netns,

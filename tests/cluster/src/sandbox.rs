@@ -137,6 +137,7 @@ mod tests {
                 &format!("{pki}/apiserver-etcd-client.key"),
             ),
             members: vec![],
+            serving_name: None,
         };
         (pki.into(), p)
     }
@@ -152,6 +153,7 @@ mod tests {
                 &format!("{ssl}/node-node1-key.pem"),
             ),
             members: vec![],
+            serving_name: None,
         };
         (ssl.into(), p)
     }

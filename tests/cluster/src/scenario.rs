@@ -152,6 +152,11 @@ pub struct EtcdSpec {
     /// A plain-HTTP metrics listener (`--listen-metrics-urls`), e.g. `http://127.NET.0.1:2381`.
     #[serde(default, rename = "metricsURL")]
     pub metrics_url: Option<String>,
+    /// The DNS names the members' client-serving certificates carry instead of the layout's
+    /// names and addresses: a PKI made for clients that reach etcd by name, whose certificates
+    /// name none of the addresses Prometheus scrapes (the peers keep certificates of their own).
+    #[serde(default)]
+    pub serving_names: Vec<String>,
 }
 
 /// One RBAC-like rule of a scenario user (see [`crate::auth::Rule`]).

@@ -82,6 +82,9 @@ pub struct EtcdPki {
     /// The kube-apiserver's client certificate (on the first host): what the plugin should copy.
     pub client: CertFiles,
     pub members: Vec<MemberFiles>,
+    /// The name every member's client-serving certificate carries, when it names no address
+    /// (a PKI made for clients that reach etcd by name): what a client checks instead of the IP.
+    pub serving_name: Option<String>,
 }
 
 static SERIAL: AtomicU64 = AtomicU64::new(1);
@@ -224,7 +227,25 @@ fn etcd_dir_of(root: &Path, layout: Layout) -> PathBuf {
 
 /// Generate a CA and the certificates of every host, written in `layout` below `dir/<host>/`.
 pub fn generate(layout: Layout, hosts: &[(String, Ipv4Addr)], dir: &Path) -> Result<EtcdPki> {
+    generate_named(layout, hosts, dir, &[])
+}
+
+/// [`generate`], and when `serving_names` is not empty, the members serve clients with a
+/// certificate that carries those DNS names and no address, as a PKI made for a name
+/// (`etcd.example.internal`) has. The peers keep a certificate of their own with the layout's
+/// names and addresses (etcd checks a peer's certificate against the peer URL's address); in
+/// the kubespray layout it is `member-<host>-peer.pem`.
+pub fn generate_named(
+    layout: Layout,
+    hosts: &[(String, Ipv4Addr)],
+    dir: &Path,
+    serving_names: &[String],
+) -> Result<EtcdPki> {
     anyhow::ensure!(!hosts.is_empty(), "an etcd PKI needs at least one host");
+    let serving_sans = serving_names
+        .iter()
+        .map(|n| Ok(SanType::DnsName(n.clone().try_into()?)))
+        .collect::<Result<Vec<_>>>()?;
     let ca_cn = match layout {
         Layout::Kubespray => "etcd-ca",
         Layout::Kubeadm => "etcd-ca",
@@ -262,64 +283,69 @@ pub fn generate(layout: Layout, hosts: &[(String, Ipv4Addr)], dir: &Path) -> Res
             for (_, ip) in hosts {
                 sans.push(SanType::IpAddress(IpAddr::V4(*ip)));
             }
+            let serving = if serving_sans.is_empty() {
+                &sans
+            } else {
+                &serving_sans
+            };
             let mut leaves = Vec::new();
-            for (host, ip) in hosts {
+            for (host, _) in hosts {
                 let cn = host.split('.').next().unwrap_or(host);
-                let mk = |what: &str| -> Result<Leaf> {
+                let mk = |what: &str, sans: &[SanType]| -> Result<Leaf> {
                     sign(
                         &leaf_params(
                             &format!("etcd-{what}-{cn}"),
                             None,
-                            &sans,
+                            sans,
                             Usage::ServerAndClient,
                             century,
                         ),
                         &issuer,
                     )
                 };
-                let (member, admin, node) = (mk("member")?, mk("admin")?, mk("node")?);
-                leaves.push((host.clone(), *ip, member, admin, node));
+                let member = mk("member", serving)?;
+                let peer = if serving_sans.is_empty() {
+                    None
+                } else {
+                    Some(mk("member", &sans)?)
+                };
+                let (admin, node) = (mk("admin", &sans)?, mk("node", &sans)?);
+                leaves.push((host.clone(), member, peer, admin, node));
             }
             for (host, ip) in hosts {
                 let root = dir.join(host);
                 let d = etcd_dir_of(&root, layout);
                 write_file(&d.join("ca.pem"), &ca_cert, 0o644)?;
                 write_file(&d.join("ca-key.pem"), &ca_key_pem, 0o600)?;
-                for (h, _, member, admin, node) in &leaves {
-                    write_leaf(
-                        member,
-                        &files(
-                            &d,
-                            &format!("member-{h}.pem"),
-                            &format!("member-{h}-key.pem"),
-                        ),
-                    )?;
-                    write_leaf(
-                        admin,
-                        &files(&d, &format!("admin-{h}.pem"), &format!("admin-{h}-key.pem")),
-                    )?;
-                    write_leaf(
-                        node,
-                        &files(&d, &format!("node-{h}.pem"), &format!("node-{h}-key.pem")),
-                    )?;
+                let pem = |h: &str, what: &str| {
+                    files(
+                        &d,
+                        &format!("{what}-{h}.pem"),
+                        &format!("{what}-{h}-key.pem"),
+                    )
+                };
+                for (h, member, peer, admin, node) in &leaves {
+                    write_leaf(member, &pem(h, "member"))?;
+                    if let Some(peer) = peer {
+                        write_leaf(peer, &pem(&format!("{h}-peer"), "member"))?;
+                    }
+                    write_leaf(admin, &pem(h, "admin"))?;
+                    write_leaf(node, &pem(h, "node"))?;
                 }
-                let member = files(
-                    &d,
-                    &format!("member-{host}.pem"),
-                    &format!("member-{host}-key.pem"),
-                );
+                let member = pem(host, "member");
+                let peer = if serving_sans.is_empty() {
+                    member.clone()
+                } else {
+                    pem(&format!("{host}-peer"), "member")
+                };
                 members.push(MemberFiles {
                     host: host.clone(),
                     ip: *ip,
                     root: root.clone(),
                     ca: d.join("ca.pem"),
-                    server: member.clone(),
-                    peer: member,
-                    apiserver_client: files(
-                        &d,
-                        &format!("node-{host}.pem"),
-                        &format!("node-{host}-key.pem"),
-                    ),
+                    server: member,
+                    peer,
+                    apiserver_client: pem(host, "node"),
                 });
             }
         }
@@ -334,6 +360,11 @@ pub fn generate(layout: Layout, hosts: &[(String, Ipv4Addr)], dir: &Path) -> Res
                 write_file(&d.join("ca.crt"), &ca_cert, 0o644)?;
                 write_file(&d.join("ca.key"), &ca_key_pem, 0o600)?;
                 let sans = sans_for(host, *ip)?;
+                let serving = if serving_sans.is_empty() {
+                    &sans
+                } else {
+                    &serving_sans
+                };
                 let server = files(&d, "server.crt", "server.key");
                 let peer = files(&d, "peer.crt", "peer.key");
                 let hc = files(&d, "healthcheck-client.crt", "healthcheck-client.key");
@@ -344,7 +375,7 @@ pub fn generate(layout: Layout, hosts: &[(String, Ipv4Addr)], dir: &Path) -> Res
                 );
                 write_leaf(
                     &sign(
-                        &leaf_params(host, None, &sans, Usage::ServerAndClient, year),
+                        &leaf_params(host, None, serving, Usage::ServerAndClient, year),
                         &issuer,
                     )?,
                     &server,
@@ -399,6 +430,7 @@ pub fn generate(layout: Layout, hosts: &[(String, Ipv4Addr)], dir: &Path) -> Res
         ca,
         client: first.apiserver_client.clone(),
         members,
+        serving_name: serving_names.first().cloned(),
     })
 }
 

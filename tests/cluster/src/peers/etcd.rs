@@ -3,7 +3,7 @@
 //! configure them.
 
 use super::certs::{EtcdPki, MemberFiles};
-use super::{https_get, log_tail, tls_client_config};
+use super::{https_get_named, log_tail, tls_client_config};
 use anyhow::{Context, Result, bail};
 use rustls::ClientConfig;
 use std::net::Ipv4Addr;
@@ -12,6 +12,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
+
+const TWO_S: Duration = Duration::from_secs(2);
 
 /// Where Debian's `etcd-server` package installs etcd.
 pub const PATH: &str = "/usr/bin/etcd";
@@ -202,7 +204,9 @@ impl EtcdCluster {
             let mut still = Vec::new();
             for i in pending {
                 let m = &self.members[i];
-                match https_get(cfg.clone(), m.ip, 2379, "/health", Duration::from_secs(2)).await {
+                let name = self.pki.serving_name.as_deref();
+                let health = https_get_named(cfg.clone(), m.ip, 2379, name, "/health", TWO_S);
+                match health.await {
                     Ok(r) if r.status == 200 && r.text().contains("\"health\":\"true\"") => {}
                     Ok(r) => {
                         last_err =
@@ -254,7 +258,8 @@ impl Drop for EtcdCluster {
 
 #[cfg(test)]
 mod tests {
-    use super::super::certs::{Layout, generate, mint_foreign_client};
+    use super::super::certs::{Layout, generate, generate_named, mint_foreign_client};
+    use super::super::https_get;
     use super::*;
 
     const NET: u8 = 231;
@@ -384,6 +389,41 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(r.status, 200, "{}", r.text());
+    }
+
+    /// A PKI made for a name: three members whose client-serving certificates carry only
+    /// DNS names form a cluster (their peers dial each other with certificates of their own),
+    /// answer a client that checks the name, and fail one that checks the address.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn members_serving_a_name_only_answer_by_that_name() {
+        const NET3: u8 = 229;
+        let hosts: Vec<(String, Ipv4Addr)> = (11..=13)
+            .map(|i| (format!("node{}", i - 10), Ipv4Addr::new(127, NET3, 2, i)))
+            .collect();
+        let t = tempfile::tempdir().unwrap();
+        let names = vec!["etcd.example.internal".to_string()];
+        let pki =
+            generate_named(Layout::Kubespray, &hosts, &t.path().join("nodes"), &names).unwrap();
+        assert_eq!(pki.serving_name.as_deref(), Some("etcd.example.internal"));
+        assert_ne!(pki.members[0].server, pki.members[0].peer);
+        let etcd = EtcdCluster::start(&pki, t.path(), EtcdOptions::default())
+            .await
+            .unwrap();
+        let cfg = etcd.client_config().unwrap();
+        let (ip, to) = (hosts[1].1, Duration::from_secs(5));
+        let r = https_get_named(cfg.clone(), ip, 2379, Some(&names[0]), "/metrics", to)
+            .await
+            .unwrap();
+        assert!(
+            r.text().contains("etcd_server_has_leader 1"),
+            "{}",
+            r.text()
+        );
+        let e = format!(
+            "{:#}",
+            https_get(cfg, ip, 2379, "/metrics", to).await.unwrap_err()
+        );
+        assert!(e.contains("not valid for name"), "{e}");
     }
 
     fn is_zombie(pid: u32) -> bool {

@@ -124,10 +124,29 @@ pub async fn https_get(
     path: &str,
     timeout: Duration,
 ) -> Result<Response> {
+    https_get_named(cfg, ip, port, None, path, timeout).await
+}
+
+/// [`https_get`], checking the server's certificate against `name` instead of the address
+/// (as a client with `serverName` / `--server-name` does).
+pub async fn https_get_named(
+    cfg: Arc<ClientConfig>,
+    ip: Ipv4Addr,
+    port: u16,
+    name: Option<&str>,
+    path: &str,
+    timeout: Duration,
+) -> Result<Response> {
+    let server_name = match name {
+        Some(n) => {
+            ServerName::try_from(n.to_string()).map_err(|e| anyhow!("server name {n:?}: {e}"))?
+        }
+        None => ServerName::IpAddress(IpAddr::V4(ip).into()),
+    };
     let fut = async {
         let s = tokio::net::TcpStream::connect(SocketAddr::new(IpAddr::V4(ip), port)).await?;
         let tls = tokio_rustls::TlsConnector::from(cfg)
-            .connect(ServerName::IpAddress(IpAddr::V4(ip).into()), s)
+            .connect(server_name, s)
             .await
             .context("TLS handshake")?;
         send(tls, "GET", &format!("{ip}:{port}"), path, Vec::new()).await
