@@ -16,6 +16,7 @@
 //!    [`ValidatedCerts::key_pem`] as given.
 
 pub mod intake;
+pub mod life;
 pub mod pem;
 pub mod probe;
 pub mod validate;

@@ -341,7 +341,7 @@ fn key_algorithm(c: &X509Certificate<'_>) -> KeyAlgorithm {
     }
 }
 
-fn days_left(not_after: i64, now: i64) -> i64 {
+pub(crate) fn days_left(not_after: i64, now: i64) -> i64 {
     (not_after - now).div_euclid(86_400)
 }
 

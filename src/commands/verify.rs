@@ -480,6 +480,13 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
     } else {
         Vec::new()
     };
+    let life = facts.secret.as_ref().filter(|_| !ref_mode).and_then(|s| {
+        let endpoint = facts
+            .sm
+            .as_ref()
+            .map(|(m, i, _)| &m["spec"]["endpoints"][*i]);
+        v::secret_cert_life(s, endpoint, now_secs() as i64)
+    });
     let mut reports = Vec::new();
     for (pod, stale) in &pods {
         let mut r = PodReport {
@@ -498,6 +505,14 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
                 shards,
                 r.shard.parse().unwrap_or(0),
             ));
+        }
+        match &life {
+            Some(Ok(l)) => {
+                r.warnings.extend(l.warning());
+                r.client_cert = Some(l.clone());
+            }
+            Some(Err(e)) => r.warnings.push(e.to_string()),
+            None => {}
         }
         let owns_none = r.shard_targets.as_ref().is_some_and(Vec::is_empty);
         // Files.

@@ -1,6 +1,6 @@
 //! `verify` as pure functions: which pods belong to a Prometheus, whether a pod predates the
 //! Secret's mount (stale), what the mounted files must hash to and what `sha256sum` in the pod
-//! said, and (in [`targets`]) what Prometheus' own targets API says and why a target is down.
+//! said, the life of the client certificate in the Secret, and (in [`targets`]) what Prometheus' own targets API says and why a target is down.
 //!
 //! No I/O here: `commands::verify` reads the cluster, execs and proxies, and hands the answers to
 //! these functions. Key material never leaves this module: only SHA-256 digests are compared.
@@ -8,6 +8,7 @@
 pub mod report;
 pub mod targets;
 
+use crate::certs::life::{self, CertLife, LifeError};
 use base64::Engine;
 use serde::Serialize;
 use serde_json::Value;
@@ -228,6 +229,38 @@ pub fn secret_digests(secret: &Value) -> Result<BTreeMap<String, String>, String
         }
     }
     Ok(out)
+}
+
+/// The life of the client certificate in the etcd Secret (files mode): the keys the
+/// ServiceMonitor endpoint's `tlsConfig` names below the Secret's directory, else the ones
+/// `kubectl promfix etcd` writes (`etcd-client`, `etcd-ca`). None when the Secret holds no such
+/// key.
+pub fn secret_cert_life(
+    secret: &Value,
+    endpoint: Option<&Value>,
+    now: i64,
+) -> Option<Result<CertLife, LifeError>> {
+    let dir = format!("{}/", secret_dir(name(secret)));
+    let key_of = |field: &str, default: &str| {
+        endpoint
+            .and_then(|e| e["tlsConfig"][field].as_str())
+            .and_then(|f| f.strip_prefix(&dir))
+            .unwrap_or(default)
+            .to_string()
+    };
+    let (cert_key, ca_key) = (
+        key_of("certFile", "etcd-client"),
+        key_of("caFile", "etcd-ca"),
+    );
+    let bytes = |k: &str| {
+        secret["data"][k]
+            .as_str()
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+    };
+    let cert = bytes(&cert_key)?;
+    let ca = bytes(&ca_key);
+    let id = format!("{}/{}", namespace(secret), name(secret));
+    Some(life::assess(&id, &cert_key, &cert, ca.as_deref(), now))
 }
 
 fn hex(b: &[u8]) -> String {

@@ -2,7 +2,8 @@
 
 use super::FileCheck;
 use super::FileStatus;
-use super::targets::Target;
+use super::targets::{Cause, Target};
+use crate::certs::life::CertLife;
 use serde::Serialize;
 
 /// What was found for one Prometheus pod.
@@ -32,6 +33,13 @@ pub struct PodReport {
     /// pod's shard (empty: the shard owns none, and has no etcd target to scrape).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shard_targets: Option<Vec<String>>,
+    /// The client certificate in the Secret: its expiry, and whether the Secret's CA signed it
+    /// (files mode, when the Secret holds one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<CertLife>,
+    /// What is not wrong yet (a client certificate near its end).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Every problem, in plain words (empty: verified).
     pub problems: Vec<String>,
     pub ok: bool,
@@ -101,14 +109,31 @@ impl PodReport {
         } else {
             p.extend(self.targets_notes.iter().cloned());
         }
+        if let Some(c) = &self.client_cert {
+            p.extend(c.problem());
+        }
+        // A refused handshake the Secret's certificate explains (expired, another CA's) is
+        // traced to it, rather than to a certificate from the wrong CA in general.
+        let traced = self.client_cert.as_ref().filter(|c| c.explains_refusal());
         for t in &self.targets {
             match t.health.as_str() {
                 "up" => {}
-                "down" => p.push(format!(
-                    "target {} is down: {}",
-                    t.scrape_url,
-                    t.explanation.as_deref().unwrap_or(&t.last_error)
-                )),
+                "down" => p.push(match (traced, t.cause) {
+                    (
+                        Some(c),
+                        Some(Cause::BadCertificate | Cause::Expired | Cause::ConnectionClosed),
+                    ) => format!(
+                        "target {} is down: etcd refused the client certificate ({}): {}",
+                        t.scrape_url,
+                        t.last_error,
+                        c.describe()
+                    ),
+                    _ => format!(
+                        "target {} is down: {}",
+                        t.scrape_url,
+                        t.explanation.as_deref().unwrap_or(&t.last_error)
+                    ),
+                }),
                 _ => p.push(format!("target {} has not been scraped yet", t.scrape_url)),
             }
         }
@@ -172,6 +197,12 @@ pub fn render_table(reports: &[PodReport]) -> String {
         }
         if let Some(e) = &r.files_error {
             out.push_str(&format!("  note: {e}\n"));
+        }
+        if let Some(c) = &r.client_cert {
+            out.push_str(&format!("  {}\n", c.describe()));
+        }
+        for w in &r.warnings {
+            out.push_str(&format!("  warning: {w}\n"));
         }
         let uw = r
             .targets

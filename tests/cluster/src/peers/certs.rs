@@ -445,25 +445,30 @@ impl EtcdPki {
 
     /// A client certificate signed by this PKI's CA (clientAuth), valid for a year.
     pub fn mint_client(&self, out: &Path, name: &str) -> Result<CertFiles> {
-        let f = files(out, &format!("{name}.crt"), &format!("{name}.key"));
-        let year = OffsetDateTime::now_utc() + Duration::days(365);
-        write_leaf(
-            &sign(
-                &leaf_params(name, None, &[], Usage::Client, year),
-                &self.issuer()?,
-            )?,
-            &f,
-        )?;
-        Ok(f)
+        self.mint_client_until(out, name, OffsetDateTime::now_utc() + Duration::days(365))
     }
 
     /// A client certificate signed by this PKI's CA that expired an hour ago.
     pub fn mint_expired_client(&self, out: &Path, name: &str) -> Result<CertFiles> {
+        self.mint_client_until(out, name, OffsetDateTime::now_utc() - Duration::hours(1))
+    }
+
+    /// A client certificate signed by this PKI's CA whose end is `days` days from now (a
+    /// copy near its end, as the Secret's is a year after `kubeadm certs renew`).
+    pub fn mint_client_for_days(&self, out: &Path, name: &str, days: i64) -> Result<CertFiles> {
+        self.mint_client_until(out, name, OffsetDateTime::now_utc() + Duration::days(days))
+    }
+
+    fn mint_client_until(
+        &self,
+        out: &Path,
+        name: &str,
+        not_after: OffsetDateTime,
+    ) -> Result<CertFiles> {
         let f = files(out, &format!("{name}.crt"), &format!("{name}.key"));
-        let past = OffsetDateTime::now_utc() - Duration::hours(1);
         write_leaf(
             &sign(
-                &leaf_params(name, None, &[], Usage::Client, past),
+                &leaf_params(name, None, &[], Usage::Client, not_after),
                 &self.issuer()?,
             )?,
             &f,

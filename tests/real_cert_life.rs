@@ -1,0 +1,155 @@
+//! Issue 14, item 2 (the etcd certificate's life), on the real control plane: the copy of the
+//! client certificate in the Secret does not renew when the files on the nodes do.
+//! - The seed's fix with a client certificate ten days from its end: verify passes, and says
+//!   when it ends, with a warning.
+//! - The Secret's copy expires (the test writes an expired one, as time would): real etcd
+//!   refuses it, real Prometheus' targets go down, and verify traces their error to the
+//!   Secret's certificate and says how to renew it.
+//! - Running the fix again with current files rewrites only the Secret's data: no pod
+//!   restarts, the files in the pods follow (the node agent syncs Secret volumes as the
+//!   kubelet does), the targets come back up.
+
+mod common_real;
+
+use common_real::*;
+use promfix_testcluster::real::{RealCluster, RealOptions};
+use serde_json::Value;
+use std::path::Path;
+
+const NS: &str = "monitoring";
+const STS: &str = "prometheus-prom-prometheus-operator-prometheus";
+const SECRET: &str = "etcd-client-cert";
+
+fn pod_uids(rc: &RealCluster) -> Vec<String> {
+    (0..2)
+        .map(|i| {
+            let p = get(rc, &["pod", "-n", NS, &format!("{STS}-{i}")]).unwrap();
+            p["metadata"]["uid"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+/// `etcd --ca --cert --key` with the node's CA and the given client files, `--yes`.
+fn fix_with(rc: &RealCluster, cwd: &Path, cert: &Path, key: &Path) -> Run {
+    let ca = rc.etcd_certs_dir.clone().unwrap().join("ca.pem");
+    let (ca, cert, key) = (
+        ca.display().to_string(),
+        cert.display().to_string(),
+        key.display().to_string(),
+    );
+    plugin(
+        rc,
+        cwd,
+        &["etcd", "--ca", &ca, "--cert", &cert, "--key", &key, "--yes"],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secrets_certificate_is_followed_to_its_end_and_renewed_without_restarts() {
+    let rc = start(A, RealOptions::default()).await;
+    let pki = rc.pki.clone().expect("the scenario's etcd PKI");
+    let cwd = tempfile::tempdir().unwrap();
+    let minted = cwd.path().join("minted");
+
+    // Ten days left: the fix works, verify passes and warns.
+    let soon = pki
+        .mint_client_for_days(&minted, "prometheus-soon", 10)
+        .unwrap();
+    let run = fix_with(&rc, cwd.path(), &soon.cert, &soon.key);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("verified: 2 pod(s): files present and equal to the Secret, etcd targets up"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("client certificate CN=prometheus-soon in Secret monitoring/etcd-client-cert (etcd-client): valid until")
+            && run.stdout.contains("warning: the client certificate CN=prometheus-soon in Secret monitoring/etcd-client-cert expires in"),
+        "{}",
+        run.stdout
+    );
+    let v = plugin(&rc, cwd.path(), &["verify", "-o", "json"]);
+    assert_eq!(v.code, 0, "{}\n{}", v.stdout, v.stderr);
+    let doc: Value = serde_json::from_str(&v.stdout).unwrap();
+    let first = &doc[0];
+    assert_eq!(first["client_cert"]["state"], "expires-soon", "{doc:#}");
+    assert_eq!(first["client_cert"]["signed_by_secret_ca"], true, "{doc:#}");
+    let left = first["client_cert"]["days_left"].as_i64().unwrap();
+    assert!((9..=10).contains(&left), "{doc:#}");
+    let uids = pod_uids(&rc);
+
+    // A year on: the copy in the Secret has expired (written here as time would have it).
+    let old = pki.mint_expired_client(&minted, "prometheus-old").unwrap();
+    let b64 = |p: &Path| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(std::fs::read(p).unwrap())
+    };
+    let patch = serde_json::json!({"data": {"etcd-client": b64(&old.cert), "etcd-client-key": b64(&old.key)}});
+    rc.cp
+        .kubectl_ok(&[
+            "-n",
+            NS,
+            "patch",
+            "secret",
+            SECRET,
+            "--type=merge",
+            "-p",
+            &patch.to_string(),
+        ])
+        .unwrap();
+    let v = plugin(
+        &rc,
+        cwd.path(),
+        &["verify", "--timeout", "3m", "-o", "json"],
+    );
+    assert_eq!(v.code, 3, "{}\n{}", v.stdout, v.stderr);
+    let doc: Value = serde_json::from_str(&v.stdout).unwrap();
+    for r in doc.as_array().unwrap() {
+        assert_eq!(r["client_cert"]["state"], "expired", "{r:#}");
+        let problems: Vec<&str> = r["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("CN=prometheus-old") && p.contains("expired on")),
+            "{problems:#?}"
+        );
+        // Every target down, its error traced to the Secret's certificate.
+        let traced = problems
+            .iter()
+            .filter(|p| {
+                p.contains("etcd refused the client certificate") && p.contains("expired on")
+            })
+            .count();
+        assert_eq!(traced, 3, "{problems:#?}");
+    }
+
+    // Renewed: the fix again with current files changes the Secret's data only.
+    let fresh = pki.mint_client(&minted, "prometheus-renewed").unwrap();
+    let run = fix_with(&rc, cwd.path(), &fresh.cert, &fresh.key);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("1. patch Secret monitoring/etcd-client-cert")
+            && !run.stdout.contains("2. "),
+        "only the Secret changes: {}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("verified: 2 pod(s): files present and equal to the Secret, etcd targets up"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("warning: the client certificate"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(pod_uids(&rc), uids, "no pod was restarted");
+}
