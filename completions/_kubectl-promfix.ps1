@@ -77,6 +77,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-promfix' -ScriptBlock {
             [CompletionResult]::new('--show-secrets', '--show-secrets', [CompletionResultType]::ParameterName, 'Show Secret data in --dry-run output (it is redacted otherwise)')
             [CompletionResult]::new('--no-probe', '--no-probe', [CompletionResultType]::ParameterName, 'Do not try an mTLS handshake and GET /metrics against each reachable etcd endpoint first')
             [CompletionResult]::new('--replace-working-scrape', '--replace-working-scrape', [CompletionResultType]::ParameterName, 'Rewrite the etcd scrape even when Prometheus reports all its targets up (without it, a working scrape, e.g. kubeadm''s plain-HTTP metrics port 2381, is left as it is, unless --tls-from, --server-name or --insecure-skip-verify ask for a TLS setting)')
+            [CompletionResult]::new('--renew', '--renew', [CompletionResultType]::ParameterName, 'Renew the Secret of a fix in place from the current files (after `kubeadm certs renew`): only the Secret''s data changes, no pod restarts')
             [CompletionResult]::new('--no-verify', '--no-verify', [CompletionResultType]::ParameterName, 'Do not run `verify` after the change')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail (repeat for more); never prints key material')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail (repeat for more); never prints key material')

@@ -359,7 +359,7 @@ _kubectl__promfix() {
             return 0
             ;;
         kubectl__subcmd__promfix__subcmd__etcd)
-            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --service-monitor --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --replace-working-scrape --no-verify --timeout --namespace --kubeconfig --context --verbose --help --version"
+            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --service-monitor --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --replace-working-scrape --renew --no-verify --timeout --namespace --kubeconfig --context --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

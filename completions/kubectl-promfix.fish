@@ -74,6 +74,7 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -s
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l show-secrets -d 'Show Secret data in --dry-run output (it is redacted otherwise)'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l no-probe -d 'Do not try an mTLS handshake and GET /metrics against each reachable etcd endpoint first'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l replace-working-scrape -d 'Rewrite the etcd scrape even when Prometheus reports all its targets up (without it, a working scrape, e.g. kubeadm\'s plain-HTTP metrics port 2381, is left as it is, unless --tls-from, --server-name or --insecure-skip-verify ask for a TLS setting)'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l renew -d 'Renew the Secret of a fix in place from the current files (after `kubeadm certs renew`): only the Secret\'s data changes, no pod restarts'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l no-verify -d 'Do not run `verify` after the change'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -s v -l verbose -d 'More detail (repeat for more); never prints key material'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -s h -l help -d 'Print help (see more with \'--help\')'

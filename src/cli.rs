@@ -254,6 +254,10 @@ pub struct AfterFix {
 pub struct EtcdCmd {
     #[command(flatten)]
     pub fix: EtcdArgs,
+    /// Renew the Secret of a fix in place from the current files (after `kubeadm certs
+    /// renew`): only the Secret's data changes, no pod restarts
+    #[arg(long, conflicts_with_all = ["endpoints", "tls_from", "server_name", "insecure_skip_verify", "replace_working_scrape"])]
+    pub renew: bool,
     #[command(flatten)]
     pub verify: AfterFix,
 }
@@ -381,7 +385,9 @@ const SUBCOMMANDS: &[(&str, &str, &str)] = &[
   # kubeadm: the pki directory; look at the plan first
   kubectl promfix etcd --from-dir /etc/kubernetes/pki --dry-run
   # Unattended, the result (plan, writes, verify) as one JSON document
-  kubectl promfix etcd --from-dir /etc/kubernetes/pki --yes -o json",
+  kubectl promfix etcd --from-dir /etc/kubernetes/pki --yes -o json
+  # After `kubeadm certs renew`: the Secret gets the renewed files, no pod restarts
+  kubectl promfix etcd --renew --from-dir /etc/kubernetes/pki",
     ),
     (
         "secret",

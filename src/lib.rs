@@ -44,7 +44,10 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     use commands::etcd::Steps;
     let g = &cli.global;
     match &cli.command {
-        Command::Etcd(e) => commands::etcd::run(g, &e.args(), Steps::All).await,
+        Command::Etcd(e) => {
+            let steps = if e.renew { Steps::Renew } else { Steps::All };
+            commands::etcd::run(g, &e.args(), steps).await
+        }
         Command::Secret(a) => commands::etcd::run(g, a, Steps::Secret).await,
         Command::Endpoints(a) => commands::etcd::run(g, a, Steps::Endpoints).await,
         Command::Servicemonitor(a) => commands::etcd::run(g, a, Steps::ServiceMonitor).await,

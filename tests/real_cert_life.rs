@@ -5,8 +5,8 @@
 //! - The Secret's copy expires (the test writes an expired one, as time would): real etcd
 //!   refuses it, real Prometheus' targets go down, and verify traces their error to the
 //!   Secret's certificate and says how to renew it.
-//! - Running the fix again with current files rewrites only the Secret's data: no pod
-//!   restarts, the files in the pods follow (the node agent syncs Secret volumes as the
+//! - `etcd --renew` with current files rewrites only the Secret's data (and is refused before
+//!   there is a fix to renew): no pod restarts, the files in the pods follow (the node agent syncs Secret volumes as the
 //!   kubelet does), the targets come back up.
 
 mod common_real;
@@ -29,19 +29,18 @@ fn pod_uids(rc: &RealCluster) -> Vec<String> {
         .collect()
 }
 
-/// `etcd --ca --cert --key` with the node's CA and the given client files, `--yes`.
-fn fix_with(rc: &RealCluster, cwd: &Path, cert: &Path, key: &Path) -> Run {
+/// `etcd --ca --cert --key` with the node's CA and the given client files, `--yes`, and
+/// `extra`.
+fn fix_with(rc: &RealCluster, cwd: &Path, cert: &Path, key: &Path, extra: &[&str]) -> Run {
     let ca = rc.etcd_certs_dir.clone().unwrap().join("ca.pem");
     let (ca, cert, key) = (
         ca.display().to_string(),
         cert.display().to_string(),
         key.display().to_string(),
     );
-    plugin(
-        rc,
-        cwd,
-        &["etcd", "--ca", &ca, "--cert", &cert, "--key", &key, "--yes"],
-    )
+    let mut args = vec!["etcd", "--ca", &ca, "--cert", &cert, "--key", &key, "--yes"];
+    args.extend_from_slice(extra);
+    plugin(rc, cwd, &args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,11 +50,20 @@ async fn the_secrets_certificate_is_followed_to_its_end_and_renewed_without_rest
     let cwd = tempfile::tempdir().unwrap();
     let minted = cwd.path().join("minted");
 
-    // Ten days left: the fix works, verify passes and warns.
+    // Ten days left: --renew before any fix is refused (there is nothing to renew yet)...
     let soon = pki
         .mint_client_for_days(&minted, "prometheus-soon", 10)
         .unwrap();
-    let run = fix_with(&rc, cwd.path(), &soon.cert, &soon.key);
+    let refused = fix_with(&rc, cwd.path(), &soon.cert, &soon.key, &["--renew"]);
+    assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("--renew renews the Secret of a fix in place, and Secret monitoring/etcd-client-cert does not exist: nothing was written"),
+        "{}",
+        refused.stderr
+    );
+    assert!(get(&rc, &["secret", "-n", NS, SECRET]).is_none());
+    // ...the fix works, verify passes and warns.
+    let run = fix_with(&rc, cwd.path(), &soon.cert, &soon.key, &[]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(
         run.stdout
@@ -129,9 +137,9 @@ async fn the_secrets_certificate_is_followed_to_its_end_and_renewed_without_rest
         assert_eq!(traced, 3, "{problems:#?}");
     }
 
-    // Renewed: the fix again with current files changes the Secret's data only.
+    // Renewed: `etcd --renew` with current files changes the Secret's data only.
     let fresh = pki.mint_client(&minted, "prometheus-renewed").unwrap();
-    let run = fix_with(&rc, cwd.path(), &fresh.cert, &fresh.key);
+    let run = fix_with(&rc, cwd.path(), &fresh.cert, &fresh.key, &["--renew"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(
         run.stdout
@@ -151,5 +159,27 @@ async fn the_secrets_certificate_is_followed_to_its_end_and_renewed_without_rest
         "{}",
         run.stdout
     );
+    assert!(
+        run.stdout
+            .contains("--renew: only the data of Secret monitoring/etcd-client-cert changes"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(pod_uids(&rc), uids, "no pod was restarted");
+    // Once more: nothing to renew, nothing written.
+    let again = fix_with(
+        &rc,
+        cwd.path(),
+        &fresh.cert,
+        &fresh.key,
+        &["--renew", "--no-verify"],
+    );
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(
+        format!("{}{}", again.stdout, again.stderr)
+            .contains("already holds these files: nothing to renew"),
+        "{}\n{}",
+        again.stdout,
+        again.stderr
+    );
 }

@@ -18,6 +18,8 @@ use std::time::{Duration, SystemTime};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Steps {
     All,
+    /// `etcd --renew`: the Secret's data only, from the current files, for a fix in place.
+    Renew,
     Secret,
     Endpoints,
     ServiceMonitor,
@@ -26,14 +28,14 @@ pub enum Steps {
 impl Steps {
     fn name(self) -> &'static str {
         match self {
-            Steps::All => "etcd",
+            Steps::All | Steps::Renew => "etcd",
             Steps::Secret => "secret",
             Steps::Endpoints => "endpoints",
             Steps::ServiceMonitor => "servicemonitor",
         }
     }
     fn secret(self) -> bool {
-        matches!(self, Steps::All | Steps::Secret)
+        matches!(self, Steps::All | Steps::Secret | Steps::Renew)
     }
     fn endpoints(self) -> bool {
         matches!(self, Steps::All | Steps::Endpoints)
@@ -578,6 +580,9 @@ fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
         .as_str()
         .unwrap_or("default")
         .to_string();
+    if steps == Steps::Renew {
+        return Ok((renew_plan(obs, w, mode, found)?, mode));
+    }
     if steps.secret() {
         let mut nss = Vec::new();
         if mode == TlsMode::Files {
@@ -639,6 +644,62 @@ fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
         }
     }
     Ok((plan, mode))
+}
+
+/// `etcd --renew`: the Secret of a fix in place gets the current files, and nothing else
+/// changes (no pod restarts: the kubelet updates the mounted files). Refused where the fix is
+/// not in place, since completing it is more than a renewal: no Secret yet, or a Prometheus
+/// that does not mount it.
+fn renew_plan(
+    obs: &Observed,
+    w: &Wanted,
+    mode: TlsMode,
+    found: Option<(&Value, usize)>,
+) -> Result<Plan> {
+    let ns = match (mode, found) {
+        (TlsMode::SecretRefs, Some((sm, _))) => sm["metadata"]["namespace"].as_str(),
+        _ => obs.prometheus["metadata"]["namespace"].as_str(),
+    }
+    .unwrap_or("default")
+    .to_string();
+    let prometheus = format!(
+        "Prometheus {}/{}",
+        obs.prometheus["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or(""),
+        obs.prometheus["metadata"]["name"].as_str().unwrap_or("")
+    );
+    let mut plan = fix::plan_secret(obs, w, mode, std::slice::from_ref(&ns));
+    let without_renew =
+        "run `kubectl promfix etcd` without --renew (the whole fix; it shows its plan first)";
+    if plan
+        .changes
+        .iter()
+        .any(|c| c.object.plural == "secrets" && c.before.is_none())
+    {
+        return Err(Error::Input(format!(
+            "--renew renews the Secret of a fix in place, and Secret {ns}/{} does not exist: nothing was written\n  hint: {without_renew}",
+            w.secret_name
+        )));
+    }
+    if plan.changes.iter().any(|c| c.object.plural != "secrets") {
+        return Err(Error::Input(format!(
+            "--renew changes only the Secret's data, and {prometheus} does not list Secret {} in spec.secrets (its pods do not mount it): nothing was written\n  hint: {without_renew}; listing it rolls the pods",
+            w.secret_name
+        )));
+    }
+    if plan.changes.is_empty() {
+        plan.notes.push(format!(
+            "Secret {ns}/{} already holds these files: nothing to renew",
+            w.secret_name
+        ));
+    } else {
+        plan.notes.push(format!(
+            "--renew: only the data of Secret {ns}/{} changes; no pod restarts (the kubelet updates the files {prometheus} mounts, Prometheus reads them at its next connection)",
+            w.secret_name
+        ));
+    }
+    Ok(plan)
 }
 
 /// Run a command of the etcd family. With `-o json|yaml` (and not a client dry run, whose
