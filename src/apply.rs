@@ -705,6 +705,7 @@ impl Ran {
                 "name": c.object.name,
                 "reason": c.reason,
                 "helmRelease": c.helm.as_ref().map(|h| h.name.clone()),
+                "gitOps": c.before.as_ref().and_then(crate::plan::gitops_owner),
             })
         };
         let objects: Value = serde_json::from_str(&plan_view::objects(

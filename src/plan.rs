@@ -153,6 +153,76 @@ pub fn helm_release(obj: &Value) -> Option<HelmRelease> {
     None
 }
 
+/// A GitOps controller that keeps an object as its source says: it reverts hand edits.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "controller", rename_all = "kebab-case")]
+pub enum GitOpsOwner {
+    /// Argo CD's resource tracking: the `argocd.argoproj.io/tracking-id` annotation
+    /// (`<app>:<group>/<kind>:<namespace>/<name>`; the default tracking from Argo CD 3) or the
+    /// `argocd.argoproj.io/instance` label. (Label tracking on `app.kubernetes.io/instance`
+    /// cannot be told from Helm's own label.)
+    ArgoCd { application: String },
+    /// Flux's kustomize-controller: `kustomize.toolkit.fluxcd.io/name` and `/namespace`.
+    FluxKustomization { name: String, namespace: String },
+    /// Flux's helm-controller: `helm.toolkit.fluxcd.io/name` and `/namespace`.
+    FluxHelmRelease { name: String, namespace: String },
+}
+
+/// The GitOps controller that manages an object, if any (from its labels and annotations).
+/// Endpoints and EndpointSlices are skipped: controllers copy a Service's labels onto them.
+pub fn gitops_owner(obj: &Value) -> Option<GitOpsOwner> {
+    let meta = obj.get("metadata")?;
+    let get = |map: &str, k: &str| {
+        meta.get(map)
+            .and_then(|a| a.get(k))
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    if matches!(kind, "Endpoints" | "EndpointSlice") {
+        return None;
+    }
+    let flux = |group: &str| {
+        let name = get("labels", &format!("{group}.toolkit.fluxcd.io/name"))?;
+        let namespace = get("labels", &format!("{group}.toolkit.fluxcd.io/namespace"))?;
+        Some((name.to_string(), namespace.to_string()))
+    };
+    if let Some((name, namespace)) = flux("helm") {
+        return Some(GitOpsOwner::FluxHelmRelease { name, namespace });
+    }
+    if let Some((name, namespace)) = flux("kustomize") {
+        return Some(GitOpsOwner::FluxKustomization { name, namespace });
+    }
+    let app = get("annotations", "argocd.argoproj.io/tracking-id")
+        .and_then(|t| t.split(':').next())
+        .or_else(|| get("labels", "argocd.argoproj.io/instance"))?;
+    Some(GitOpsOwner::ArgoCd {
+        application: app.to_string(),
+    })
+}
+
+impl GitOpsOwner {
+    /// The plan's warning for a change to an object it manages.
+    pub fn warning(&self) -> String {
+        match self {
+            GitOpsOwner::ArgoCd { application } => format!(
+                "Argo CD application {application:?} manages this object: with self-heal on it reverts this change at once, \
+                 otherwise the application shows OutOfSync and its next sync reverts it. Put the change in the application's \
+                 source (a Helm source: its values, see --helm-values; plain manifests: edit them there)"
+            ),
+            GitOpsOwner::FluxKustomization { name, namespace } => format!(
+                "Flux Kustomization {namespace}/{name} manages this object: its next reconcile (every spec.interval) reverts \
+                 this change. Put the change in its source (the manifests, or a patch in its kustomization.yaml)"
+            ),
+            GitOpsOwner::FluxHelmRelease { name, namespace } => format!(
+                "Flux HelmRelease {namespace}/{name} manages this object: helm-controller's next upgrade or drift correction \
+                 reverts this change unless spec.values of the HelmRelease carry it (see --helm-values: those values go into \
+                 spec.values)"
+            ),
+        }
+    }
+}
+
 /// The JSON merge patch (RFC 7386) that turns `before` into `after`, or None when they are equal.
 /// Lists are replaced whole; removed keys become `null`.
 pub fn merge_diff(before: &Value, after: &Value) -> Option<Value> {
@@ -227,6 +297,68 @@ pub fn guarded_merge_patch(before: &Value, after: &Value) -> Option<Value> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn gitops_owners_are_told_by_their_labels_and_annotations() {
+        let obj = |labels: Value, annotations: Value| json!({"kind": "ServiceMonitor", "metadata": {"name": "x", "labels": labels, "annotations": annotations}});
+        let flux_ks = obj(
+            json!({"kustomize.toolkit.fluxcd.io/name": "monitoring", "kustomize.toolkit.fluxcd.io/namespace": "flux-system"}),
+            json!({}),
+        );
+        assert_eq!(
+            gitops_owner(&flux_ks),
+            Some(GitOpsOwner::FluxKustomization {
+                name: "monitoring".into(),
+                namespace: "flux-system".into()
+            })
+        );
+        assert!(
+            gitops_owner(&flux_ks)
+                .unwrap()
+                .warning()
+                .contains("next reconcile")
+        );
+        // helm-controller's objects carry Helm's annotations too: the HelmRelease is the owner.
+        let flux_hr = obj(
+            json!({"helm.toolkit.fluxcd.io/name": "kps", "helm.toolkit.fluxcd.io/namespace": "monitoring", "app.kubernetes.io/managed-by": "Helm"}),
+            json!({"meta.helm.sh/release-name": "kps"}),
+        );
+        assert!(matches!(
+            gitops_owner(&flux_hr),
+            Some(GitOpsOwner::FluxHelmRelease { .. })
+        ));
+        assert!(
+            gitops_owner(&flux_hr)
+                .unwrap()
+                .warning()
+                .contains("spec.values")
+        );
+        let argo = obj(
+            json!({}),
+            json!({"argocd.argoproj.io/tracking-id": "kube-prometheus-stack:monitoring.coreos.com/ServiceMonitor:monitoring/x"}),
+        );
+        assert_eq!(
+            gitops_owner(&argo),
+            Some(GitOpsOwner::ArgoCd {
+                application: "kube-prometheus-stack".into()
+            })
+        );
+        let argo_label = obj(json!({"argocd.argoproj.io/instance": "prom"}), json!({}));
+        assert!(matches!(
+            gitops_owner(&argo_label),
+            Some(GitOpsOwner::ArgoCd { .. })
+        ));
+        // Helm alone (its app.kubernetes.io/instance is not Argo's) and copied labels: none.
+        let helm = obj(
+            json!({"app.kubernetes.io/managed-by": "Helm", "app.kubernetes.io/instance": "prom"}),
+            json!({}),
+        );
+        assert_eq!(gitops_owner(&helm), None);
+        let mut ep = flux_ks.clone();
+        ep["kind"] = json!("Endpoints");
+        assert_eq!(gitops_owner(&ep), None);
+    }
+
     use super::*;
     use serde_json::json;
 

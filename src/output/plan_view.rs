@@ -106,11 +106,14 @@ pub fn render(plan: &Plan, show_secrets: bool) -> String {
             c.object.display(),
             c.reason
         ));
-        if let Some(h) = &c.helm {
-            out.push_str(&format!(
+        let gitops = c.before.as_ref().and_then(crate::plan::gitops_owner);
+        match (&gitops, &c.helm) {
+            (Some(g), _) => out.push_str(&format!("  warning: {}\n", g.warning())),
+            (None, Some(h)) => out.push_str(&format!(
                 "  warning: Helm release {:?} manages this object; `helm upgrade` will revert this change unless the values carry it (see --helm-values)\n",
                 h.name
-            ));
+            )),
+            (None, None) => {}
         }
         if c.after.is_none() {
             // A deletion: the object is named above; its whole body would only be noise.
