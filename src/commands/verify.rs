@@ -487,6 +487,8 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
             .map(|(m, i, _)| &m["spec"]["endpoints"][*i]);
         v::secret_cert_life(s, endpoint, now_secs() as i64)
     });
+    // When kubectl-promfix wrote the Secret: a revert of the rest of the fix comes after it.
+    let fix_at = facts.secret.as_ref().and_then(v::promfix_wrote_at);
     let mut reports = Vec::new();
     for (pod, stale) in &pods {
         let mut r = PodReport {
@@ -535,9 +537,10 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
             ));
         } else if !v::lists_secret(prom, &p.secret) {
             r.files_error = Some(format!(
-                "Secret {} is not listed in spec.secrets of Prometheus {pname}, so it is not mounted. Fix: \
+                "Secret {} is not listed in spec.secrets of Prometheus {pname}, so it is not mounted.{} Fix: \
                  `kubectl promfix secret` (adds it; the pods roll).",
-                p.secret
+                p.secret,
+                reverted_note(prom, &["f:spec", "f:secrets"], "spec.secrets", fix_at)
             ));
         }
         if expected.is_empty() {
@@ -715,6 +718,19 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
                 ));
             }
         }
+        if let (Some((m, i, _)), Some(sc)) = (&facts.sm, &scheme)
+            && !ref_mode
+            && sc != "https"
+        {
+            let note = reverted_note(m, &["f:spec", "f:endpoints"], "spec.endpoints", fix_at);
+            if !note.is_empty() {
+                r.targets_notes.push(format!(
+                    "ServiceMonitor {}/{} endpoint {i} scrapes with scheme {sc}.{note}",
+                    namespace(m),
+                    name(m)
+                ));
+            }
+        }
         r.conclude();
         if let Some(s) = step {
             let counts = targets::targets_progress(&r.targets, since, expected_targets, true);
@@ -794,6 +810,22 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
         }
     }
     Ok(reports)
+}
+
+/// " kubectl-promfix wrote FIELD; MANAGER ... wrote it since: ..." when the fix was reverted
+/// (empty otherwise).
+fn reverted_note(
+    obj: &Value,
+    path: &[&str],
+    field: &str,
+    fix_at: Option<k8s_openapi::jiff::Timestamp>,
+) -> String {
+    match v::reverted_by(obj, path, fix_at) {
+        Some(who) => format!(
+            " kubectl-promfix wrote {field}, and {who} wrote it since: the fix was reverted (self-heal or a sync of a GitOps controller, a `helm upgrade`, or a hand edit); change it where that manager takes it from."
+        ),
+        None => String::new(),
+    }
 }
 
 fn api_message(e: &kube::Error) -> String {

@@ -10,6 +10,7 @@ pub mod targets;
 
 use crate::certs::life::{self, CertLife, LifeError};
 use base64::Engine;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::Digest;
@@ -261,6 +262,67 @@ pub fn secret_cert_life(
     let ca = bytes(&ca_key);
     let id = format!("{}/{}", namespace(secret), name(secret));
     Some(life::assess(&id, &cert_key, &cert, ca.as_deref(), now))
+}
+
+/// When kubectl-promfix last wrote `obj` (its managedFields entry), if it did.
+pub fn promfix_wrote_at(obj: &Value) -> Option<k8s_openapi::jiff::Timestamp> {
+    managed_fields(obj)
+        .iter()
+        .filter(|e| e.manager.as_deref() == Some(crate::kube::FIELD_MANAGER))
+        .filter_map(|e| e.time.as_ref().map(|t| t.0))
+        .max()
+}
+
+fn managed_fields(obj: &Value) -> Vec<ManagedFieldsEntry> {
+    obj.get("metadata")
+        .and_then(|m| serde_json::from_value::<ObjectMeta>(m.clone()).ok())
+        .and_then(|m| m.managed_fields)
+        .unwrap_or_default()
+}
+
+/// Who took back a field that kubectl-promfix wrote into `obj` (the field at `path` in
+/// managedFields' `fieldsV1` notation, e.g. `["f:spec", "f:secrets"]`): the manager that owns it
+/// now, else the last other manager to write `path`'s parent, after kubectl-promfix wrote
+/// `obj` (or, when a forced apply left it no field there, after `fix_at`: when it wrote the
+/// rest of the fix). None when kubectl-promfix wrote neither, or nobody else wrote since.
+pub fn reverted_by(
+    obj: &Value,
+    path: &[&str],
+    fix_at: Option<k8s_openapi::jiff::Timestamp>,
+) -> Option<String> {
+    let entries = managed_fields(obj);
+    let ours_at = promfix_wrote_at(obj).into_iter().chain(fix_at).max()?;
+    let holds = |e: &ManagedFieldsEntry, path: &[&str]| {
+        e.fields_v1
+            .as_ref()
+            .is_some_and(|f| path.iter().try_fold(&f.0, |v, k| v.get(*k)).is_some())
+    };
+    let since = |e: &&ManagedFieldsEntry| {
+        e.manager.as_deref() != Some(crate::kube::FIELD_MANAGER)
+            // managedFields times are whole seconds: a revert in the same second counts.
+            && e.time.as_ref().is_some_and(|t| t.0 >= ours_at)
+    };
+    let parent = &path[..path.len().saturating_sub(1)];
+    let who = entries
+        .iter()
+        .filter(since)
+        .find(|e| holds(e, path))
+        .or_else(|| {
+            entries
+                .iter()
+                .filter(since)
+                .filter(|e| holds(e, parent))
+                .max_by_key(|e| e.time.as_ref().map(|t| t.0))
+        })?;
+    Some(format!(
+        "{} ({}{})",
+        who.manager.as_deref().unwrap_or("an unnamed manager"),
+        who.operation.as_deref().unwrap_or("a write"),
+        who.time
+            .as_ref()
+            .map(|t| format!(" at {}", t.0))
+            .unwrap_or_default()
+    ))
 }
 
 fn hex(b: &[u8]) -> String {
@@ -570,6 +632,82 @@ pub fn runtimeinfo_path(prom: &Value, ns: &str, pod: &str, prefix: &str) -> Stri
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_field_kubectl_promfix_wrote_and_another_manager_took_back_names_that_manager() {
+        let entry = |manager: &str, time: &str, fields: Value| {
+            json!({"manager": manager, "operation": "Update", "apiVersion": "monitoring.coreos.com/v1",
+                   "time": time, "fieldsType": "FieldsV1", "fieldsV1": fields})
+        };
+        let prom =
+            |entries: Vec<Value>| json!({"metadata": {"name": "k8s", "managedFields": entries}});
+        let ours = entry(
+            "kubectl-promfix",
+            "2026-12-01T10:00:00Z",
+            json!({"f:spec": {"f:secrets": {}}}),
+        );
+        // Argo CD's apply took spec.secrets back (it owns the field now).
+        let argo = json!({"manager": "argocd-controller", "operation": "Apply", "time": "2026-12-01T10:05:00Z",
+                          "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:secrets": {}, "f:replicas": {}}}});
+        let who = reverted_by(
+            &prom(vec![ours.clone(), argo]),
+            &["f:spec", "f:secrets"],
+            None,
+        )
+        .unwrap();
+        assert_eq!(who, "argocd-controller (Apply at 2026-12-01T10:05:00Z)");
+        // The field is gone altogether: the last writer of spec after ours.
+        let helm = entry(
+            "helm",
+            "2026-12-02T08:00:00Z",
+            json!({"f:spec": {"f:image": {}}}),
+        );
+        let old = entry(
+            "kubectl-edit",
+            "2026-11-01T08:00:00Z",
+            json!({"f:spec": {"f:image": {}}}),
+        );
+        let who = reverted_by(
+            &prom(vec![old.clone(), ours.clone(), helm.clone()]),
+            &["f:spec", "f:secrets"],
+            None,
+        );
+        assert_eq!(
+            who.as_deref(),
+            Some("helm (Update at 2026-12-02T08:00:00Z)")
+        );
+        // Only a writer from before ours, or none at all: nobody to name.
+        assert_eq!(
+            reverted_by(
+                &prom(vec![old.clone(), ours]),
+                &["f:spec", "f:secrets"],
+                None
+            ),
+            None
+        );
+        // A forced apply left kubectl-promfix no field here: when it wrote the rest of the
+        // fix (the Secret) counts.
+        let fix_at = "2026-12-01T10:00:00Z".parse().ok();
+        assert_eq!(
+            reverted_by(
+                &prom(vec![old.clone(), helm]),
+                &["f:spec", "f:secrets"],
+                fix_at
+            )
+            .as_deref(),
+            Some("helm (Update at 2026-12-02T08:00:00Z)")
+        );
+        // kubectl-promfix never wrote it: not a reverted fix.
+        let other = entry(
+            "argocd-controller",
+            "2026-12-01T10:05:00Z",
+            json!({"f:spec": {"f:secrets": {}}}),
+        );
+        assert_eq!(
+            reverted_by(&prom(vec![old, other]), &["f:spec", "f:secrets"], None),
+            None
+        );
+    }
 
     fn pod(name: &str, labels: Value, spec: Value) -> Value {
         json!({"metadata": {"name": name, "namespace": "monitoring", "labels": labels}, "spec": spec})
