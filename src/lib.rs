@@ -3,6 +3,21 @@
 //! The shape: `cli` (parsing) → `kube` (cluster access, the only place that talks to the API) →
 //! pure domain logic (`certs`: intake and validation; `fixes`: observe → plan) → `output`
 //! (tables, diffs, yaml/json, progress, prompts).
+//!
+//! Every fix runs one pipeline; each step has one owner:
+//!
+//! ```text
+//!  observe ──▶ plan ──▶ show ──▶ confirm ──▶ back up ──▶ apply ──▶ verify
+//!  commands::*  fixes::*  output::   output::    apply::     apply::    commands::verify
+//!  (reads via   (pure:    plan_view  interact    Executor    Executor   (reads, exec, the pod
+//!   kube::Kube)  Observed            (--yes,     (the file   (guarded    proxy) + verify::*
+//!                → Plan)             no TTY)     before any  writes,     (pure: files, targets,
+//!                                                write)      409 → re-   the Secret's cert)
+//!                                                            plan)
+//! ```
+//!
+//! `doctor` is observe → judge: `doctor::collect` reads, `doctor::rules` judges (pure),
+//! `commands::doctor` prints. `rollback` replays a backup through the same executor.
 
 pub mod apply;
 pub mod certs;
