@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod doctor;
 pub mod error;
+pub mod fanout;
 pub mod fields;
 pub mod fixes;
 pub mod kube;
