@@ -43,6 +43,8 @@ struct Args {
     nodes: Vec<usize>,
     /// Which kubelets fail in it.
     kubelets: Vec<Kubelets>,
+    /// Run doctor with -v and print what it says on stderr (collector times, the fan-out).
+    verbose: bool,
 }
 
 /// A `--kubelets` name.
@@ -72,6 +74,7 @@ fn parse_args() -> Result<Args> {
         only: None,
         nodes: vec![100, 1_000, 5_000],
         kubelets: vec![Kubelets::AllUp, Kubelets::WorkersForbidden],
+        verbose: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -102,9 +105,10 @@ fn parse_args() -> Result<Args> {
                     .map(kubelets_named)
                     .collect::<Result<_>>()?
             }
+            "--verbose" => a.verbose = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: promfix-bench --bin PATH [--json FILE] [--runs N] [--only requests|manual|startup|doctor] [--nodes 100,1000,5000] [--kubelets up,workers-403,every-100th]"
+                    "usage: promfix-bench --bin PATH [--json FILE] [--runs N] [--only requests|manual|startup|doctor] [--nodes 100,1000,5000] [--kubelets up,workers-403,every-100th] [--verbose]"
                 );
                 std::process::exit(0);
             }
@@ -825,8 +829,12 @@ async fn bench_doctor_one(
         c.arg("--kubeconfig")
             .arg(&tc.kubeconfig)
             .args(["doctor", "-o", "json"])
+            .args(a.verbose.then_some("-v"))
             .env_remove("KUBECONFIG");
         let r = tokio::task::spawn_blocking(move || run_measured(c)).await??;
+        if a.verbose {
+            eprint!("{}", r.stderr);
+        }
         // exit 3 = problems found: a normal outcome of doctor
         if r.code != 0 && r.code != 3 {
             bail!("doctor at {nodes} nodes failed ({}): {}", r.code, r.stderr);
