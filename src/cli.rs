@@ -363,17 +363,6 @@ pub enum CompletionShell {
     Powershell,
 }
 
-impl CompletionShell {
-    pub fn shell(self) -> clap_complete::Shell {
-        match self {
-            CompletionShell::Bash => clap_complete::Shell::Bash,
-            CompletionShell::Zsh => clap_complete::Shell::Zsh,
-            CompletionShell::Fish => clap_complete::Shell::Fish,
-            CompletionShell::Powershell => clap_complete::Shell::PowerShell,
-        }
-    }
-}
-
 /// Per subcommand: what `-n` means there, and its Examples (short forms of the README's
 /// sessions).
 const SUBCOMMANDS: &[(&str, &str, &str)] = &[

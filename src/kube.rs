@@ -525,6 +525,72 @@ impl Kube {
         self.client.request_text(Self::raw_get(path)?).await
     }
 
+    /// A raw GET for a fan-out of many (`crate::fanout`): a 429 comes back as
+    /// [`Attempt::Throttled`](crate::fanout::Attempt) with the server's `Retry-After` (API
+    /// Priority and Fairness sets the header on a plain-text body, which kube-rs' error parsing
+    /// drops), any other answer as the text or the error.
+    pub async fn get_text_paced(&self, path: &str) -> crate::fanout::Attempt<String, kube::Error> {
+        use crate::fanout::Attempt;
+        let req = match Self::raw_get(path) {
+            Ok(r) => r.map(kube::client::Body::from),
+            Err(e) => return Attempt::Done(Err(e)),
+        };
+        let res = match self.client.send(req).await {
+            Ok(r) => r,
+            Err(e) => return Attempt::Done(Err(e)),
+        };
+        let status = res.status();
+        let retry_after = res
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::fanout::parse_retry_after);
+        if status == http::StatusCode::TOO_MANY_REQUESTS
+            || (status == http::StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some())
+        {
+            return Attempt::Throttled(retry_after);
+        }
+        let body = match res.into_body().collect_bytes().await {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Err(e) => return Attempt::Done(Err(e)),
+        };
+        if !status.is_success() {
+            let s = kube::core::Status::failure(body.trim(), "proxied request failed")
+                .with_code(status.as_u16());
+            return Attempt::Done(Err(kube::Error::Api(s.boxed())));
+        }
+        Attempt::Done(Ok(body))
+    }
+
+    /// How many objects of a cluster-wide type there are, and the first one: a list of one
+    /// item whose `remainingItemCount` counts the rest. None when the server does not say
+    /// (it may omit the count; the caller then lists them all).
+    pub async fn count(&self, res: &Res) -> Result<(Option<usize>, Option<Value>)> {
+        let api = self.api(res, None);
+        let page = api
+            .list(&ListParams::default().limit(1))
+            .await
+            .map_err(|e| self.err("list", format!("{} in all namespaces", res.plural), e))?;
+        let more = page
+            .metadata
+            .continue_
+            .as_deref()
+            .is_some_and(|c| !c.is_empty());
+        let remaining = page.metadata.remaining_item_count;
+        let n = page.items.len();
+        let first = page
+            .items
+            .into_iter()
+            .next()
+            .map(|o| Self::to_value(res, o));
+        let total = match (more, remaining) {
+            (false, _) => Some(n),
+            (true, Some(r)) => usize::try_from(r).ok().map(|r| r + n),
+            (true, None) => None,
+        };
+        Ok((total, first))
+    }
+
     /// Run a command in a container over WebSocket (`pods/exec`), without stdin and without a
     /// terminal; collects stdout, stderr and the final Status (bounded by `timeout`).
     pub async fn exec(

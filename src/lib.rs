@@ -25,6 +25,7 @@ pub mod cli;
 pub mod commands;
 pub mod doctor;
 pub mod error;
+pub mod fanout;
 pub mod fields;
 pub mod fixes;
 pub mod kube;
@@ -75,7 +76,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::ControlPlane { .. } => commands::control_plane::run(&cli).await,
         Command::Kubelet { .. } => commands::kubelet::run(&cli).await,
         Command::Completion { shell } => {
-            output::completion::print(shell.shell());
+            output::completion::print(*shell);
             Ok(Outcome::Ok)
         }
         Command::Version { client, output } => commands::version::run(g, *client, *output).await,

@@ -677,3 +677,72 @@ async fn doctor_that_can_check_nothing_exits_1() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("the TLS handshake with the server"), "{err}");
 }
+
+/// Issue 16: doctor's cost follows failures. On a generated cluster whose kubelets are all up it
+/// reads no kubelet's /configz; where every worker's kubelet answers 403 (token webhook off,
+/// anonymous on, as a real kubelet refuses system:anonymous) it reads those and one that
+/// answers, and still names the cause.
+#[tokio::test(flavor = "multi_thread")]
+async fn configz_only_where_kubelets_fail() {
+    use promfix_testcluster::scale::{Kubelets, generate_with};
+    let nodes = 120;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let start = |k: Kubelets| {
+        let path = dir.path().join(format!("scale-{k:?}.yaml"));
+        std::fs::write(&path, generate_with(nodes, 0, k)).expect("write");
+        async move {
+            let tc = TestCluster::start(&path, Options::default())
+                .await
+                .unwrap_or_else(|e| panic!("starting the {k:?} cluster: {e:#}"));
+            tc.wait_prometheus_ready(Duration::from_secs(600))
+                .await
+                .expect("Prometheus ready");
+            tc
+        }
+    };
+    let (up, failing) = tokio::join!(start(Kubelets::AllUp), start(Kubelets::WorkersForbidden));
+    let configz = |tc: &TestCluster| {
+        tc.cluster
+            .faults
+            .log()
+            .iter()
+            .filter(|e| e.path.ends_with("/proxy/configz"))
+            .count()
+    };
+
+    let (_, v) = doctor_json_within(&up.kubeconfig, &[], Duration::from_secs(600)).await;
+    assert_eq!(status(&v, "kubelet"), "ok", "{:#}", row(&v, 0, "kubelet"));
+    up.cluster.faults.clear_log();
+    let (_, v) = doctor_json(&up.kubeconfig, &[]).await;
+    assert_eq!(status(&v, "kubelet"), "ok");
+    assert_eq!(configz(&up), 0, "no /configz where every kubelet is up");
+    let requests = up.cluster.faults.log().len();
+    assert!(requests <= 25, "{requests} requests on a healthy cluster");
+
+    let (code, v) = doctor_json_within(&failing.kubeconfig, &[], Duration::from_secs(600)).await;
+    assert_eq!(code, 3, "{v:#}");
+    failing.cluster.faults.clear_log();
+    let (_, v) = doctor_json(&failing.kubeconfig, &[]).await;
+    assert_eq!(status(&v, "kubelet"), "problem");
+    let why = cause(&v, "kubelet");
+    assert!(
+        why.starts_with("kubelet answers 403: 403 Forbidden")
+            && why.contains(&format!(
+                "token authentication is off on {} of {nodes}",
+                nodes - 1
+            ))
+            && why.contains("system:anonymous"),
+        "{why}"
+    );
+    let ev = row(&v, 0, "kubelet")["evidence"].to_string();
+    assert!(
+        ev.contains(&format!("{} node(s) with a target down", nodes - 1))
+            && ev.contains("for comparison, 1 that answers: token authentication on on 1"),
+        "{ev}"
+    );
+    assert_eq!(
+        configz(&failing),
+        nodes,
+        "the failing workers and the one that answers"
+    );
+}

@@ -8,6 +8,8 @@
 //! supported os/arch, no os/arch selected by two platforms, line lengths, a licence file among
 //! the installed files).
 
+mod common_completions;
+use common_completions as generate;
 use promfix_testcluster::harness::{Options, TestCluster};
 use serde_yaml_ng::Value;
 use sha2::{Digest, Sha256};
@@ -644,13 +646,12 @@ fn release_script_packs_the_host_archive_and_writes_its_sha256() {
 // ---------------------------------------------------------------------------------------------
 // completions and man page
 
-const REGENERATE: &str = "cargo run -- __write-completions completions";
+const REGENERATE: &str = "cargo run --example write-completions -- completions";
 
 #[test]
 fn committed_completions_and_man_page_are_current() {
     let tmp = tempfile::tempdir().unwrap();
-    let r = run(Command::new(BIN).arg("__write-completions").arg(tmp.path()));
-    assert!(r.status.success(), "{}", text(&r.stderr));
+    generate::write_all(tmp.path()).expect("writing the generated completions");
     let mut names: Vec<String> = std::fs::read_dir(tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

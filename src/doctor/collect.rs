@@ -2,18 +2,17 @@
 //! here writes. A collector that cannot read something adds a warning and leaves its part of the
 //! evidence empty (the rules then say `unknown` rather than guess).
 
+use super::select::{self, ListedNode, NodeHealth, NodeKey, Why};
 use super::{
     Component, Evidence, KubeProxyEvidence, KubeletEvidence, Monitor, Rbac, ServiceEvidence,
     StaticPod, Targets, parse_flags,
 };
+use crate::fanout::{self, Attempt};
 use crate::kube::{self as k, Kube};
-use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Per-node requests in flight at once.
-pub const NODE_CONCURRENCY: usize = 16;
 /// Nodes per list page.
 const NODE_PAGE: u32 = 500;
 
@@ -34,16 +33,36 @@ pub async fn collect(kube: &Kube, namespace: Option<&str>, timings: bool) -> Evi
         r
     }
     let c = kube.context.as_str();
-    let (prom, pods, proxy, kubelets, monitors, services) = tokio::join!(
-        timed(
+    // The kubelets are read where Prometheus says they fail: after its targets (the node count
+    // is asked for meanwhile).
+    let prom_then_kubelets = async {
+        let (prom, count) = tokio::join!(
+            timed(
+                timings,
+                c,
+                "Prometheus targets and RBAC",
+                prometheus(kube, namespace)
+            ),
+            kube.count(&k::NODES),
+        );
+        let judge = match (prom.0.read, prom.0.targets.get(&Component::Kubelet)) {
+            (false, _) => Judge::Unread,
+            (true, None) => Judge::NoTargets,
+            (true, Some(t)) => Judge::Targets(&t.nodes),
+        };
+        let kl = timed(
             timings,
             c,
-            "Prometheus targets and RBAC",
-            prometheus(kube, namespace)
-        ),
+            "kubelet /configz",
+            kubelets(kube, count, judge, timings),
+        )
+        .await;
+        (prom, kl)
+    };
+    let ((prom, kubelets), pods, proxy, monitors, services) = tokio::join!(
+        prom_then_kubelets,
         timed(timings, c, "control-plane mirror pods", static_pods(kube)),
         timed(timings, c, "kube-proxy configuration", kube_proxy(kube)),
-        timed(timings, c, "kubelet /configz", kubelets(kube)),
         timed(
             timings,
             c,
@@ -129,6 +148,9 @@ struct ActiveTarget {
 struct JobLabel {
     #[serde(default)]
     job: String,
+    /// The operator's relabeling sets it from the Endpoints address' `targetRef` (kind Node).
+    #[serde(default)]
+    node: String,
 }
 
 /// Fold Prometheus' `/api/v1/targets` answer into per-component targets.
@@ -216,12 +238,13 @@ impl<'de> serde::de::Visitor<'de> for Level<'_, '_> {
             else {
                 continue;
             };
-            self.into.entry(c).or_default().add(
-                &t.labels.job,
-                &t.health,
-                &t.scrape_url,
-                &t.last_error,
-            );
+            let folded = self.into.entry(c).or_default();
+            folded.add(&t.labels.job, &t.health, &t.scrape_url, &t.last_error);
+            if c == Component::Kubelet
+                && let Some(key) = NodeKey::of(&t.labels.node, &t.scrape_url)
+            {
+                folded.nodes.add(key, &t.health);
+            }
         }
         Ok(())
     }
@@ -535,55 +558,75 @@ async fn kube_proxy(kube: &Kube) -> (KubeProxyEvidence, Vec<String>) {
     (ev, warnings)
 }
 
-/// Every node's `/configz` through `nodes/proxy`, a page of nodes at a time, at most
-/// [`NODE_CONCURRENCY`] requests in flight, folded as they arrive.
-async fn kubelets(kube: &Kube) -> (KubeletEvidence, Vec<String>) {
+/// What Prometheus says of the kubelets, to choose the nodes to read by.
+enum Judge<'a> {
+    /// Its targets could not be read: every node is read.
+    Unread,
+    /// It has no kubelet target (the row says not monitored): none is read.
+    NoTargets,
+    Targets(&'a NodeHealth),
+}
+
+/// The kubelets' `/configz` through `nodes/proxy`, for the nodes [`select`] picks (every node
+/// when Prometheus could not be read), through the adaptive fan-out, folded as they arrive.
+/// `count`: the node count and the first node (`Kube::count`).
+async fn kubelets(
+    kube: &Kube,
+    count: crate::Result<(Option<usize>, Option<Value>)>,
+    judge: Judge<'_>,
+    timings: bool,
+) -> (KubeletEvidence, Vec<String>) {
     let mut ev = KubeletEvidence::default();
     let mut warnings = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let (page, next) = match kube
-            .list_page(&k::NODES, None, None, NODE_PAGE, token.as_deref())
-            .await
-        {
-            Ok(p) => p,
-            Err(e) => {
-                warnings.push(e.to_string());
-                break;
+    let total = match count {
+        Ok((total, first)) => {
+            ev.distribution = first.as_ref().and_then(distribution);
+            total
+        }
+        Err(e) => {
+            warnings.push(e.to_string());
+            None
+        }
+    };
+    ev.cluster_nodes = total;
+    let sel = match judge {
+        Judge::NoTargets => return (ev, warnings),
+        Judge::Unread => {
+            let listed = list_nodes(kube, &mut ev, &mut warnings).await;
+            select::Selection {
+                read: listed
+                    .into_iter()
+                    .map(|n| (n.name, Why::Unjudged))
+                    .collect(),
+                unresolved: 0,
             }
-        };
-        let names: Vec<String> = page
-            .iter()
-            .map(|n| s(n, &["metadata", "name"]).to_string())
-            .collect();
-        if ev.distribution.is_none() {
-            ev.distribution = page
-                .iter()
-                .find_map(|n| {
-                    super::distribution_of(s(n, &["status", "nodeInfo", "kubeletVersion"]))
-                })
-                .map(str::to_string);
         }
-        drop(page);
-        let mut results = futures::stream::iter(names)
-            .map(|n| async move {
-                let body = kube
-                    .get_text(&format!("/api/v1/nodes/{n}/proxy/configz"))
-                    .await;
-                let cfg = body
-                    .ok()
-                    .and_then(|b| serde_json::from_str::<Value>(&b).ok())
-                    .filter(Value::is_object);
-                (n, cfg)
-            })
-            .buffer_unordered(NODE_CONCURRENCY);
-        while let Some((n, cfg)) = results.next().await {
-            ev.add(&n, cfg.as_ref());
+        Judge::Targets(h) if h.needs_node_list(total) => {
+            let listed = list_nodes(kube, &mut ev, &mut warnings).await;
+            select::select(h, (!listed.is_empty()).then_some(listed.as_slice()))
         }
-        match next {
-            Some(t) => token = Some(t),
-            None => break,
-        }
+        Judge::Targets(h) => select::select(h, None),
+    };
+    let stats = read_configz(kube, sel.read, &mut ev).await;
+    if timings {
+        eprintln!(
+            "doctor [{}]: kubelet /configz of {} node(s) ({} failing, {} without a target, {} for comparison, {} of all when Prometheus is unread): {} request(s), {} throttled (429), up to {} in flight",
+            kube.context,
+            ev.nodes,
+            ev.failing,
+            ev.missing,
+            ev.compared,
+            if ev.unjudged { ev.nodes } else { 0 },
+            stats.requests,
+            stats.throttled,
+            stats.peak
+        );
+    }
+    if sel.unresolved > 0 {
+        warnings.push(format!(
+            "{} kubelet target(s) down at an address no node has (nodes/proxy cannot reach them)",
+            sel.unresolved
+        ));
     }
     if ev.unreadable > 0 {
         warnings.push(format!(
@@ -601,6 +644,75 @@ async fn kubelets(kube: &Kube) -> (KubeletEvidence, Vec<String>) {
         }
     }
     (ev, warnings)
+}
+
+/// The distribution a node's kubelet version names (k3s, rke2).
+fn distribution(node: &Value) -> Option<String> {
+    super::distribution_of(s(node, &["status", "nodeInfo", "kubeletVersion"])).map(str::to_string)
+}
+
+/// Every node's name and addresses, a page at a time (the distribution from the first that
+/// names one). An unreadable page ends the list with a warning.
+async fn list_nodes(
+    kube: &Kube,
+    ev: &mut KubeletEvidence,
+    warnings: &mut Vec<String>,
+) -> Vec<ListedNode> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let (page, next) = match kube
+            .list_page(&k::NODES, None, None, NODE_PAGE, token.as_deref())
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                warnings.push(e.to_string());
+                break;
+            }
+        };
+        if ev.distribution.is_none() {
+            ev.distribution = page.iter().find_map(distribution);
+        }
+        out.extend(page.iter().map(ListedNode::from_value));
+        match next {
+            Some(t) => token = Some(t),
+            None => break,
+        }
+    }
+    if ev.cluster_nodes.is_none_or(|n| n < out.len()) {
+        ev.cluster_nodes = Some(out.len());
+    }
+    out
+}
+
+/// `/configz` of each node through the fan-out; a node still throttled after its attempts, or
+/// whose answer is not a JSON object, counts as unreadable.
+async fn read_configz(
+    kube: &Kube,
+    nodes: Vec<(String, Why)>,
+    ev: &mut KubeletEvidence,
+) -> fanout::Stats {
+    fanout::for_each(
+        nodes,
+        fanout::NODE_READS,
+        |(n, _)| async move {
+            match kube
+                .get_text_paced(&format!("/api/v1/nodes/{n}/proxy/configz"))
+                .await
+            {
+                Attempt::Done(r) => Attempt::Done(
+                    r.ok()
+                        .and_then(|b| serde_json::from_str::<Value>(&b).ok())
+                        .filter(Value::is_object)
+                        .ok_or(()),
+                ),
+                Attempt::Throttled(t) => Attempt::Throttled(t),
+            }
+        },
+        |(n, why), r| ev.add_selected(&n, r.and_then(Result::ok).as_ref(), why),
+    )
+    .await
 }
 
 /// A ServiceMonitor or PodMonitor as evidence.

@@ -19,6 +19,7 @@
 
 pub mod collect;
 pub mod rules;
+pub mod select;
 
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -288,6 +289,8 @@ pub struct Targets {
     /// Ports and schemes of the scrape URLs.
     pub ports: BTreeSet<u16>,
     pub schemes: BTreeSet<String>,
+    /// Per node (the kubelet's targets only): which nodes fail, which answer.
+    pub nodes: select::NodeHealth,
 }
 
 impl Targets {
@@ -416,6 +419,7 @@ pub fn is_loopback_host(addr: &str) -> bool {
 /// The kubelets' `/configz`, folded.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct KubeletEvidence {
+    /// Nodes whose `/configz` was asked for (read or not).
     pub nodes: usize,
     pub read: usize,
     pub unreadable: usize,
@@ -430,6 +434,25 @@ pub struct KubeletEvidence {
     /// kubeadm's ConfigMap kube-system/kubelet-config exists (`kubeadm upgrade node` writes
     /// the nodes' kubelet config from it).
     pub kubeadm_config_map: bool,
+    /// Nodes in the cluster (None: not known; then `nodes` is the count).
+    pub cluster_nodes: Option<usize>,
+    /// Nodes read because a kubelet target of theirs is down, or because they have none.
+    pub failing: usize,
+    pub missing: usize,
+    /// Nodes that answer Prometheus, read for comparison, and of those the ones whose token
+    /// authentication is on.
+    pub compared: usize,
+    pub compared_token_on: usize,
+    /// Prometheus' targets could not be read: every node was read, none selected.
+    pub unjudged: bool,
+}
+
+/// Token authentication (`authentication.webhook.enabled`) off while authorization is
+/// Webhook: Prometheus' token is not looked at.
+fn token_ignored(cfg: &serde_json::Value) -> bool {
+    let authn = cfg["authentication"]["webhook"]["enabled"].as_bool() == Some(true);
+    let authz_webhook = cfg["authorization"]["mode"].as_str() == Some("Webhook");
+    authz_webhook && !authn
 }
 
 /// The distribution a kubelet version names (`+k3s1` → k3s, `+rke2r1` → rke2).
@@ -457,9 +480,7 @@ impl KubeletEvidence {
         };
         self.read += 1;
         let cfg = c.get("kubeletconfig").unwrap_or(c);
-        let authn = cfg["authentication"]["webhook"]["enabled"].as_bool() == Some(true);
-        let authz_webhook = cfg["authorization"]["mode"].as_str() == Some("Webhook");
-        if authz_webhook && !authn {
+        if token_ignored(cfg) {
             self.webhook_off += 1;
             if cfg["authentication"]["anonymous"]["enabled"].as_bool() == Some(true) {
                 self.webhook_off_anonymous += 1;
@@ -468,6 +489,33 @@ impl KubeletEvidence {
                 self.webhook_off_sample.push(node.to_string());
             }
         }
+    }
+
+    /// [`add`](Self::add), counting why the node was read.
+    pub fn add_selected(
+        &mut self,
+        node: &str,
+        configz: Option<&serde_json::Value>,
+        why: select::Why,
+    ) {
+        self.add(node, configz);
+        match why {
+            select::Why::Failing => self.failing += 1,
+            select::Why::Missing => self.missing += 1,
+            select::Why::Healthy => {
+                self.compared += 1;
+                let cfg = configz.map(|c| c.get("kubeletconfig").unwrap_or(c));
+                if cfg.is_some_and(|c| !token_ignored(c)) {
+                    self.compared_token_on += 1;
+                }
+            }
+            select::Why::Unjudged => self.unjudged = true,
+        }
+    }
+
+    /// The nodes of the cluster, as far as known.
+    pub fn total(&self) -> usize {
+        self.cluster_nodes.unwrap_or(self.nodes).max(self.nodes)
     }
 }
 

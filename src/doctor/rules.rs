@@ -1,8 +1,8 @@
 //! One rule per component: the evidence in, one row out. Pure.
 
 use super::{
-    Component, ErrorClass, Evidence, Monitor, Rbac, Row, ServiceEvidence, StaticPod, Status,
-    Targets, is_loopback_host,
+    Component, ErrorClass, Evidence, KubeletEvidence, Monitor, Rbac, Row, ServiceEvidence,
+    StaticPod, Status, Targets, is_loopback_host,
 };
 
 /// The fix commands (written by the fixes of this crate; see `crate::cli::Command`).
@@ -329,34 +329,7 @@ fn kube_proxy(ev: &Evidence, t: &Targets, r: &mut Row) {
 
 fn kubelet(ev: &Evidence, t: &Targets, r: &mut Row) {
     let k = &ev.kubelets;
-    if k.nodes > 0 {
-        r.evidence.push(format!(
-            "/configz of {} of {} node(s) read; token authentication off with authorization Webhook on {}{}",
-            k.read,
-            k.nodes,
-            k.webhook_off,
-            if k.webhook_off_sample.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " (e.g. {}{})",
-                    k.webhook_off_sample.join(", "),
-                    if k.webhook_off > k.webhook_off_sample.len() {
-                        ", ..."
-                    } else {
-                        ""
-                    }
-                )
-            }
-        ));
-    }
-    if k.unreadable > 0 {
-        r.evidence.push(format!(
-            "/configz unreadable on {} node(s) (e.g. {})",
-            k.unreadable,
-            k.unreadable_sample.join(", ")
-        ));
-    }
+    r.evidence.extend(configz_evidence(k));
     let denied = t.has(ErrorClass::Forbidden) || t.has(ErrorClass::Unauthorized);
     if !denied {
         return;
@@ -373,13 +346,13 @@ fn kubelet(ev: &Evidence, t: &Targets, r: &mut Row) {
         if anon_on > 0 {
             causes.push(format!(
                 "403 Forbidden: token authentication is off on {anon_on} of {} kubelet(s) with anonymous requests on (authentication.webhook.enabled=false, anonymous.enabled=true), so Prometheus' token is ignored, the request runs as system:anonymous, and authorization Webhook refuses it",
-                k.nodes
+                k.total()
             ));
         }
         if anon_off > 0 {
             causes.push(format!(
                 "401 Unauthorized: token authentication is off on {anon_off} of {} kubelet(s) and anonymous requests too (authentication.webhook.enabled=false, anonymous.enabled=false), so Prometheus' token is not authenticated",
-                k.nodes
+                k.total()
             ));
         }
         r.fix.push(FIX_KUBELET.to_string());
@@ -425,6 +398,59 @@ fn kubelet(ev: &Evidence, t: &Targets, r: &mut Row) {
             "; {refused} other target(s) refused the connection (nothing listens on the kubelet port)"
         ));
     }
+}
+
+/// What the kubelets' `/configz` showed, and which nodes were read.
+fn configz_evidence(k: &KubeletEvidence) -> Vec<String> {
+    let mut e = Vec::new();
+    if k.nodes == 0 {
+        return e;
+    }
+    let sample = if k.webhook_off_sample.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (e.g. {}{})",
+            k.webhook_off_sample.join(", "),
+            if k.webhook_off > k.webhook_off_sample.len() {
+                ", ..."
+            } else {
+                ""
+            }
+        )
+    };
+    e.push(format!(
+        "/configz of {} of {} node(s) read; token authentication off with authorization Webhook on {}{sample}",
+        k.read,
+        k.total(),
+        k.webhook_off
+    ));
+    if !k.unjudged && k.failing + k.missing > 0 {
+        let mut which = format!(
+            "/configz read where Prometheus' kubelet targets fail: {} node(s) with a target down",
+            k.failing
+        );
+        if k.missing > 0 {
+            which.push_str(&format!(", {} without a kubelet target", k.missing));
+        }
+        if k.compared > 0 {
+            which.push_str(&format!(
+                "; and, for comparison, {} that answer{}: token authentication on on {} of them",
+                k.compared,
+                if k.compared == 1 { "s" } else { "" },
+                k.compared_token_on
+            ));
+        }
+        e.push(which);
+    }
+    if k.unreadable > 0 {
+        e.push(format!(
+            "/configz unreadable on {} node(s) (e.g. {})",
+            k.unreadable,
+            k.unreadable_sample.join(", ")
+        ));
+    }
+    e
 }
 
 fn etcd(ev: &Evidence, t: &Targets, r: &mut Row) {
@@ -508,11 +534,29 @@ fn generic(c: Component, ev: &Evidence, t: &Targets, r: &mut Row) {
     r.cause = format!("{} target(s) down: {first}", t.down);
 }
 
+/// The kubelet row when Prometheus could not be read: every node's `/configz` was, so the row
+/// still says which kubelets would refuse Prometheus' token (status stays unknown: no scrape
+/// was seen failing).
+fn kubelet_config_only(k: &KubeletEvidence, r: &mut Row) {
+    r.evidence.extend(configz_evidence(k));
+    if k.webhook_off > 0 {
+        r.cause.push_str(&format!(
+            "; their configuration alone: token authentication is off on {} of {} kubelet(s) with authorization Webhook, so they would refuse Prometheus' token (403 with anonymous requests on, 401 without)",
+            k.webhook_off,
+            k.total()
+        ));
+        r.fix.push(FIX_KUBELET.to_string());
+    }
+}
+
 fn no_targets(c: Component, ev: &Evidence, r: &mut Row) {
     let monitors = monitors_of(ev, c);
     if !ev.targets_read {
         r.unchecked = true;
         r.cause = "not checked: Prometheus' targets could not be read".into();
+        if c == Component::Kubelet {
+            kubelet_config_only(&ev.kubelets, r);
+        }
         return;
     }
     if monitors.is_empty() && !ev.errors.is_empty() {
@@ -1036,6 +1080,76 @@ mod tests {
             "{}",
             r.cause
         );
+    }
+
+    #[test]
+    fn kubelet_evidence_of_the_selected_nodes() {
+        use crate::doctor::select::Why;
+        // 1,000 nodes, 10 failing: only those and the comparison sample were read; the cause
+        // counts against the cluster, the evidence says which were read and why.
+        let mut ev = kubelet_ev(true, Some(true));
+        ev.kubelets = KubeletEvidence {
+            cluster_nodes: Some(1000),
+            ..Default::default()
+        };
+        let off = serde_json::json!({"authentication": {"webhook": {"enabled": false}, "anonymous": {"enabled": true}}, "authorization": {"mode": "Webhook"}});
+        let on = serde_json::json!({"authentication": {"webhook": {"enabled": true}}, "authorization": {"mode": "Webhook"}});
+        for i in 0..10 {
+            ev.kubelets
+                .add_selected(&format!("w{i}"), Some(&off), Why::Failing);
+        }
+        for i in 0..3 {
+            ev.kubelets
+                .add_selected(&format!("ok{i}"), Some(&on), Why::Healthy);
+        }
+        let r = row(Component::Kubelet, &ev);
+        assert!(
+            r.cause
+                .contains("token authentication is off on 10 of 1000"),
+            "{}",
+            r.cause
+        );
+        let e = r.evidence.join("\n");
+        assert!(e.contains("/configz of 13 of 1000 node(s) read"), "{e}");
+        assert!(
+            e.contains("10 node(s) with a target down")
+                && e.contains("for comparison, 3 that answer: token authentication on on 3"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn kubelet_config_alone_when_prometheus_is_unreadable() {
+        use crate::doctor::select::Why;
+        let mut ev = Evidence::default();
+        let off = serde_json::json!({"authentication": {"webhook": {"enabled": false}}, "authorization": {"mode": "Webhook"}});
+        ev.kubelets.add_selected("n1", Some(&off), Why::Unjudged);
+        ev.kubelets.add_selected("n2", None, Why::Unjudged);
+        let r = row(Component::Kubelet, &ev);
+        assert!(r.unchecked);
+        assert_eq!(r.status, Status::Unknown);
+        assert!(
+            r.cause
+                .starts_with("not checked: Prometheus' targets could not be read")
+                && r.cause.contains("token authentication is off on 1 of 2"),
+            "{}",
+            r.cause
+        );
+        assert_eq!(r.fix, vec![FIX_KUBELET.to_string()]);
+        assert!(
+            r.evidence.iter().any(|e| e.contains("unreadable on 1")),
+            "{:?}",
+            r.evidence
+        );
+        // Nothing off: the plain unknown row, with what was read.
+        let mut ev = Evidence::default();
+        ev.kubelets.add_selected("n1", None, Why::Unjudged);
+        let r = row(Component::Kubelet, &ev);
+        assert_eq!(
+            r.cause,
+            "not checked: Prometheus' targets could not be read"
+        );
+        assert!(r.fix.is_empty());
     }
 
     #[test]

@@ -12,12 +12,16 @@
 //!   latency per request; promfix's critical path in round trips (request waves).
 //! - startup: `--help`, `--version`: wall time and peak RSS (GNU time); the binary's size.
 //! - doctor: 100, 1,000 and 5,000 nodes at 25 ms per request (the scenario generator
-//!   `scale::generate`), measured once Prometheus has scraped every target (the steady state a
-//!   user runs doctor in); how long the cluster took to get there is printed, not tabled.
+//!   `scale::generate_with`), each with every kubelet up and with every worker's kubelet
+//!   answering 403 (`--kubelets up,workers-403`; `every-100th` is the scale test's cluster):
+//!   wall time, requests (the note: how many were `/configz`), peak RSS; measured once
+//!   Prometheus has scraped every target (the steady state a user runs doctor in); how long the
+//!   cluster took to get there is printed, not tabled.
 
 use anyhow::{Context, Result, bail};
 use promfix_testcluster::faults::LogEntry;
 use promfix_testcluster::harness::{Options, TestCluster};
+use promfix_testcluster::scale::Kubelets;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +41,29 @@ struct Args {
     only: Option<String>,
     /// Cluster sizes of the doctor-at-scale benchmark.
     nodes: Vec<usize>,
+    /// Which kubelets fail in it.
+    kubelets: Vec<Kubelets>,
+    /// Run doctor with -v and print what it says on stderr (collector times, the fan-out).
+    verbose: bool,
+}
+
+/// A `--kubelets` name.
+fn kubelets_named(n: &str) -> Result<Kubelets> {
+    Ok(match n.trim() {
+        "up" => Kubelets::AllUp,
+        "workers-403" => Kubelets::WorkersForbidden,
+        "every-100th" => Kubelets::EveryHundredth,
+        x => bail!("--kubelets takes up, workers-403 or every-100th, not {x:?}"),
+    })
+}
+
+/// The rows' words for a variant.
+fn kubelets_label(k: Kubelets) -> &'static str {
+    match k {
+        Kubelets::AllUp => "kubelets up",
+        Kubelets::WorkersForbidden => "workers' kubelets 403",
+        Kubelets::EveryHundredth => "1% of kubelets 403",
+    }
 }
 
 fn parse_args() -> Result<Args> {
@@ -46,6 +73,8 @@ fn parse_args() -> Result<Args> {
         runs: 5,
         only: None,
         nodes: vec![100, 1_000, 5_000],
+        kubelets: vec![Kubelets::AllUp, Kubelets::WorkersForbidden],
+        verbose: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -68,9 +97,18 @@ fn parse_args() -> Result<Args> {
                     .collect::<Result<_, _>>()
                     .context("--nodes takes a list such as 100,1000,5000")?
             }
+            "--kubelets" => {
+                a.kubelets = it
+                    .next()
+                    .context("--kubelets takes a list such as up,workers-403")?
+                    .split(',')
+                    .map(kubelets_named)
+                    .collect::<Result<_>>()?
+            }
+            "--verbose" => a.verbose = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: promfix-bench --bin PATH [--json FILE] [--runs N] [--only requests|manual|startup|doctor] [--nodes 100,1000,5000]"
+                    "usage: promfix-bench --bin PATH [--json FILE] [--runs N] [--only requests|manual|startup|doctor] [--nodes 100,1000,5000] [--kubelets up,workers-403,every-100th] [--verbose]"
                 );
                 std::process::exit(0);
             }
@@ -751,58 +789,69 @@ async fn settle(tc: &TestCluster) -> Result<Duration> {
 
 async fn bench_doctor(a: &Args, rows: &mut Vec<Row>) -> Result<()> {
     for &nodes in &a.nodes {
-        // The loader moves the generated 127.0.X.Y addresses to the octet the harness picks.
-        let text = promfix_testcluster::scale::generate(nodes, 0);
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().join(format!("scale-{nodes}.yaml"));
-        std::fs::write(&path, text)?;
-        let tc = TestCluster::start(
-            &path,
-            Options {
-                without_etcd: true,
-                ..Default::default()
-            },
-        )
-        .await?;
-        let settled = settle(&tc).await?;
-        eprintln!(
-            "doctor bench: {nodes} nodes, Prometheus scraped every target {:.0} s after start",
-            settled.as_secs_f64()
-        );
-        tc.cluster.faults.set_latency(Duration::from_millis(25));
-        let (mut wall, mut req, mut rss) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..a.runs.min(3) {
-            tc.cluster.faults.clear_log();
-            let mut c = Command::new(&a.bin);
-            c.arg("--kubeconfig")
-                .arg(&tc.kubeconfig)
-                .args(["doctor", "-o", "json"])
-                .env_remove("KUBECONFIG");
-            let r = tokio::task::spawn_blocking(move || run_measured(c)).await??;
-            // exit 3 = problems found: a normal outcome of doctor
-            if r.code != 0 && r.code != 3 {
-                bail!("doctor at {nodes} nodes failed ({}): {}", r.code, r.stderr);
-            }
-            wall.push(r.wall.as_secs_f64() * 1000.0);
-            req.push(tc.cluster.faults.log().len() as f64);
-            rss.push(r.maxrss_kib as f64 / 1024.0);
+        for &kubelets in &a.kubelets {
+            bench_doctor_one(a, nodes, kubelets, rows).await?;
         }
-        rows.push(Row::new(
-            format!("doctor, {nodes} nodes, 25 ms/req, wall"),
-            wall,
-            "ms",
-        ));
-        rows.push(Row::new(
-            format!("doctor, {nodes} nodes, requests"),
-            req,
-            "req",
-        ));
-        rows.push(Row::new(
-            format!("doctor, {nodes} nodes, peak RSS"),
-            rss,
-            "MiB",
-        ));
     }
+    Ok(())
+}
+
+async fn bench_doctor_one(
+    a: &Args,
+    nodes: usize,
+    kubelets: Kubelets,
+    rows: &mut Vec<Row>,
+) -> Result<()> {
+    let label = kubelets_label(kubelets);
+    // The loader moves the generated 127.0.X.Y addresses to the octet the harness picks.
+    let text = promfix_testcluster::scale::generate_with(nodes, 0, kubelets);
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join(format!("scale-{nodes}.yaml"));
+    std::fs::write(&path, text)?;
+    let tc = TestCluster::start(
+        &path,
+        Options {
+            without_etcd: true,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let settled = settle(&tc).await?;
+    eprintln!(
+        "doctor bench: {nodes} nodes, {label}: Prometheus scraped every target {:.0} s after start",
+        settled.as_secs_f64()
+    );
+    tc.cluster.faults.set_latency(Duration::from_millis(25));
+    let (mut wall, mut req, mut rss, mut configz) = (Vec::new(), Vec::new(), Vec::new(), 0);
+    for _ in 0..a.runs.min(3) {
+        tc.cluster.faults.clear_log();
+        let mut c = Command::new(&a.bin);
+        c.arg("--kubeconfig")
+            .arg(&tc.kubeconfig)
+            .args(["doctor", "-o", "json"])
+            .args(a.verbose.then_some("-v"))
+            .env_remove("KUBECONFIG");
+        let r = tokio::task::spawn_blocking(move || run_measured(c)).await??;
+        if a.verbose {
+            eprint!("{}", r.stderr);
+        }
+        // exit 3 = problems found: a normal outcome of doctor
+        if r.code != 0 && r.code != 3 {
+            bail!("doctor at {nodes} nodes failed ({}): {}", r.code, r.stderr);
+        }
+        let log = tc.cluster.faults.log();
+        configz = log
+            .iter()
+            .filter(|e| e.path.ends_with("/proxy/configz"))
+            .count();
+        wall.push(r.wall.as_secs_f64() * 1000.0);
+        req.push(log.len() as f64);
+        rss.push(r.maxrss_kib as f64 / 1024.0);
+    }
+    let name = |what: &str| format!("doctor, {nodes} nodes, {label}, {what}");
+    rows.push(Row::new(name("25 ms/req, wall"), wall, "ms"));
+    rows.push(Row::new(name("requests"), req, "req").note(format!("/configz {configz}")));
+    rows.push(Row::new(name("peak RSS"), rss, "MiB"));
     Ok(())
 }
 
