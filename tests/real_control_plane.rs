@@ -161,6 +161,57 @@ async fn wait_new_mirror(rc: &RealCluster, c: &str, old_uid: &str) -> Value {
     r.unwrap_or_else(|e| panic!("{e:#}\n{}", static_pod_logs(rc, c)))
 }
 
+/// Make the node-side edits `control-plane -o json` printed (`nodeEdits`) as an operator makes
+/// them: in each named manifest on its node, the printed old line (which must be one of the
+/// file's lines, exactly once) replaced by the new one.
+fn apply_node_edits(rc: &RealCluster, edits: &[Value]) {
+    for e in edits {
+        let (node, file) = (e["node"].as_str().unwrap(), e["file"].as_str().unwrap());
+        assert_eq!(node, "node1");
+        let name = file
+            .strip_prefix("/etc/kubernetes/manifests/")
+            .and_then(|f| f.strip_suffix(".yaml"))
+            .unwrap_or_else(|| panic!("not a static pod manifest: {file}"));
+        let path = rc.static_pod_manifest(node, name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (old, new) = (
+            e["old_line"].as_str().unwrap(),
+            e["new_line"].as_str().unwrap(),
+        );
+        let hits = text.lines().filter(|l| *l == old).count();
+        assert_eq!(
+            hits,
+            1,
+            "the printed line {old:?} is a line of {}:\n{text}",
+            path.display()
+        );
+        let edited: String = text
+            .lines()
+            .map(|l| if l == old { new } else { l })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&path, edited).unwrap();
+    }
+}
+
+/// `c`'s mirror pod once it is Ready.
+async fn ready_mirror(rc: &RealCluster, c: &str) -> Value {
+    rc.wait_for(
+        &format!("{c}'s mirror pod, Ready"),
+        Duration::from_secs(120),
+        || async {
+            Ok(mirror(rc, c).filter(|p| {
+                p["status"]["conditions"].as_array().is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                })
+            }))
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", static_pod_logs(rc, c)))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bind_address_fix_on_the_real_static_pods() {
     let t0 = Instant::now();
@@ -176,21 +227,7 @@ async fn bind_address_fix_on_the_real_static_pods() {
     // Node authorizer and NodeRestriction let a node create only such pods), from the manifests.
     let mut old_uids = Vec::new();
     for (c, _) in COMPONENTS {
-        let p = rc
-            .wait_for(
-                &format!("{c}'s mirror pod, Ready"),
-                Duration::from_secs(120),
-                || async {
-                    Ok(mirror(&rc, c).filter(|p| {
-                        p["status"]["conditions"].as_array().is_some_and(|cs| {
-                            cs.iter()
-                                .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                        })
-                    }))
-                },
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{e:#}\n{}", static_pod_logs(&rc, c)));
+        let p = ready_mirror(&rc, c).await;
         let hash = annotation(&p, "kubernetes.io/config.hash");
         assert_eq!(hash.len(), 32, "{p:#}");
         assert_eq!(annotation(&p, "kubernetes.io/config.mirror"), hash);
@@ -292,33 +329,7 @@ async fn bind_address_fix_on_the_real_static_pods() {
     assert_eq!(edits.len(), 2, "{doc:#}");
 
     // The edit, made as an operator makes it: the printed line replaced in the file on node1.
-    for e in &edits {
-        let (node, file) = (e["node"].as_str().unwrap(), e["file"].as_str().unwrap());
-        assert_eq!(node, "node1");
-        let name = file
-            .strip_prefix("/etc/kubernetes/manifests/")
-            .and_then(|f| f.strip_suffix(".yaml"))
-            .unwrap_or_else(|| panic!("not a static pod manifest: {file}"));
-        let path = rc.static_pod_manifest(node, name);
-        let text = std::fs::read_to_string(&path).unwrap();
-        let (old, new) = (
-            e["old_line"].as_str().unwrap(),
-            e["new_line"].as_str().unwrap(),
-        );
-        let hits = text.lines().filter(|l| *l == old).count();
-        assert_eq!(
-            hits,
-            1,
-            "the printed line {old:?} is a line of {}:\n{text}",
-            path.display()
-        );
-        let edited: String = text
-            .lines()
-            .map(|l| if l == old { new } else { l })
-            .map(|l| format!("{l}\n"))
-            .collect();
-        std::fs::write(&path, edited).unwrap();
-    }
+    apply_node_edits(&rc, &edits);
 
     // The agent stops each component, makes a new mirror pod (new hash, new UID) and starts it
     // with the new flags; Prometheus' scrapes then pass the real delegated authentication and
@@ -381,5 +392,131 @@ async fn bind_address_fix_on_the_real_static_pods() {
     })
     .await
     .unwrap_or_else(|e| panic!("{e:#}\n{}", static_pod_logs(&rc, "kube-scheduler")));
+    eprintln!("done in {:?}", t0.elapsed());
+}
+
+/// Scenario f-control-plane (a chart install from before 1.23): the monitors still scrape the
+/// insecure ports 10251/10252, which v1.37 components do not have. `control-plane` moves the
+/// Services and ServiceMonitors to the secure ports through the real API; the scrapes then reach
+/// the right ports and are still refused (loopback bind), until the printed manifest edit.
+/// Rollback puts the cluster side back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insecure_ports_then_bind_address_on_the_real_static_pods() {
+    let t0 = Instant::now();
+    let rc = start("f-control-plane", RealOptions::default()).await;
+    let ip = node1_ip(&rc);
+    let mut old_uids = Vec::new();
+    for (c, _) in COMPONENTS {
+        let p = ready_mirror(&rc, c).await;
+        old_uids.push(p["metadata"]["uid"].as_str().unwrap().to_string());
+    }
+    for (c, port) in [
+        ("kube-scheduler", 10251),
+        ("kube-controller-manager", 10252),
+    ] {
+        let url = format!("http://{ip}:{port}/metrics");
+        wait_targets(
+            &rc,
+            c,
+            "scraped on the insecure port and refused",
+            Duration::from_secs(180),
+            |u, h, e| u == url && h == "down" && e.contains("connection refused"),
+        )
+        .await;
+    }
+    let svc = |c: &str| {
+        get(
+            &rc,
+            &[
+                "service",
+                "-n",
+                "kube-system",
+                &format!("prometheus-kube-prometheus-{c}"),
+            ],
+        )
+        .unwrap()
+    };
+    let before: Vec<Value> = COMPONENTS
+        .iter()
+        .map(|(c, _)| svc(c)["spec"].clone())
+        .collect();
+    let cwd = tempfile::tempdir().unwrap();
+    let bdir = tempfile::tempdir().unwrap();
+    let bdir_s = bdir.path().to_str().unwrap().to_string();
+    let run = plugin(
+        &rc,
+        cwd.path(),
+        &[
+            "control-plane",
+            "--yes",
+            "--backup-dir",
+            &bdir_s,
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("control-plane -o json: {e}: {}", run.stdout));
+    assert_eq!(doc["applied"].as_array().map(Vec::len), Some(4), "{doc:#}");
+    let edits = doc["nodeEdits"].as_array().cloned().unwrap_or_default();
+    assert_eq!(edits.len(), 2, "{doc:#}");
+    for ((c, port), _) in COMPONENTS.iter().zip(&before) {
+        assert_eq!(svc(c)["spec"]["ports"][0]["targetPort"], *port);
+        let url = format!("https://{ip}:{port}/metrics");
+        wait_targets(
+            &rc,
+            c,
+            "scraped on the secure port, bound to loopback",
+            Duration::from_secs(120),
+            |u, h, e| u == url && h == "down" && e.contains("connection refused"),
+        )
+        .await;
+        let row = wait_doctor_row(&rc, cwd.path(), c, "problem").await;
+        assert!(
+            row["cause"]
+                .as_str()
+                .unwrap_or("")
+                .contains("127.0.0.1 only"),
+            "{row:#}"
+        );
+    }
+    apply_node_edits(&rc, &edits);
+    for ((c, port), old_uid) in COMPONENTS.iter().zip(&old_uids) {
+        wait_new_mirror(&rc, c, old_uid).await;
+        let url = format!("https://{ip}:{port}/metrics");
+        wait_targets(
+            &rc,
+            c,
+            "up on the node IP's secure port",
+            Duration::from_secs(180),
+            |u, h, _| u == url && h == "up",
+        )
+        .await;
+        let row = wait_doctor_row(&rc, cwd.path(), c, "ok").await;
+        assert_eq!(
+            (&row["up"], &row["total"]),
+            (&1.into(), &1.into()),
+            "{row:#}"
+        );
+    }
+    // Rollback puts the Services and ServiceMonitors back (the node edit is the operator's).
+    let backups: Vec<_> = std::fs::read_dir(bdir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    let b = backups[0].to_str().unwrap().to_string();
+    let run = plugin(
+        &rc,
+        cwd.path(),
+        &["rollback", &b, "--yes", "--backup-dir", &bdir_s],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    for ((c, _), b) in COMPONENTS.iter().zip(&before) {
+        let after = svc(c)["spec"].clone();
+        assert_eq!(after["ports"], b["ports"], "{c}");
+    }
     eprintln!("done in {:?}", t0.elapsed());
 }

@@ -7,6 +7,11 @@
 //! agent (`agent/`, on by default) is then their kubelet: it keeps them Ready and runs the pods
 //! the scheduler binds to them. The operator runs as a process in the namespace with the admin's
 //! client certificate, not yet as the pod of its Deployment.
+//!
+//! A kubeadm scenario's kube-controller-manager and kube-scheduler mirror pods become manifests in
+//! their node's `etc/kubernetes/manifests` (with the files their flags name), which the agent
+//! runs as static pods from before the objects are loaded; the control plane then starts no
+//! controller manager or scheduler of its own.
 
 use super::agent::static_pods::is_static_component;
 use super::agent::{AgentOptions, NodeAgent, NodeSpec};
