@@ -369,6 +369,36 @@ async fn bind_address_fix_on_the_real_static_pods() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(!run.stdout.contains("node node1:"), "{}", run.stdout);
 
+    // A mirror pod deleted through the API comes back (a new UID, the same hash) while the
+    // static pod runs on: the kubelet recreates mirror pods, it does not restart for them.
+    let before = mirror(&rc, "kube-scheduler").unwrap();
+    let started = before["status"]["containerStatuses"][0]["state"]["running"]["startedAt"].clone();
+    rc.cp
+        .kubectl_ok(&[
+            "delete",
+            "pod",
+            "-n",
+            "kube-system",
+            "kube-scheduler-node1",
+            "--wait=false",
+        ])
+        .unwrap();
+    let again = wait_new_mirror(
+        &rc,
+        "kube-scheduler",
+        before["metadata"]["uid"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        annotation(&again, "kubernetes.io/config.hash"),
+        annotation(&before, "kubernetes.io/config.hash")
+    );
+    assert_eq!(
+        again["status"]["containerStatuses"][0]["state"]["running"]["startedAt"], started,
+        "the same process: {again:#}"
+    );
+    assert!(listens(ip, 10259));
+
     // A manifest that goes (moved aside: dot files are not read) removes the pod; one that
     // does not parse keeps it away; the file back brings it back.
     let sched = rc.static_pod_manifest("node1", "kube-scheduler");
