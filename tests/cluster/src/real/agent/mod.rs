@@ -21,9 +21,11 @@
 //!   Events say what happened.
 //!
 //! Images map to the binaries `tests/k8s/build` built: `quay.io/prometheus/prometheus:*` runs
-//! Prometheus 3 (whatever the tag; flags it does not know are left out and logged) and
-//! `*/prometheus-config-reloader:*` the real reloader, each in bubblewrap with the pod's volumes at
-//! their mount paths, in the pod's network namespace.
+//! Prometheus 3 (whatever the tag; flags it does not know are left out and logged),
+//! `*/prometheus-config-reloader:*` the real reloader, `*/kube-controller-manager:*` and
+//! `*/kube-scheduler:*` the v1.37 components (whatever the tag, flags as written), each in
+//! bubblewrap with the pod's volumes at their mount paths, in the pod's network namespace (the
+//! cluster's for `hostNetwork` pods).
 //!
 //! Simulated, knowingly:
 //! - Containers of every other image run no process: they are Running and Ready (their probes
