@@ -323,10 +323,18 @@ async fn bind_address_fix_on_the_real_static_pods() {
             run.stderr
         );
     }
+    // Not "the cluster is already as it should be": the node side is what is left.
+    assert!(
+        !run.stderr.contains("already as it should be")
+            && run.stderr.contains("Nothing this command can change"),
+        "{}",
+        run.stderr
+    );
     let doc: Value = serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("control-plane -o json: {e}: {}", run.stdout));
     let edits = doc["nodeEdits"].as_array().cloned().unwrap_or_default();
     assert_eq!(edits.len(), 2, "{doc:#}");
+    assert_eq!(doc["notFixed"].as_array().map(Vec::len), Some(2), "{doc:#}");
 
     // The edit, made as an operator makes it: the printed line replaced in the file on node1.
     apply_node_edits(&rc, &edits);
