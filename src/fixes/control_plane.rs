@@ -385,6 +385,14 @@ pub fn plan(obs: &Observed, w: &Wanted) -> (Plan, Vec<NodeEdit>) {
             if let Some(b) = flag(&a, "--bind-address") {
                 let loopback = b.starts_with("127.") || b == "localhost" || b == "::1";
                 if loopback {
+                    // Not this command's to change: without this, a cluster side already on the
+                    // secure ports read "Nothing to change: the cluster is already as it should
+                    // be" above the very edit that is still needed.
+                    plan.not_fixed.push(format!(
+                        "{} on {node} listens on {b}:{port} only (--bind-address={b}), so the node IP refuses: \
+                         this command does not edit nodes; change {file} on the node as shown",
+                        c.name
+                    ));
                     edits.push(NodeEdit {
                         node: node.clone(),
                         component: c.name.into(),
@@ -535,7 +543,36 @@ mod tests {
                 }
             }
         }
-        assert!(plan(&obs, &Wanted::default()).0.is_empty());
+        let (p, edits) = plan(&obs, &Wanted::default());
+        assert!(p.is_empty());
+        // The node side is still to do: the empty plan does not read as "all is well".
+        assert_eq!(edits.len(), 2);
+        assert_eq!(p.not_fixed.len(), 2, "{:?}", p.not_fixed);
+        assert!(
+            p.not_fixed[0].contains("kube-scheduler on node1 listens on 127.0.0.1:10259 only")
+                && p.not_fixed[0].contains("/etc/kubernetes/manifests/kube-scheduler.yaml"),
+            "{:?}",
+            p.not_fixed
+        );
+        let shown = crate::output::plan_view::render(&p, false);
+        assert!(
+            shown.contains("Nothing this command can change")
+                && !shown.contains("already as it should be"),
+            "{shown}"
+        );
+        // Once the manifests are edited (the mirror pods bind 0.0.0.0), nothing is left.
+        for pod in &mut obs.pods {
+            let c = &mut pod["spec"]["containers"][0]["command"];
+            *c = json!(
+                c.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap().replace("127.0.0.1", "0.0.0.0"))
+                    .collect::<Vec<_>>()
+            );
+        }
+        let (p, edits) = plan(&obs, &Wanted::default());
+        assert!(p.is_empty() && p.not_fixed.is_empty() && edits.is_empty());
     }
 
     #[test]

@@ -65,7 +65,13 @@ impl Response {
     }
 }
 
-async fn send<S>(io: S, method: &str, host: &str, path: &str, body: Vec<u8>) -> Result<Response>
+pub(crate) async fn send<S>(
+    io: S,
+    method: &str,
+    host: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> Result<Response>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {

@@ -7,7 +7,13 @@
 //! agent (`agent/`, on by default) is then their kubelet: it keeps them Ready and runs the pods
 //! the scheduler binds to them. The operator runs as a process in the namespace with the admin's
 //! client certificate, not yet as the pod of its Deployment.
+//!
+//! A kubeadm scenario's kube-controller-manager and kube-scheduler mirror pods become manifests in
+//! their node's `etc/kubernetes/manifests` (with the files their flags name), which the agent
+//! runs as static pods from before the objects are loaded; the control plane then starts no
+//! controller manager or scheduler of its own.
 
+use super::agent::static_pods::is_static_component;
 use super::agent::{AgentOptions, NodeAgent, NodeSpec};
 use super::{Bins, ControlPlane, ControlPlaneOptions, Proc, TokenUser};
 use crate::peers::certs::EtcdPki;
@@ -79,8 +85,12 @@ impl RealCluster {
                 groups: u.groups.clone(),
             });
         }
+        // kubeadm's kube-controller-manager and kube-scheduler: static pods of their node, run by
+        // the node agent from manifests, not processes of the control plane.
+        let static_components = opts.agent.is_some() && pre.objects.iter().any(is_static_component);
         let cp = ControlPlane::start(ControlPlaneOptions {
             users,
+            no_controllers: static_components,
             ..Default::default()
         })
         .await?;
@@ -108,12 +118,22 @@ impl RealCluster {
             rc.etcd = Some(c);
             rc.etcd_certs_dir = Some(certs);
         }
-        rc.load_objects().await?;
+        if static_components && let Some(o) = opts.agent.clone() {
+            let mut agent = NodeAgent::new(&rc.cp, o).await?;
+            rc.start_static_pods(&mut agent).await?;
+            rc.agent = Some(agent);
+        }
+        rc.load_objects(static_components).await?;
         rc.apply_user_rules()?;
         if let Some(o) = opts.agent.clone() {
             let nodes = rc.node_specs();
             let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
-            rc.agent = Some(NodeAgent::start(&rc.cp, nodes, o).await?);
+            let mut agent = match rc.agent.take() {
+                Some(a) => a,
+                None => NodeAgent::new(&rc.cp, o).await?,
+            };
+            agent.start_nodes(&rc.cp, nodes).await?;
+            rc.agent = Some(agent);
             rc.wait_for_kubelet_reports(&names).await?;
         }
         if rc.scenario.spec.prometheus_operator && opts.operator {
@@ -216,14 +236,98 @@ impl RealCluster {
         Ok(())
     }
 
+    /// The scenario's kube-controller-manager and kube-scheduler mirror pods as the manifests
+    /// they came from, in `etc/kubernetes/manifests` below their node's root, with the files
+    /// their flags name (`/etc/kubernetes/*.conf`, `/etc/kubernetes/pki/*`); the agent runs
+    /// them from there.
+    async fn start_static_pods(&self, agent: &mut NodeAgent) -> Result<()> {
+        let specs = self.node_specs();
+        let mut by_node: std::collections::BTreeMap<&str, Vec<&Value>> = Default::default();
+        for p in self
+            .scenario
+            .objects
+            .iter()
+            .filter(|o| is_static_component(o))
+        {
+            let node = p["spec"]["nodeName"].as_str().unwrap_or("");
+            by_node.entry(node).or_default().push(p);
+        }
+        for (node, pods) in by_node {
+            let Some(spec) = specs.iter().find(|n| n.name == node) else {
+                bail!(
+                    "the scenario's static pods are bound to {node:?}, which is not one of its Nodes"
+                );
+            };
+            let root = agent.node_root(node);
+            self.write_control_plane_files(&root)?;
+            let dir = agent.manifest_dir(node);
+            std::fs::create_dir_all(&dir)?;
+            for p in pods {
+                let (file, manifest) = crate::static_pods::manifest_of(p);
+                let path = dir.join(format!("{file}.yaml"));
+                std::fs::write(&path, serde_yaml_ng::to_string(&manifest)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            agent.run_static_pods(&self.cp, spec.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// A kubeadm control-plane node's files below `root`: `etc/kubernetes/controller-manager.conf`
+    /// and `scheduler.conf` (the components' identities as the control plane made them, the CA
+    /// embedded), and in `etc/kubernetes/pki` the cluster CA and its key (the controller
+    /// manager's signer), the service-account key pair and a front-proxy CA
+    /// (`--requestheader-client-ca-file`).
+    fn write_control_plane_files(&self, root: &Path) -> Result<()> {
+        use crate::peers::certs::write_file;
+        let etc = root.join("etc/kubernetes");
+        let cp = &self.cp;
+        write_file(
+            &etc.join("controller-manager.conf"),
+            &cp.embedded_kubeconfig(&cp.kcm)?,
+            0o600,
+        )?;
+        write_file(
+            &etc.join("scheduler.conf"),
+            &cp.embedded_kubeconfig(&cp.scheduler)?,
+            0o600,
+        )?;
+        let pki = etc.join("pki");
+        for (from, to, mode) in [
+            (&cp.pki.ca.cert, "ca.crt", 0o644),
+            (&cp.pki.ca.key, "ca.key", 0o600),
+            (&cp.pki.sa_key, "sa.key", 0o600),
+            (&cp.pki.sa_pub, "sa.pub", 0o644),
+        ] {
+            let text = std::fs::read_to_string(from)
+                .with_context(|| format!("reading {}", from.display()))?;
+            write_file(&pki.join(to), &text, mode)?;
+        }
+        let key = rcgen::KeyPair::generate()?;
+        let ca = crate::peers::certs::ca_params("front-proxy-ca").self_signed(&key)?;
+        write_file(&pki.join("front-proxy-ca.crt"), &ca.pem(), 0o644)?;
+        write_file(&pki.join("front-proxy-ca.key"), &key.serialize_pem(), 0o600)?;
+        Ok(())
+    }
+
+    /// A static pod manifest of `node` (`<its root>/etc/kubernetes/manifests/<name>.yaml`), for
+    /// node-side edits as an operator makes them.
+    pub fn static_pod_manifest(&self, node: &str, name: &str) -> PathBuf {
+        let agent = self.agent.as_ref().expect("the node agent runs");
+        agent.manifest_dir(node).join(format!("{name}.yaml"))
+    }
+
     /// Create the scenario's objects in creation order, each with its field manager; write the
-    /// status a kubelet would (Nodes, mirror Pods).
-    async fn load_objects(&self) -> Result<()> {
+    /// status a kubelet would (Nodes, mirror Pods). With `static_components`, the
+    /// kube-controller-manager and kube-scheduler mirror pods are left to the node agent (it
+    /// runs them from their manifests and creates their mirror pods).
+    async fn load_objects(&self, static_components: bool) -> Result<()> {
         let objects: Vec<&Value> = self
             .scenario
             .objects
             .iter()
             .filter(|o| !(kind(o) == "Namespace" && SYSTEM_NAMESPACES.contains(&name(o))))
+            .filter(|o| !(static_components && is_static_component(o)))
             .collect();
         for obj in objects {
             if kind(obj) == "Pod" || kind(obj) == "ServiceAccount" {

@@ -52,6 +52,10 @@ pub struct ControlPlaneOptions {
     pub apiserver_args: Vec<String>,
     /// How long to wait for `/readyz` (default 120 s: a cold start on 2 busy cores).
     pub timeout: Option<Duration>,
+    /// kube-controller-manager and kube-scheduler run elsewhere (as static pods of a
+    /// control-plane node, `agent/static_pods.rs`): start neither here, or there would be two of
+    /// each. Their identities and kubeconfigs are made all the same.
+    pub no_controllers: bool,
 }
 
 /// A running control plane; dropping it kills every component and removes the namespace.
@@ -68,6 +72,10 @@ pub struct ControlPlane {
     pub users: Vec<TokenUser>,
     /// The admin as a token user (for the fault proxy).
     pub admin: TokenUser,
+    /// kube-controller-manager's identity (`controller-manager.conf`).
+    pub kcm: TokenUser,
+    /// kube-scheduler's identity (`scheduler.conf`).
+    pub scheduler: TokenUser,
     /// How long `start` took until `/readyz` answered ok.
     pub started_in: Duration,
     procs: Vec<Proc>,
@@ -199,6 +207,8 @@ impl ControlPlane {
             kubeconfig,
             users: opts.users.clone(),
             admin: admin_user,
+            kcm: kcm.clone(),
+            scheduler: sched.clone(),
             started_in: Duration::ZERO,
             procs: Vec::new(),
             dir,
@@ -281,6 +291,10 @@ impl ControlPlane {
             "--user=kube-apiserver-kubelet-client",
         ])?;
 
+        if opts.no_controllers {
+            cp.started_in = t0.elapsed();
+            return Ok(cp);
+        }
         cp.procs.push(Proc::spawn(
             &ns,
             "kube-controller-manager",
@@ -372,6 +386,19 @@ impl ControlPlane {
         let path = self.dir.path().join("proxy.conf");
         std::fs::write(&path, s)?;
         Ok((proxy, path))
+    }
+
+    /// A self-contained kubeconfig for `user` (the CA embedded, as kubeadm writes a node's
+    /// `/etc/kubernetes/*.conf`): for a component that runs in a sandbox where this cluster's
+    /// directory is not visible.
+    pub fn embedded_kubeconfig(&self, user: &TokenUser) -> Result<String> {
+        use base64::Engine;
+        let ca = std::fs::read(&self.pki.ca.cert).context("reading the cluster CA")?;
+        let ca = base64::engine::general_purpose::STANDARD.encode(ca);
+        Ok(format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: kubernetes\n  cluster:\n    server: {}\n    certificate-authority-data: {ca}\nusers:\n- name: {1}\n  user:\n    token: {2}\ncontexts:\n- name: {1}@kubernetes\n  context:\n    cluster: kubernetes\n    user: {1}\ncurrent-context: {1}@kubernetes\n",
+            self.server, user.name, user.token
+        ))
     }
 
     /// The cluster's directory (PKI, kubeconfigs, logs, etcd's data).

@@ -183,6 +183,32 @@ impl NetNs {
         .map_err(|_| anyhow::anyhow!("the thread binding {addr} panicked"))?
     }
 
+    /// A TCP connection to `addr` made from inside the namespace (a thread of its own joins it,
+    /// as in `bind_tcp`), within `timeout`: what a process on the node's host network dials,
+    /// its loopback included. Non-blocking, for tokio.
+    pub async fn connect_tcp(
+        &self,
+        addr: std::net::SocketAddr,
+        timeout: std::time::Duration,
+    ) -> std::io::Result<std::net::TcpStream> {
+        let fd = self.fd.try_clone()?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let r = (|| {
+                // SAFETY: setns on a descriptor this thread owns; it changes only this thread,
+                // which ends after the one connection.
+                if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+                s.set_nonblocking(true)?;
+                Ok(s)
+            })();
+            let _ = tx.send(r);
+        });
+        rx.await.map_err(std::io::Error::other)?
+    }
+
     /// The namespace, open (for `setns` of a process started later).
     pub fn fd_clone(&self) -> Result<OwnedFd> {
         self.fd

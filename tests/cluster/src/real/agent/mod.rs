@@ -21,9 +21,11 @@
 //!   Events say what happened.
 //!
 //! Images map to the binaries `tests/k8s/build` built: `quay.io/prometheus/prometheus:*` runs
-//! Prometheus 3 (whatever the tag; flags it does not know are left out and logged) and
-//! `*/prometheus-config-reloader:*` the real reloader, each in bubblewrap with the pod's volumes at
-//! their mount paths, in the pod's network namespace.
+//! Prometheus 3 (whatever the tag; flags it does not know are left out and logged),
+//! `*/prometheus-config-reloader:*` the real reloader, `*/kube-controller-manager:*` and
+//! `*/kube-scheduler:*` the v1.37 components (whatever the tag, flags as written), each in
+//! bubblewrap with the pod's volumes at their mount paths, in the pod's network namespace (the
+//! cluster's for `hostNetwork` pods).
 //!
 //! Simulated, knowingly:
 //! - Containers of every other image run no process: they are Running and Ready (their probes
@@ -37,8 +39,11 @@
 //!   by one, without client-go's aggregation of repeats.
 //! - Every node's host network is the cluster's namespace: `hostNetwork` pods of different nodes
 //!   share its ports.
-//! - Mirror pods (`kubernetes.io/config.mirror`) are left as the scenario wrote them: static pods
-//!   are not run yet, nor the kubelet API on :10250.
+//! - **Static pods** (`static_pods.rs`): a node's `etc/kubernetes/manifests/*.yaml` (below its
+//!   root) are run as the kubelet runs them, with mirror pods through the API; images
+//!   `*/kube-controller-manager:*` and `*/kube-scheduler:*` run the built components with the
+//!   manifest's flags. Mirror pods without a manifest (the scenario's kube-apiserver and etcd)
+//!   are left as the scenario wrote them.
 
 pub mod api;
 pub mod events;
@@ -46,6 +51,7 @@ pub mod kubelet_api;
 pub mod net;
 pub mod node;
 pub mod pod;
+pub mod static_pods;
 
 use crate::peers::certs::{Usage, leaf_params, sign, write_file};
 use crate::peers::prometheus::Prometheus;
@@ -193,6 +199,11 @@ impl Shared {
 pub struct NodeAgent {
     shared: Arc<Shared>,
     tasks: Vec<JoinHandle<()>>,
+    opts: AgentOptions,
+    user_agent: String,
+    machine: node::Machine,
+    /// Each node's client (its kubelet.conf), made once.
+    clients: HashMap<String, ApiClient>,
 }
 
 /// Now as a `metav1.MicroTime` (`2006-01-02T15:04:05.000000Z07:00`).
@@ -285,6 +296,14 @@ impl NodeAgent {
         nodes: Vec<NodeSpec>,
         opts: AgentOptions,
     ) -> Result<NodeAgent> {
+        let mut agent = NodeAgent::new(cp, opts).await?;
+        agent.start_nodes(cp, nodes).await?;
+        Ok(agent)
+    }
+
+    /// The agent of the cluster `cp`, with no node yet: `run_static_pods` and `start_nodes` give
+    /// it its work.
+    pub async fn new(cp: &ControlPlane, opts: AgentOptions) -> Result<NodeAgent> {
         which("bwrap", "bubblewrap")?;
         which("ip", "iproute2")?;
         net::remove_leftovers(cp.ns.slot);
@@ -315,29 +334,79 @@ impl NodeAgent {
             v["gitVersion"].as_str().unwrap_or("v0.0.0")
         );
         let machine = node::Machine::probe(&dir);
-        let mut tasks = Vec::new();
+        Ok(NodeAgent {
+            shared,
+            tasks: Vec::new(),
+            opts,
+            user_agent,
+            machine,
+            clients: HashMap::new(),
+        })
+    }
+
+    /// The client of `node`, with its own identity (made on first use).
+    async fn client(&mut self, cp: &ControlPlane, node: &str) -> Result<ApiClient> {
+        if let Some(c) = self.clients.get(node) {
+            return Ok(c.clone());
+        }
+        let conf = node_kubeconfig(cp, &self.node_root(node), node)?;
+        let api = ApiClient::from_kubeconfig(&conf, &self.user_agent).await?;
+        self.clients.insert(node.to_string(), api.clone());
+        Ok(api)
+    }
+
+    /// Run the static pods of `node` from `<its root>/etc/kubernetes/manifests`, as its kubelet
+    /// does from the moment it starts, before the Node is registered (their mirror pods follow
+    /// once it is).
+    pub async fn run_static_pods(&mut self, cp: &ControlPlane, node: NodeSpec) -> Result<()> {
+        let api = self.client(cp, &node.name).await?;
+        let root = self.node_root(&node.name);
+        std::fs::create_dir_all(root.join(static_pods::MANIFESTS))?;
+        self.tasks.push(tokio::spawn(static_pods::run(
+            self.shared.clone(),
+            api,
+            node,
+            root,
+        )));
+        Ok(())
+    }
+
+    /// Be the kubelet of `nodes` (which exist in the API): leases and status, the kubelet API,
+    /// the pods bound to them.
+    pub async fn start_nodes(&mut self, cp: &ControlPlane, nodes: Vec<NodeSpec>) -> Result<()> {
         for n in nodes {
-            let root = dir.join("nodes").join(&n.name);
-            let conf = node_kubeconfig(cp, &root, &n.name)?;
-            let api = ApiClient::from_kubeconfig(&conf, &user_agent).await?;
-            tasks.push(tokio::spawn(node::heartbeat(
+            let root = self.node_root(&n.name);
+            let api = self.client(cp, &n.name).await?;
+            self.tasks.push(tokio::spawn(node::heartbeat(
                 api.clone(),
                 n.name.clone(),
-                opts.timing.clone(),
-                machine.clone(),
+                self.opts.timing.clone(),
+                self.machine.clone(),
                 n.max_pods,
             )));
             let serving = node_serving_cert(cp, &root, &n.name, n.ip)?;
-            tasks.push(kubelet_api::start(
-                shared.clone(),
+            self.tasks.push(kubelet_api::start(
+                self.shared.clone(),
                 n.clone(),
                 api.clone(),
                 &cp.pki.ca.cert,
                 (&serving.0, &serving.1),
             )?);
-            tasks.push(tokio::spawn(sync_pods(shared.clone(), api, n)));
+            self.tasks
+                .push(tokio::spawn(sync_pods(self.shared.clone(), api, n)));
         }
-        Ok(NodeAgent { shared, tasks })
+        Ok(())
+    }
+
+    /// A node's root: `var/lib/kubelet`, `var/log/pods`, `etc/kubernetes` (its kubelet.conf,
+    /// the static pod manifests), the targets of hostPath volumes.
+    pub fn node_root(&self, node: &str) -> PathBuf {
+        self.shared.dir.join("nodes").join(node)
+    }
+
+    /// Where `node`'s static pod manifests are (`etc/kubernetes/manifests` below its root).
+    pub fn manifest_dir(&self, node: &str) -> PathBuf {
+        self.node_root(node).join(static_pods::MANIFESTS)
     }
 
     /// The directory of a running pod (`.../var/lib/kubelet/pods/<uid>`).

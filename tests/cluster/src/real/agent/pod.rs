@@ -28,6 +28,11 @@ pub enum Runs {
     Prometheus,
     /// `*/prometheus-config-reloader:*`: the built reloader.
     Reloader,
+    /// `*/kube-controller-manager:*` (kubeadm's `registry.k8s.io/kube-controller-manager`): the
+    /// built kube-controller-manager, whatever the tag.
+    ControllerManager,
+    /// `*/kube-scheduler:*`: the built kube-scheduler, whatever the tag.
+    Scheduler,
     /// Any other image: simulated (Running, Ready, no process).
     Simulated,
 }
@@ -35,12 +40,69 @@ pub enum Runs {
 pub fn runs(image: &str) -> Runs {
     let repo = image_repo(image);
     if repo == "quay.io/prometheus/prometheus" {
-        Runs::Prometheus
-    } else if repo.rsplit('/').next() == Some("prometheus-config-reloader") {
-        Runs::Reloader
-    } else {
-        Runs::Simulated
+        return Runs::Prometheus;
     }
+    match repo.rsplit('/').next() {
+        Some("prometheus-config-reloader") => Runs::Reloader,
+        Some("kube-controller-manager") => Runs::ControllerManager,
+        Some("kube-scheduler") => Runs::Scheduler,
+        _ => Runs::Simulated,
+    }
+}
+
+impl Runs {
+    /// The built binary an image runs, and the names its `command` may start with (the
+    /// image's entrypoint as its Dockerfile has it, or the bare name on its PATH).
+    pub fn binary(self) -> Option<(&'static str, &'static [&'static str])> {
+        Some(match self {
+            Runs::Prometheus => ("prometheus", &["prometheus", "/bin/prometheus"]),
+            Runs::Reloader => (
+                "prometheus-config-reloader",
+                &[
+                    "prometheus-config-reloader",
+                    "/bin/prometheus-config-reloader",
+                ],
+            ),
+            Runs::ControllerManager => (
+                "kube-controller-manager",
+                &[
+                    "kube-controller-manager",
+                    "/usr/local/bin/kube-controller-manager",
+                ],
+            ),
+            Runs::Scheduler => (
+                "kube-scheduler",
+                &["kube-scheduler", "/usr/local/bin/kube-scheduler"],
+            ),
+            Runs::Simulated => return None,
+        })
+    }
+}
+
+/// A container's command line as the runtime makes it (`kuberuntime` with the image's
+/// entrypoint): `bin` (the built binary of `runs`) stands for the image's entrypoint; `command`
+/// replaces it, its first word naming that binary; `args` follow; `$(VAR)` expanded from `env`.
+pub fn command_line(
+    runs: Runs,
+    bin: &str,
+    command: &[String],
+    args: &[String],
+    env: &BTreeMap<String, String>,
+) -> Result<Vec<String>> {
+    let Some((bin_name, cmd_names)) = runs.binary() else {
+        anyhow::bail!("simulated");
+    };
+    let mut argv = vec![bin.to_string()];
+    if let Some(first) = command.first() {
+        if !cmd_names.contains(&first.as_str()) {
+            anyhow::bail!(
+                "the node agent runs only the image's own binary ({bin_name}), not {first}"
+            );
+        }
+        argv.extend(command[1..].iter().map(|a| expand(a, env)));
+    }
+    argv.extend(args.iter().map(|a| expand(a, env)));
+    Ok(argv)
 }
 
 /// A probe's state (`prober/worker.go`).
@@ -216,7 +278,15 @@ pub struct PodWorker {
     sandbox: bool,
     /// The last FailedMount event's message (repeats are the correlator's business).
     last_mount_error: Option<String>,
+    /// A static pod (`static_pods.rs`): the UID of its mirror pod, where its status goes (None
+    /// until the mirror pod exists); the status manager's `TranslatePodUID`.
+    mirror: Option<MirrorUid>,
+    /// The mirror pod UID the last status was written to.
+    status_uid: Option<String>,
 }
+
+/// The UID of a static pod's mirror pod, shared with the file source that creates it.
+pub type MirrorUid = Arc<std::sync::Mutex<Option<String>>>;
 
 fn restart_policy(pod: &Value) -> &str {
     match s(&pod["spec"], "restartPolicy") {
@@ -336,8 +406,24 @@ impl PodWorker {
             last_status: None,
             sandbox: false,
             last_mount_error: None,
+            mirror: None,
+            status_uid: None,
             pod,
         }
+    }
+
+    /// The worker of a static pod (its UID the manifest's hash), whose status goes to the
+    /// mirror pod whose UID `mirror` holds.
+    pub fn new_static(
+        shared: Arc<Shared>,
+        api: ApiClient,
+        node: super::NodeSpec,
+        pod: Value,
+        mirror: MirrorUid,
+    ) -> PodWorker {
+        let mut w = PodWorker::new(shared, api, node, pod);
+        w.mirror = Some(mirror);
+        w
     }
 
     fn pod_path(&self) -> String {
@@ -392,8 +478,10 @@ impl PodWorker {
                     match latest {
                         Some(p) => self.pod = p,
                         None => {
-                            // Gone from the API (force-deleted): stop at once.
-                            self.terminate(Some(Duration::from_secs(2))).await;
+                            // Gone from the API (force-deleted): stop at once. A static pod
+                            // whose manifest changed or went gets its grace period.
+                            let grace = self.mirror.is_none().then_some(Duration::from_secs(2));
+                            self.terminate(grace).await;
                             break;
                         }
                     }
@@ -963,48 +1051,28 @@ impl PodWorker {
     /// The command line: the image's entrypoint is the built binary; `command` replaces it (its
     /// first word mapped to the built binary when it names it), `args` the image's CMD.
     fn argv(&self, c: &Ctr, env: &BTreeMap<String, String>) -> Result<Vec<String>> {
-        let (bin_name, cmd_names): (&str, &[&str]) = match c.runs {
-            Runs::Prometheus => ("prometheus", &["prometheus", "/bin/prometheus"]),
-            Runs::Reloader => (
-                "prometheus-config-reloader",
-                &[
-                    "prometheus-config-reloader",
-                    "/bin/prometheus-config-reloader",
-                ],
-            ),
-            Runs::Simulated => anyhow::bail!("simulated"),
+        let Some((bin_name, _)) = c.runs.binary() else {
+            anyhow::bail!("simulated");
         };
         let bin = self.shared.binary(bin_name)?.display().to_string();
         let command = str_list(&c.spec, "command");
-        let mut argv = vec![bin];
-        if let Some(first) = command.first() {
-            if !cmd_names.contains(&first.as_str()) {
-                anyhow::bail!(
-                    "the node agent runs only the image's own binary ({bin_name}), not {first}"
-                );
-            }
-            argv.extend(command[1..].iter().map(|a| expand(a, env)));
+        let args = str_list(&c.spec, "args");
+        if c.runs != Runs::Prometheus {
+            return command_line(c.runs, &bin, &command, &args, env);
         }
-        let args: Vec<String> = str_list(&c.spec, "args")
-            .iter()
-            .map(|a| expand(a, env))
-            .collect();
-        if c.runs == Runs::Prometheus {
-            // Every Prometheus image runs the one built Prometheus 3: flags it does not know (an
-            // older image's) would stop it, so they are left out, and said so in its log.
-            let prom = self.shared.prometheus()?;
-            for a in args {
-                if prom.accepts(&a) {
-                    argv.push(a);
-                } else {
-                    self.log(&format!(
-                        "container {}: dropped {a}: Prometheus {} does not know it",
-                        c.name, prom.version
-                    ));
-                }
+        // Every Prometheus image runs the one built Prometheus 3: flags it does not know (an
+        // older image's) would stop it, so they are left out, and said so in its log.
+        let mut argv = command_line(c.runs, &bin, &command, &[], env)?;
+        let prom = self.shared.prometheus()?;
+        for a in args.iter().map(|a| expand(a, env)) {
+            if prom.accepts(&a) {
+                argv.push(a);
+            } else {
+                self.log(&format!(
+                    "container {}: dropped {a}: Prometheus {} does not know it",
+                    c.name, prom.version
+                ));
             }
-        } else {
-            argv.extend(args);
         }
         Ok(argv)
     }
@@ -1201,6 +1269,7 @@ impl PodWorker {
             return;
         }
         let ports = c.spec["ports"].as_array().cloned().unwrap_or_default();
+        let host_net = (self.pod["spec"]["hostNetwork"] == true).then(|| self.shared.ns.clone());
         let started_at = c.started_instant.unwrap_or_else(Instant::now);
         let started = c.started();
         let mut kill: Option<&str> = None;
@@ -1230,6 +1299,7 @@ impl PodWorker {
                 ip,
                 &ports,
                 Duration::from_secs(p.int("timeoutSeconds", 1).max(1)),
+                host_net.as_deref(),
             )
             .await;
             if let Err(out) = &r {
@@ -1546,16 +1616,27 @@ impl PodWorker {
     /// pod's UID so that a new pod of the same name is never written).
     async fn write_status(&mut self) {
         let status = self.status();
-        if self.last_status.as_ref() == Some(&status) {
+        let uid = match &self.mirror {
+            None => self.uid.clone(),
+            Some(m) => match m.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+                Some(u) => u,
+                // No mirror pod yet: the status waits for it.
+                None => return,
+            },
+        };
+        if self.last_status.as_ref() == Some(&status) && self.status_uid.as_ref() == Some(&uid) {
             return;
         }
-        let patch = json!({"metadata": {"uid": self.uid}, "status": status});
+        let patch = json!({"metadata": {"uid": uid}, "status": status});
         match self
             .api
             .patch_strategic(&format!("{}/status", self.pod_path()), &patch)
             .await
         {
-            Ok(_) => self.last_status = Some(status),
+            Ok(_) => {
+                self.last_status = Some(status);
+                self.status_uid = Some(uid);
+            }
             Err(e) => self.log(&format!("status update failed: {e:#}")),
         }
     }
@@ -1620,13 +1701,15 @@ fn dial_error(host: Ipv4Addr, port: u16, e: &std::io::Error) -> String {
 }
 
 /// One probe attempt (`prober.go`): httpGet (2xx/3xx succeeds) and tcpSocket from the host to
-/// the pod IP; exec and gRPC probes of a real process count as succeeded (no exec here yet).
+/// the pod IP (from the cluster's namespace for a `hostNetwork` pod: the kubelet dials from the
+/// node's network, where `host: 127.0.0.1` is the node's own loopback); exec and gRPC probes of a real process count as succeeded (no exec here yet).
 /// A failure's output as the kubelet's Unhealthy event shows it.
 async fn run_probe(
     spec: &Value,
     ip: Ipv4Addr,
     ports: &[Value],
     timeout: Duration,
+    host_net: Option<&crate::real::NetNs>,
 ) -> Result<(), String> {
     let port_of = |p: &Value| -> Option<u16> {
         match p {
@@ -1641,10 +1724,28 @@ async fn run_probe(
         }
     };
     let connect = async |host: Ipv4Addr, port: u16| -> Result<tokio::net::TcpStream, String> {
-        match tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host, port))).await {
-            Ok(Ok(s)) => Ok(s),
-            Ok(Err(e)) => Err(dial_error(host, port, &e)),
-            Err(_) => Err(format!("dial tcp {host}:{port}: i/o timeout")),
+        match host_net {
+            // The node's host network is the cluster's namespace: dial from there, so that
+            // `host: 127.0.0.1` (kubeadm's probes) is the node's loopback, not this process's.
+            Some(ns) => {
+                let addr = std::net::SocketAddr::from((host, port));
+                match ns.connect_tcp(addr, timeout).await {
+                    Ok(s) => tokio::net::TcpStream::from_std(s).map_err(|e| e.to_string()),
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                        Err(format!("dial tcp {host}:{port}: i/o timeout"))
+                    }
+                    Err(e) => Err(dial_error(host, port, &e)),
+                }
+            }
+            None => {
+                match tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host, port)))
+                    .await
+                {
+                    Ok(Ok(s)) => Ok(s),
+                    Ok(Err(e)) => Err(dial_error(host, port, &e)),
+                    Err(_) => Err(format!("dial tcp {host}:{port}: i/o timeout")),
+                }
+            }
         }
     };
     if let Some(h) = spec.get("httpGet") {
@@ -1664,16 +1765,19 @@ async fn run_probe(
             return connect(host, port).await.map(|_| ());
         }
         let url = format!("http://{host}:{port}{path}");
-        // Connect first, for Go's dial error text.
-        drop(
-            connect(host, port)
-                .await
-                .map_err(|e| format!("Get \"{url}\": {e}"))?,
-        );
-        match crate::peers::http_request("GET", host, port, path, timeout).await {
-            Ok(r) if (200..400).contains(&r.status) => Ok(()),
-            Ok(r) => Err(format!("HTTP probe failed with statuscode: {}", r.status)),
-            Err(e) => Err(format!("Get \"{url}\": {e:#}")),
+        // Connected first, for Go's dial error text.
+        let stream = connect(host, port)
+            .await
+            .map_err(|e| format!("Get \"{url}\": {e}"))?;
+        let authority = format!("{host}:{port}");
+        let get = crate::peers::send(stream, "GET", &authority, path, Vec::new());
+        match tokio::time::timeout(timeout, get).await {
+            Ok(Ok(r)) if (200..400).contains(&r.status) => Ok(()),
+            Ok(Ok(r)) => Err(format!("HTTP probe failed with statuscode: {}", r.status)),
+            Ok(Err(e)) => Err(format!("Get \"{url}\": {e:#}")),
+            Err(_) => Err(format!(
+                "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+            )),
         }
     } else if let Some(t) = spec.get("tcpSocket") {
         let Some(port) = port_of(&t["port"]) else {
@@ -1706,6 +1810,74 @@ mod tests {
         );
         assert_eq!(runs("docker.io/prom/prometheus:v3.0.0"), Runs::Simulated);
         assert_eq!(runs("busybox:1.36"), Runs::Simulated);
+    }
+
+    #[test]
+    fn kubeadm_manifests_run_the_built_components_with_their_flags() {
+        assert_eq!(
+            runs("registry.k8s.io/kube-scheduler:v1.33.1"),
+            Runs::Scheduler
+        );
+        assert_eq!(
+            runs("k8s.gcr.io/kube-controller-manager:v1.22.0"),
+            Runs::ControllerManager
+        );
+        assert_eq!(
+            runs("registry.k8s.io/kube-apiserver:v1.33.1"),
+            Runs::Simulated
+        );
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let env = BTreeMap::from([("NODE".to_string(), "node1".to_string())]);
+        let argv = command_line(
+            Runs::Scheduler,
+            "/cache/kube-scheduler",
+            &v(&[
+                "kube-scheduler",
+                "--bind-address=127.0.0.1",
+                "--kubeconfig=/etc/kubernetes/scheduler.conf",
+            ]),
+            &v(&["--v=$(NODE)"]),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            argv,
+            v(&[
+                "/cache/kube-scheduler",
+                "--bind-address=127.0.0.1",
+                "--kubeconfig=/etc/kubernetes/scheduler.conf",
+                "--v=node1",
+            ])
+        );
+        // The image's entrypoint path works as well; another program does not.
+        assert!(
+            command_line(
+                Runs::ControllerManager,
+                "/cache/kcm",
+                &v(&[
+                    "/usr/local/bin/kube-controller-manager",
+                    "--leader-elect=true"
+                ]),
+                &[],
+                &env,
+            )
+            .is_ok()
+        );
+        let e = command_line(
+            Runs::ControllerManager,
+            "/cache/kcm",
+            &v(&["sh", "-c", "kube-controller-manager"]),
+            &[],
+            &env,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("not sh"), "{e}");
+        // No command: the entrypoint (the binary) with the args.
+        assert_eq!(
+            command_line(Runs::Scheduler, "/b", &[], &v(&["--x"]), &env).unwrap(),
+            v(&["/b", "--x"])
+        );
+        assert!(command_line(Runs::Simulated, "/b", &[], &[], &env).is_err());
     }
 
     #[test]
