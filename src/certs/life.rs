@@ -36,6 +36,9 @@ pub struct CertLife {
     pub not_after: String,
     /// Whole days from now to the end (negative: since it ended).
     pub days_left: i64,
+    /// Whole days since the end (0 before it, and in its first day after).
+    #[serde(skip)]
+    pub days_since_end: i64,
     pub state: State,
     /// Whether the CA in the Secret signed it (None: the Secret holds no CA certificate that
     /// parses).
@@ -96,6 +99,7 @@ pub fn assess(
         subject: leaf.subject().to_string(),
         not_after: rfc3339(not_after),
         days_left: days,
+        days_since_end: (now - not_after).max(0).div_euclid(86_400),
         state,
         signed_by_secret_ca: ca_pem
             .and_then(|pem| signed_by_any(&der, pem, now.clamp(not_before, not_after))),
@@ -135,15 +139,20 @@ fn signed_by_any(der: &CertificateDer<'_>, ca_pem: &[u8], at: i64) -> Option<boo
 impl CertLife {
     /// One line for the report: whose certificate, until when.
     pub fn describe(&self) -> String {
+        let days = |n: i64| match n {
+            1 => "1 day".to_string(),
+            n => format!("{n} days"),
+        };
         let when = match self.state {
-            State::Expired => format!(
-                "expired on {} ({} days ago)",
-                self.not_after, -self.days_left
-            ),
+            State::Expired => match self.days_since_end {
+                0 => format!("expired on {} (less than a day ago)", self.not_after),
+                n => format!("expired on {} ({} ago)", self.not_after, days(n)),
+            },
             State::NotYetValid => format!("not valid yet (valid until {})", self.not_after),
             _ => format!(
-                "valid until {} ({} days left)",
-                self.not_after, self.days_left
+                "valid until {} ({} left)",
+                self.not_after,
+                days(self.days_left)
             ),
         };
         format!(
@@ -289,7 +298,11 @@ mod tests {
         let p = life.problem().unwrap();
         assert!(p.contains("expired on") && p.contains(S), "{p}");
         assert!(life.explains_refusal());
-        assert!(life.describe().contains("days ago"), "{}", life.describe());
+        assert!(
+            life.describe().contains("(3 days ago)"),
+            "{}",
+            life.describe()
+        );
     }
 
     #[test]
