@@ -37,6 +37,9 @@ const POLL: Duration = Duration::from_secs(2);
 const CONFIG_GRACE: f64 = 90.0;
 /// Seconds after a Secret, ServiceMonitor or Endpoints write before a scrape counts (file sync, reload).
 const SYNC_MARGIN: f64 = 2.0;
+/// A change younger than this (seconds) may not be in a pod's files for long: scrapes count
+/// from when verify saw the files equal to the Secret.
+const RECENT_CHANGE: f64 = 180.0;
 
 fn now_secs() -> f64 {
     std::time::SystemTime::now()
@@ -581,7 +584,10 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
                 // An old copy: the kubelet syncs Secret changes into running pods after a while.
                 let differs = r.files.iter().any(|f| f.status == v::FileStatus::Differs);
                 if !differs {
-                    if sync_started.elapsed() > POLL {
+                    // Equal now, and maybe only just: after a recent change (the kubelet syncs
+                    // a Secret within a minute or two), only scrapes from here on surely read
+                    // the new files.
+                    if sync_started.elapsed() > POLL || now_secs() - changed < RECENT_CHANGE {
                         files_synced_at = Some(now_secs());
                     }
                     break;
