@@ -256,7 +256,9 @@ pub fn classify(last_error: &str, scrape_url: &str) -> Cause {
     } else if !http
         && (e.contains("write: broken pipe")
             || e.contains("connection reset by peer")
-            || e.ends_with(": EOF"))
+            || e.ends_with(": EOF")
+            // Go's HTTP/2 transport when the TLS connection it shares failed to set up.
+            || e.contains("http2: client conn could not be established"))
     {
         Cause::ConnectionClosed
     } else {
@@ -715,6 +717,15 @@ mod tests {
         assert_eq!(
             classify(
                 r#"Get "https://127.11.2.11:2379/metrics": read tcp 127.0.0.1:40560->127.11.2.11:2379: read: connection reset by peer"#,
+                URL
+            ),
+            Cause::ConnectionClosed
+        );
+        // Seen for real (Prometheus 3, etcd 3.7) with an expired client certificate, next to
+        // `bad certificate` on the other members.
+        assert_eq!(
+            classify(
+                r#"Get "https://198.18.3.11:2379/metrics": http2: client conn could not be established"#,
                 URL
             ),
             Cause::ConnectionClosed
