@@ -4,7 +4,9 @@
 //! The [`Controller`] is the policy, pure and clock-free (the caller passes `now`), so it is
 //! unit-tested without a server. It starts at [`Limits::start`] requests in flight and judges
 //! the server by a smoothed latency (a moving average, so one slow answer, such as the first on
-//! a new connection, is no verdict) against the fastest answer seen: while it stays under twice
+//! a new connection, is no verdict) against the fastest answer seen (which drifts up towards the
+//! average, an eighth of the gap per round trip, so a server slow for a while becomes the
+//! measure): while it stays under twice
 //! the fastest (+5 ms), each answer adds one (the limit doubles each round trip) up to
 //! [`Limits::max`]; between twice and four times (+20 ms) the limit holds; past that it is cut
 //! by a tenth, once per round trip. A 429 (API Priority and Fairness rejecting the request)
@@ -129,10 +131,16 @@ impl Controller {
 
     /// An answer came back after `latency`.
     pub fn on_answer(&mut self, latency: Duration, now: Instant) {
-        let fastest = self.fastest.map_or(latency, |f| f.min(latency));
-        self.fastest = Some(fastest);
         let smoothed = self.smoothed.map_or(latency, |s| (s * 4 + latency) / 5);
         self.smoothed = Some(smoothed);
+        // The fastest drifts up to the average, an eighth of the way per round trip (limit
+        // answers): a server slower for a while (its own load) becomes the new measure, so the
+        // limit is not held low for good after a slow spell.
+        let per_answer = ((8.0 * self.limit.max(1.0)) as u32).max(1);
+        let fastest = self.fastest.map_or(latency, |f| {
+            (f + smoothed.saturating_sub(f) / per_answer).min(latency)
+        });
+        self.fastest = Some(fastest);
         self.next_wait = FIRST_WAIT;
         if smoothed <= fastest * 2 + Duration::from_millis(5) {
             self.limit += if self.throttled_once {
@@ -301,12 +309,12 @@ mod tests {
         let t = Instant::now();
         c.on_answer(25 * MS, t);
         // Answers settling at more than twice the fastest: the growth stops.
-        for _ in 0..20 {
-            c.on_answer(65 * MS, t);
+        for _ in 0..10 {
+            c.on_answer(100 * MS, t);
         }
         let held = c.limit();
-        for _ in 0..20 {
-            c.on_answer(65 * MS, t);
+        for _ in 0..10 {
+            c.on_answer(100 * MS, t);
         }
         assert_eq!(c.limit(), held);
         // Past four times the fastest: cut by a tenth, once per round trip.
@@ -322,12 +330,15 @@ mod tests {
             c.on_answer(300 * MS, now);
         }
         assert!(c.limit() < cut, "{} < {cut}", c.limit());
-        // Fast again: it grows again.
+        // A server that stays slow becomes the measure: the limit grows again.
         let low = c.limit();
-        for _ in 0..100 {
-            c.on_answer(25 * MS, now);
+        for _ in 0..2000 {
+            c.on_answer(300 * MS, now);
         }
-        assert!(c.limit() > low);
+        assert!(c.limit() > low, "{} > {low}", c.limit());
+        // Fast again: the fastest answer is the measure again at once.
+        c.on_answer(25 * MS, now);
+        assert_eq!(c.fastest, Some(25 * MS));
     }
 
     #[test]
