@@ -806,24 +806,7 @@ async fn the_seeds_story_ends_with_every_etcd_target_up_in_both_replicas() {
             dir.display()
         );
         // ...and its Prometheus scrapes every member over mTLS with them.
-        let up = rc
-            .wait_for("every etcd target up", Duration::from_secs(180), || async {
-                let t = targets(&rc, NS, p, "kube-etcd").unwrap_or_default();
-                let mut urls: Vec<String> = t
-                    .iter()
-                    .filter(|x| x.1 == "up")
-                    .map(|x| x.0.clone())
-                    .collect();
-                urls.sort();
-                Ok((urls == want).then_some(t))
-            })
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "{p}: {e:#}; targets now: {:?}",
-                    targets(&rc, NS, p, "kube-etcd")
-                )
-            });
+        let up = wait_targets_up(&rc, NS, p, "kube-etcd", &want, Duration::from_secs(180)).await;
         assert!(up.iter().all(|t| t.2.is_empty()), "{p}: {up:?}");
     }
 

@@ -104,19 +104,7 @@ async fn the_probe_gives_the_plan_the_name_the_certificates_carry_and_refuses_pl
         .collect();
     want.sort();
     let pod = format!("{STS}-0");
-    let up = rc
-        .wait_for("every etcd target up", Duration::from_secs(120), || async {
-            let t = targets(&rc, NS, &pod, "kube-etcd").unwrap_or_default();
-            let mut urls: Vec<String> = t
-                .iter()
-                .filter(|x| x.1 == "up")
-                .map(|x| x.0.clone())
-                .collect();
-            urls.sort();
-            Ok((urls == want).then_some(t))
-        })
-        .await
-        .unwrap();
+    let up = wait_targets_up(&rc, NS, &pod, "kube-etcd", &want, Duration::from_secs(120)).await;
     assert!(up.iter().all(|t| t.2.is_empty()), "{up:?}");
 
     // Run again: the plan is empty, the serverName stays (the probe learns it again).

@@ -157,3 +157,27 @@ pub fn targets(
             .collect(),
     )
 }
+
+/// Wait until exactly the scrape URLs `want` (sorted) of `job` are up in `pod`; the targets
+/// then, or a panic naming the pod and the targets it has.
+pub async fn wait_targets_up(
+    rc: &RealCluster,
+    ns: &str,
+    pod: &str,
+    job: &str,
+    want: &[String],
+    timeout: std::time::Duration,
+) -> Vec<(String, String, String)> {
+    rc.wait_for("every etcd target up", timeout, || async {
+        let t = targets(rc, ns, pod, job).unwrap_or_default();
+        let mut urls: Vec<String> = t
+            .iter()
+            .filter(|x| x.1 == "up")
+            .map(|x| x.0.clone())
+            .collect();
+        urls.sort();
+        Ok((urls == want).then_some(t))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{pod}: {e:#}; targets now: {:?}", targets(rc, ns, pod, job)))
+}
