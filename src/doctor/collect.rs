@@ -41,7 +41,7 @@ pub async fn collect(kube: &Kube, namespace: Option<&str>, timings: bool) -> Evi
                 timings,
                 c,
                 "Prometheus targets and RBAC",
-                prometheus(kube, namespace)
+                prometheus(kube, namespace, timings)
             ),
             kube.count(&k::NODES),
         );
@@ -104,6 +104,98 @@ struct PromPart {
     read: bool,
     targets: BTreeMap<Component, Targets>,
     rbac: Vec<Rbac>,
+}
+
+/// Why one Prometheus pod's targets could not be read.
+enum TargetsError {
+    /// The request failed (pods/proxy refused, the pod not answering).
+    Unreadable(crate::Error),
+    /// The answer is not Prometheus'.
+    NotAnswer(String),
+    /// The blocking fold did not finish.
+    Task(tokio::task::JoinError),
+}
+
+/// The targets one Prometheus pod sees, folded: from its summary where that is the whole
+/// evidence (`super::summary`), else with the targets of the pools that hold the failing ones,
+/// else from its whole targets answer.
+async fn pod_targets(
+    kube: &Kube,
+    base: &str,
+    timings: bool,
+) -> Result<BTreeMap<Component, Targets>, TargetsError> {
+    use super::summary::{self, Next};
+    let say = |what: String| {
+        if timings {
+            eprintln!("doctor: {base}: {what}");
+        }
+    };
+    let sum = match read_summary(kube, base).await {
+        Ok(s) => s,
+        Err(e) => {
+            say(format!("no summary ({e}); reading every target"));
+            return fold_path(kube, &format!("{base}/api/v1/targets?state=active")).await;
+        }
+    };
+    match summary::next(&sum) {
+        Next::Done => {
+            say("every component's targets are up (summary only)".into());
+            return Ok(summary::assemble(&sum, BTreeMap::new()));
+        }
+        Next::Pools(pools) => {
+            let mut detail = BTreeMap::new();
+            for pool in &pools {
+                let q: String = form_urlencoded::byte_serialize(pool.as_bytes()).collect();
+                let t = fold_path(
+                    kube,
+                    &format!("{base}/api/v1/targets?state=active&scrapePool={q}"),
+                )
+                .await?;
+                summary::merge(&mut detail, t);
+            }
+            if summary::accounts(&sum, &detail) {
+                say(format!("failing targets read from {} pool(s)", pools.len()));
+                return Ok(summary::assemble(&sum, detail));
+            }
+            say("the pools read do not hold every failing target; reading every target".into());
+        }
+        Next::Everything => say("targets not scraped yet; reading every target".into()),
+    }
+    fold_path(kube, &format!("{base}/api/v1/targets?state=active")).await
+}
+
+/// The summary of one Prometheus pod: the instant query and its own `/metrics`.
+async fn read_summary(
+    kube: &Kube,
+    base: &str,
+) -> Result<super::summary::Summary, super::summary::AnswerError> {
+    use super::summary::AnswerError;
+    let q: String = form_urlencoded::byte_serialize(super::summary::QUERY.as_bytes()).collect();
+    let query = format!("{base}/api/v1/query?query={q}");
+    let metrics = format!("{base}/metrics");
+    let (a, m) = tokio::join!(kube.get_text(&query), kube.get_text(&metrics));
+    let mut sum = super::summary::Summary::default();
+    let read = |what| move |source| AnswerError::Read { what, source };
+    sum.add_query(&a.map_err(read("the query"))?)?;
+    sum.add_metrics(&m.map_err(read("/metrics"))?)?;
+    Ok(sum)
+}
+
+/// One targets answer, folded as it arrives, on a blocking thread (serde_json reads
+/// synchronously).
+async fn fold_path(kube: &Kube, path: &str) -> Result<BTreeMap<Component, Targets>, TargetsError> {
+    let body = kube
+        .get_stream(path)
+        .await
+        .map_err(|e| TargetsError::Unreadable(kube.err("get", path.to_string(), e)))?;
+    let (t, r) = tokio::task::spawn_blocking(move || {
+        let mut targets = BTreeMap::new();
+        let r = fold_targets_reader(tokio_util::io::SyncIoBridge::new(body), &mut targets);
+        (targets, r)
+    })
+    .await
+    .map_err(TargetsError::Task)?;
+    r.map_err(TargetsError::NotAnswer).map(|()| t)
 }
 
 /// The route prefix Prometheus serves under: `spec.routePrefix`, else the path of
@@ -267,7 +359,11 @@ fn is_ready(pod: &Value) -> bool {
 
 /// Prometheus' targets and RBAC. Returns the part, the errors (what keeps rows from being
 /// checked: no operator, no Prometheus, targets that cannot be read) and the warnings.
-async fn prometheus(kube: &Kube, namespace: Option<&str>) -> (PromPart, Vec<String>, Vec<String>) {
+async fn prometheus(
+    kube: &Kube,
+    namespace: Option<&str>,
+    timings: bool,
+) -> (PromPart, Vec<String>, Vec<String>) {
     let mut part = PromPart::default();
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
@@ -381,38 +477,23 @@ async fn prometheus(kube: &Kube, namespace: Option<&str>) -> (PromPart, Vec<Stri
                 .find(|p| p["name"] == port_name)
                 .and_then(|p| p["containerPort"].as_u64())
                 .unwrap_or(9090);
-            let path = format!(
-                "{}{prefix}/api/v1/targets?state=active",
+            let base = format!(
+                "{}{prefix}",
                 crate::verify::prometheus_proxy(p, ns, pod_name, port)
             );
-            match kube.get_stream(&path).await {
-                Ok(body) => {
-                    // The answer is folded as it arrives, on a blocking thread (serde_json
-                    // reads synchronously); the targets map goes there and back.
-                    let mut targets = std::mem::take(&mut part.targets);
-                    let folded = tokio::task::spawn_blocking(move || {
-                        let r = fold_targets_reader(tokio_util::io::SyncIoBridge::new(body), &mut targets);
-                        (targets, r)
-                    })
-                    .await;
-                    match folded {
-                        Ok((t, r)) => {
-                            part.targets = t;
-                            match r {
-                                Ok(()) => read_any = true,
-                                Err(e) => errors.push(format!(
-                                    "the targets of Prometheus pod {ns}/{pod_name} are not Prometheus' answer: {e}"
-                                )),
-                            }
-                        }
-                        Err(e) => errors.push(format!(
-                            "reading the targets of Prometheus pod {ns}/{pod_name} failed: {e}"
-                        )),
-                    }
+            match pod_targets(kube, &base, timings).await {
+                Ok(t) => {
+                    super::summary::merge(&mut part.targets, t);
+                    read_any = true;
                 }
-                Err(e) => errors.push(format!(
-                    "cannot read the targets of Prometheus pod {ns}/{pod_name} (pods/proxy to port {port}{prefix}): {}",
-                    kube.err("get", path.clone(), e)
+                Err(TargetsError::Unreadable(e)) => errors.push(format!(
+                    "cannot read the targets of Prometheus pod {ns}/{pod_name} (pods/proxy to port {port}{prefix}): {e}"
+                )),
+                Err(TargetsError::NotAnswer(e)) => errors.push(format!(
+                    "the targets of Prometheus pod {ns}/{pod_name} are not Prometheus' answer: {e}"
+                )),
+                Err(TargetsError::Task(e)) => errors.push(format!(
+                    "reading the targets of Prometheus pod {ns}/{pod_name} failed: {e}"
                 )),
             }
         }

@@ -20,6 +20,7 @@
 pub mod collect;
 pub mod rules;
 pub mod select;
+pub mod summary;
 
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};

@@ -70,6 +70,17 @@ impl NodeHealth {
         self.seen.insert(key);
     }
 
+    /// Fold another Prometheus pod's kubelet targets in.
+    pub fn merge(&mut self, other: NodeHealth) {
+        self.down.extend(other.down);
+        self.seen.extend(other.seen);
+        for key in other.up_first {
+            if self.up_first.len() < UP_CANDIDATES && !self.up_first.contains(&key) {
+                self.up_first.push(key);
+            }
+        }
+    }
+
     /// Whether the node list is needed: to name nodes that only have an address here, or to
     /// find nodes without a kubelet target (the cluster's count differs from the nodes seen, or
     /// the server did not say how many there are).
