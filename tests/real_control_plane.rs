@@ -25,6 +25,38 @@ const COMPONENTS: [(&str, u16); 2] = [
     ("kube-controller-manager", 10257),
 ];
 
+/// `doctor -o json` through the request-logging proxy: the rows, and what it asked of the
+/// Prometheus pod (`path?query` after `.../proxy`).
+fn doctor_reads(rc: &RealCluster, cwd: &std::path::Path) -> (Value, Vec<String>) {
+    rc.faults().clear_log();
+    let run = plugin_with(&rc.proxy_kubeconfig, cwd, None, &["doctor", "-o", "json"]);
+    let v: Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("doctor -o json is not JSON ({e}): {}", run.stdout));
+    let reads = rc
+        .faults()
+        .log()
+        .into_iter()
+        .filter_map(|e| {
+            let (_, rest) = e.path.split_once(&format!("/pods/{POD}:9090/proxy"))?;
+            Some(format!("{rest}?{}", e.query))
+        })
+        .collect();
+    (v, reads)
+}
+
+/// The targets doctor read: each request's scrapePool, or None for the whole answer.
+fn pools_read(reads: &[String]) -> Vec<Option<String>> {
+    reads
+        .iter()
+        .filter(|r| r.starts_with("/api/v1/targets"))
+        .map(|r| {
+            r.split(['?', '&'])
+                .find_map(|kv| kv.strip_prefix("scrapePool="))
+                .map(|p| p.replace("%2F", "/"))
+        })
+        .collect()
+}
+
 /// node1's InternalIP (the scenario's 127.0.2.11 on the real control plane).
 fn node1_ip(rc: &RealCluster) -> Ipv4Addr {
     rc.cp.ns.addr(11)
@@ -297,6 +329,24 @@ async fn bind_address_fix_on_the_real_static_pods() {
             "{row:#}"
         );
     }
+    // Prometheus' summary first, then only the pools of the failing components.
+    let (_, reads) = doctor_reads(&rc, cwd.path());
+    assert!(
+        reads.iter().any(|r| r.starts_with("/api/v1/query?query="))
+            && reads.iter().any(|r| r.starts_with("/metrics?")),
+        "doctor's reads of Prometheus: {reads:?}"
+    );
+    let pools = pools_read(&reads);
+    for c in ["kube-scheduler", "kube-controller-manager"] {
+        assert!(
+            pools.iter().flatten().any(|p| p.contains(c)),
+            "no read of {c}'s pool: {reads:?}"
+        );
+    }
+    assert!(
+        pools.iter().all(Option::is_some),
+        "the whole targets answer was read: {reads:?}"
+    );
 
     // control-plane: nothing to write in the cluster (the monitors are on the secure ports
     // already), the node-side edit printed.
@@ -368,6 +418,16 @@ async fn bind_address_fix_on_the_real_static_pods() {
             "{row:#}"
         );
     }
+    // Up now: their pools are no longer read (what still fails is, from the summary).
+    let (_, reads) = doctor_reads(&rc, cwd.path());
+    let pools = pools_read(&reads);
+    assert!(
+        !pools
+            .iter()
+            .flatten()
+            .any(|p| p.contains("scheduler") || p.contains("controller-manager")),
+        "doctor read the targets of components that are up: {reads:?}"
+    );
     // Nothing left to print.
     let run = plugin(
         &rc,
