@@ -48,6 +48,7 @@
 pub mod api;
 pub mod events;
 pub mod kubelet_api;
+pub mod kubelet_metrics;
 pub mod net;
 pub mod node;
 pub mod pod;
