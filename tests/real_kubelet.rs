@@ -263,3 +263,51 @@ async fn kubelet_403_from_the_real_authorizer_where_token_authentication_is_off(
         "{k:#}"
     );
 }
+
+/// Scenario e-kubelet-rbac-missing: every kubelet authenticates the token (kubeadm's
+/// configuration), but Prometheus' service account may not get nodes/metrics. The real
+/// SubjectAccessReview refuses it on every node; doctor names the RBAC cause and prints the
+/// ClusterRole and binding, which the test creates as printed; the real RBAC then allows the
+/// scrapes and every target comes up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubelet_403_from_missing_rbac_fixed_with_the_printed_binding() {
+    let rc = start("e-kubelet-rbac-missing", RealOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let user = format!("system:serviceaccount:{PROM_NS}:{SA}");
+    let token = prometheus_token(&rc);
+    let forbidden =
+        format!("Forbidden (user={user}, verb=get, resource=nodes, subresource(s)=[metrics])\n");
+    for (_, o) in NODES {
+        let got = kubelet_get(ip(&rc, o), "/metrics/cadvisor", Some(&token)).await;
+        assert_eq!(got, (403, forbidden.clone()));
+    }
+    wait_kubelet_targets(&rc, &[], &NODES).await;
+
+    let (code, v) = doctor(&rc, dir.path()).await;
+    assert_eq!(code, 3, "{v:#}");
+    let row = kubelet_row(&v);
+    let why = row["cause"].as_str().unwrap_or("");
+    assert!(
+        why.contains(&format!("{user} may not get nodes/metrics")),
+        "{why}"
+    );
+    assert!(!why.contains("token authentication is off"), "{why}");
+    let fixes: Vec<String> = row["fix"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str().map(str::to_string))
+        .filter(|f| f.starts_with("kubectl create clusterrole"))
+        .collect();
+    assert_eq!(fixes.len(), 2, "the ClusterRole and its binding: {row:#}");
+    for f in &fixes {
+        let args: Vec<&str> = f.split_whitespace().skip(1).collect();
+        rc.cp
+            .kubectl_ok(&args)
+            .unwrap_or_else(|e| panic!("{f}: {e:#}"));
+    }
+    wait_kubelet_targets(&rc, &NODES, &[]).await;
+    let (_, v) = doctor(&rc, dir.path()).await;
+    let row = kubelet_row(&v);
+    assert_eq!(row["status"], "ok", "{row:#}");
+}
