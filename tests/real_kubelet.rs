@@ -262,6 +262,93 @@ async fn kubelet_403_from_the_real_authorizer_where_token_authentication_is_off(
         serde_json::json!(["node2", "node3"]),
         "{k:#}"
     );
+
+    // The node-side fix: the script `kubelet --script` writes, run on node2 and node3 against
+    // their config.yaml; its `systemctl restart kubelet` makes the agent restart that node's
+    // kubelet, which reads the file again. Then the token authenticates and every target is up.
+    let script = dir.path().join("fix-kubelet.sh");
+    let run = plugin(
+        &rc,
+        dir.path(),
+        &["kubelet", "--script", script.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for (node, _) in &NODES[1..] {
+        let out = run_fix_script(&rc, &script, dir.path(), node);
+        assert!(out.contains("kubelet restarted"), "{out}");
+    }
+    assert_eq!(
+        kubelet_get(n2, "/metrics", None).await,
+        (403, forbidden.to_string()),
+        "anonymous is still on: no token, still system:anonymous"
+    );
+    let (code, body) = kubelet_get(n2, "/metrics", Some(&token)).await;
+    assert_eq!(code, 200, "{body}");
+    wait_kubelet_targets(&rc, &NODES, &[]).await;
+    let (_, v) = doctor(&rc, dir.path()).await;
+    let row = kubelet_row(&v);
+    assert_eq!(row["status"], "ok", "{row:#}");
+    let run = plugin(&rc, dir.path(), &["kubelet", "-o", "json"]);
+    let k: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(k["affected"], serde_json::json!([]), "{k:#}");
+    // Idempotent: a second run changes nothing and restarts nothing.
+    let out = run_fix_script(&rc, &script, dir.path(), "node2");
+    assert!(
+        out.contains("nothing to change") && !out.contains("restarted"),
+        "{out}"
+    );
+}
+
+/// Run the fix script as root on `node` would: its files are the node's (below its root in the
+/// agent; kubeadm's drop-in, flags file and defaults file absent, as on this package's nodes),
+/// `systemctl` a stand-in that logs its calls; a logged `restart kubelet` restarts the node's
+/// kubelet in the agent. The script's output.
+fn run_fix_script(
+    rc: &RealCluster,
+    script: &std::path::Path,
+    dir: &std::path::Path,
+    node: &str,
+) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let agent = rc.agent.as_ref().expect("the node agent runs");
+    let config = agent.node_root(node).join("var/lib/kubelet/config.yaml");
+    assert!(config.is_file(), "{}", config.display());
+    let bin = dir.join(format!("bin-{node}"));
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.join(format!("systemctl-{node}.log"));
+    let _ = std::fs::remove_file(&log);
+    let fake = bin.join("systemctl");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\necho \"$*\" >> '{}'\n", log.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let absent = dir.join("absent");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg(script)
+        .env("KUBELET_CONFIG", &config)
+        .env("KUBELET_DROPIN", absent.join("10-kubeadm.conf"))
+        .env("KUBELET_FLAGS_ENV", absent.join("kubeadm-flags.env"))
+        .env("KUBELET_DEFAULTS", absent.join("kubelet"))
+        .env("PATH", path);
+    let run = output(&format!("fix-kubelet.sh on {node}"), cmd);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let calls = std::fs::read_to_string(&log).unwrap_or_default();
+    if calls.lines().any(|l| l == "restart kubelet") {
+        assert_eq!(calls, "daemon-reload\nrestart kubelet\n");
+        agent
+            .restart_kubelet(node)
+            .unwrap_or_else(|e| panic!("{e:#}"));
+    } else {
+        assert_eq!(calls, "", "no restart, no systemctl call");
+    }
+    run.stdout
 }
 
 /// Scenario e-kubelet-rbac-missing: every kubelet authenticates the token (kubeadm's

@@ -38,7 +38,7 @@ struct Node {
     spec: NodeSpec,
     api: ApiClient,
     shared: Arc<super::Shared>,
-    auth: AuthConfig,
+    config: LiveConfig,
     /// When this kubelet API started (Unix seconds): `process_start_time_seconds`.
     started: f64,
 }
@@ -118,6 +118,41 @@ fn verb(m: &http::Method) -> &'static str {
     }
 }
 
+/// A node's KubeletConfiguration as its kubelet API runs with it (None: kubeadm's defaults, no
+/// `/configz`), replaced by [`reload`] when the kubelet restarts.
+pub type LiveConfig = Arc<std::sync::RwLock<Option<Value>>>;
+
+/// The kubelet's configuration file below a node's root (kubeadm's `--config`).
+pub const CONFIG_FILE: &str = "var/lib/kubelet/config.yaml";
+
+/// Write `config` as the node's configuration file (with its apiVersion and kind).
+fn write_config_file(root: &std::path::Path, config: &Value) -> Result<()> {
+    let mut doc =
+        json!({"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration"});
+    if let (Some(d), Some(c)) = (doc.as_object_mut(), config.as_object()) {
+        d.extend(c.clone());
+    }
+    let path = root.join(CONFIG_FILE);
+    std::fs::create_dir_all(path.parent().unwrap_or(root))?;
+    std::fs::write(&path, serde_yaml_ng::to_string(&doc)?)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Read the configuration file at `path` into `live` (apiVersion and kind dropped, as
+/// `/configz` shows it); a file that does not parse leaves `live` as it was.
+pub fn reload(live: &LiveConfig, path: &std::path::Path) -> Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut v: Value = serde_yaml_ng::from_str(&text)
+        .with_context(|| format!("{} is not a KubeletConfiguration", path.display()))?;
+    if let Some(m) = v.as_object_mut() {
+        m.remove("apiVersion");
+        m.remove("kind");
+    }
+    *live.write().unwrap_or_else(|p| p.into_inner()) = Some(v);
+    Ok(())
+}
+
 /// What a node's KubeletConfiguration says about authentication and authorization, with the
 /// v1beta1 defaults for what it leaves out (anonymous off, token webhook on, mode Webhook). A
 /// node without a configuration is kubeadm's (its `x509.clientCAFile` set).
@@ -193,6 +228,17 @@ pub fn anonymous() -> UserInfo {
 }
 
 impl Node {
+    fn config(&self) -> Option<Value> {
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn auth(&self) -> AuthConfig {
+        AuthConfig::from_config(self.config().as_ref())
+    }
+
     async fn authenticate(
         &self,
         req: &Request<Incoming>,
@@ -202,10 +248,11 @@ impl Node {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        match credential(self.auth, cert.is_some(), header) {
+        let auth = self.auth();
+        match credential(auth, cert.is_some(), header) {
             Credential::Cert => cert.cloned(),
             Credential::Token(t) => self.token_review(&t).await,
-            Credential::None => self.auth.anonymous.then(anonymous),
+            Credential::None => auth.anonymous.then(anonymous),
         }
     }
 
@@ -273,7 +320,7 @@ impl Node {
         let Some(user) = self.authenticate(req, cert).await else {
             return Some(plain(401, "Unauthorized"));
         };
-        if self.auth.always_allow {
+        if self.auth().always_allow {
             return None;
         }
         let verb = verb(req.method());
@@ -313,7 +360,7 @@ impl Node {
         }
         match path.as_str() {
             "/healthz" => plain(200, "ok"),
-            "/configz" => match &self.spec.config {
+            "/configz" => match &self.config() {
                 Some(c) => Response::builder()
                     .status(StatusCode::OK)
                     .header(header::CONTENT_TYPE, "application/json")
@@ -480,7 +527,15 @@ pub fn start(
     let std_listener = shared.ns.bind_tcp(addr)?;
     let listener = tokio::net::TcpListener::from_std(std_listener)
         .with_context(|| format!("the kubelet API listener on {addr}"))?;
-    let auth = AuthConfig::from_config(spec.config.as_ref());
+    let config: LiveConfig = Arc::new(std::sync::RwLock::new(spec.config.clone()));
+    if let Some(c) = &spec.config {
+        write_config_file(&shared.dir.join("nodes").join(&spec.name), c)?;
+    }
+    shared
+        .kubelet_configs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(spec.name.clone(), config.clone());
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
@@ -488,7 +543,7 @@ pub fn start(
         spec,
         api,
         shared,
-        auth,
+        config,
         started,
     });
     Ok(tokio::spawn(async move {
