@@ -253,6 +253,26 @@ async fn kubelet_403_from_the_real_authorizer_where_token_authentication_is_off(
     let fixes = row["fix"].to_string();
     assert!(fixes.contains("kubectl promfix kubelet"), "{fixes}");
 
+    // On kubeadm (its kubelet-config ConfigMap exists) the fix also names the ConfigMap that
+    // `kubeadm upgrade node` writes the nodes' file back from.
+    rc.cp
+        .kubectl_ok(&[
+            "-n",
+            "kube-system",
+            "create",
+            "configmap",
+            "kubelet-config",
+            "--from-literal=kubelet=kind: KubeletConfiguration",
+        ])
+        .unwrap();
+    let (_, v) = doctor(&rc, dir.path()).await;
+    let fixes = kubelet_row(&v)["fix"].to_string();
+    assert!(
+        fixes.contains("ConfigMap kube-system/kubelet-config")
+            && fixes.contains("kubeadm upgrade node"),
+        "{fixes}"
+    );
+
     // `kubelet` finds the same nodes from their /configz (through the real nodes/proxy).
     let run = plugin(&rc, dir.path(), &["kubelet", "-o", "json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
