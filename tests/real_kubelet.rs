@@ -166,6 +166,9 @@ fn kubelet_row(v: &Value) -> Value {
         .unwrap_or_else(|| panic!("no kubelet row: {v:#}"))
 }
 
+const ANONYMOUS_FORBIDDEN: &str =
+    "Forbidden (user=system:anonymous, verb=get, resource=nodes, subresource(s)=[metrics])\n";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubelet_403_from_the_real_authorizer_where_token_authentication_is_off() {
     let t0 = Instant::now();
@@ -180,24 +183,43 @@ async fn kubelet_403_from_the_real_authorizer_where_token_authentication_is_off(
         .filter_map(|p| p["name"].as_str())
         .collect();
     assert!(ports.contains(&"https-metrics"), "{ep:#}");
-
-    // The kubelet API itself, as each node's configuration says.
     let token = prometheus_token(&rc);
-    let (n1, n2) = (ip(&rc, 11), ip(&rc, 12));
-    let (code, body) = kubelet_get(n1, "/metrics", Some(&token)).await;
+    check_kubelet_api(&rc, &token).await;
+
+    // What Prometheus sees with the chart's kubelet ServiceMonitor.
+    let t = wait_kubelet_targets(&rc, &NODES[..1], &NODES[1..]).await;
+    eprintln!("kubelet targets: {t:?}");
+    check_doctor_names_the_workers(&rc, dir.path()).await;
+
+    // `kubelet` finds the same nodes from their /configz (through the real nodes/proxy).
+    let run = plugin(&rc, dir.path(), &["kubelet", "-o", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let k: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        k["affected"],
+        serde_json::json!(["node2", "node3"]),
+        "{k:#}"
+    );
+    fix_the_workers(&rc, dir.path(), &token).await;
+}
+
+/// The kubelet API itself, as each node's configuration says, with Prometheus' `token`.
+async fn check_kubelet_api(rc: &RealCluster, token: &str) {
+    let (n1, n2) = (ip(rc, 11), ip(rc, 12));
+    let (code, body) = kubelet_get(n1, "/metrics", Some(token)).await;
     assert_eq!(code, 200, "{body}");
     assert!(
         body.contains("kubelet_node_name{node=\"node1\"} 1\n"),
         "{body}"
     );
-    let (code, body) = kubelet_get(n1, "/metrics/cadvisor", Some(&token)).await;
+    let (code, body) = kubelet_get(n1, "/metrics/cadvisor", Some(token)).await;
     assert_eq!(code, 200, "{body}");
     assert!(
         body.contains("container_cpu_usage_seconds_total{"),
         "{body}"
     );
     for p in ["/metrics/probes", "/metrics/resource"] {
-        let (code, body) = kubelet_get(n1, p, Some(&token)).await;
+        let (code, body) = kubelet_get(n1, p, Some(token)).await;
         assert_eq!(code, 200, "{p}: {body}");
     }
     // node1: anonymous off, so no credential and a token the TokenReview refuses are 401s.
@@ -210,24 +232,20 @@ async fn kubelet_403_from_the_real_authorizer_where_token_authentication_is_off(
         (401, "Unauthorized".into())
     );
     // node2: the token is not looked at; system:anonymous is refused by the real authorizer.
-    let forbidden =
-        "Forbidden (user=system:anonymous, verb=get, resource=nodes, subresource(s)=[metrics])\n";
-    for t in [Some(token.as_str()), None] {
+    for t in [Some(token), None] {
         for p in ["/metrics", "/metrics/cadvisor"] {
             assert_eq!(
                 kubelet_get(n2, p, t).await,
-                (403, forbidden.to_string()),
+                (403, ANONYMOUS_FORBIDDEN.to_string()),
                 "{p}"
             );
         }
     }
+}
 
-    // What Prometheus sees with the chart's kubelet ServiceMonitor.
-    let t = wait_kubelet_targets(&rc, &NODES[..1], &NODES[1..]).await;
-    eprintln!("kubelet targets: {t:?}");
-
-    // doctor names the cause for exactly node2 and node3.
-    let (code, v) = doctor(&rc, dir.path()).await;
+/// doctor names the cause for exactly node2 and node3.
+async fn check_doctor_names_the_workers(rc: &RealCluster, cwd: &std::path::Path) {
+    let (code, v) = doctor(rc, cwd).await;
     assert_eq!(code, 3, "{v:#}");
     let row = kubelet_row(&v);
     assert_eq!(row["status"], "problem", "{row:#}");
@@ -247,7 +265,7 @@ async fn kubelet_403_from_the_real_authorizer_where_token_authentication_is_off(
         "{ev}"
     );
     for (_, o) in NODES {
-        let refused = format!("{}:10250/metrics: {FORBIDDEN}", ip(&rc, o));
+        let refused = format!("{}:10250/metrics: {FORBIDDEN}", ip(rc, o));
         assert_eq!(ev.contains(&refused), o != 11, "{refused}: {ev}");
     }
     let fixes = row["fix"].to_string();
@@ -265,54 +283,43 @@ async fn kubelet_403_from_the_real_authorizer_where_token_authentication_is_off(
             "--from-literal=kubelet=kind: KubeletConfiguration",
         ])
         .unwrap();
-    let (_, v) = doctor(&rc, dir.path()).await;
+    let (_, v) = doctor(rc, cwd).await;
     let fixes = kubelet_row(&v)["fix"].to_string();
     assert!(
         fixes.contains("ConfigMap kube-system/kubelet-config")
             && fixes.contains("kubeadm upgrade node"),
         "{fixes}"
     );
+}
 
-    // `kubelet` finds the same nodes from their /configz (through the real nodes/proxy).
-    let run = plugin(&rc, dir.path(), &["kubelet", "-o", "json"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let k: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(
-        k["affected"],
-        serde_json::json!(["node2", "node3"]),
-        "{k:#}"
-    );
-
-    // The node-side fix: the script `kubelet --script` writes, run on node2 and node3 against
-    // their config.yaml; its `systemctl restart kubelet` makes the agent restart that node's
-    // kubelet, which reads the file again. Then the token authenticates and every target is up.
-    let script = dir.path().join("fix-kubelet.sh");
-    let run = plugin(
-        &rc,
-        dir.path(),
-        &["kubelet", "--script", script.to_str().unwrap()],
-    );
+/// The node-side fix: the script `kubelet --script` writes, run on node2 and node3 against their
+/// config.yaml; its `systemctl restart kubelet` makes the agent restart that node's kubelet,
+/// which reads the file again. Then the token authenticates and every target is up.
+async fn fix_the_workers(rc: &RealCluster, cwd: &std::path::Path, token: &str) {
+    let n2 = ip(rc, 12);
+    let script = cwd.join("fix-kubelet.sh");
+    let run = plugin(rc, cwd, &["kubelet", "--script", script.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     for (node, _) in &NODES[1..] {
-        let out = run_fix_script(&rc, &script, dir.path(), node);
+        let out = run_fix_script(rc, &script, cwd, node);
         assert!(out.contains("kubelet restarted"), "{out}");
     }
     assert_eq!(
         kubelet_get(n2, "/metrics", None).await,
-        (403, forbidden.to_string()),
+        (403, ANONYMOUS_FORBIDDEN.to_string()),
         "anonymous is still on: no token, still system:anonymous"
     );
-    let (code, body) = kubelet_get(n2, "/metrics", Some(&token)).await;
+    let (code, body) = kubelet_get(n2, "/metrics", Some(token)).await;
     assert_eq!(code, 200, "{body}");
-    wait_kubelet_targets(&rc, &NODES, &[]).await;
-    let (_, v) = doctor(&rc, dir.path()).await;
+    wait_kubelet_targets(rc, &NODES, &[]).await;
+    let (_, v) = doctor(rc, cwd).await;
     let row = kubelet_row(&v);
     assert_eq!(row["status"], "ok", "{row:#}");
-    let run = plugin(&rc, dir.path(), &["kubelet", "-o", "json"]);
+    let run = plugin(rc, cwd, &["kubelet", "-o", "json"]);
     let k: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(k["affected"], serde_json::json!([]), "{k:#}");
     // Idempotent: a second run changes nothing and restarts nothing.
-    let out = run_fix_script(&rc, &script, dir.path(), "node2");
+    let out = run_fix_script(rc, &script, cwd, "node2");
     assert!(
         out.contains("nothing to change") && !out.contains("restarted"),
         "{out}"
