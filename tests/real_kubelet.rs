@@ -312,6 +312,8 @@ async fn fix_the_workers(rc: &RealCluster, cwd: &std::path::Path, token: &str) {
     let (code, body) = kubelet_get(n2, "/metrics", Some(token)).await;
     assert_eq!(code, 200, "{body}");
     wait_kubelet_targets(rc, &NODES, &[]).await;
+    let nodes = wait_series(rc, "kubelet_node_name", 3).await;
+    assert_eq!(nodes, ["node1", "node2", "node3"]);
     let (_, v) = doctor(rc, cwd).await;
     let row = kubelet_row(&v);
     assert_eq!(row["status"], "ok", "{row:#}");
@@ -324,6 +326,37 @@ async fn fix_the_workers(rc: &RealCluster, cwd: &std::path::Path, token: &str) {
         out.contains("nothing to change") && !out.contains("restarted"),
         "{out}"
     );
+}
+
+/// Prometheus' query `metric` (through the real pods/proxy), once it has `n` series: their
+/// `node` labels, sorted (the series Prometheus ingested from the kubelets' `/metrics`).
+async fn wait_series(rc: &RealCluster, metric: &str, n: usize) -> Vec<String> {
+    let path =
+        format!("/api/v1/namespaces/{PROM_NS}/pods/{POD}:9090/proxy/api/v1/query?query={metric}");
+    let r = rc
+        .wait_for(
+            &format!("{n} series of {metric}"),
+            Duration::from_secs(60),
+            || async {
+                let v: Value = rc
+                    .cp
+                    .kubectl_ok(&["get", "--raw", &path])
+                    .ok()
+                    .and_then(|o| serde_json::from_str(&o).ok())
+                    .unwrap_or_default();
+                let mut nodes: Vec<String> = v["data"]["result"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|r| r["metric"]["metrics_path"] == "/metrics")
+                    .filter_map(|r| r["metric"]["node"].as_str().map(str::to_string))
+                    .collect();
+                nodes.sort();
+                Ok((nodes.len() == n).then_some(nodes))
+            },
+        )
+        .await;
+    r.unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// Run the fix script as root on `node` would: its files are the node's (below its root in the
