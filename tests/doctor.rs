@@ -210,6 +210,8 @@ async fn kube_proxy_metrics_on_loopback() {
     others_ok(&v, &["kube-proxy"]);
 }
 
+/// On the real control plane: tests/real_kubelet.rs
+/// (`kubelet_403_from_the_real_authorizer_where_token_authentication_is_off`).
 #[tokio::test(flavor = "multi_thread")]
 async fn kubelet_403_from_token_authentication_off() {
     let tc = start("e-kubelet-webhook-authn-off").await;
@@ -268,6 +270,8 @@ async fn kubelet_403_from_token_authentication_off() {
     );
 }
 
+/// On the real control plane: tests/real_kubelet.rs
+/// (`kubelet_403_from_missing_rbac_fixed_with_the_printed_binding`).
 #[tokio::test(flavor = "multi_thread")]
 async fn kubelet_403_from_missing_rbac() {
     let tc = start("e-kubelet-rbac-missing").await;

@@ -360,7 +360,7 @@ async fn forward(
 }
 
 /// A TLS client that accepts any server certificate (`InsecureSkipVerify`).
-fn insecure_tls_config() -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+pub fn insecure_tls_config() -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
     #[derive(Debug)]
     struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
     impl rustls::client::danger::ServerCertVerifier for NoVerify {

@@ -75,13 +75,31 @@ pub(crate) async fn send<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    send_with(io, method, host, path, &[], body).await
+}
+
+/// [`send`] with extra request headers.
+pub(crate) async fn send_with<S>(
+    io: S,
+    method: &str,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Result<Response>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
     let conn = tokio::spawn(conn);
-    let req = http::Request::builder()
+    let mut req = http::Request::builder()
         .method(method)
         .uri(path)
-        .header("host", host)
-        .body(Full::new(bytes::Bytes::from(body)))?;
+        .header("host", host);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(Full::new(bytes::Bytes::from(body)))?;
     // The connection's own error (a TLS alert) says more than the request's "connection closed".
     let resp = match sender.send_request(req).await {
         Ok(r) => r,
@@ -156,6 +174,44 @@ pub async fn https_get_named(
             .await
             .context("TLS handshake")?;
         send(tls, "GET", &format!("{ip}:{port}"), path, Vec::new()).await
+    };
+    tokio::time::timeout(timeout, fut)
+        .await
+        .map_err(|_| anyhow!("GET https://{ip}:{port}{path}: timed out after {timeout:?}"))?
+        .map_err(|e| anyhow!("GET https://{ip}:{port}{path}: {e:#}"))
+}
+
+/// `GET https://ip:port{path}` as Prometheus scrapes a kubelet (`insecureSkipVerify`, no client
+/// certificate), with `Authorization: Bearer <token>` when a token is given.
+pub async fn https_get_insecure(
+    ip: Ipv4Addr,
+    port: u16,
+    path: &str,
+    token: Option<&str>,
+    timeout: Duration,
+) -> Result<Response> {
+    let cfg = crate::proxy::insecure_tls_config()?;
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = bearer
+        .as_deref()
+        .map(|b| ("authorization", b))
+        .into_iter()
+        .collect();
+    let fut = async {
+        let s = tokio::net::TcpStream::connect(SocketAddr::new(IpAddr::V4(ip), port)).await?;
+        let tls = tokio_rustls::TlsConnector::from(cfg)
+            .connect(ServerName::IpAddress(IpAddr::V4(ip).into()), s)
+            .await
+            .context("TLS handshake")?;
+        send_with(
+            tls,
+            "GET",
+            &format!("{ip}:{port}"),
+            path,
+            &headers,
+            Vec::new(),
+        )
+        .await
     };
     tokio::time::timeout(timeout, fut)
         .await

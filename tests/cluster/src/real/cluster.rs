@@ -487,11 +487,31 @@ impl RealCluster {
                 format!("--key-file={}", self.cp.pki.admin.key.display()),
                 "--log-level=info".into(),
                 "--web.listen-address=127.0.0.1:8080".into(),
-            ],
+            ]
+            .into_iter()
+            .chain(self.kubelet_service_arg())
+            .collect::<Vec<_>>(),
             &logs,
         )?;
         self.operator = Some(p);
         Ok(())
+    }
+
+    /// `--kubelet-service=NS/NAME` as the charts pass it (kube-prometheus-stack:
+    /// `kube-system/<fullname>-kubelet`), when the scenario has the kubelet Service the operator
+    /// maintains (labels `app.kubernetes.io/managed-by: prometheus-operator`, `k8s-app:
+    /// kubelet`): the operator's kubelet controller then keeps its Endpoints to the Nodes.
+    fn kubelet_service_arg(&self) -> Option<String> {
+        self.scenario
+            .objects
+            .iter()
+            .find(|o| {
+                let l = &o["metadata"]["labels"];
+                kind(o) == "Service"
+                    && l["app.kubernetes.io/managed-by"] == "prometheus-operator"
+                    && l["k8s-app"] == "kubelet"
+            })
+            .map(|o| format!("--kubelet-service={}/{}", namespace(o), name(o)))
     }
 
     /// Fail with the component's log if the operator or a control-plane component has exited.

@@ -38,6 +38,9 @@ struct Node {
     spec: NodeSpec,
     api: ApiClient,
     shared: Arc<super::Shared>,
+    config: LiveConfig,
+    /// When this kubelet API started (Unix seconds): `process_start_time_seconds`.
+    started: f64,
 }
 
 /// The text answers of go-restful's `WriteErrorString` and Go's `http.Error`.
@@ -115,22 +118,145 @@ fn verb(m: &http::Method) -> &'static str {
     }
 }
 
+/// A node's KubeletConfiguration as its kubelet API runs with it (None: kubeadm's defaults, no
+/// `/configz`), replaced by [`reload`] when the kubelet restarts.
+pub type LiveConfig = Arc<std::sync::RwLock<Option<Value>>>;
+
+/// The kubelet's configuration file below a node's root (kubeadm's `--config`).
+pub const CONFIG_FILE: &str = "var/lib/kubelet/config.yaml";
+
+/// Write `config` as the node's configuration file (with its apiVersion and kind).
+fn write_config_file(root: &std::path::Path, config: &Value) -> Result<()> {
+    let mut doc =
+        json!({"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration"});
+    if let (Some(d), Some(c)) = (doc.as_object_mut(), config.as_object()) {
+        d.extend(c.clone());
+    }
+    let path = root.join(CONFIG_FILE);
+    std::fs::create_dir_all(path.parent().unwrap_or(root))?;
+    std::fs::write(&path, serde_yaml_ng::to_string(&doc)?)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Read the configuration file at `path` into `live` (apiVersion and kind dropped, as
+/// `/configz` shows it); a file that does not parse leaves `live` as it was.
+pub fn reload(live: &LiveConfig, path: &std::path::Path) -> Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut v: Value = serde_yaml_ng::from_str(&text)
+        .with_context(|| format!("{} is not a KubeletConfiguration", path.display()))?;
+    if let Some(m) = v.as_object_mut() {
+        m.remove("apiVersion");
+        m.remove("kind");
+    }
+    *live.write().unwrap_or_else(|p| p.into_inner()) = Some(v);
+    Ok(())
+}
+
+/// What a node's KubeletConfiguration says about authentication and authorization, with the
+/// v1beta1 defaults for what it leaves out (anonymous off, token webhook on, mode Webhook). A
+/// node without a configuration is kubeadm's (its `x509.clientCAFile` set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthConfig {
+    pub anonymous: bool,
+    pub webhook: bool,
+    pub x509: bool,
+    /// `authorization.mode: AlwaysAllow` (else Webhook: a SubjectAccessReview).
+    pub always_allow: bool,
+}
+
+impl AuthConfig {
+    pub fn from_config(config: Option<&Value>) -> AuthConfig {
+        let Some(c) = config else {
+            return AuthConfig {
+                anonymous: false,
+                webhook: true,
+                x509: true,
+                always_allow: false,
+            };
+        };
+        let a = &c["authentication"];
+        AuthConfig {
+            anonymous: a["anonymous"]["enabled"].as_bool().unwrap_or(false),
+            webhook: a["webhook"]["enabled"].as_bool().unwrap_or(true),
+            x509: a["x509"]["clientCAFile"]
+                .as_str()
+                .is_some_and(|f| !f.is_empty()),
+            always_allow: c["authorization"]["mode"] == "AlwaysAllow",
+        }
+    }
+}
+
+/// How a request authenticates (`DelegatingAuthenticatorConfig.New`): the x509 and the token
+/// authenticators in a union, with `system:authenticated` added; then, when anonymous is on,
+/// `system:anonymous` for a request neither claims, unless one failed with an error (a token the
+/// TokenReview did not authenticate: `union.NewFailOnError`), which is a 401.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A client certificate of the cluster CA (its user).
+    Cert,
+    /// A bearer token (non-empty) in the Authorization header.
+    Token(String),
+    None,
+}
+
+/// The credential the authenticators of `cfg` look at, in their order.
+pub fn credential(cfg: AuthConfig, has_cert: bool, authorization: Option<&str>) -> Credential {
+    if cfg.x509 && has_cert {
+        return Credential::Cert;
+    }
+    let token = authorization.and_then(|v| {
+        let mut parts = v.trim().splitn(3, ' ');
+        let scheme = parts.next()?;
+        let token = parts.next()?;
+        (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
+    });
+    match token {
+        Some(t) if cfg.webhook => Credential::Token(t),
+        _ => Credential::None,
+    }
+}
+
+/// The user `system:anonymous` (group `system:unauthenticated`).
+pub fn anonymous() -> UserInfo {
+    UserInfo {
+        name: "system:anonymous".into(),
+        uid: String::new(),
+        groups: vec!["system:unauthenticated".into()],
+        extra: json!({}),
+    }
+}
+
 impl Node {
+    fn config(&self) -> Option<Value> {
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn auth(&self) -> AuthConfig {
+        AuthConfig::from_config(self.config().as_ref())
+    }
+
     async fn authenticate(
         &self,
         req: &Request<Incoming>,
         cert: Option<&UserInfo>,
     ) -> Option<UserInfo> {
-        if let Some(u) = cert {
-            return Some(u.clone());
-        }
-        let token = req
+        let header = req
             .headers()
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))?
-            .trim()
-            .to_string();
+            .and_then(|v| v.to_str().ok());
+        let auth = self.auth();
+        match credential(auth, cert.is_some(), header) {
+            Credential::Cert => cert.cloned(),
+            Credential::Token(t) => self.token_review(&t).await,
+            Credential::None => auth.anonymous.then(anonymous),
+        }
+    }
+
+    async fn token_review(&self, token: &str) -> Option<UserInfo> {
         let review = json!({
             "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
             "spec": {"token": token},
@@ -144,17 +270,21 @@ impl Node {
             return None;
         }
         let u = &r["status"]["user"];
+        let mut groups: Vec<String> = u["groups"]
+            .as_array()
+            .map(|g| {
+                g.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !groups.iter().any(|g| g == "system:authenticated") {
+            groups.push("system:authenticated".into());
+        }
         Some(UserInfo {
             name: u["username"].as_str().unwrap_or("").to_string(),
             uid: u["uid"].as_str().unwrap_or("").to_string(),
-            groups: u["groups"]
-                .as_array()
-                .map(|g| {
-                    g.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            groups,
             extra: u.get("extra").cloned().unwrap_or(json!({})),
         })
     }
@@ -180,45 +310,57 @@ impl Node {
         Ok(r["status"]["allowed"] == true)
     }
 
-    async fn handle(&self, mut req: Request<Incoming>, cert: Option<UserInfo>) -> Response<Body> {
-        let Some(user) = self.authenticate(&req, cert.as_ref()).await else {
-            return plain(401, "Unauthorized");
+    /// `InstallAuthFilter`: 401 `Unauthorized` when no authenticator claims the request, else
+    /// each attribute authorized in turn (AlwaysAllow: allowed), 403 when none is allowed.
+    async fn auth_filter(
+        &self,
+        req: &Request<Incoming>,
+        cert: Option<&UserInfo>,
+    ) -> Option<Response<Body>> {
+        let Some(user) = self.authenticate(req, cert).await else {
+            return Some(plain(401, "Unauthorized"));
         };
-        let path = req.uri().path().to_string();
+        if self.auth().always_allow {
+            return None;
+        }
         let verb = verb(req.method());
-        let subs = subresources(&path);
-        let mut allowed = false;
+        let subs = subresources(req.uri().path());
         for s in &subs {
             match self.authorize(&user, verb, s).await {
-                Ok(true) => {
-                    allowed = true;
-                    break;
-                }
+                Ok(true) => return None,
                 Ok(false) => {}
                 Err(_) => {
-                    return plain(
+                    return Some(plain(
                         500,
                         &format!(
                             "Authorization error (user={}, verb={verb}, resource=nodes, subresource={s})",
                             user.name
                         ),
-                    );
+                    ));
                 }
             }
         }
-        if !allowed {
-            return plain(
-                403,
-                &format!(
-                    "Forbidden (user={}, verb={verb}, resource=nodes, subresource(s)=[{}])\n",
-                    user.name,
-                    subs.join(" ")
-                ),
-            );
+        Some(plain(
+            403,
+            &format!(
+                "Forbidden (user={}, verb={verb}, resource=nodes, subresource(s)=[{}])\n",
+                user.name,
+                subs.join(" ")
+            ),
+        ))
+    }
+
+    async fn handle(&self, mut req: Request<Incoming>, cert: Option<UserInfo>) -> Response<Body> {
+        if let Some(refused) = self.auth_filter(&req, cert.as_ref()).await {
+            return refused;
+        }
+        let path = req.uri().path().to_string();
+        if path.starts_with("/metrics") {
+            return self.metrics(&path);
         }
         match path.as_str() {
             "/healthz" => plain(200, "ok"),
-            "/configz" => match &self.spec.config {
+            "/configz" => match &self.config() {
                 Some(c) => Response::builder()
                     .status(StatusCode::OK)
                     .header(header::CONTENT_TYPE, "application/json")
@@ -240,6 +382,59 @@ impl Node {
                 self.exec(&mut req, ns, pod, container)
             }
             _ => plain(404, "404 page not found\n"),
+        }
+    }
+
+    /// The metrics handlers (`kubelet_metrics.rs`), on what the agent runs on this node now.
+    fn metrics(&self, path: &str) -> Response<Body> {
+        let root = self.shared.dir.join("nodes").join(&self.spec.name);
+        let now = std::time::SystemTime::now();
+        let mut pods: Vec<(String, String, String, f64)> = self
+            .shared
+            .pods
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(_, r)| r.starts_with(&root))
+            .map(|((ns, name), r)| {
+                let since = std::fs::metadata(r)
+                    .and_then(|m| m.created().or_else(|_| m.modified()))
+                    .ok();
+                let secs = since
+                    .and_then(|t| now.duration_since(t).ok())
+                    .map_or(0.0, |d| d.as_secs_f64());
+                let uid = r.file_name().map(|u| u.to_string_lossy().into_owned());
+                (ns.clone(), name.clone(), uid.unwrap_or_default(), secs)
+            })
+            .collect();
+        pods.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        let mut containers: Vec<(String, String, String)> = self
+            .shared
+            .views
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(_, (v, _))| v.root.starts_with(&root))
+            .map(|(k, _)| k.clone())
+            .collect();
+        containers.sort();
+        let snap = super::kubelet_metrics::Snapshot {
+            node: self.spec.name.clone(),
+            pods,
+            containers,
+            start_time: self.started,
+            now_ms: now
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+            machine: super::kubelet_metrics::machine(),
+        };
+        match super::kubelet_metrics::render(path, &snap) {
+            Some(text) => Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, super::kubelet_metrics::CONTENT_TYPE)
+                .body(crate::api::full(text))
+                .expect("static headers"),
+            None => plain(404, "404 page not found\n"),
         }
     }
 
@@ -332,7 +527,25 @@ pub fn start(
     let std_listener = shared.ns.bind_tcp(addr)?;
     let listener = tokio::net::TcpListener::from_std(std_listener)
         .with_context(|| format!("the kubelet API listener on {addr}"))?;
-    let node = Arc::new(Node { spec, api, shared });
+    let config: LiveConfig = Arc::new(std::sync::RwLock::new(spec.config.clone()));
+    if let Some(c) = &spec.config {
+        write_config_file(&shared.dir.join("nodes").join(&spec.name), c)?;
+    }
+    shared
+        .kubelet_configs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(spec.name.clone(), config.clone());
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let node = Arc::new(Node {
+        spec,
+        api,
+        shared,
+        config,
+        started,
+    });
     Ok(tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
@@ -360,4 +573,85 @@ pub fn start(
             });
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(text: &str) -> AuthConfig {
+        AuthConfig::from_config(Some(&serde_json::from_str(text).unwrap()))
+    }
+
+    /// The seed's worker: anonymous on, token webhook off, mode Webhook, x509 on.
+    const WORKER: &str = r#"{"authentication": {"anonymous": {"enabled": true},
+        "webhook": {"enabled": false}, "x509": {"clientCAFile": "/etc/kubernetes/pki/ca.crt"}},
+        "authorization": {"mode": "Webhook"}}"#;
+
+    #[test]
+    fn the_configuration_and_its_v1beta1_defaults() {
+        let w = cfg(WORKER);
+        assert_eq!(
+            w,
+            AuthConfig {
+                anonymous: true,
+                webhook: false,
+                x509: true,
+                always_allow: false
+            }
+        );
+        // Left out: anonymous off, webhook on, Webhook mode, no client CA.
+        assert_eq!(
+            cfg("{}"),
+            AuthConfig {
+                anonymous: false,
+                webhook: true,
+                x509: false,
+                always_allow: false
+            }
+        );
+        assert!(cfg(r#"{"authorization": {"mode": "AlwaysAllow"}}"#).always_allow);
+        // No configuration at all: kubeadm's.
+        let k = AuthConfig::from_config(None);
+        assert!(k.x509 && k.webhook && !k.anonymous && !k.always_allow);
+    }
+
+    #[test]
+    fn which_authenticator_judges_a_request() {
+        let w = cfg(WORKER);
+        let k = AuthConfig::from_config(None);
+        let bearer = Some("Bearer abc");
+        // Token webhook off: the bearer token is not looked at (anonymous then answers).
+        assert_eq!(credential(w, false, bearer), Credential::None);
+        assert_eq!(
+            credential(k, false, bearer),
+            Credential::Token("abc".into())
+        );
+        assert_eq!(credential(k, false, Some("bearer  abc")), Credential::None);
+        assert_eq!(credential(k, false, Some("Basic abc")), Credential::None);
+        assert_eq!(credential(k, false, None), Credential::None);
+        // A client certificate first, when a client CA is configured.
+        assert_eq!(credential(k, true, bearer), Credential::Cert);
+        assert_eq!(
+            credential(cfg("{}"), true, bearer),
+            Credential::Token("abc".into())
+        );
+        assert_eq!(anonymous().name, "system:anonymous");
+        assert_eq!(anonymous().groups, ["system:unauthenticated"]);
+    }
+
+    #[test]
+    fn metrics_paths_are_authorized_as_nodes_metrics() {
+        for p in [
+            "/metrics",
+            "/metrics/cadvisor",
+            "/metrics/probes",
+            "/metrics/resource",
+        ] {
+            assert_eq!(subresources(p), ["metrics"], "{p}");
+        }
+        assert_eq!(subresources("/configz"), ["configz", "proxy"]);
+        assert_eq!(subresources("/healthz"), ["healthz", "proxy"]);
+        assert_eq!(subresources("/metricsx"), ["proxy"]);
+    }
 }

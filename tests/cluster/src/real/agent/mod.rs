@@ -48,6 +48,7 @@
 pub mod api;
 pub mod events;
 pub mod kubelet_api;
+pub mod kubelet_metrics;
 pub mod net;
 pub mod node;
 pub mod pod;
@@ -117,6 +118,8 @@ pub struct Shared {
     views: Mutex<HashMap<(String, String, String), ExecTarget>>,
     binaries: Mutex<HashMap<String, PathBuf>>,
     prometheus: OnceLock<Result<Prometheus, String>>,
+    /// Each node's KubeletConfiguration as its kubelet API runs with it (`kubelet_api.rs`).
+    pub(crate) kubelet_configs: Mutex<HashMap<String, kubelet_api::LiveConfig>>,
 }
 
 impl Shared {
@@ -318,6 +321,7 @@ impl NodeAgent {
             views: Mutex::new(HashMap::new()),
             binaries: Mutex::new(HashMap::new()),
             prometheus: OnceLock::new(),
+            kubelet_configs: Mutex::new(HashMap::new()),
             dir: dir.clone(),
         });
         // rest.DefaultKubernetesUserAgent of a kubelet of the API server's version.
@@ -427,6 +431,23 @@ impl NodeAgent {
             .filter_map(Result::ok)
             .map(|e| e.path().join(volume))
             .find(|p| p.exists())
+    }
+
+    /// Restart `node`'s kubelet as `systemctl restart kubelet` does: its kubelet API reads
+    /// `var/lib/kubelet/config.yaml` below the node's root again (written from the scenario's
+    /// `kubelets` entry at start) and serves with it from then on: authentication,
+    /// authorization and `/configz`. Pods keep running (the kubelet's restart leaves them).
+    pub fn restart_kubelet(&self, node: &str) -> Result<()> {
+        let live = self
+            .shared
+            .kubelet_configs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(node)
+            .cloned()
+            .with_context(|| format!("no kubelet API runs for node {node}"))?;
+        let path = self.node_root(node).join(kubelet_api::CONFIG_FILE);
+        kubelet_api::reload(&live, &path)
     }
 
     /// The agent's directory: per node `nodes/<node>/` with `var/lib/kubelet/pods/<uid>/`,
