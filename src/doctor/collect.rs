@@ -159,7 +159,7 @@ async fn pod_targets(
             }
             say("the pools read do not hold every failing target; reading every target".into());
         }
-        Next::Everything => say("targets not scraped yet; reading every target".into()),
+        Next::Everything(why) => say(format!("{why}; reading every target")),
     }
     fold_path(kube, &format!("{base}/api/v1/targets?state=active")).await
 }

@@ -196,26 +196,52 @@ pub enum Next {
     Done,
     /// Read the targets of these pools: they can hold the failing targets.
     Pools(Vec<String>),
-    /// Read every target: some are not scraped yet, or the pools' names do not say where the
-    /// failing ones are.
-    Everything,
+    /// Read every target, and why.
+    Everything(Why),
+}
+
+/// Why the summary is not enough to choose the pools.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Why {
+    /// Fewer targets have an `up` than are active: some are not scraped yet (or two targets
+    /// share one label set).
+    Unscraped { scraped: usize, active: usize },
+    /// A pool named for a component whose jobs are named otherwise.
+    Unattributed(String),
+    /// No pool is named for a failing component.
+    NoPool,
+}
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Why::Unscraped { scraped, active } => {
+                write!(f, "{scraped} of {active} active targets scraped so far")
+            }
+            Why::Unattributed(p) => write!(f, "pool {p} holds jobs named for no component"),
+            Why::NoPool => f.write_str("no pool is named for the failing components"),
+        }
+    }
 }
 
 /// Decide what else to read.
 pub fn next(s: &Summary) -> Next {
     let active: usize = s.pools.values().sum();
     if s.scraped() != active {
-        // Targets not scraped yet (no `up`), or two targets with one label set.
-        return Next::Everything;
+        return Next::Everything(Why::Unscraped {
+            scraped: s.scraped(),
+            active,
+        });
     }
     let by_job = s.by_component();
     // A pool named for a component none of whose jobs is named for it: its targets carry
     // other job names, which the summary cannot attribute.
-    let unattributed = s.pools.keys().any(|p| {
-        Component::classify(p).is_some_and(|c| !by_job.contains_key(&c)) && s.pools[p] > 0
-    });
-    if unattributed {
-        return Next::Everything;
+    let unattributed = s
+        .pools
+        .iter()
+        .find(|(p, n)| **n > 0 && Component::classify(p).is_some_and(|c| !by_job.contains_key(&c)));
+    if let Some((p, _)) = unattributed {
+        return Next::Everything(Why::Unattributed(p.clone()));
     }
     let failing = s.failing();
     if failing.is_empty() {
@@ -228,7 +254,7 @@ pub fn next(s: &Summary) -> Next {
         .map(|(p, _)| p.clone())
         .collect();
     if pools.is_empty() {
-        Next::Everything
+        Next::Everything(Why::NoPool)
     } else {
         Next::Pools(pools)
     }
@@ -375,7 +401,13 @@ prometheus_target_scrape_pool_sync_total{scrape_job=\"serviceMonitor/monitoring/
         *s.pools
             .get_mut("serviceMonitor/monitoring/x-kube-etcd/0")
             .unwrap() = 3;
-        assert_eq!(next(&s), Next::Everything);
+        assert_eq!(
+            next(&s),
+            Next::Everything(Why::Unscraped {
+                scraped: 5,
+                active: 6
+            })
+        );
     }
 
     #[test]
@@ -446,7 +478,12 @@ prometheus_target_scrape_pool_sync_total{scrape_job=\"serviceMonitor/monitoring/
         s.pools
             .insert("serviceMonitor/monitoring/x-kube-scheduler/0".into(), 1);
         s.jobs.insert("custom".into(), JobHealth { up: 1, down: 0 });
-        assert_eq!(next(&s), Next::Everything);
+        assert_eq!(
+            next(&s),
+            Next::Everything(Why::Unattributed(
+                "serviceMonitor/monitoring/x-kube-scheduler/0".into()
+            ))
+        );
     }
 
     #[test]
