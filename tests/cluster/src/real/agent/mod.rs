@@ -46,10 +46,12 @@
 //!   are left as the scenario wrote them.
 
 pub mod api;
+pub mod container_logs;
 pub mod events;
 pub mod kubelet_api;
 pub mod net;
 pub mod node;
+pub mod operator;
 pub mod pod;
 pub mod static_pods;
 
@@ -117,6 +119,7 @@ pub struct Shared {
     views: Mutex<HashMap<(String, String, String), ExecTarget>>,
     binaries: Mutex<HashMap<String, PathBuf>>,
     prometheus: OnceLock<Result<Prometheus, String>>,
+    operator: OnceLock<Result<operator::Operator, String>>,
 }
 
 impl Shared {
@@ -188,6 +191,18 @@ impl Shared {
             .get_or_init(|| {
                 self.binary("prometheus")
                     .and_then(crate::peers::prometheus::probe_at)
+                    .map_err(|e| format!("{e:#}"))
+            })
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// The built operator and the flags it knows.
+    fn operator(&self) -> Result<&operator::Operator> {
+        self.operator
+            .get_or_init(|| {
+                self.binary("prometheus-operator")
+                    .and_then(|p| operator::Operator::probe_at(&p))
                     .map_err(|e| format!("{e:#}"))
             })
             .as_ref()
@@ -318,6 +333,7 @@ impl NodeAgent {
             views: Mutex::new(HashMap::new()),
             binaries: Mutex::new(HashMap::new()),
             prometheus: OnceLock::new(),
+            operator: OnceLock::new(),
             dir: dir.clone(),
         });
         // rest.DefaultKubernetesUserAgent of a kubelet of the API server's version.
