@@ -22,7 +22,9 @@
 //!
 //! Images map to the binaries `tests/k8s/build` built: `quay.io/prometheus/prometheus:*` runs
 //! Prometheus 3 (whatever the tag; flags it does not know are left out and logged),
-//! `*/prometheus-config-reloader:*` the real reloader, `*/kube-controller-manager:*` and
+//! `*/prometheus-config-reloader:*` the real reloader, `*/prometheus-operator:*` the built
+//! operator v0.93.1 with the pod's in-cluster config (flags it does not know are left out and
+//! logged), `*/kube-controller-manager:*` and
 //! `*/kube-scheduler:*` the v1.37 components (whatever the tag, flags as written), each in
 //! bubblewrap with the pod's volumes at their mount paths, in the pod's network namespace (the
 //! cluster's for `hostNetwork` pods).
