@@ -47,9 +47,32 @@ async fn a_sharded_prometheus_is_verified_shard_by_shard() {
     let cwd = tempfile::tempdir().unwrap();
     let bdir = cwd.path().display().to_string();
 
-    // The seed's Prometheus with two shards: the real StatefulSet controller cannot create the
-    // second shard's pods (its controller-revision-hash label would be over 63 bytes). verify
-    // fails and says so: that shard's etcd targets are scraped by nobody.
+    // The seed's Prometheus with two shards in a namespace whose ResourceQuota allows the pods
+    // it has (the operator's and shard 0's two): the real quota admission refuses the second
+    // shard's pods. verify fails and says so: that shard's etcd targets are scraped by nobody.
+    // (The seed's long name alone does not do it: the pods' controller-revision-hash label,
+    // `<StatefulSet>-<hash>`, is 63 bytes or more depending on the template's hash.)
+    for i in 0..2 {
+        let path = format!(
+            "/api/v1/namespaces/monitoring/pods/prometheus-prom-prometheus-operator-prometheus-{i}"
+        );
+        a.wait_for(
+            &format!("shard 0's pod {i}"),
+            std::time::Duration::from_secs(120),
+            || async { Ok(a.get_json(&path).await.ok().flatten()) },
+        )
+        .await
+        .unwrap();
+    }
+    a.cp.kubectl_ok(&[
+        "-n",
+        "monitoring",
+        "create",
+        "quota",
+        "pods",
+        "--hard=pods=3",
+    ])
+    .unwrap();
     shards(&a, "prom-prometheus-operator-prometheus");
     a.wait_for(
         "the operator's second StatefulSet",

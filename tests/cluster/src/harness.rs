@@ -239,11 +239,11 @@ impl TestCluster {
                     .map_err(|e| anyhow::anyhow!("creating namespace {ns}: {e}"))?;
             }
         }
-        // RBAC objects are the real control plane's to enforce (scenario::is_rbac).
+        // RBAC objects and Deployments are the real control plane's (scenario::is_real_only).
         for obj in scenario
             .objects
             .iter()
-            .filter(|o| !crate::scenario::is_rbac(o))
+            .filter(|o| !crate::scenario::is_real_only(o))
         {
             load_object(&store, obj)?;
         }

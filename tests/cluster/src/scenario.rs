@@ -487,6 +487,13 @@ pub fn is_rbac(obj: &Value) -> bool {
     api_version(obj).starts_with("rbac.authorization.k8s.io/")
 }
 
+/// An object only the real control plane takes: RBAC (`is_rbac`) and Deployments (the charts'
+/// operator Deployment, whose pod the node agent runs; the stand-in serves no Deployments, its
+/// operator is in-process), left out when the stand-in loads a scenario.
+pub fn is_real_only(obj: &Value) -> bool {
+    is_rbac(obj) || (api_version(obj) == "apps/v1" && kind(obj) == "Deployment")
+}
+
 /// A Pod the kubelet mirrors from a static manifest (`kubernetes.io/config.mirror` annotation).
 pub fn is_mirror_pod(obj: &Value) -> bool {
     kind(obj) == "Pod"
@@ -923,10 +930,11 @@ fn check_object(
             }
         }
     }
-    // RBAC objects (the charts' ClusterRoles and bindings for Prometheus) are enforced by the
-    // real control plane; the stand-in does not serve them (its authorization is the scenario
-    // users' rules) and skips them when loading (`is_rbac`).
-    if is_rbac(&obj) {
+    // RBAC objects (the charts' ClusterRoles and bindings) are enforced by the real control plane
+    // and the operator's Deployment runs there; the stand-in does not serve them (its
+    // authorization is the scenario users' rules, its operator in-process) and skips them when
+    // loading (`is_real_only`).
+    if is_real_only(&obj) {
         return Ok(obj);
     }
     let Some(rt) = registry.by_kind(&av, &k) else {

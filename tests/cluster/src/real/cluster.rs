@@ -5,8 +5,10 @@
 //!
 //! Nodes are registered from the scenario (with their status, as a kubelet writes it); the node
 //! agent (`agent/`, on by default) is then their kubelet: it keeps them Ready and runs the pods
-//! the scheduler binds to them. The operator runs as a process in the namespace with the admin's
-//! client certificate, not yet as the pod of its Deployment.
+//! the scheduler binds to them. The operator is the pod of the scenario's operator Deployment
+//! (the chart's), run by the agent with its in-cluster config and judged by the chart's RBAC; the
+//! admission webhook certificate Secret the chart's `admission-create` Job would make is made
+//! here (`admission_secret`).
 //!
 //! A kubeadm scenario's kube-controller-manager and kube-scheduler mirror pods become manifests in
 //! their node's `etc/kubernetes/manifests` (with the files their flags name), which the agent
@@ -15,7 +17,7 @@
 
 use super::agent::static_pods::is_static_component;
 use super::agent::{AgentOptions, NodeAgent, NodeSpec};
-use super::{Bins, ControlPlane, ControlPlaneOptions, Proc, TokenUser};
+use super::{Bins, ControlPlane, ControlPlaneOptions, TokenUser};
 use crate::peers::certs::EtcdPki;
 use crate::peers::etcd::EtcdCluster;
 use crate::scenario::{Scenario, field_manager_for};
@@ -27,8 +29,6 @@ use std::time::{Duration, Instant};
 /// How to start a scenario on the real control plane.
 #[derive(Debug, Clone)]
 pub struct RealOptions {
-    /// Run the Prometheus Operator (when the scenario installs it).
-    pub operator: bool,
     /// Token users besides the admin (client certificate) and the scenario's users.
     pub users: Vec<TokenUser>,
     /// Run the node agent, the kubelet of the scenario's nodes (None: no kubelet, pods stay
@@ -39,7 +39,6 @@ pub struct RealOptions {
 impl Default for RealOptions {
     fn default() -> Self {
         RealOptions {
-            operator: true,
             users: Vec::new(),
             agent: Some(AgentOptions::default()),
         }
@@ -60,7 +59,6 @@ pub struct RealCluster {
     pub proxy: super::proxy::FaultProxy,
     /// A kubeconfig through the proxy (tokens; context `promfix-real` is the admin).
     pub proxy_kubeconfig: PathBuf,
-    operator: Option<Proc>,
 }
 
 /// Namespaces every cluster has: the API server creates them.
@@ -106,7 +104,6 @@ impl RealCluster {
             etcd_certs_dir: None,
             proxy,
             proxy_kubeconfig,
-            operator: None,
         };
         if rc.scenario.spec.prometheus_operator {
             rc.apply_crds()?;
@@ -135,9 +132,6 @@ impl RealCluster {
             agent.start_nodes(&rc.cp, nodes).await?;
             rc.agent = Some(agent);
             rc.wait_for_kubelet_reports(&names).await?;
-        }
-        if rc.scenario.spec.prometheus_operator && opts.operator {
-            rc.start_operator()?;
         }
         Ok(rc)
     }
@@ -342,7 +336,7 @@ impl RealCluster {
     }
 
     fn create(&self, obj: &Value) -> Result<()> {
-        let mut body = obj.clone();
+        let mut body = admission_secret(obj)?;
         if let Some(m) = body.as_object_mut() {
             m.remove("status");
         }
@@ -471,56 +465,9 @@ impl RealCluster {
         }
     }
 
-    /// The real operator, watching every namespace, with the admin's client certificate (the
-    /// operator takes no kubeconfig: `--apiserver` and its TLS flags, or in-cluster config).
-    fn start_operator(&mut self) -> Result<()> {
-        let bins = Bins::get()?;
-        let logs = self.cp.dir().join("logs");
-        let p = Proc::spawn(
-            &self.cp.ns,
-            "prometheus-operator",
-            &bins.path("prometheus-operator")?,
-            &[
-                format!("--apiserver={}", self.cp.server),
-                format!("--ca-file={}", self.cp.pki.ca.cert.display()),
-                format!("--cert-file={}", self.cp.pki.admin.cert.display()),
-                format!("--key-file={}", self.cp.pki.admin.key.display()),
-                "--log-level=info".into(),
-                "--web.listen-address=127.0.0.1:8080".into(),
-            ]
-            .into_iter()
-            .chain(self.kubelet_service_arg())
-            .collect::<Vec<_>>(),
-            &logs,
-        )?;
-        self.operator = Some(p);
-        Ok(())
-    }
-
-    /// `--kubelet-service=NS/NAME` as the charts pass it (kube-prometheus-stack:
-    /// `kube-system/<fullname>-kubelet`), when the scenario has the kubelet Service the operator
-    /// maintains (labels `app.kubernetes.io/managed-by: prometheus-operator`, `k8s-app:
-    /// kubelet`): the operator's kubelet controller then keeps its Endpoints to the Nodes.
-    fn kubelet_service_arg(&self) -> Option<String> {
-        self.scenario
-            .objects
-            .iter()
-            .find(|o| {
-                let l = &o["metadata"]["labels"];
-                kind(o) == "Service"
-                    && l["app.kubernetes.io/managed-by"] == "prometheus-operator"
-                    && l["k8s-app"] == "kubelet"
-            })
-            .map(|o| format!("--kubelet-service={}/{}", namespace(o), name(o)))
-    }
-
-    /// Fail with the component's log if the operator or a control-plane component has exited.
+    /// Fail with the component's log if a control-plane component has exited.
     pub fn check_running(&self) -> Result<()> {
-        self.cp.check_running()?;
-        if let Some(p) = self.operator.as_ref() {
-            p.check_running()?;
-        }
-        Ok(())
+        self.cp.check_running()
     }
 
     /// `--ca --cert --key` with the first etcd node's kubespray client files, as the seed passed
@@ -578,6 +525,40 @@ impl RealCluster {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
+}
+
+/// The chart's webhook certificate Secret `<fullname>-admission` as its `admission-create` Job
+/// (kube-webhook-certgen `create --host=<fullname>-operator,<fullname>-operator.<ns>.svc
+/// --secret-name=<fullname>-admission`) leaves it: keys `ca`, `cert`, `key`, a CA of its own. A
+/// scenario writes that Secret without data (no key material in the repository); any other object
+/// is returned as it is.
+fn admission_secret(obj: &Value) -> Result<Value> {
+    let mut out = obj.clone();
+    let Some(full) = name(obj).strip_suffix("-admission") else {
+        return Ok(out);
+    };
+    if kind(obj) != "Secret" || obj.get("data").is_some_and(|d| !d.is_null()) {
+        return Ok(out);
+    }
+    use crate::peers::certs::{Usage, ca_params, leaf_params, sign};
+    let svc = format!("{full}-operator");
+    let ca_key = rcgen::KeyPair::generate()?;
+    let ca_cert = ca_params("promfix-admission-ca").self_signed(&ca_key)?;
+    let issuer = rcgen::Issuer::new(ca_params("promfix-admission-ca"), ca_key);
+    let sans = [
+        rcgen::SanType::DnsName(svc.clone().try_into()?),
+        rcgen::SanType::DnsName(format!("{svc}.{}.svc", namespace(obj)).try_into()?),
+    ];
+    let year = time::OffsetDateTime::now_utc() + time::Duration::days(365);
+    let leaf = sign(
+        &leaf_params(&svc, None, &sans, Usage::Server, year),
+        &issuer,
+    )?;
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    out["data"] =
+        json!({"ca": b64(&ca_cert.pem()), "cert": b64(&leaf.cert), "key": b64(&leaf.key)});
+    Ok(out)
 }
 
 /// The lastHeartbeatTime of a Node's Ready condition ("" when it has none).

@@ -371,6 +371,9 @@ impl Node {
                     .expect("static headers"),
                 None => plain(404, "404 page not found\n"),
             },
+            p if p.starts_with("/containerLogs/") => {
+                super::container_logs::serve(&self.shared, p, req.uri().query())
+            }
             p if p.starts_with("/exec/") => {
                 let parts: Vec<String> =
                     p["/exec/".len()..].split('/').map(str::to_string).collect();

@@ -22,7 +22,9 @@
 //!
 //! Images map to the binaries `tests/k8s/build` built: `quay.io/prometheus/prometheus:*` runs
 //! Prometheus 3 (whatever the tag; flags it does not know are left out and logged),
-//! `*/prometheus-config-reloader:*` the real reloader, `*/kube-controller-manager:*` and
+//! `*/prometheus-config-reloader:*` the real reloader, `*/prometheus-operator:*` the built
+//! operator v0.93.1 with the pod's in-cluster config (flags it does not know are left out and
+//! logged), `*/kube-controller-manager:*` and
 //! `*/kube-scheduler:*` the v1.37 components (whatever the tag, flags as written), each in
 //! bubblewrap with the pod's volumes at their mount paths, in the pod's network namespace (the
 //! cluster's for `hostNetwork` pods).
@@ -46,11 +48,13 @@
 //!   are left as the scenario wrote them.
 
 pub mod api;
+pub mod container_logs;
 pub mod events;
 pub mod kubelet_api;
 pub mod kubelet_metrics;
 pub mod net;
 pub mod node;
+pub mod operator;
 pub mod pod;
 pub mod static_pods;
 
@@ -120,6 +124,7 @@ pub struct Shared {
     prometheus: OnceLock<Result<Prometheus, String>>,
     /// Each node's KubeletConfiguration as its kubelet API runs with it (`kubelet_api.rs`).
     pub(crate) kubelet_configs: Mutex<HashMap<String, kubelet_api::LiveConfig>>,
+    operator: OnceLock<Result<operator::Operator, String>>,
 }
 
 impl Shared {
@@ -191,6 +196,18 @@ impl Shared {
             .get_or_init(|| {
                 self.binary("prometheus")
                     .and_then(crate::peers::prometheus::probe_at)
+                    .map_err(|e| format!("{e:#}"))
+            })
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// The built operator and the flags it knows.
+    fn operator(&self) -> Result<&operator::Operator> {
+        self.operator
+            .get_or_init(|| {
+                self.binary("prometheus-operator")
+                    .and_then(|p| operator::Operator::probe_at(&p))
                     .map_err(|e| format!("{e:#}"))
             })
             .as_ref()
@@ -322,6 +339,7 @@ impl NodeAgent {
             binaries: Mutex::new(HashMap::new()),
             prometheus: OnceLock::new(),
             kubelet_configs: Mutex::new(HashMap::new()),
+            operator: OnceLock::new(),
             dir: dir.clone(),
         });
         // rest.DefaultKubernetesUserAgent of a kubelet of the API server's version.

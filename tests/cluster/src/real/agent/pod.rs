@@ -33,6 +33,10 @@ pub enum Runs {
     ControllerManager,
     /// `*/kube-scheduler:*`: the built kube-scheduler, whatever the tag.
     Scheduler,
+    /// `*/prometheus-operator:*` (`quay.io/prometheus-operator/prometheus-operator`, the old
+    /// `quay.io/coreos/prometheus-operator`): the built operator, whatever the tag, with the
+    /// pod's in-cluster config.
+    Operator,
     /// Any other image: simulated (Running, Ready, no process).
     Simulated,
 }
@@ -46,6 +50,7 @@ pub fn runs(image: &str) -> Runs {
         Some("prometheus-config-reloader") => Runs::Reloader,
         Some("kube-controller-manager") => Runs::ControllerManager,
         Some("kube-scheduler") => Runs::Scheduler,
+        Some("prometheus-operator") => Runs::Operator,
         _ => Runs::Simulated,
     }
 }
@@ -73,6 +78,11 @@ impl Runs {
             Runs::Scheduler => (
                 "kube-scheduler",
                 &["kube-scheduler", "/usr/local/bin/kube-scheduler"],
+            ),
+            // The image's ENTRYPOINT is /bin/operator (its Dockerfile).
+            Runs::Operator => (
+                "prometheus-operator",
+                &["prometheus-operator", "/bin/operator", "operator"],
             ),
             Runs::Simulated => return None,
         })
@@ -1057,20 +1067,35 @@ impl PodWorker {
         let bin = self.shared.binary(bin_name)?.display().to_string();
         let command = str_list(&c.spec, "command");
         let args = str_list(&c.spec, "args");
-        if c.runs != Runs::Prometheus {
+        if !matches!(c.runs, Runs::Prometheus | Runs::Operator) {
             return command_line(c.runs, &bin, &command, &args, env);
         }
-        // Every Prometheus image runs the one built Prometheus 3: flags it does not know (an
-        // older image's) would stop it, so they are left out, and said so in its log.
+        // Every Prometheus image runs the one built Prometheus 3, every operator image the one
+        // built operator: flags they do not know (an older image's) would stop them, so they are
+        // left out, and said so in the pod's kubelet.log.
         let mut argv = command_line(c.runs, &bin, &command, &[], env)?;
-        let prom = self.shared.prometheus()?;
+        let (prom, op) = if c.runs == Runs::Prometheus {
+            (Some(self.shared.prometheus()?), None)
+        } else {
+            (None, Some(self.shared.operator()?))
+        };
+        let what = match (prom, op) {
+            (Some(p), _) => format!("Prometheus {}", p.version),
+            (_, Some(o)) => format!("prometheus-operator {}", o.version),
+            _ => String::new(),
+        };
+        let known = |a: &str| match (prom, op) {
+            (Some(p), _) => p.accepts(a),
+            (_, Some(o)) => o.accepts(a),
+            _ => true,
+        };
         for a in args.iter().map(|a| expand(a, env)) {
-            if prom.accepts(&a) {
+            if known(&a) {
                 argv.push(a);
             } else {
                 self.log(&format!(
-                    "container {}: dropped {a}: Prometheus {} does not know it",
-                    c.name, prom.version
+                    "container {}: dropped {a}: {what} does not know it",
+                    c.name
                 ));
             }
         }
@@ -1809,6 +1834,18 @@ mod tests {
             Runs::Simulated
         );
         assert_eq!(runs("docker.io/prom/prometheus:v3.0.0"), Runs::Simulated);
+        assert_eq!(
+            runs("quay.io/prometheus-operator/prometheus-operator:v0.85.0"),
+            Runs::Operator
+        );
+        assert_eq!(
+            runs("quay.io/coreos/prometheus-operator:v0.34.0"),
+            Runs::Operator
+        );
+        assert_eq!(
+            runs("quay.io/prometheus-operator/admission-webhook:v0.85.0"),
+            Runs::Simulated
+        );
         assert_eq!(runs("busybox:1.36"), Runs::Simulated);
     }
 
