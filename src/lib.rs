@@ -28,6 +28,7 @@ pub mod error;
 pub mod fanout;
 pub mod fields;
 pub mod fixes;
+pub mod json;
 pub mod kube;
 pub mod output;
 pub mod plan;

@@ -41,7 +41,7 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
         output,
     } = &cli.command
     else {
-        return Err(Error::Other("internal: wrong command".into()));
+        return Err(Error::Internal("wrong command".into()));
     };
     let contexts: Vec<Option<String>> = if *all_contexts {
         let all = Kube::contexts(&cli.global)?;
@@ -187,8 +187,14 @@ fn document(results: &[ClusterResult], fmt: Output) -> Result<String> {
     match fmt {
         Output::Yaml => serde_yaml_ng::to_string(&doc)
             .map(|t| t.trim_end().to_string())
-            .map_err(|e| Error::Other(e.to_string())),
-        Output::Json => serde_json::to_string_pretty(&doc).map_err(|e| Error::Other(e.to_string())),
+            .map_err(|source| Error::Yaml {
+                what: "internal: the report does not serialize".into(),
+                source,
+            }),
+        Output::Json => serde_json::to_string_pretty(&doc).map_err(|source| Error::Json {
+            what: "internal: the report does not serialize".into(),
+            source,
+        }),
     }
 }
 
@@ -274,7 +280,7 @@ mod tests {
         let dead = || {
             (
                 "b".to_string(),
-                Err(Error::Other("the connection was refused".into())),
+                Err(Error::Input("the connection was refused".into())),
             )
         };
         let nothing = || ("c".to_string(), Ok(report(false, &["no operator"], None)));

@@ -602,7 +602,7 @@ fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
         plan.extend(fix::plan_secret(obs, w, mode, &nss));
     }
     let sm_plan = if steps.servicemonitor() {
-        Some(fix::plan_servicemonitor(obs, w, mode, found).map_err(Error::Input)?)
+        Some(fix::plan_servicemonitor(obs, w, mode, found)?)
     } else {
         None
     };
@@ -627,7 +627,7 @@ fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
                 });
             }
         };
-        plan.extend(fix::plan_endpoints(obs, w, sm, idx).map_err(Error::Input)?);
+        plan.extend(fix::plan_endpoints(obs, w, sm, idx)?);
     }
     if let Some(sm_plan) = sm_plan {
         plan.extend(sm_plan);

@@ -16,7 +16,7 @@ const CONCURRENCY: usize = 8;
 /// Run the command (its flags are in `cli.command`, the global ones in `cli.global`).
 pub async fn run(cli: &Cli) -> Result<Outcome> {
     let Command::Kubelet { script, output } = &cli.command else {
-        return Err(Error::Other("internal: wrong command".into()));
+        return Err(Error::Internal("wrong command".into()));
     };
     let kube = Kube::connect(&cli.global, cli.global.context.first().map(String::as_str)).await?;
     let nodes = kube.list(&k::NODES, None, None).await?;
@@ -95,18 +95,19 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
         ),
     }
     if findings.iter().all(|f| f.error.is_some()) && !findings.is_empty() {
-        return Err(Error::Other(format!(
-            "no kubelet's /configz could be read (first: {})\n  hint: reading it needs `get` on nodes/proxy",
-            findings[0].error.as_deref().unwrap_or("")
-        )));
+        return Err(Error::NoConfigz {
+            first: findings[0].error.clone().unwrap_or_default(),
+        });
     }
     Ok(Outcome::Ok)
 }
 
 /// Write the script, mode 0755 (replacing an older one).
 fn write_script(path: &std::path::Path, text: &str) -> Result<()> {
-    let err = |e: std::io::Error| {
-        Error::Input(format!("cannot write the script {}: {e}", path.display()))
+    let err = |source: std::io::Error| Error::File {
+        what: "cannot write the script",
+        path: path.to_path_buf(),
+        source,
     };
     std::fs::write(path, text).map_err(err)?;
     #[cfg(unix)]

@@ -7,7 +7,7 @@
 
 use crate::Outcome;
 use crate::cli::{Cli, Command, GlobalOpts, Output};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, api_message};
 use crate::fixes::etcd::{self as fix, Observed};
 use crate::kube::{self as k, Kube};
 use crate::output::interact::{Step, go_duration};
@@ -51,7 +51,7 @@ fn now_secs() -> f64 {
 /// Run the command (its flags are in `cli.command`, the global ones in `cli.global`).
 pub async fn run(cli: &Cli) -> Result<Outcome> {
     let Command::Verify { prometheus, opts } = &cli.command else {
-        return Err(Error::Other("internal: wrong command".into()));
+        return Err(Error::Internal("wrong command".into()));
     };
     let g = &cli.global;
     let kube = Kube::connect(g, g.context.first().map(String::as_str)).await?;
@@ -408,8 +408,7 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
                 .iter()
                 .find(|x| name(x) == sname)
                 .map(v::secret_digests)
-                .transpose()
-                .map_err(Error::Input)?
+                .transpose()?
                 .and_then(|d| d.get(key).cloned());
             if digest.is_none() {
                 expected_note = Some(format!(
@@ -426,7 +425,7 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
     } else {
         let dir = v::secret_dir(&p.secret);
         let digests = match &facts.secret {
-            Some(s) => v::secret_digests(s).map_err(Error::Input)?,
+            Some(s) => v::secret_digests(s)?,
             None => v::keys_without_secret(facts.sm.as_ref().map(|(m, _, _)| m), &p.secret)
                 .into_iter()
                 .map(|k| (k, String::new()))
@@ -639,7 +638,10 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
             }
             match kube.get_text(&path).await {
                 Ok(text) => match serde_json::from_str::<Value>(&text)
-                    .map_err(|e| format!("the targets API answer is not JSON: {e}"))
+                    .map_err(|source| Error::Json {
+                        what: "the targets API answer is not JSON".into(),
+                        source,
+                    })
                     .and_then(|a| targets::parse_targets(&a, &job))
                 {
                     Ok(t) => {
@@ -661,7 +663,7 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
                             };
                         r.targets = t;
                     }
-                    Err(e) => last_err = Some(e),
+                    Err(e) => last_err = Some(e.to_string()),
                 },
                 Err(e) => {
                     last_err = Some(format!(
@@ -831,13 +833,6 @@ fn reverted_note(
             " kubectl-promfix wrote {field}, and {who} wrote it since: the fix was reverted (self-heal or a sync of a GitOps controller, a `helm upgrade`, or a hand edit); change it where that manager takes it from."
         ),
         None => String::new(),
-    }
-}
-
-fn api_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
-        other => other.to_string(),
     }
 }
 

@@ -8,6 +8,7 @@ use super::{
     StaticPod, Targets, parse_flags,
 };
 use crate::fanout::{self, Attempt};
+use crate::json::{is_ready, str_at as s};
 use crate::kube::{self as k, Kube};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -248,21 +249,6 @@ impl<'de> serde::de::Visitor<'de> for Level<'_, '_> {
         }
         Ok(())
     }
-}
-
-fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    let mut v = v;
-    for p in path {
-        v = &v[*p];
-    }
-    v.as_str().unwrap_or("")
-}
-
-fn is_ready(pod: &Value) -> bool {
-    pod["status"]["conditions"].as_array().is_some_and(|c| {
-        c.iter()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True")
-    })
 }
 
 /// Prometheus' targets and RBAC. Returns the part, the errors (what keeps rows from being

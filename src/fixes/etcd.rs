@@ -11,6 +11,8 @@
 //! 3. The ServiceMonitor endpoint with `scheme: https` and `tlsConfig` (mounted files, or the
 //!    operator's secret references when asked or when the Prometheus denies file access).
 
+use crate::error::{Error, Result};
+use crate::json::{labels, name, namespace, opt_str as s};
 use crate::plan::{Change, ObjectRef, Op, Plan, guarded_merge_patch, helm_release};
 use crate::selector;
 use base64::Engine;
@@ -108,29 +110,6 @@ pub struct Observed {
     pub secrets: Vec<Value>,
     /// The user's choice of the etcd ServiceMonitor (`--service-monitor NAMESPACE/NAME`).
     pub service_monitor_choice: Option<String>,
-}
-
-fn s<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    let mut cur = v;
-    for p in path {
-        cur = cur.get(*p)?;
-    }
-    cur.as_str()
-}
-
-fn name(v: &Value) -> &str {
-    s(v, &["metadata", "name"]).unwrap_or("")
-}
-
-fn namespace(v: &Value) -> &str {
-    s(v, &["metadata", "namespace"]).unwrap_or("")
-}
-
-fn labels(v: &Value) -> Value {
-    v.get("metadata")
-        .and_then(|m| m.get("labels"))
-        .cloned()
-        .unwrap_or(Value::Null)
 }
 
 fn has_etcd(text: &str) -> bool {
@@ -435,12 +414,12 @@ fn port_name(sm: &Value, idx: usize) -> String {
 
 /// Step 2: the selector-free Service, its Endpoints, and the stale slices.
 /// `svc` is the Service the ServiceMonitor selects, or None to create one in kube-system.
-pub fn plan_endpoints(obs: &Observed, w: &Wanted, sm: &Value, idx: usize) -> Result<Plan, String> {
+pub fn plan_endpoints(obs: &Observed, w: &Wanted, sm: &Value, idx: usize) -> Result<Plan> {
     let mut plan = Plan::default();
     if w.ips.is_empty() {
-        return Err(
+        return Err(Error::Input(
             "no etcd endpoints: give --endpoints IP[,IP...] (the etcd members' addresses)".into(),
-        );
+        ));
     }
     let pname = port_name(sm, idx);
     let candidates = services_of(obs, sm);
@@ -505,11 +484,11 @@ pub fn plan_endpoints(obs: &Observed, w: &Wanted, sm: &Value, idx: usize) -> Res
         None => {
             let sel = sm["spec"].get("selector").cloned().unwrap_or(json!({}));
             let Some(lbls) = selector::labels_satisfying(&sel) else {
-                return Err(format!(
+                return Err(Error::Input(format!(
                     "ServiceMonitor {}/{} selects Services with a selector no labels can satisfy; create the etcd Service by hand",
                     namespace(sm),
                     name(sm)
-                ));
+                )));
             };
             // kube-system, where the control plane's Services live, when the operator looks
             // there for this ServiceMonitor; else the first namespace it does look in (with
@@ -773,7 +752,7 @@ pub fn plan_servicemonitor(
     w: &Wanted,
     mode: TlsMode,
     found: Option<(&Value, usize)>,
-) -> Result<Plan, String> {
+) -> Result<Plan> {
     let mut plan = Plan::default();
     let tls = tls_config(w, mode);
     match found {
@@ -810,18 +789,18 @@ pub fn plan_servicemonitor(
                 .get("serviceMonitorSelector")
                 .filter(|v| !v.is_null());
             let Some(sel) = sel else {
-                return Err(format!(
+                return Err(Error::Input(format!(
                     "Prometheus {}/{} has no serviceMonitorSelector, so it selects no ServiceMonitor; set one (e.g. {{}}) first",
                     namespace(prom),
                     name(prom)
-                ));
+                )));
             };
             let Some(mut lbls) = selector::labels_satisfying(sel) else {
-                return Err(format!(
+                return Err(Error::Input(format!(
                     "the serviceMonitorSelector of Prometheus {}/{} cannot be satisfied by labels; create the etcd ServiceMonitor by hand",
                     namespace(prom),
                     name(prom)
-                ));
+                )));
             };
             lbls.insert(
                 "app.kubernetes.io/managed-by".into(),

@@ -21,24 +21,7 @@ pub const SECRETS_DIR: &str = "/etc/prometheus/secrets";
 /// The container that runs Prometheus in the operator's pods.
 pub const CONTAINER: &str = "prometheus";
 
-fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    let mut cur = v;
-    for p in path {
-        match cur.get(*p) {
-            Some(n) => cur = n,
-            None => return "",
-        }
-    }
-    cur.as_str().unwrap_or("")
-}
-
-pub fn name(v: &Value) -> &str {
-    s(v, &["metadata", "name"])
-}
-
-pub fn namespace(v: &Value) -> &str {
-    s(v, &["metadata", "namespace"])
-}
+pub use crate::json::{is_ready, name, namespace};
 
 /// The directory a Secret listed in `spec.secrets` is mounted at.
 pub fn secret_dir(secret: &str) -> String {
@@ -123,14 +106,6 @@ pub fn shard_of(pod: &Value) -> String {
         .to_string()
 }
 
-/// A pod's Ready condition is True.
-pub fn is_ready(pod: &Value) -> bool {
-    pod["status"]["conditions"].as_array().is_some_and(|c| {
-        c.iter()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True")
-    })
-}
-
 /// Whether the pod spec mounts the Secret into the prometheus container at its directory.
 pub fn mounts_secret(pod: &Value, secret: &str) -> bool {
     let vols: Vec<&str> = pod["spec"]["volumes"]
@@ -212,14 +187,17 @@ pub fn last_change(obj: &Value) -> Option<String> {
 }
 
 /// SHA-256 (hex) of every key of a Secret (`data` base64, `stringData` as is), by key.
-pub fn secret_digests(secret: &Value) -> Result<BTreeMap<String, String>, String> {
+pub fn secret_digests(secret: &Value) -> crate::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     if let Some(data) = secret["data"].as_object() {
         for (k, v) in data {
             let b64 = v.as_str().unwrap_or("");
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(b64)
-                .map_err(|_| format!("key {k} of the Secret is not valid base64"))?;
+                .map_err(|source| crate::Error::Base64 {
+                    what: format!("key {k} of the Secret"),
+                    source,
+                })?;
             out.insert(k.clone(), hex(&sha2::Sha256::digest(&bytes)));
         }
     }

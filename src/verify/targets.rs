@@ -4,6 +4,8 @@
 //! Endpoints).
 
 use super::{name, namespace, parse_time};
+use crate::error::{Error, Result};
+use crate::json::labels;
 use crate::selector;
 use serde::Serialize;
 use serde_json::Value;
@@ -54,16 +56,18 @@ impl JobMatch {
 }
 
 /// The matching active targets of a targets API answer (`{"status":"success","data":{...}}`).
-pub fn parse_targets(answer: &Value, job: &JobMatch) -> Result<Vec<Target>, String> {
+pub fn parse_targets(answer: &Value, job: &JobMatch) -> Result<Vec<Target>> {
     if answer["status"].as_str() != Some("success") {
-        return Err(format!(
+        return Err(Error::Prometheus(format!(
             "the targets API answered {}: {}",
             answer["status"].as_str().unwrap_or("without a status"),
             answer["error"].as_str().unwrap_or("")
-        ));
+        )));
     }
     let Some(active) = answer["data"]["activeTargets"].as_array() else {
-        return Err("the targets API answer has no data.activeTargets".into());
+        return Err(Error::Prometheus(
+            "the targets API answer has no data.activeTargets".into(),
+        ));
     };
     Ok(active
         .iter()
@@ -346,10 +350,6 @@ pub struct NoTargetFacts<'a> {
     pub endpoints: &'a [Value],
     /// The ServiceMonitor endpoint's port name.
     pub port: Option<&'a str>,
-}
-
-fn labels(v: &Value) -> Value {
-    v["metadata"]["labels"].clone()
 }
 
 fn selector_text(sel: &Value) -> String {
