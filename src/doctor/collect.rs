@@ -497,10 +497,7 @@ async fn static_pods(kube: &Kube) -> (BTreeMap<Component, Vec<StaticPod>>, Vec<S
 }
 
 /// `metricsBindAddress` from kube-proxy's `config.conf` (Some("") when unset).
-pub fn metrics_bind_address(config_conf: &str) -> Option<String> {
-    let v: Value = serde_yaml_ng::from_str(config_conf).ok()?;
-    Some(v["metricsBindAddress"].as_str().unwrap_or("").to_string())
-}
+pub use crate::fixes::kube_proxy::metrics_bind_address;
 
 async fn kube_proxy(kube: &Kube) -> (KubeProxyEvidence, Vec<String>) {
     let mut ev = KubeProxyEvidence::default();

@@ -182,18 +182,6 @@ pub fn config_source(ds: &Value) -> Result<ConfigSource> {
     })
 }
 
-/// The scalar value of a top-level YAML line `key: value  # comment`, unquoted.
-fn scalar(rest: &str) -> String {
-    let rest = rest.trim();
-    let (v, _) = split_comment(rest);
-    let v = v.trim();
-    v.strip_prefix('"')
-        .and_then(|x| x.strip_suffix('"'))
-        .or_else(|| v.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')))
-        .unwrap_or(v)
-        .to_string()
-}
-
 /// Split ` # comment` off a plain or quoted scalar.
 fn split_comment(s: &str) -> (&str, &str) {
     let mut quote: Option<char> = None;
@@ -239,12 +227,16 @@ fn quoted(addr: &str) -> String {
     }
 }
 
-/// The current `metricsBindAddress` of a kube-proxy config ("" when absent).
-pub fn metrics_bind_address(config: &str) -> String {
-    config
-        .lines()
-        .find_map(|l| l.strip_prefix("metricsBindAddress:").map(scalar))
-        .unwrap_or_default()
+/// The current `metricsBindAddress` of a kube-proxy config file (Some("") when absent, None
+/// when the file is not YAML): the one reader doctor and the fix share.
+pub fn metrics_bind_address(config: &str) -> Option<String> {
+    let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(config).ok()?;
+    Some(yaml_str(&v, "metricsBindAddress").to_string())
+}
+
+/// A top-level string field of a YAML mapping ("" when absent or not a string).
+fn yaml_str<'a>(v: &'a serde_yaml_ng::Value, key: &str) -> &'a str {
+    v.get(key).and_then(|x| x.as_str()).unwrap_or("")
 }
 
 /// The config with `metricsBindAddress: 0.0.0.0:<port>` (the port kept when one was set), or
@@ -262,17 +254,14 @@ pub fn set_metrics_bind_address(config: &str) -> Result<Option<String>> {
             "kube-proxy's config is not a YAML mapping".into(),
         ));
     }
-    let current = metrics_bind_address(config);
+    let current = yaml_str(&parsed, "metricsBindAddress").to_string();
     if binds_all(&current) {
         return Ok(None);
     }
     // IPv6: `[::]` (kube-proxy's default follows bindAddress: `[::1]:10249` for an IPv6 one).
     let ipv6 = match current.rsplit_once(':') {
         Some((h, _)) => h.contains(':'),
-        None => config
-            .lines()
-            .find_map(|l| l.strip_prefix("bindAddress:").map(scalar))
-            .is_some_and(|b| b.contains(':')),
+        None => yaml_str(&parsed, "bindAddress").contains(':'),
     };
     let any = if ipv6 { "[::]" } else { "0.0.0.0" };
     let want = format!("{any}:{}", port_of(&current));
@@ -346,7 +335,7 @@ fn notes(obs: &Observed, ds: &Value, config: &str) -> Vec<String> {
             ));
         }
     }
-    let port = port_of(&metrics_bind_address(config));
+    let port = port_of(&metrics_bind_address(config).unwrap_or_default());
     let labels = &ds["spec"]["template"]["metadata"]["labels"];
     let selected = obs.services.iter().any(|svc| {
         let sel = &svc["spec"]["selector"];
@@ -425,7 +414,7 @@ pub fn plan(obs: &Observed, now: &str) -> Result<(Plan, ConfigSource)> {
                 op: Op::MergePatch { patch },
                 reason: format!(
                     "kube-proxy serves metrics on {} only; Prometheus scrapes the node IP",
-                    match metrics_bind_address(text) {
+                    match metrics_bind_address(text).unwrap_or_default() {
                         a if a.is_empty() => "127.0.0.1:10249 (the default)".to_string(),
                         a => a,
                     }
