@@ -41,6 +41,14 @@ pub fn str_list(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// A container's command line: `command` then `args`.
+pub fn command_line(container: &Value) -> Vec<String> {
+    ["command", "args"]
+        .iter()
+        .flat_map(|f| str_list(&container[*f]))
+        .collect()
+}
+
 /// A pod's Ready condition is True.
 pub fn is_ready(pod: &Value) -> bool {
     pod["status"]["conditions"].as_array().is_some_and(|c| {

@@ -23,6 +23,7 @@ pub mod apply;
 pub mod certs;
 pub mod cli;
 pub mod commands;
+pub mod crd;
 pub mod doctor;
 pub mod error;
 pub mod fanout;

@@ -186,7 +186,7 @@ fn endpoint_hosts(eps: &[certs::intake::Endpoint]) -> Vec<String> {
 
 /// Choose the Prometheus resource: `--prometheus`, the only one, or ask.
 async fn choose_prometheus(kube: &Kube, ns: Option<&str>, name: Option<&str>) -> Result<Value> {
-    let all = kube.list(&k::PROMETHEUSES, ns, None).await?;
+    let all = kube.list(READ_PROMETHEUSES.res, ns, None).await?;
     let all: Vec<Value> = match name {
         Some(n) => all
             .into_iter()
@@ -229,8 +229,8 @@ async fn choose_prometheus(kube: &Kube, ns: Option<&str>, name: Option<&str>) ->
 /// Every ServiceMonitor and every Namespace (the reads of `observe` that depend on nothing).
 async fn cluster_lists(kube: &Kube) -> Result<(Vec<Value>, Vec<Value>)> {
     tokio::try_join!(
-        kube.list(&k::SERVICEMONITORS, None, None),
-        kube.list(&k::NAMESPACES, None, None),
+        kube.list(READ_SERVICEMONITORS.res, None, None),
+        kube.list(READ_NAMESPACES.res, None, None),
     )
 }
 
@@ -252,9 +252,9 @@ async fn observe(
     let (prom_now, sms, nss) = match fresh {
         Some((sms, nss)) => (Some(prom.clone()), sms, nss),
         None => tokio::try_join!(
-            kube.get_opt(&k::PROMETHEUSES, Some(&prom_ns), &prom_name),
-            kube.list(&k::SERVICEMONITORS, None, None),
-            kube.list(&k::NAMESPACES, None, None),
+            kube.get_opt(READ_PROMETHEUSES.res, Some(&prom_ns), &prom_name),
+            kube.list(READ_SERVICEMONITORS.res, None, None),
+            kube.list(READ_NAMESPACES.res, None, None),
         )?,
     };
     let prometheus = prom_now.ok_or_else(|| Error::NotFound {
@@ -305,15 +305,15 @@ async fn observe(
     let per_scope = futures::future::try_join_all(scopes.iter().map(|ns| async move {
         let ns = ns.as_deref();
         tokio::try_join!(
-            kube.list(&k::SERVICES, ns, None),
-            kube.list(&k::ENDPOINTS, ns, None),
-            kube.list(&k::ENDPOINTSLICES, ns, Some(fix::SERVICE_NAME_LABEL)),
+            kube.list(READ_SERVICES.res, ns, None),
+            kube.list(READ_ENDPOINTS.res, ns, None),
+            kube.list(READ_ENDPOINTSLICES.res, ns, Some(fix::SERVICE_NAME_LABEL)),
         )
     }));
     let secrets = futures::future::try_join_all(
         secret_nss
             .iter()
-            .map(|ns| kube.get_opt(&k::SECRETS, Some(ns), &w.secret_name)),
+            .map(|ns| kube.get_opt(READ_SECRET.res, Some(ns), &w.secret_name)),
     );
     let (per_scope, secrets) = tokio::try_join!(per_scope, secrets)?;
     for (svcs, eps, slices) in per_scope {
@@ -328,7 +328,7 @@ async fn observe(
 /// The command line of every container of the pods matching a label selector in kube-system.
 async fn kube_system_args(kube: &Kube, labels: &str) -> Result<Vec<Vec<String>>> {
     let pods = kube
-        .list(&k::PODS, Some("kube-system"), Some(labels))
+        .list(READ_PODS.res, Some("kube-system"), Some(labels))
         .await?;
     Ok(pods
         .iter()
@@ -338,15 +338,7 @@ async fn kube_system_args(kube: &Kube, labels: &str) -> Result<Vec<Vec<String>>>
                 .cloned()
                 .unwrap_or_default()
         })
-        .map(|c| {
-            c["command"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .chain(c["args"].as_array().into_iter().flatten())
-                .filter_map(|a| a.as_str().map(str::to_string))
-                .collect()
-        })
+        .map(|c| crate::json::command_line(&c))
         .collect())
 }
 
@@ -398,6 +390,156 @@ async fn endpoints_from_cluster(kube: &Kube) -> Result<Vec<certs::intake::Endpoi
     Ok(out)
 }
 
+/// Where an access of the etcd fix is asked for: the namespace given (or the Prometheus'),
+/// every namespace, or kube-system.
+#[derive(Debug, Clone, Copy)]
+enum Scope {
+    Given,
+    All,
+    KubeSystem,
+}
+
+/// One access of the etcd fix: the verb, the resource, where, and why. The reads below are the
+/// ones the fix makes (each read names its entry), and the access list after a 403 is made of
+/// the same entries, so the two cannot drift apart.
+#[derive(Debug, Clone, Copy)]
+struct Access {
+    verb: &'static str,
+    res: &'static k::Res,
+    scope: Scope,
+    why: &'static str,
+}
+
+impl Access {
+    const fn new(
+        verb: &'static str,
+        res: &'static k::Res,
+        scope: Scope,
+        why: &'static str,
+    ) -> Self {
+        Access {
+            verb,
+            res,
+            scope,
+            why,
+        }
+    }
+
+    /// The namespace the access review asks about (None: all namespaces).
+    fn namespace<'a>(&self, given: Option<&'a str>) -> Option<&'a str> {
+        match self.scope {
+            Scope::Given => given,
+            Scope::All => None,
+            Scope::KubeSystem => Some("kube-system"),
+        }
+    }
+}
+
+const READ_PROMETHEUSES: Access = Access::new(
+    "list",
+    &k::PROMETHEUSES,
+    Scope::Given,
+    "find the Prometheus",
+);
+const READ_SERVICEMONITORS: Access = Access::new(
+    "list",
+    &k::SERVICEMONITORS,
+    Scope::All,
+    "find the etcd ServiceMonitor",
+);
+const READ_NAMESPACES: Access = Access::new(
+    "list",
+    &k::NAMESPACES,
+    Scope::All,
+    "match its namespaceSelector",
+);
+const READ_PODS: Access = Access::new(
+    "list",
+    &k::PODS,
+    Scope::KubeSystem,
+    "read the etcd members from the control-plane pods",
+);
+const READ_SERVICES: Access = Access::new(
+    "list",
+    &k::SERVICES,
+    Scope::KubeSystem,
+    "read the etcd Service",
+);
+const READ_ENDPOINTS: Access = Access::new(
+    "list",
+    &k::ENDPOINTS,
+    Scope::KubeSystem,
+    "read its Endpoints",
+);
+const READ_ENDPOINTSLICES: Access = Access::new(
+    "list",
+    &k::ENDPOINTSLICES,
+    Scope::KubeSystem,
+    "read its EndpointSlices",
+);
+const READ_SECRET: Access = Access::new("get", &k::SECRETS, Scope::Given, "read the Secret");
+
+/// Every read of the etcd fix, in the order the access list shows them.
+const READS: [Access; 8] = [
+    READ_PROMETHEUSES,
+    READ_SERVICEMONITORS,
+    READ_NAMESPACES,
+    READ_PODS,
+    READ_SERVICES,
+    READ_ENDPOINTS,
+    READ_ENDPOINTSLICES,
+    READ_SECRET,
+];
+
+/// The writes the steps will make.
+fn writes(steps: Steps) -> Vec<Access> {
+    use Scope::{Given, KubeSystem};
+    let mut out = Vec::new();
+    if steps.secret() {
+        out.push(Access::new(
+            "create",
+            &k::SECRETS,
+            Given,
+            "write the certificate Secret",
+        ));
+        out.push(Access::new(
+            "patch",
+            &k::PROMETHEUSES,
+            Given,
+            "list the Secret in spec.secrets",
+        ));
+    }
+    if steps.endpoints() {
+        out.push(Access::new(
+            "patch",
+            &k::SERVICES,
+            KubeSystem,
+            "remove the etcd Service's selector",
+        ));
+        out.push(Access::new(
+            "patch",
+            &k::ENDPOINTS,
+            KubeSystem,
+            "write the etcd Endpoints",
+        ));
+        out.push(Access::new(
+            "delete",
+            &k::ENDPOINTSLICES,
+            KubeSystem,
+            "delete stale EndpointSlices",
+        ));
+    }
+    if steps.servicemonitor() {
+        out.push(Access::new(
+            "patch",
+            &k::SERVICEMONITORS,
+            Given,
+            "set https and tlsConfig",
+        ));
+    }
+    out
+}
+
 /// A read was forbidden: list every read this command needs, and every write its steps will
 /// make, that the user may not do (one SelfSubjectAccessReview each, concurrently), so one round
 /// of RBAC changes is enough.
@@ -405,84 +547,25 @@ async fn forbidden_reads(kube: &Kube, ns: Option<&str>, steps: Steps, e: Error) 
     if e.status() != Some(403) {
         return e;
     }
-    let mut checks: Vec<(&str, k::Res, Option<&str>, &str)> = vec![
-        ("list", k::PROMETHEUSES, ns, "find the Prometheus"),
-        (
-            "list",
-            k::SERVICEMONITORS,
-            None,
-            "find the etcd ServiceMonitor",
-        ),
-        ("list", k::NAMESPACES, None, "match its namespaceSelector"),
-        (
-            "list",
-            k::PODS,
-            Some("kube-system"),
-            "read the etcd members from the control-plane pods",
-        ),
-        (
-            "list",
-            k::SERVICES,
-            Some("kube-system"),
-            "read the etcd Service",
-        ),
-        (
-            "list",
-            k::ENDPOINTS,
-            Some("kube-system"),
-            "read its Endpoints",
-        ),
-        (
-            "list",
-            k::ENDPOINTSLICES,
-            Some("kube-system"),
-            "read its EndpointSlices",
-        ),
-    ];
-    checks.push(("get", k::SECRETS, ns, "read the Secret"));
-    let ks = Some("kube-system");
-    if steps.secret() {
-        checks.push(("create", k::SECRETS, ns, "write the certificate Secret"));
-        checks.push((
-            "patch",
-            k::PROMETHEUSES,
-            ns,
-            "list the Secret in spec.secrets",
-        ));
-    }
-    if steps.endpoints() {
-        checks.push((
-            "patch",
-            k::SERVICES,
-            ks,
-            "remove the etcd Service's selector",
-        ));
-        checks.push(("patch", k::ENDPOINTS, ks, "write the etcd Endpoints"));
-        checks.push((
-            "delete",
-            k::ENDPOINTSLICES,
-            ks,
-            "delete stale EndpointSlices",
-        ));
-    }
-    if steps.servicemonitor() {
-        checks.push(("patch", k::SERVICEMONITORS, ns, "set https and tlsConfig"));
-    }
+    let checks: Vec<Access> = READS.into_iter().chain(writes(steps)).collect();
     let reviews = futures::future::join_all(
         checks
             .iter()
-            .map(|(verb, res, ns, _)| kube.can_i(verb, res, None, *ns, None)),
+            .map(|a| kube.can_i(a.verb, a.res, None, a.namespace(ns), None)),
     )
     .await;
     let mut denied = Vec::new();
-    for ((verb, res, ns, why), allowed) in checks.into_iter().zip(reviews) {
+    for (a, allowed) in checks.into_iter().zip(reviews) {
         match allowed {
             Ok(true) => {}
             Ok(false) => denied.push(format!(
-                "{verb} {}{} (needed to {why})",
-                res.plural,
-                ns.map(|n| format!(" in namespace {n}"))
-                    .unwrap_or_else(|| " in all namespaces".into())
+                "{} {}{} (needed to {})",
+                a.verb,
+                a.res.plural,
+                a.namespace(ns)
+                    .map(|n| format!(" in namespace {n}"))
+                    .unwrap_or_else(|| " in all namespaces".into()),
+                a.why
             )),
             // No access reviews either: the error as the server gave it.
             Err(_) => return Error::Forbidden(vec![e.to_string()]),
@@ -632,9 +715,7 @@ fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
     if let Some(sm_plan) = sm_plan {
         plan.extend(sm_plan);
         // Alone, `servicemonitor` points at files only `secret` mounts.
-        let mounted = obs.prometheus["spec"]["secrets"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|s| s.as_str() == Some(w.secret_name.as_str())));
+        let mounted = crate::crd::PrometheusSpec::of(&obs.prometheus).lists_secret(&w.secret_name);
         if !steps.secret() && mode == TlsMode::Files && !mounted {
             plan.notes.push(format!(
                 "Prometheus {prom_ns}/{} does not mount Secret {} yet: the files this ServiceMonitor names exist only after `kubectl promfix secret` (or `etcd`)",

@@ -8,7 +8,7 @@ use super::{
     StaticPod, Targets, parse_flags,
 };
 use crate::fanout::{self, Attempt};
-use crate::json::{is_ready, str_at as s};
+use crate::json::{command_line, is_ready, str_at as s};
 use crate::kube::{self as k, Kube};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -451,14 +451,6 @@ pub fn image_tag(image: &str) -> Option<String> {
     let image = image.split('@').next().unwrap_or(image);
     let last = image.rsplit('/').next().unwrap_or(image);
     last.split_once(':').map(|(_, t)| t.to_string())
-}
-
-fn command_line(container: &Value) -> Vec<String> {
-    ["command", "args"]
-        .iter()
-        .flat_map(|f| container[*f].as_array().into_iter().flatten())
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect()
 }
 
 /// A mirror pod as evidence (component from its `component` label or name).

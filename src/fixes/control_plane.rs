@@ -98,14 +98,7 @@ fn names_component(v: &str, c: &Component) -> bool {
 
 /// The command line of a pod's first container.
 fn args(pod: &Value) -> Vec<String> {
-    let c = &pod["spec"]["containers"][0];
-    c["command"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .chain(c["args"].as_array().into_iter().flatten())
-        .filter_map(|a| a.as_str().map(str::to_string))
-        .collect()
+    crate::json::command_line(&pod["spec"]["containers"][0])
 }
 
 fn flag<'a>(args: &'a [String], f: &str) -> Option<&'a str> {

@@ -534,7 +534,7 @@ fn new_service(
                 namespace(sm),
                 name(sm),
                 v.join(", "),
-                if obs.prometheus["spec"]["ignoreNamespaceSelectors"].as_bool() == Some(true) {
+                if crate::crd::PrometheusSpec::of(&obs.prometheus).ignores_namespace_selectors() {
                     "the Prometheus sets ignoreNamespaceSelectors"
                 } else {
                     "its namespaceSelector"

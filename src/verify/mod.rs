@@ -9,6 +9,7 @@ pub mod report;
 pub mod targets;
 
 use crate::certs::life::{self, CertLife, LifeError};
+use crate::crd::PrometheusSpec;
 use base64::Engine;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
 use serde::Serialize;
@@ -30,9 +31,7 @@ pub fn secret_dir(secret: &str) -> String {
 
 /// Whether the Prometheus lists the Secret in `spec.secrets`.
 pub fn lists_secret(prom: &Value, secret: &str) -> bool {
-    prom["spec"]["secrets"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(secret)))
+    PrometheusSpec::of(prom).lists_secret(secret)
 }
 
 /// The pods of a Prometheus (every replica of every shard): labelled `prometheus=<name>` (older
@@ -55,9 +54,7 @@ pub fn pods_of<'a>(prom: &Value, pods: &'a [Value]) -> Vec<&'a Value> {
 
 /// How many pods the Prometheus asks for (replicas × shards).
 pub fn expected_pods(prom: &Value) -> usize {
-    let replicas = prom["spec"]["replicas"].as_u64().unwrap_or(1);
-    let shards = prom["spec"]["shards"].as_u64().unwrap_or(1).max(1);
-    (replicas * shards) as usize
+    usize::try_from(PrometheusSpec::of(prom).pods()).unwrap_or(usize::MAX)
 }
 
 /// The progress of the rollout: `1/2 pods updated, 0/2 ready`, out of the pods the
@@ -75,7 +72,7 @@ pub fn rollout_progress(expected: usize, pods: &[(Value, Option<String>)]) -> St
 
 /// How many shards the Prometheus has (`spec.shards`, default 1).
 pub fn shards_of(prom: &Value) -> u64 {
-    prom["spec"]["shards"].as_u64().unwrap_or(1).max(1)
+    PrometheusSpec::of(prom).shards()
 }
 
 /// The shard the Prometheus Operator's relabeling gives a target address: its `hashmod` action
@@ -544,16 +541,17 @@ pub fn route_prefix(prom: &Value, pod: Option<&Value>) -> String {
                 .map(str::to_string)
         })
     };
-    let spec = &prom["spec"];
     let raw = if let Some(r) = arg("web.route-prefix") {
         r
     } else if let Some(u) = arg("web.external-url") {
         url_path(&u)
     } else {
-        match spec["routePrefix"].as_str().filter(|s| !s.is_empty()) {
-            Some(r) => r.to_string(),
-            None => spec["externalUrl"]
-                .as_str()
+        let spec = PrometheusSpec::of(prom);
+        match spec.route_prefix.filter(|s| !s.is_empty()) {
+            Some(r) => r,
+            None => spec
+                .external_url
+                .as_deref()
                 .map(url_path)
                 .unwrap_or_default(),
         }
