@@ -34,6 +34,28 @@ async fn one(cli: &Cli, context: Option<String>) -> ClusterResult {
     (ctx.clone(), Ok(doctor::diagnose(&ctx, &ev)))
 }
 
+/// The contexts to check: every one of the kubeconfig, the ones given (each once), or the
+/// current one (None).
+fn contexts(cli: &Cli, all_contexts: bool) -> Result<Vec<Option<String>>> {
+    if all_contexts {
+        let all = Kube::contexts(&cli.global)?;
+        if all.is_empty() {
+            return Err(Error::Kubeconfig("the kubeconfig has no contexts".into()));
+        }
+        return Ok(all.into_iter().map(Some).collect());
+    }
+    if cli.global.context.is_empty() {
+        return Ok(vec![None]);
+    }
+    let mut seen = Vec::new();
+    for c in &cli.global.context {
+        if !seen.contains(c) {
+            seen.push(c.clone());
+        }
+    }
+    Ok(seen.into_iter().map(Some).collect())
+}
+
 /// Run the command (its flags are in `cli.command`, the global ones in `cli.global`).
 pub async fn run(cli: &Cli) -> Result<Outcome> {
     let Command::Doctor {
@@ -43,23 +65,7 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
     else {
         return Err(Error::Internal("wrong command".into()));
     };
-    let contexts: Vec<Option<String>> = if *all_contexts {
-        let all = Kube::contexts(&cli.global)?;
-        if all.is_empty() {
-            return Err(Error::Kubeconfig("the kubeconfig has no contexts".into()));
-        }
-        all.into_iter().map(Some).collect()
-    } else if cli.global.context.is_empty() {
-        vec![None]
-    } else {
-        let mut seen = Vec::new();
-        for c in &cli.global.context {
-            if !seen.contains(c) {
-                seen.push(c.clone());
-            }
-        }
-        seen.into_iter().map(Some).collect()
-    };
+    let contexts = contexts(cli, *all_contexts)?;
     let results: Vec<ClusterResult> =
         futures::future::join_all(contexts.into_iter().map(|c| one(cli, c))).await;
     let many = results.len() > 1;
