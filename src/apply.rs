@@ -2,7 +2,7 @@
 //! preconditions and bounded retries, and rollback from a backup.
 
 use crate::cli::{DryRun, WriteOpts};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, api_message};
 use crate::kube::{Kube, Res};
 use crate::output::interact::{self, Step};
 use crate::output::{interrupt, plan_view};
@@ -28,17 +28,9 @@ pub fn verb_word(c: &Change) -> &'static str {
     }
 }
 
-/// An API error as a message: the server's text and code.
-pub fn api_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
-        other => other.to_string(),
-    }
-}
-
 fn res_of(o: &ObjectRef) -> Result<Res> {
     Res::by_plural(&o.plural)
-        .ok_or_else(|| Error::Other(format!("internal: unknown resource {}", o.plural)))
+        .ok_or_else(|| Error::Internal(format!("unknown resource {}", o.plural)))
 }
 
 /// Ask the API server, before the first write, whether every write of the plan is allowed; list
@@ -157,8 +149,10 @@ pub fn write_backup(plan: &Plan, context: &str, dir: &Path, command: &str) -> Re
         created: now.to_string(),
         items: plan.changes.iter().map(BackupItem::of).collect(),
     };
-    let text = serde_yaml_ng::to_string(&backup)
-        .map_err(|e| Error::Other(format!("internal: backup: {e}")))?;
+    let text = serde_yaml_ng::to_string(&backup).map_err(|source| Error::Yaml {
+        what: "internal: backup".into(),
+        source,
+    })?;
     // Names carry the second; a second backup within the same second gets a suffix.
     let mut n = 1;
     loop {
@@ -225,8 +219,10 @@ pub fn record_stored(path: &Path, stored: &[(ObjectRef, Value)]) -> Result<()> {
 
 /// Write a backup over its file: aside (0600), then renamed over, never half written.
 fn rewrite_backup(path: &Path, backup: &Backup) -> Result<()> {
-    let text = serde_yaml_ng::to_string(backup)
-        .map_err(|e| Error::Other(format!("internal: backup: {e}")))?;
+    let text = serde_yaml_ng::to_string(backup).map_err(|source| Error::Yaml {
+        what: "internal: backup".into(),
+        source,
+    })?;
     let tmp = path.with_extension("yaml.tmp");
     let _ = std::fs::remove_file(&tmp);
     write_private(&tmp, text.as_bytes())

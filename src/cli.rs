@@ -178,14 +178,14 @@ pub struct PrometheusSel {
 }
 
 /// `NAMESPACE/NAME`, both parts non-empty.
-pub fn parse_namespaced_name(s: &str) -> Result<String, String> {
+pub fn parse_namespaced_name(s: &str) -> crate::Result<String> {
     match s.split_once('/') {
         Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
             Ok(s.to_string())
         }
-        _ => Err(format!(
+        _ => Err(crate::Error::Input(format!(
             "{s:?} is not NAMESPACE/NAME (e.g. monitoring/kube-etcd)"
-        )),
+        ))),
     }
 }
 
@@ -488,10 +488,10 @@ pub fn command_named(bin: &str) -> clap::Command {
 }
 
 /// `30s`, `5m`, `1h`, `1h30m`, or plain seconds.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+pub fn parse_duration(s: &str) -> crate::Result<std::time::Duration> {
     let s = s.trim();
     if s.is_empty() {
-        return Err("empty duration".into());
+        return Err(crate::Error::Input("empty duration".into()));
     }
     if let Ok(n) = s.parse::<u64>() {
         return Ok(std::time::Duration::from_secs(n));
@@ -503,25 +503,25 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
             num.push(c);
             continue;
         }
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("invalid duration {s:?}: expected e.g. 30s, 5m, 1h"))?;
+        let n: u64 = num.parse().map_err(|_| {
+            crate::Error::Input(format!("invalid duration {s:?}: expected e.g. 30s, 5m, 1h"))
+        })?;
         num.clear();
         total += match c {
             's' => n,
             'm' => n * 60,
             'h' => n * 3600,
             _ => {
-                return Err(format!(
+                return Err(crate::Error::Input(format!(
                     "invalid duration {s:?}: unknown unit {c:?} (use s, m or h)"
-                ));
+                )));
             }
         };
     }
     if !num.is_empty() {
-        return Err(format!(
+        return Err(crate::Error::Input(format!(
             "invalid duration {s:?}: a number needs a unit (s, m or h)"
-        ));
+        )));
     }
     Ok(std::time::Duration::from_secs(total))
 }

@@ -34,13 +34,81 @@ pub enum Error {
         detail: String,
     },
 
-    /// An API call failed: what was being done, on which object.
-    #[error("{action} {object}: {message}")]
+    /// An API call failed: what was being done, on which object, and the client's error.
+    #[error("{action} {object}: {}", api_text(source))]
     Api {
         action: &'static str,
         object: String,
-        message: String,
-        code: Option<u16>,
+        #[source]
+        source: kube::Error,
+    },
+
+    /// A request to the API server could not be built (a bug of this side).
+    #[error("internal: cannot build the request {what}: {source}")]
+    Request {
+        what: String,
+        #[source]
+        source: http::Error,
+    },
+
+    /// A YAML document could not be read or written: which one.
+    #[error("{what}: {source}")]
+    Yaml {
+        what: String,
+        #[source]
+        source: serde_yaml_ng::Error,
+    },
+
+    /// A JSON document could not be read or written: which one.
+    #[error("{what}: {source}")]
+    Json {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A base64 text could not be decoded: which (never the text itself: it may be a key).
+    #[error("{what} is not valid base64")]
+    Base64 {
+        what: String,
+        #[source]
+        source: base64::DecodeError,
+    },
+
+    /// A TLS client could not be set up: what was being set up (the error names the problem,
+    /// never key bytes).
+    #[error("{what}: {source}")]
+    Tls {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// What Prometheus' HTTP API answered cannot be used: what it said.
+    #[error("{0}")]
+    Prometheus(String),
+
+    /// A file could not be read or written (other than the backup): what and which.
+    #[error("{what} {}: {source}", path.display())]
+    File {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The terminal could not be read (a prompt's answer).
+    #[error("cannot read the answer: {source}")]
+    Terminal {
+        #[source]
+        source: dialoguer::Error,
+    },
+
+    /// A step did not finish in its time: what it waited for.
+    #[error("{what}: no answer within {}s", .after.as_secs())]
+    Timeout {
+        what: String,
+        after: std::time::Duration,
     },
 
     #[error("{0}")]
@@ -91,8 +159,26 @@ pub enum Error {
     )]
     NothingChecked(Vec<String>),
 
-    #[error("{0}")]
-    Other(String),
+    /// A DaemonSet's rollout did not finish in `--timeout` (its config is written).
+    #[error(
+        "rollout of DaemonSet {namespace}/{name} did not finish within {timeout} ({last})\n  hint: the config is written; watch it with `kubectl -n {namespace} rollout status daemonset/{name}`"
+    )]
+    Rollout {
+        namespace: String,
+        name: String,
+        timeout: String,
+        last: String,
+    },
+
+    /// No kubelet's `/configz` answered: the first node's error.
+    #[error(
+        "no kubelet's /configz could be read (first: {first})\n  hint: reading it needs `get` on nodes/proxy"
+    )]
+    NoConfigz { first: String },
+
+    /// A rule of this program was broken (a bug): what.
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -127,24 +213,38 @@ impl Error {
 
     /// An API error with the action and object it concerned.
     pub fn api(action: &'static str, object: impl Into<String>, e: kube::Error) -> Self {
-        let (message, code) = match &e {
-            kube::Error::Api(s) => (s.message.clone(), Some(s.code)),
-            other => (other.to_string(), None),
-        };
         Error::Api {
             action,
             object: object.into(),
-            message,
-            code,
+            source: e,
         }
     }
 
     /// The HTTP status of an API error, if it is one.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::Api { code, .. } => *code,
+            Error::Api {
+                source: kube::Error::Api(s),
+                ..
+            } => Some(s.code),
             _ => None,
         }
+    }
+}
+
+/// The server's text of an API error (the client's text for other errors).
+fn api_text(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => s.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// An API error as a message: the server's text and code (the client's text for other errors).
+pub fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
+        other => other.to_string(),
     }
 }
 

@@ -232,8 +232,10 @@ impl Kube {
     }
 
     fn from_value(v: &Value) -> Result<DynamicObject> {
-        serde_json::from_value(v.clone())
-            .map_err(|e| Error::Other(format!("internal: object does not serialize: {e}")))
+        serde_json::from_value(v.clone()).map_err(|source| Error::Json {
+            what: "internal: object does not serialize".into(),
+            source,
+        })
     }
 
     /// List (paginated) in one namespace or all, with an optional label selector.
@@ -321,7 +323,10 @@ impl Kube {
         let req = http::Request::post("/apis/authorization.k8s.io/v1/subjectaccessreviews")
             .header("content-type", "application/json")
             .body(serde_json::to_vec(&body).unwrap_or_default())
-            .map_err(|e| Error::Other(e.to_string()))?;
+            .map_err(|source| Error::Request {
+                what: "SubjectAccessReview".into(),
+                source,
+            })?;
         let answer: Value = self
             .client
             .request(req)
@@ -348,7 +353,10 @@ impl Kube {
         };
         let req = http::Request::get(&path)
             .body(Vec::new())
-            .map_err(|e| Error::Other(e.to_string()))?;
+            .map_err(|source| Error::Request {
+                what: format!("GET {path}"),
+                source,
+            })?;
         match self.client.request::<Value>(req).await {
             Ok(list) => Ok(list["resources"]
                 .as_array()
@@ -491,7 +499,10 @@ impl Kube {
         let req = http::Request::post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
             .header("content-type", "application/json")
             .body(serde_json::to_vec(&body).unwrap_or_default())
-            .map_err(|e| Error::Other(e.to_string()))?;
+            .map_err(|source| Error::Request {
+                what: "SelfSubjectAccessReview".into(),
+                source,
+            })?;
         let answer: Value = self
             .client
             .request(req)
@@ -667,10 +678,10 @@ impl Kube {
         };
         match tokio::time::timeout(timeout, run).await {
             Ok(r) => r,
-            Err(_) => Err(Error::Other(format!(
-                "exec in {what}: no answer within {}s",
-                timeout.as_secs()
-            ))),
+            Err(_) => Err(Error::Timeout {
+                what: format!("exec in {what}"),
+                after: timeout,
+            }),
         }
     }
 

@@ -259,28 +259,35 @@ pub fn merge_diff(before: &Value, after: &Value) -> Option<Value> {
     }
 }
 
+/// The object without what the server owns: metadata the server sets (resourceVersion, uid,
+/// managedFields, creationTimestamp, generation) and the status (a subresource: writes to the
+/// main resource never change it).
+pub fn without_server_fields(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in [
+            "resourceVersion",
+            "managedFields",
+            "uid",
+            "creationTimestamp",
+            "generation",
+        ] {
+            m.remove(k);
+        }
+    }
+    if let Some(m) = v.as_object_mut() {
+        m.remove("status");
+    }
+    v
+}
+
 /// A merge patch from `before` to `after` that also carries `before`'s resourceVersion as a
 /// precondition. Server-owned metadata is never part of the patch.
 pub fn guarded_merge_patch(before: &Value, after: &Value) -> Option<Value> {
-    let strip = |v: &Value| {
-        let mut v = v.clone();
-        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-            for k in [
-                "resourceVersion",
-                "managedFields",
-                "uid",
-                "creationTimestamp",
-                "generation",
-            ] {
-                m.remove(k);
-            }
-        }
-        if let Some(m) = v.as_object_mut() {
-            m.remove("status");
-        }
-        v
-    };
-    let mut patch = merge_diff(&strip(before), &strip(after))?;
+    let mut patch = merge_diff(
+        &without_server_fields(before),
+        &without_server_fields(after),
+    )?;
     let rv = before
         .get("metadata")
         .and_then(|m| m.get("resourceVersion"))

@@ -88,7 +88,7 @@ pub fn monitor_namespaces(prometheus: &Value, monitor: &Value) -> Option<Vec<Str
         .as_str()
         .unwrap_or("default")
         .to_string();
-    if prometheus["spec"]["ignoreNamespaceSelectors"].as_bool() == Some(true) {
+    if crate::crd::PrometheusSpec::of(prometheus).ignores_namespace_selectors() {
         return Some(vec![own]);
     }
     let sel = &monitor["spec"]["namespaceSelector"];

@@ -244,11 +244,11 @@ impl ServerCertVerifier for Remembering {
 fn client_config(
     certs: &ValidatedCerts,
     insecure: bool,
-) -> Result<(ClientConfig, Option<Arc<Remembering>>), String> {
+) -> crate::Result<(ClientConfig, Option<Arc<Remembering>>)> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?;
+        .map_err(tls("the TLS protocol versions are not usable"))?;
     let (builder, remembering) = if insecure {
         let b = builder
             .dangerous()
@@ -259,11 +259,11 @@ fn client_config(
         for c in certs.ca_certs() {
             roots
                 .add(c.clone())
-                .map_err(|e| format!("CA certificate not usable: {e}"))?;
+                .map_err(tls("CA certificate not usable"))?;
         }
         let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
-            .map_err(|e| format!("CA certificate not usable: {e}"))?;
+            .map_err(tls("CA certificate not usable"))?;
         let r = Arc::new(Remembering {
             inner,
             seen: Mutex::new(None),
@@ -276,8 +276,18 @@ fn client_config(
     let config = builder
         .with_client_auth_cert(certs.chain().to_vec(), certs.key().clone_key())
         // The rustls error names the problem (key/cert mismatch), never the key bytes.
-        .map_err(|e| format!("client certificate not usable: {e}"))?;
+        .map_err(tls("client certificate not usable"))?;
     Ok((config, remembering))
+}
+
+/// A rustls error as the library error, saying what was being set up.
+fn tls<E: std::error::Error + Send + Sync + 'static>(
+    what: &'static str,
+) -> impl Fn(E) -> crate::Error {
+    move |e| crate::Error::Tls {
+        what,
+        source: Box::new(e),
+    }
 }
 
 fn classify_tls(e: &rustls::Error) -> ProbeOutcome {
@@ -400,7 +410,11 @@ async fn probe_inner(
     }
     let (config, remembering) = match client_config(certs, insecure) {
         Ok(c) => c,
-        Err(detail) => return ProbeOutcome::Other { detail },
+        Err(e) => {
+            return ProbeOutcome::Other {
+                detail: e.to_string(),
+            };
+        }
     };
     let name = match server_name {
         Some(n) => ServerName::try_from(n.to_string()),

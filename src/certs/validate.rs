@@ -15,7 +15,7 @@ use x509_parser::extensions::GeneralName;
 use x509_parser::public_key::PublicKey;
 
 use super::intake::CertPaths;
-use super::pem::{CertFile, KeyEncoding, LoadedCerts, Redacted, load};
+use super::pem::{CertFile, KeyEncoding, KeyFile, LoadedCerts, Redacted, load};
 use super::{CertError, FileRole};
 
 /// A certificate expiring within this many days gives a warning.
@@ -354,42 +354,105 @@ pub fn validate(
     let LoadedCerts { ca, cert, key } = loaded;
     let now_ts = unix(now);
     let mut warnings = Vec::new();
-    let cert_path = cert.path().to_path_buf();
-    let ca_path = ca.path().to_path_buf();
-
     let Some(leaf_der) = cert.certs().first() else {
         return Err(CertError::NoCertificate {
             role: FileRole::Cert,
-            path: cert_path,
+            path: cert.path().to_path_buf(),
             found: "no PEM block".into(),
         });
     };
     let leaf = parse(&cert, 0, leaf_der)?;
-
     // 1. Dates of the client certificate.
+    warnings.extend(check_leaf_dates(&leaf, cert.path(), now_ts)?);
+    // 2. The key belongs to the certificate.
+    check_key(&key, &cert, &ca)?;
+    if key.extra_certificates() > 0 {
+        warnings.push(Warning::KeyFileHoldsCertificates {
+            path: key.path().to_path_buf(),
+            count: key.extra_certificates(),
+        });
+    }
+    // 3. The CA file holds CA certificates.
+    let parsed_cas = parse_cas(&ca)?;
+    // 4. The chain, for client auth, now.
+    let anchor_index = check_chain(&leaf, &cert, &ca, &parsed_cas, now_ts)?;
+    let ca_path = ca.path();
+    let Some(anchor) = parsed_cas.get(anchor_index) else {
+        return Err(CertError::NotACa {
+            path: ca_path.to_path_buf(),
+            subject: String::new(),
+        });
+    };
+    if !anchor.is_ca() {
+        return Err(CertError::NotACa {
+            path: ca_path.to_path_buf(),
+            subject: anchor.subject().to_string(),
+        });
+    }
+    for c in parsed_cas.iter().filter(|c| !c.is_ca()) {
+        warnings.push(Warning::NonCaInCaBundle {
+            path: ca_path.to_path_buf(),
+            subject: c.subject().to_string(),
+        });
+    }
+    // 5. Dates of the anchoring CA.
+    warnings.extend(check_ca_dates(anchor, ca_path, now_ts)?);
+    if matches!(leaf.extended_key_usage(), Ok(None)) {
+        warnings.push(Warning::NoExtendedKeyUsage {
+            path: cert.path().to_path_buf(),
+        });
+    }
+    let summary = summary(&leaf, &key, &cert, &ca, anchor, anchor_index);
+    let validated = ValidatedCerts {
+        paths: CertPaths {
+            ca: ca_path.to_path_buf(),
+            cert: cert.path().to_path_buf(),
+            key: key.path().to_path_buf(),
+        },
+        ca_pem: ca.pem().to_vec(),
+        cert_pem: cert.pem().to_vec(),
+        key_pem: key.pem().to_vec(),
+        ca_certs: ca.certs().to_vec(),
+        chain: cert.certs().to_vec(),
+        key: key.key().clone_key(),
+        summary,
+    };
+    Ok((validated, warnings))
+}
+
+/// The client certificate is valid now (a warning when it expires soon).
+fn check_leaf_dates(
+    leaf: &X509Certificate<'_>,
+    cert_path: &Path,
+    now_ts: i64,
+) -> Result<Option<Warning>, CertError> {
     let nb = leaf.validity().not_before.timestamp();
     let na = leaf.validity().not_after.timestamp();
     if now_ts < nb {
         return Err(CertError::NotYetValid {
-            path: cert_path,
+            path: cert_path.to_path_buf(),
             not_before: rfc3339(nb),
         });
     }
     if now_ts > na {
         return Err(CertError::Expired {
-            path: cert_path,
+            path: cert_path.to_path_buf(),
             not_after: rfc3339(na),
         });
     }
-    if days_left(na, now_ts) < EXPIRY_WARNING_DAYS {
-        warnings.push(Warning::ExpiresSoon {
-            path: cert_path.clone(),
+    Ok(
+        (days_left(na, now_ts) < EXPIRY_WARNING_DAYS).then(|| Warning::ExpiresSoon {
+            path: cert_path.to_path_buf(),
             not_after: rfc3339(na),
             days: days_left(na, now_ts),
-        });
-    }
+        }),
+    )
+}
 
-    // 2. The key belongs to the certificate.
+/// The key belongs to the client certificate; when it does not, say whose it is if it belongs
+/// to another certificate that was given.
+fn check_key(key: &KeyFile, cert: &CertFile, ca: &CertFile) -> Result<(), CertError> {
+    let cert_path = cert.path().to_path_buf();
     let signing_key = rustls::crypto::ring::sign::any_supported_type(key.key()).map_err(|_| {
         CertError::UnsupportedKey {
             path: key.path().to_path_buf(),
@@ -399,10 +462,10 @@ pub fn validate(
             ),
         }
     })?;
+    let leaf_der = &cert.certs()[0];
     match CertifiedKey::new(vec![leaf_der.clone()], signing_key).keys_match() {
-        Ok(()) => {}
+        Ok(()) => Ok(()),
         Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => {
-            // Say why when the key belongs to another certificate that was given.
             let matches = |der: &CertificateDer<'static>| {
                 rustls::crypto::ring::sign::any_supported_type(key.key())
                     .map(|k| CertifiedKey::new(vec![der.clone()], k).keys_match().is_ok())
@@ -420,38 +483,29 @@ pub fn validate(
                     cert_path,
                 });
             }
-            return Err(CertError::KeyMismatch {
+            Err(CertError::KeyMismatch {
                 key_path: key.path().to_path_buf(),
                 cert_path,
-            });
+            })
         }
-        Err(rustls::Error::InconsistentKeys(_)) => {
-            return Err(CertError::UnsupportedKey {
-                path: key.path().to_path_buf(),
-                reason: "its public key cannot be derived to compare it with the certificate"
-                    .into(),
-            });
-        }
-        Err(e) => {
-            return Err(CertError::BadCertificate {
-                role: FileRole::Cert,
-                path: cert_path,
-                index: 1,
-                reason: e.to_string(),
-            });
-        }
-    }
-    if key.extra_certificates() > 0 {
-        warnings.push(Warning::KeyFileHoldsCertificates {
+        Err(rustls::Error::InconsistentKeys(_)) => Err(CertError::UnsupportedKey {
             path: key.path().to_path_buf(),
-            count: key.extra_certificates(),
-        });
+            reason: "its public key cannot be derived to compare it with the certificate".into(),
+        }),
+        Err(e) => Err(CertError::BadCertificate {
+            role: FileRole::Cert,
+            path: cert_path,
+            index: 1,
+            reason: e.to_string(),
+        }),
     }
+}
 
-    // 3. The CA file holds CA certificates.
+/// Every certificate of the CA file, parsed; at least one of them a CA.
+fn parse_cas(ca: &CertFile) -> Result<Vec<X509Certificate<'_>>, CertError> {
     let mut parsed_cas = Vec::new();
     for (i, der) in ca.certs().iter().enumerate() {
-        parsed_cas.push(parse(&ca, i, der)?);
+        parsed_cas.push(parse(ca, i, der)?);
     }
     if !parsed_cas.iter().any(|c| c.is_ca()) {
         let subject = parsed_cas
@@ -459,23 +513,37 @@ pub fn validate(
             .map(|c| c.subject().to_string())
             .unwrap_or_default();
         return Err(CertError::NotACa {
-            path: ca_path,
+            path: ca.path().to_path_buf(),
             subject,
         });
     }
+    Ok(parsed_cas)
+}
 
-    // 4. The chain, for client auth, now.
-    let ee = webpki::EndEntityCert::try_from(leaf_der).map_err(|e| CertError::BadCertificate {
-        role: FileRole::Cert,
-        path: cert_path.clone(),
-        index: 1,
-        reason: format!("{e:?}"),
+/// The chain from the client certificate (with the file's intermediates) to a CA of the CA
+/// file verifies for client auth now: the index of the CA certificate that anchors it (a bundle
+/// may hold several).
+fn check_chain(
+    leaf: &X509Certificate<'_>,
+    cert: &CertFile,
+    ca: &CertFile,
+    parsed_cas: &[X509Certificate<'_>],
+    now_ts: i64,
+) -> Result<usize, CertError> {
+    let (cert_path, ca_path) = (cert.path(), ca.path());
+    let ee = webpki::EndEntityCert::try_from(&cert.certs()[0]).map_err(|e| {
+        CertError::BadCertificate {
+            role: FileRole::Cert,
+            path: cert_path.to_path_buf(),
+            index: 1,
+            reason: format!("{e:?}"),
+        }
     })?;
     let mut anchors = Vec::new();
     for (i, der) in ca.certs().iter().enumerate() {
         let a = webpki::anchor_from_trusted_cert(der).map_err(|e| CertError::BadCertificate {
             role: FileRole::Ca,
-            path: ca_path.clone(),
+            path: ca_path.to_path_buf(),
             index: i + 1,
             reason: format!("{e:?}"),
         })?;
@@ -496,96 +564,71 @@ pub fn validate(
         .map(|_| ())
     };
     if let Err(e) = verify(&anchors) {
-        return Err(chain_error(e, &leaf, &cert_path, &ca_path, &parsed_cas));
+        return Err(chain_error(e, leaf, cert_path, ca_path, parsed_cas));
     }
-    // Which CA certificate anchors the chain (a bundle may hold several).
-    let anchor_index = (0..anchors.len())
+    Ok((0..anchors.len())
         .find(|&i| verify(std::slice::from_ref(&anchors[i])).is_ok())
-        .unwrap_or(0);
-    let Some(anchor) = parsed_cas.get(anchor_index) else {
-        return Err(CertError::NotACa {
-            path: ca_path,
-            subject: String::new(),
-        });
-    };
-    if !anchor.is_ca() {
-        return Err(CertError::NotACa {
-            path: ca_path,
-            subject: anchor.subject().to_string(),
-        });
-    }
-    for c in &parsed_cas {
-        if !c.is_ca() {
-            warnings.push(Warning::NonCaInCaBundle {
-                path: ca_path.clone(),
-                subject: c.subject().to_string(),
-            });
-        }
-    }
+        .unwrap_or(0))
+}
 
-    // 5. Dates of the anchoring CA.
+/// The anchoring CA is valid now (a warning when it expires soon).
+fn check_ca_dates(
+    anchor: &X509Certificate<'_>,
+    ca_path: &Path,
+    now_ts: i64,
+) -> Result<Option<Warning>, CertError> {
     let cnb = anchor.validity().not_before.timestamp();
     let cna = anchor.validity().not_after.timestamp();
     if now_ts < cnb {
         return Err(CertError::CaNotYetValid {
-            path: ca_path,
+            path: ca_path.to_path_buf(),
             subject: anchor.subject().to_string(),
             not_before: rfc3339(cnb),
         });
     }
     if now_ts > cna {
         return Err(CertError::CaExpired {
-            path: ca_path,
+            path: ca_path.to_path_buf(),
             subject: anchor.subject().to_string(),
             not_after: rfc3339(cna),
         });
     }
-    if days_left(cna, now_ts) < EXPIRY_WARNING_DAYS {
-        warnings.push(Warning::CaExpiresSoon {
-            path: ca_path.clone(),
+    Ok(
+        (days_left(cna, now_ts) < EXPIRY_WARNING_DAYS).then(|| Warning::CaExpiresSoon {
+            path: ca_path.to_path_buf(),
             subject: anchor.subject().to_string(),
             not_after: rfc3339(cna),
             days: days_left(cna, now_ts),
-        });
-    }
-    if matches!(leaf.extended_key_usage(), Ok(None)) {
-        warnings.push(Warning::NoExtendedKeyUsage {
-            path: cert_path.clone(),
-        });
-    }
+        }),
+    )
+}
 
-    let summary = CertSummary {
+/// What the validated material is, for the plan and the report.
+fn summary(
+    leaf: &X509Certificate<'_>,
+    key: &KeyFile,
+    cert: &CertFile,
+    ca: &CertFile,
+    anchor: &X509Certificate<'_>,
+    anchor_index: usize,
+) -> CertSummary {
+    let na = leaf.validity().not_after.timestamp();
+    CertSummary {
         subject: leaf.subject().to_string(),
         issuer: leaf.issuer().to_string(),
-        sans: sans(&leaf),
+        sans: sans(leaf),
         serial: leaf.raw_serial_as_string(),
-        not_before: rfc3339(nb),
+        not_before: rfc3339(leaf.validity().not_before.timestamp()),
         not_after: rfc3339(na),
         not_after_unix: na,
-        key_algorithm: key_algorithm(&leaf),
+        key_algorithm: key_algorithm(leaf),
         key_encoding: key.encoding(),
-        cert_sha256: fingerprint(leaf_der),
+        cert_sha256: fingerprint(&cert.certs()[0]),
         ca_subject: anchor.subject().to_string(),
         ca_sha256: fingerprint(&ca.certs()[anchor_index]),
         ca_certificates: ca.certs().len(),
-        intermediates: intermediates.len(),
-    };
-    let paths = CertPaths {
-        ca: ca_path,
-        cert: cert_path,
-        key: key.path().to_path_buf(),
-    };
-    let validated = ValidatedCerts {
-        paths,
-        ca_pem: ca.pem().to_vec(),
-        cert_pem: cert.pem().to_vec(),
-        key_pem: key.pem().to_vec(),
-        ca_certs: ca.certs().to_vec(),
-        chain: cert.certs().to_vec(),
-        key: key.key().clone_key(),
-        summary,
-    };
-    Ok((validated, warnings))
+        intermediates: cert.certs().len() - 1,
+    }
 }
 
 fn chain_error(

@@ -17,7 +17,7 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
         ca_file,
     } = &cli.command
     else {
-        return Err(Error::Other("internal: wrong command".into()));
+        return Err(Error::Internal("wrong command".into()));
     };
     if let Some(ca) = ca_file
         && !ca.starts_with('/')

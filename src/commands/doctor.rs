@@ -34,6 +34,28 @@ async fn one(cli: &Cli, context: Option<String>) -> ClusterResult {
     (ctx.clone(), Ok(doctor::diagnose(&ctx, &ev)))
 }
 
+/// The contexts to check: every one of the kubeconfig, the ones given (each once), or the
+/// current one (None).
+fn contexts(cli: &Cli, all_contexts: bool) -> Result<Vec<Option<String>>> {
+    if all_contexts {
+        let all = Kube::contexts(&cli.global)?;
+        if all.is_empty() {
+            return Err(Error::Kubeconfig("the kubeconfig has no contexts".into()));
+        }
+        return Ok(all.into_iter().map(Some).collect());
+    }
+    if cli.global.context.is_empty() {
+        return Ok(vec![None]);
+    }
+    let mut seen = Vec::new();
+    for c in &cli.global.context {
+        if !seen.contains(c) {
+            seen.push(c.clone());
+        }
+    }
+    Ok(seen.into_iter().map(Some).collect())
+}
+
 /// Run the command (its flags are in `cli.command`, the global ones in `cli.global`).
 pub async fn run(cli: &Cli) -> Result<Outcome> {
     let Command::Doctor {
@@ -41,25 +63,9 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
         output,
     } = &cli.command
     else {
-        return Err(Error::Other("internal: wrong command".into()));
+        return Err(Error::Internal("wrong command".into()));
     };
-    let contexts: Vec<Option<String>> = if *all_contexts {
-        let all = Kube::contexts(&cli.global)?;
-        if all.is_empty() {
-            return Err(Error::Kubeconfig("the kubeconfig has no contexts".into()));
-        }
-        all.into_iter().map(Some).collect()
-    } else if cli.global.context.is_empty() {
-        vec![None]
-    } else {
-        let mut seen = Vec::new();
-        for c in &cli.global.context {
-            if !seen.contains(c) {
-                seen.push(c.clone());
-            }
-        }
-        seen.into_iter().map(Some).collect()
-    };
+    let contexts = contexts(cli, *all_contexts)?;
     let results: Vec<ClusterResult> =
         futures::future::join_all(contexts.into_iter().map(|c| one(cli, c))).await;
     let many = results.len() > 1;
@@ -187,8 +193,14 @@ fn document(results: &[ClusterResult], fmt: Output) -> Result<String> {
     match fmt {
         Output::Yaml => serde_yaml_ng::to_string(&doc)
             .map(|t| t.trim_end().to_string())
-            .map_err(|e| Error::Other(e.to_string())),
-        Output::Json => serde_json::to_string_pretty(&doc).map_err(|e| Error::Other(e.to_string())),
+            .map_err(|source| Error::Yaml {
+                what: "internal: the report does not serialize".into(),
+                source,
+            }),
+        Output::Json => serde_json::to_string_pretty(&doc).map_err(|source| Error::Json {
+            what: "internal: the report does not serialize".into(),
+            source,
+        }),
     }
 }
 
@@ -274,7 +286,7 @@ mod tests {
         let dead = || {
             (
                 "b".to_string(),
-                Err(Error::Other("the connection was refused".into())),
+                Err(Error::Input("the connection was refused".into())),
             )
         };
         let nothing = || ("c".to_string(), Ok(report(false, &["no operator"], None)));

@@ -186,7 +186,7 @@ fn endpoint_hosts(eps: &[certs::intake::Endpoint]) -> Vec<String> {
 
 /// Choose the Prometheus resource: `--prometheus`, the only one, or ask.
 async fn choose_prometheus(kube: &Kube, ns: Option<&str>, name: Option<&str>) -> Result<Value> {
-    let all = kube.list(&k::PROMETHEUSES, ns, None).await?;
+    let all = kube.list(READ_PROMETHEUSES.res, ns, None).await?;
     let all: Vec<Value> = match name {
         Some(n) => all
             .into_iter()
@@ -229,8 +229,8 @@ async fn choose_prometheus(kube: &Kube, ns: Option<&str>, name: Option<&str>) ->
 /// Every ServiceMonitor and every Namespace (the reads of `observe` that depend on nothing).
 async fn cluster_lists(kube: &Kube) -> Result<(Vec<Value>, Vec<Value>)> {
     tokio::try_join!(
-        kube.list(&k::SERVICEMONITORS, None, None),
-        kube.list(&k::NAMESPACES, None, None),
+        kube.list(READ_SERVICEMONITORS.res, None, None),
+        kube.list(READ_NAMESPACES.res, None, None),
     )
 }
 
@@ -252,9 +252,9 @@ async fn observe(
     let (prom_now, sms, nss) = match fresh {
         Some((sms, nss)) => (Some(prom.clone()), sms, nss),
         None => tokio::try_join!(
-            kube.get_opt(&k::PROMETHEUSES, Some(&prom_ns), &prom_name),
-            kube.list(&k::SERVICEMONITORS, None, None),
-            kube.list(&k::NAMESPACES, None, None),
+            kube.get_opt(READ_PROMETHEUSES.res, Some(&prom_ns), &prom_name),
+            kube.list(READ_SERVICEMONITORS.res, None, None),
+            kube.list(READ_NAMESPACES.res, None, None),
         )?,
     };
     let prometheus = prom_now.ok_or_else(|| Error::NotFound {
@@ -305,15 +305,15 @@ async fn observe(
     let per_scope = futures::future::try_join_all(scopes.iter().map(|ns| async move {
         let ns = ns.as_deref();
         tokio::try_join!(
-            kube.list(&k::SERVICES, ns, None),
-            kube.list(&k::ENDPOINTS, ns, None),
-            kube.list(&k::ENDPOINTSLICES, ns, Some(fix::SERVICE_NAME_LABEL)),
+            kube.list(READ_SERVICES.res, ns, None),
+            kube.list(READ_ENDPOINTS.res, ns, None),
+            kube.list(READ_ENDPOINTSLICES.res, ns, Some(fix::SERVICE_NAME_LABEL)),
         )
     }));
     let secrets = futures::future::try_join_all(
         secret_nss
             .iter()
-            .map(|ns| kube.get_opt(&k::SECRETS, Some(ns), &w.secret_name)),
+            .map(|ns| kube.get_opt(READ_SECRET.res, Some(ns), &w.secret_name)),
     );
     let (per_scope, secrets) = tokio::try_join!(per_scope, secrets)?;
     for (svcs, eps, slices) in per_scope {
@@ -328,7 +328,7 @@ async fn observe(
 /// The command line of every container of the pods matching a label selector in kube-system.
 async fn kube_system_args(kube: &Kube, labels: &str) -> Result<Vec<Vec<String>>> {
     let pods = kube
-        .list(&k::PODS, Some("kube-system"), Some(labels))
+        .list(READ_PODS.res, Some("kube-system"), Some(labels))
         .await?;
     Ok(pods
         .iter()
@@ -338,15 +338,7 @@ async fn kube_system_args(kube: &Kube, labels: &str) -> Result<Vec<Vec<String>>>
                 .cloned()
                 .unwrap_or_default()
         })
-        .map(|c| {
-            c["command"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .chain(c["args"].as_array().into_iter().flatten())
-                .filter_map(|a| a.as_str().map(str::to_string))
-                .collect()
-        })
+        .map(|c| crate::json::command_line(&c))
         .collect())
 }
 
@@ -398,6 +390,156 @@ async fn endpoints_from_cluster(kube: &Kube) -> Result<Vec<certs::intake::Endpoi
     Ok(out)
 }
 
+/// Where an access of the etcd fix is asked for: the namespace given (or the Prometheus'),
+/// every namespace, or kube-system.
+#[derive(Debug, Clone, Copy)]
+enum Scope {
+    Given,
+    All,
+    KubeSystem,
+}
+
+/// One access of the etcd fix: the verb, the resource, where, and why. The reads below are the
+/// ones the fix makes (each read names its entry), and the access list after a 403 is made of
+/// the same entries, so the two cannot drift apart.
+#[derive(Debug, Clone, Copy)]
+struct Access {
+    verb: &'static str,
+    res: &'static k::Res,
+    scope: Scope,
+    why: &'static str,
+}
+
+impl Access {
+    const fn new(
+        verb: &'static str,
+        res: &'static k::Res,
+        scope: Scope,
+        why: &'static str,
+    ) -> Self {
+        Access {
+            verb,
+            res,
+            scope,
+            why,
+        }
+    }
+
+    /// The namespace the access review asks about (None: all namespaces).
+    fn namespace<'a>(&self, given: Option<&'a str>) -> Option<&'a str> {
+        match self.scope {
+            Scope::Given => given,
+            Scope::All => None,
+            Scope::KubeSystem => Some("kube-system"),
+        }
+    }
+}
+
+const READ_PROMETHEUSES: Access = Access::new(
+    "list",
+    &k::PROMETHEUSES,
+    Scope::Given,
+    "find the Prometheus",
+);
+const READ_SERVICEMONITORS: Access = Access::new(
+    "list",
+    &k::SERVICEMONITORS,
+    Scope::All,
+    "find the etcd ServiceMonitor",
+);
+const READ_NAMESPACES: Access = Access::new(
+    "list",
+    &k::NAMESPACES,
+    Scope::All,
+    "match its namespaceSelector",
+);
+const READ_PODS: Access = Access::new(
+    "list",
+    &k::PODS,
+    Scope::KubeSystem,
+    "read the etcd members from the control-plane pods",
+);
+const READ_SERVICES: Access = Access::new(
+    "list",
+    &k::SERVICES,
+    Scope::KubeSystem,
+    "read the etcd Service",
+);
+const READ_ENDPOINTS: Access = Access::new(
+    "list",
+    &k::ENDPOINTS,
+    Scope::KubeSystem,
+    "read its Endpoints",
+);
+const READ_ENDPOINTSLICES: Access = Access::new(
+    "list",
+    &k::ENDPOINTSLICES,
+    Scope::KubeSystem,
+    "read its EndpointSlices",
+);
+const READ_SECRET: Access = Access::new("get", &k::SECRETS, Scope::Given, "read the Secret");
+
+/// Every read of the etcd fix, in the order the access list shows them.
+const READS: [Access; 8] = [
+    READ_PROMETHEUSES,
+    READ_SERVICEMONITORS,
+    READ_NAMESPACES,
+    READ_PODS,
+    READ_SERVICES,
+    READ_ENDPOINTS,
+    READ_ENDPOINTSLICES,
+    READ_SECRET,
+];
+
+/// The writes the steps will make.
+fn writes(steps: Steps) -> Vec<Access> {
+    use Scope::{Given, KubeSystem};
+    let mut out = Vec::new();
+    if steps.secret() {
+        out.push(Access::new(
+            "create",
+            &k::SECRETS,
+            Given,
+            "write the certificate Secret",
+        ));
+        out.push(Access::new(
+            "patch",
+            &k::PROMETHEUSES,
+            Given,
+            "list the Secret in spec.secrets",
+        ));
+    }
+    if steps.endpoints() {
+        out.push(Access::new(
+            "patch",
+            &k::SERVICES,
+            KubeSystem,
+            "remove the etcd Service's selector",
+        ));
+        out.push(Access::new(
+            "patch",
+            &k::ENDPOINTS,
+            KubeSystem,
+            "write the etcd Endpoints",
+        ));
+        out.push(Access::new(
+            "delete",
+            &k::ENDPOINTSLICES,
+            KubeSystem,
+            "delete stale EndpointSlices",
+        ));
+    }
+    if steps.servicemonitor() {
+        out.push(Access::new(
+            "patch",
+            &k::SERVICEMONITORS,
+            Given,
+            "set https and tlsConfig",
+        ));
+    }
+    out
+}
+
 /// A read was forbidden: list every read this command needs, and every write its steps will
 /// make, that the user may not do (one SelfSubjectAccessReview each, concurrently), so one round
 /// of RBAC changes is enough.
@@ -405,84 +547,25 @@ async fn forbidden_reads(kube: &Kube, ns: Option<&str>, steps: Steps, e: Error) 
     if e.status() != Some(403) {
         return e;
     }
-    let mut checks: Vec<(&str, k::Res, Option<&str>, &str)> = vec![
-        ("list", k::PROMETHEUSES, ns, "find the Prometheus"),
-        (
-            "list",
-            k::SERVICEMONITORS,
-            None,
-            "find the etcd ServiceMonitor",
-        ),
-        ("list", k::NAMESPACES, None, "match its namespaceSelector"),
-        (
-            "list",
-            k::PODS,
-            Some("kube-system"),
-            "read the etcd members from the control-plane pods",
-        ),
-        (
-            "list",
-            k::SERVICES,
-            Some("kube-system"),
-            "read the etcd Service",
-        ),
-        (
-            "list",
-            k::ENDPOINTS,
-            Some("kube-system"),
-            "read its Endpoints",
-        ),
-        (
-            "list",
-            k::ENDPOINTSLICES,
-            Some("kube-system"),
-            "read its EndpointSlices",
-        ),
-    ];
-    checks.push(("get", k::SECRETS, ns, "read the Secret"));
-    let ks = Some("kube-system");
-    if steps.secret() {
-        checks.push(("create", k::SECRETS, ns, "write the certificate Secret"));
-        checks.push((
-            "patch",
-            k::PROMETHEUSES,
-            ns,
-            "list the Secret in spec.secrets",
-        ));
-    }
-    if steps.endpoints() {
-        checks.push((
-            "patch",
-            k::SERVICES,
-            ks,
-            "remove the etcd Service's selector",
-        ));
-        checks.push(("patch", k::ENDPOINTS, ks, "write the etcd Endpoints"));
-        checks.push((
-            "delete",
-            k::ENDPOINTSLICES,
-            ks,
-            "delete stale EndpointSlices",
-        ));
-    }
-    if steps.servicemonitor() {
-        checks.push(("patch", k::SERVICEMONITORS, ns, "set https and tlsConfig"));
-    }
+    let checks: Vec<Access> = READS.into_iter().chain(writes(steps)).collect();
     let reviews = futures::future::join_all(
         checks
             .iter()
-            .map(|(verb, res, ns, _)| kube.can_i(verb, res, None, *ns, None)),
+            .map(|a| kube.can_i(a.verb, a.res, None, a.namespace(ns), None)),
     )
     .await;
     let mut denied = Vec::new();
-    for ((verb, res, ns, why), allowed) in checks.into_iter().zip(reviews) {
+    for (a, allowed) in checks.into_iter().zip(reviews) {
         match allowed {
             Ok(true) => {}
             Ok(false) => denied.push(format!(
-                "{verb} {}{} (needed to {why})",
-                res.plural,
-                ns.map(|n| format!(" in namespace {n}"))
-                    .unwrap_or_else(|| " in all namespaces".into())
+                "{} {}{} (needed to {})",
+                a.verb,
+                a.res.plural,
+                a.namespace(ns)
+                    .map(|n| format!(" in namespace {n}"))
+                    .unwrap_or_else(|| " in all namespaces".into()),
+                a.why
             )),
             // No access reviews either: the error as the server gave it.
             Err(_) => return Error::Forbidden(vec![e.to_string()]),
@@ -602,7 +685,7 @@ fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
         plan.extend(fix::plan_secret(obs, w, mode, &nss));
     }
     let sm_plan = if steps.servicemonitor() {
-        Some(fix::plan_servicemonitor(obs, w, mode, found).map_err(Error::Input)?)
+        Some(fix::plan_servicemonitor(obs, w, mode, found)?)
     } else {
         None
     };
@@ -627,14 +710,12 @@ fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
                 });
             }
         };
-        plan.extend(fix::plan_endpoints(obs, w, sm, idx).map_err(Error::Input)?);
+        plan.extend(fix::plan_endpoints(obs, w, sm, idx)?);
     }
     if let Some(sm_plan) = sm_plan {
         plan.extend(sm_plan);
         // Alone, `servicemonitor` points at files only `secret` mounts.
-        let mounted = obs.prometheus["spec"]["secrets"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|s| s.as_str() == Some(w.secret_name.as_str())));
+        let mounted = crate::crd::PrometheusSpec::of(&obs.prometheus).lists_secret(&w.secret_name);
         if !steps.secret() && mode == TlsMode::Files && !mounted {
             plan.notes.push(format!(
                 "Prometheus {prom_ns}/{} does not mount Secret {} yet: the files this ServiceMonitor names exist only after `kubectl promfix secret` (or `etcd`)",
@@ -755,6 +836,56 @@ async fn run_fix(
     steps: Steps,
 ) -> Result<(crate::Outcome, Option<Value>, apply::Ran)> {
     // 1. Local inputs, validated before any request.
+    let (certs, mut endpoints, mut w) = local_inputs(args, steps)?;
+    // 2. The cluster.
+    let mut kube = Kube::connect(global, global.context.first().map(String::as_str)).await?;
+    kube.server_dry_run = args.write.dry_run == DryRun::Server;
+    let first = first_reads(&kube, global, args, steps, certs.is_some(), &mut endpoints).await?;
+    let FirstReads { prom, lists } = first;
+    let ns = global.namespace.as_deref();
+    let prom_ns = prom["metadata"]["namespace"].as_str().or(ns);
+    if steps.endpoints() || (args.probe && certs.is_some()) {
+        w.ips = endpoint_hosts(&endpoints);
+        if let Some(p) = endpoints.first() {
+            w.port = if args.endpoints.endpoints.is_empty() {
+                p.port
+            } else {
+                args.endpoints.port
+            };
+        }
+    }
+    // 3. Probe etcd from here (warnings only: this machine may not reach etcd).
+    if args.probe
+        && let Some(c) = &certs
+    {
+        probe_members(c, &endpoints, steps, &mut w).await?;
+    }
+    // 4. Rounds of observe → plan → apply.
+    let (ran, held) = rounds(&kube, args, steps, &w, &prom, prom_ns, lists).await?;
+    if args.write.dry_run == DryRun::Client || held {
+        // Held back: nothing was written, so there is nothing to verify either.
+        return Ok((crate::Outcome::Ok, None, ran));
+    }
+    if !ran.applied.is_empty()
+        && args.verify.as_ref().is_some_and(|v| v.no_verify)
+        && !kube.server_dry_run
+    {
+        eprintln!(
+            "Prometheus rolls its pods to mount the Secret; check with `kubectl promfix verify`."
+        );
+    }
+    Ok((crate::Outcome::Ok, Some(prom), ran))
+}
+
+/// The certificates, the endpoints given and what the fix wants, from the command line alone.
+fn local_inputs(
+    args: &EtcdArgs,
+    steps: Steps,
+) -> Result<(
+    Option<certs::ValidatedCerts>,
+    Vec<certs::intake::Endpoint>,
+    Wanted,
+)> {
     let certs = if steps.secret() {
         Some(load_certs(args)?)
     } else {
@@ -788,31 +919,45 @@ async fn run_fix(
             key: c.key_pem().to_vec(),
         });
     }
+    Ok((certs, endpoints, w))
+}
 
-    // 2. The cluster.
-    let mut kube = Kube::connect(global, global.context.first().map(String::as_str)).await?;
-    kube.server_dry_run = args.write.dry_run == DryRun::Server;
+/// What the first wave of reads found: the Prometheus, and the ServiceMonitors and Namespaces
+/// read with it (observe's first round uses them).
+struct FirstReads {
+    prom: Value,
+    lists: Option<(Vec<Value>, Vec<Value>)>,
+}
+
+/// One wave of reads that depend on nothing: discovery, the Prometheus resources, the etcd
+/// members (into `endpoints`, when none were given and a step needs them), every
+/// ServiceMonitor and Namespace. The errors in that order (no operator first); a 403 lists every
+/// access the command needs.
+async fn first_reads(
+    kube: &Kube,
+    global: &GlobalOpts,
+    args: &EtcdArgs,
+    steps: Steps,
+    has_certs: bool,
+    endpoints: &mut Vec<certs::intake::Endpoint>,
+) -> Result<FirstReads> {
     let ns = global.namespace.as_deref();
-    // One wave of reads that depend on nothing: discovery, the Prometheus resources, the etcd
-    // members, every ServiceMonitor and Namespace (observe's first round uses these). The
-    // errors in that order (no operator first).
-    let find_members =
-        (steps.endpoints() || (args.probe && certs.is_some())) && endpoints.is_empty();
+    let find_members = (steps.endpoints() || (args.probe && has_certs)) && endpoints.is_empty();
     let (served, prom, members, lists) = tokio::join!(
         kube.serves(&k::PROMETHEUSES),
-        choose_prometheus(&kube, ns, args.prometheus.prometheus.as_deref()),
+        choose_prometheus(kube, ns, args.prometheus.prometheus.as_deref()),
         async {
             if find_members {
-                Some(endpoints_from_cluster(&kube).await)
+                Some(endpoints_from_cluster(kube).await)
             } else {
                 None
             }
         },
-        cluster_lists(&kube),
+        cluster_lists(kube),
     );
     let served = match served {
         Ok(v) => v,
-        Err(e) => return Err(forbidden_reads(&kube, ns, steps, e).await),
+        Err(e) => return Err(forbidden_reads(kube, ns, steps, e).await),
     };
     if !served {
         return Err(Error::NotFound {
@@ -822,143 +967,122 @@ async fn run_fix(
     }
     let prom = match prom {
         Ok(p) => p,
-        Err(e) => return Err(forbidden_reads(&kube, ns, steps, e).await),
+        Err(e) => return Err(forbidden_reads(kube, ns, steps, e).await),
     };
-    let prom_ns = prom["metadata"]["namespace"].as_str().map(str::to_string);
-    let prom_ns = prom_ns.as_deref().or(ns);
+    let prom_ns = prom["metadata"]["namespace"].as_str().or(ns);
     if let Some(members) = members {
-        endpoints = match members {
+        *endpoints = match members {
             Ok(e) => e,
-            Err(e) => return Err(forbidden_reads(&kube, prom_ns, steps, e).await),
+            Err(e) => return Err(forbidden_reads(kube, prom_ns, steps, e).await),
         };
         if steps.endpoints() {
-            require_ips(&endpoints, "the cluster's etcd server list")?;
+            require_ips(endpoints, "the cluster's etcd server list")?;
         }
     }
-    let mut lists = match lists {
+    let lists = match lists {
         Ok(l) => Some(l),
-        Err(e) => return Err(forbidden_reads(&kube, prom_ns, steps, e).await),
+        Err(e) => return Err(forbidden_reads(kube, prom_ns, steps, e).await),
     };
-    if steps.endpoints() || (args.probe && certs.is_some()) {
-        w.ips = endpoint_hosts(&endpoints);
-        if let Some(p) = endpoints.first() {
-            w.port = if args.endpoints.endpoints.is_empty() {
-                p.port
-            } else {
-                args.endpoints.port
-            };
+    Ok(FirstReads { prom, lists })
+}
+
+/// Probe the members with the certificates, all at once; the lines in the order of the
+/// members. What the probes learned goes into the plan, rather than a warning above a plan that
+/// will fail: a name every certificate carries becomes the serverName, https to a plain-http
+/// port stops the run.
+async fn probe_members(
+    c: &certs::ValidatedCerts,
+    endpoints: &[certs::intake::Endpoint],
+    steps: Steps,
+    w: &mut Wanted,
+) -> Result<()> {
+    let probes = futures::future::join_all(endpoints.iter().map(|e| {
+        certs::probe::probe(
+            e,
+            c,
+            w.server_name.as_deref(),
+            w.insecure_skip_verify,
+            Duration::from_secs(3),
+        )
+    }))
+    .await;
+    for (e, r) in endpoints.iter().zip(&probes) {
+        if r.is_ok() {
+            eprintln!("probe {e}: {}", r.outcome);
+        } else {
+            eprintln!("warning: probe {e}: {}", r.outcome);
         }
     }
-
-    // 3. Probe etcd from here (warnings only: this machine may not reach etcd).
-    if args.probe
-        && let Some(c) = &certs
-    {
-        // All at once; the lines in the order of the members.
-        let probes = futures::future::join_all(endpoints.iter().map(|e| {
-            certs::probe::probe(
-                e,
-                c,
-                w.server_name.as_deref(),
-                w.insecure_skip_verify,
-                Duration::from_secs(3),
-            )
-        }))
-        .await;
-        for (e, r) in endpoints.iter().zip(&probes) {
-            if r.is_ok() {
-                eprintln!("probe {e}: {}", r.outcome);
-            } else {
-                eprintln!("warning: probe {e}: {}", r.outcome);
-            }
-        }
-        // What the probes learned goes into the plan, rather than a warning above a plan that
-        // will fail (a name no certificate carries, https to a plain-http port).
-        let outcomes: Vec<&certs::probe::ProbeOutcome> =
-            probes.iter().map(|r| &r.outcome).collect();
-        match certs::probe::learn(&outcomes) {
-            certs::probe::Learned::ServerName(name)
-                if w.server_name.is_none() && !w.insecure_skip_verify =>
-            {
-                let again = futures::future::join_all(endpoints.iter().map(|e| {
+    let outcomes: Vec<&certs::probe::ProbeOutcome> = probes.iter().map(|r| &r.outcome).collect();
+    match certs::probe::learn(&outcomes) {
+        certs::probe::Learned::ServerName(name)
+            if w.server_name.is_none() && !w.insecure_skip_verify =>
+        {
+            let again =
+                futures::future::join_all(endpoints.iter().map(|e| {
                     certs::probe::probe(e, c, Some(&name), false, Duration::from_secs(3))
                 }))
                 .await;
-                if again.iter().all(|r| r.is_ok()) {
-                    eprintln!(
-                        "note: the members' certificates do not name the addresses Prometheus scrapes, but all name {name:?}: the ServiceMonitor gets serverName: {name} (the probe with it: ok; choose another with --server-name)"
-                    );
-                    w.server_name = Some(name);
-                }
+            if again.iter().all(|r| r.is_ok()) {
+                eprintln!(
+                    "note: the members' certificates do not name the addresses Prometheus scrapes, but all name {name:?}: the ServiceMonitor gets serverName: {name} (the probe with it: ok; choose another with --server-name)"
+                );
+                w.server_name = Some(name);
             }
-            certs::probe::Learned::PlainHttp if steps.servicemonitor() => {
-                return Err(Error::Input(format!(
-                    "every etcd member answered plain HTTP on port {} ({}): a scrape with scheme https and client certificates cannot work there\n  hint: give the members' TLS client port (--port, usually 2379), or, for a plain-http metrics listener (kubeadm's --listen-metrics-urls on 2381), leave the ServiceMonitor on http: nothing was written",
-                    w.port,
-                    endpoints
-                        .iter()
-                        .map(|e| e.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
-            _ => {}
         }
+        certs::probe::Learned::PlainHttp if steps.servicemonitor() => {
+            return Err(Error::Input(format!(
+                "every etcd member answered plain HTTP on port {} ({}): a scrape with scheme https and client certificates cannot work there\n  hint: give the members' TLS client port (--port, usually 2379), or, for a plain-http metrics listener (kubeadm's --listen-metrics-urls on 2381), leave the ServiceMonitor on http: nothing was written",
+                w.port,
+                endpoints
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        _ => {}
     }
+    Ok(())
+}
 
-    // 4. Rounds of observe → plan → apply.
+/// The rounds of observe → plan → apply through the executor (with the Helm values file once
+/// the first plan is shown); what it did, and whether a working scrape was held back.
+async fn rounds(
+    kube: &Kube,
+    args: &EtcdArgs,
+    steps: Steps,
+    w: &Wanted,
+    prom: &Value,
+    prom_ns: Option<&str>,
+    mut lists: Option<(Vec<Value>, Vec<Value>)>,
+) -> Result<(apply::Ran, bool)> {
     let mode = std::cell::Cell::new(None);
     // What the first round saw, and whether it held a working scrape back (for the values).
     let first_obs: std::cell::RefCell<Option<Observed>> = std::cell::RefCell::new(None);
     let held = std::cell::Cell::new(false);
-    // The Helm values override, once the first plan is shown, when Helm manages an object of the
-    // fix: also for an empty plan (the fix is in place, and the values keep it there).
     let helm_file = |plan: &Plan| {
-        let Some(path) = &args.helm.helm_values else {
-            return Ok(());
-        };
-        let (Some(mode), Some(obs)) = (mode.get(), first_obs.borrow().clone()) else {
-            return Ok(());
-        };
-        if held.get() {
-            eprintln!(
-                "note: --helm-values: {} not written: the etcd scrape already works and nothing was changed, so there is no fix for the values to carry",
-                path.display()
-            );
-            return Ok(());
-        }
-        if !plan.changes.iter().any(|c| c.helm.is_some()) && !helm_manages_fix_objects(&obs) {
-            eprintln!(
-                "note: --helm-values: {} not written: Helm manages none of the objects this fix writes (the Prometheus, the etcd ServiceMonitor, its Service)",
-                path.display()
-            );
-            return Ok(());
-        }
-        let hv = helm_values(&w, mode, steps, &obs, plan);
-        for n in &hv.notes {
-            eprintln!("note: {n}");
-        }
-        apply::write_helm_values(path, &hv.values, &hv.notes)?;
-        Ok(())
+        let obs = first_obs.borrow().clone();
+        helm_file(args, steps, w, mode.get().zip(obs), held.get(), plan)
     };
     let exec = Executor {
         shown: Some(&helm_file),
         wave: Some(fix::write_wave),
-        ..Executor::new(&kube, &args.write, steps.name())
+        ..Executor::new(kube, &args.write, steps.name())
     };
     let mut first = true;
     let ran = exec
         .run(async || {
-            let obs = match observe(&kube, &prom, &w, lists.take()).await {
+            let obs = match observe(kube, prom, w, lists.take()).await {
                 Ok(o) => o,
-                Err(e) if first => return Err(forbidden_reads(&kube, prom_ns, steps, e).await),
+                Err(e) if first => return Err(forbidden_reads(kube, prom_ns, steps, e).await),
                 Err(e) => return Err(e),
             };
             let round0 = std::mem::replace(&mut first, false);
             if round0 {
                 *first_obs.borrow_mut() = Some(obs.clone());
             }
-            let (plan, m) = plan(&obs, &w, steps)?;
+            let (plan, m) = plan(&obs, w, steps)?;
             mode.set(Some(m));
             // A scrape that works is not rewritten unless asked (the first round decides):
             // --replace-working-scrape, or a TLS option that names the scrape wanted.
@@ -971,7 +1095,7 @@ async fn run_fix(
                 && plan.changes.iter().any(fix::rewrites_scrape)
                 && let Some((sm, _)) = fix::find_etcd_service_monitor(&obs)
             {
-                let targets = etcd_targets(&kube, &prom, sm).await;
+                let targets = etcd_targets(kube, prom, sm).await;
                 let (plan, h) = fix::hold_working_scrape(plan, &targets, false);
                 held.set(h);
                 return Ok(plan);
@@ -979,19 +1103,46 @@ async fn run_fix(
             Ok(plan)
         })
         .await?;
-    if args.write.dry_run == DryRun::Client || held.get() {
-        // Held back: nothing was written, so there is nothing to verify either.
-        return Ok((crate::Outcome::Ok, None, ran));
-    }
-    if !ran.applied.is_empty()
-        && args.verify.as_ref().is_some_and(|v| v.no_verify)
-        && !kube.server_dry_run
-    {
+    Ok((ran, held.get()))
+}
+
+/// The Helm values override, once the first plan is shown, when Helm manages an object of the
+/// fix: also for an empty plan (the fix is in place, and the values keep it there). `first`:
+/// the TLS mode and what the first round saw; `held`: it held a working scrape back.
+fn helm_file(
+    args: &EtcdArgs,
+    steps: Steps,
+    w: &Wanted,
+    first: Option<(TlsMode, Observed)>,
+    held: bool,
+    plan: &Plan,
+) -> Result<()> {
+    let Some(path) = &args.helm.helm_values else {
+        return Ok(());
+    };
+    let Some((mode, obs)) = first else {
+        return Ok(());
+    };
+    if held {
         eprintln!(
-            "Prometheus rolls its pods to mount the Secret; check with `kubectl promfix verify`."
+            "note: --helm-values: {} not written: the etcd scrape already works and nothing was changed, so there is no fix for the values to carry",
+            path.display()
         );
+        return Ok(());
     }
-    Ok((crate::Outcome::Ok, Some(prom), ran))
+    if !plan.changes.iter().any(|c| c.helm.is_some()) && !helm_manages_fix_objects(&obs) {
+        eprintln!(
+            "note: --helm-values: {} not written: Helm manages none of the objects this fix writes (the Prometheus, the etcd ServiceMonitor, its Service)",
+            path.display()
+        );
+        return Ok(());
+    }
+    let hv = helm_values(w, mode, steps, &obs, plan);
+    for n in &hv.notes {
+        eprintln!("note: {n}");
+    }
+    apply::write_helm_values(path, &hv.values, &hv.notes)?;
+    Ok(())
 }
 
 /// The etcd ServiceMonitor's active targets (scrape URL, health) as Prometheus reports them:

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 /// Run the command (its flags are in `cli.command`, the global ones in `cli.global`).
 pub async fn run(cli: &Cli) -> Result<Outcome> {
     let Command::KubeProxy { write, timeout } = &cli.command else {
-        return Err(Error::Other("internal: wrong command".into()));
+        return Err(Error::Internal("wrong command".into()));
     };
     let mut kube =
         Kube::connect(&cli.global, cli.global.context.first().map(String::as_str)).await?;
@@ -25,7 +25,7 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
         .run(async || {
             let obs = observe(&kube).await?;
             let now = fix::rfc3339(SystemTime::now());
-            fix::plan(&obs, &now).map(|(p, _)| p).map_err(Error::Input)
+            fix::plan(&obs, &now).map(|(p, _)| p)
         })
         .await?;
     let restarted = ran
@@ -125,7 +125,7 @@ async fn wait_rollout(kube: &Kube, ns: Option<&str>, name: &str, timeout: Durati
             }
             Ok(Some(msg)) => msg,
             Err(e) => {
-                step.fail(&e);
+                step.fail(&e.to_string());
                 return Ok(());
             }
         };
@@ -135,11 +135,12 @@ async fn wait_rollout(kube: &Kube, ns: Option<&str>, name: &str, timeout: Durati
                 "not finished after {} (--timeout): {progress}",
                 go_duration(timeout)
             ));
-            return Err(Error::Other(format!(
-                "{label} did not finish within {} ({last})\n  hint: the config is written; watch it with \
-                 `kubectl -n {ns_shown} rollout status daemonset/{name}`",
-                go_duration(timeout)
-            )));
+            return Err(Error::Rollout {
+                namespace: ns_shown.to_string(),
+                name: name.to_string(),
+                timeout: go_duration(timeout),
+                last,
+            });
         }
         step.progress(&progress, start.elapsed(), timeout);
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -4,7 +4,7 @@
 
 use crate::Outcome;
 use crate::cli::{Cli, Command, Output};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, api_message};
 use crate::fixes::kubelet::{self as fix, Finding};
 use crate::kube::{self as k, Kube};
 use futures::StreamExt;
@@ -16,7 +16,7 @@ const CONCURRENCY: usize = 8;
 /// Run the command (its flags are in `cli.command`, the global ones in `cli.global`).
 pub async fn run(cli: &Cli) -> Result<Outcome> {
     let Command::Kubelet { script, output } = &cli.command else {
-        return Err(Error::Other("internal: wrong command".into()));
+        return Err(Error::Internal("wrong command".into()));
     };
     let kube = Kube::connect(&cli.global, cli.global.context.first().map(String::as_str)).await?;
     let nodes = kube.list(&k::NODES, None, None).await?;
@@ -24,7 +24,37 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
         .iter()
         .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_string))
         .collect();
-    let mut findings: Vec<Finding> = futures::stream::iter(names.iter().cloned())
+    let findings = read_configz(&kube, names).await;
+    let affected: Vec<&str> = findings
+        .iter()
+        .filter(|f| f.affected)
+        .map(|f| f.node.as_str())
+        .collect();
+    let kubeadm = !affected.is_empty() && kubeadm_config_map(&kube).await;
+    let mut script_path = None;
+    if let Some(p) = script {
+        write_script(p, &fix::script(&affected, kubeadm))?;
+        eprintln!("script written to {}", p.display());
+        script_path = Some(p.display().to_string());
+    }
+    show(
+        &findings,
+        &affected,
+        script_path.as_deref(),
+        kubeadm,
+        *output,
+    );
+    if findings.iter().all(|f| f.error.is_some()) && !findings.is_empty() {
+        return Err(Error::NoConfigz {
+            first: findings[0].error.clone().unwrap_or_default(),
+        });
+    }
+    Ok(Outcome::Ok)
+}
+
+/// Every node's `/configz`, assessed (at most CONCURRENCY reads at once), sorted by node.
+async fn read_configz(kube: &Kube, names: Vec<String>) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = futures::stream::iter(names)
         .map(|node| {
             let kube = kube.clone();
             async move {
@@ -34,10 +64,7 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
                         Ok(v) => fix::assess(&node, &v),
                         Err(e) => fix::unknown(&node, format!("not JSON: {e}")),
                     },
-                    Err(kube::Error::Api(s)) => {
-                        fix::unknown(&node, format!("{} ({})", s.message, s.code))
-                    }
-                    Err(e) => fix::unknown(&node, e.to_string()),
+                    Err(e) => fix::unknown(&node, api_message(&e)),
                 }
             }
         })
@@ -45,36 +72,35 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
         .collect()
         .await;
     findings.sort_by(|a, b| a.node.cmp(&b.node));
-    let affected: Vec<&str> = findings
-        .iter()
-        .filter(|f| f.affected)
-        .map(|f| f.node.as_str())
-        .collect();
-    // kubeadm writes the nodes' kubelet config back from its ConfigMap on upgrades: the fix
-    // names it when it exists (unreadable: not named, with a warning).
-    let kubeadm = if affected.is_empty() {
-        false
-    } else {
-        match kube
-            .get_opt(&k::CONFIGMAPS, Some("kube-system"), "kubelet-config")
-            .await
-        {
-            Ok(cm) => cm.is_some(),
-            Err(e) => {
-                eprintln!(
-                    "warning: cannot tell whether this is kubeadm (ConfigMap {}): {e}",
-                    fix::KUBEADM_CONFIG_MAP
-                );
-                false
-            }
+    findings
+}
+
+/// kubeadm writes the nodes' kubelet config back from its ConfigMap on upgrades: the fix names
+/// it when it exists (unreadable: not named, with a warning).
+async fn kubeadm_config_map(kube: &Kube) -> bool {
+    match kube
+        .get_opt(&k::CONFIGMAPS, Some("kube-system"), "kubelet-config")
+        .await
+    {
+        Ok(cm) => cm.is_some(),
+        Err(e) => {
+            eprintln!(
+                "warning: cannot tell whether this is kubeadm (ConfigMap {}): {e}",
+                fix::KUBEADM_CONFIG_MAP
+            );
+            false
         }
-    };
-    let mut script_path = None;
-    if let Some(p) = script {
-        write_script(p, &fix::script(&affected, kubeadm))?;
-        eprintln!("script written to {}", p.display());
-        script_path = Some(p.display().to_string());
     }
+}
+
+/// The findings as a document (`-o`) or the table with the fix.
+fn show(
+    findings: &[Finding],
+    affected: &[&str],
+    script_path: Option<&str>,
+    kubeadm: bool,
+    output: Option<Output>,
+) {
     match output {
         Some(fmt) => {
             let v = json!({
@@ -89,24 +115,16 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
             };
             print!("{text}");
         }
-        None => print!(
-            "{}",
-            fix::render(&findings, script_path.as_deref(), kubeadm)
-        ),
+        None => print!("{}", fix::render(findings, script_path, kubeadm)),
     }
-    if findings.iter().all(|f| f.error.is_some()) && !findings.is_empty() {
-        return Err(Error::Other(format!(
-            "no kubelet's /configz could be read (first: {})\n  hint: reading it needs `get` on nodes/proxy",
-            findings[0].error.as_deref().unwrap_or("")
-        )));
-    }
-    Ok(Outcome::Ok)
 }
 
 /// Write the script, mode 0755 (replacing an older one).
 fn write_script(path: &std::path::Path, text: &str) -> Result<()> {
-    let err = |e: std::io::Error| {
-        Error::Input(format!("cannot write the script {}: {e}", path.display()))
+    let err = |source: std::io::Error| Error::File {
+        what: "cannot write the script",
+        path: path.to_path_buf(),
+        source,
     };
     std::fs::write(path, text).map_err(err)?;
     #[cfg(unix)]

@@ -7,7 +7,7 @@
 
 use crate::Outcome;
 use crate::cli::{Cli, Command, GlobalOpts, Output};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, api_message};
 use crate::fixes::etcd::{self as fix, Observed};
 use crate::kube::{self as k, Kube};
 use crate::output::interact::{Step, go_duration};
@@ -51,7 +51,7 @@ fn now_secs() -> f64 {
 /// Run the command (its flags are in `cli.command`, the global ones in `cli.global`).
 pub async fn run(cli: &Cli) -> Result<Outcome> {
     let Command::Verify { prometheus, opts } = &cli.command else {
-        return Err(Error::Other("internal: wrong command".into()));
+        return Err(Error::Internal("wrong command".into()));
     };
     let g = &cli.global;
     let kube = Kube::connect(g, g.context.first().map(String::as_str)).await?;
@@ -327,42 +327,103 @@ fn rollout_done(prom: &Value, pods: &[(Value, Option<String>)]) -> bool {
     pods.len() >= v::expected_pods(prom) && pods.iter().all(|(p, s)| s.is_none() && v::is_ready(p))
 }
 
+/// What the checks of every pod compare with, read off the facts once: the job, the files and
+/// their digests, since when scrapes count, the scheme, the shards' addresses and the client
+/// certificate's life.
+struct Expect {
+    job: JobMatch,
+    /// The ServiceMonitor endpoint's port name.
+    sm_port: Option<String>,
+    /// Why the cluster's objects give this Prometheus no etcd target (empty: they do).
+    no_target_reasons: Vec<String>,
+    /// The keys the ServiceMonitor references in Secrets (secret references mode).
+    refs: Vec<(String, String)>,
+    ref_mode: bool,
+    /// (key, path, SHA-256) of each file the pod must hold.
+    files: Vec<(String, String, String)>,
+    files_note: Option<String>,
+    /// The last change of what the scrapes depend on (plus the sync margin).
+    changed: f64,
+    sm_changed: Option<f64>,
+    scheme: Option<String>,
+    shards: u64,
+    addresses: Vec<String>,
+    life: Option<std::result::Result<crate::certs::life::CertLife, crate::certs::life::LifeError>>,
+    fix_at: Option<k8s_openapi::jiff::Timestamp>,
+}
+
+/// One verification's context: the cluster, the Prometheus, the options and the clock.
+struct Run<'a> {
+    kube: &'a Kube,
+    facts: &'a Facts,
+    p: &'a Params,
+    pname: String,
+    start: Instant,
+    deadline: Instant,
+}
+
 async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<PodReport>> {
     let facts = observe(kube, prom, &p.secret, p.service_monitor.as_deref()).await?;
-    let prom = &facts.prom;
-    let pname = format!("{}/{}", namespace(prom), name(prom));
     let start = Instant::now();
-    let deadline = start + p.timeout;
-
-    // The rollout: wait for pods from before the Secret was mounted to be replaced.
-    let mut pods = pods_and_staleness(kube, prom, &p.secret).await?;
-    let stale_now = pods.iter().any(|(_, s)| s.is_some());
-    if !p.no_wait && v::lists_secret(prom, &p.secret) && !rollout_done(prom, &pods) {
-        let mut step = Step::start(format!(
-            "waiting for the rollout of Prometheus {pname} (pods that mount Secret {})",
-            p.secret
-        ));
-        loop {
-            if rollout_done(prom, &pods) {
-                step.done(&format!("{} pod(s) ready", pods.len()));
-                break;
-            }
-            let progress = v::rollout_progress(v::expected_pods(prom), &pods);
-            if Instant::now() >= deadline {
-                step.fail(&format!(
-                    "not done after {} (--timeout): {progress}",
-                    go_duration(p.timeout)
-                ));
-                break;
-            }
-            step.progress(&progress, start.elapsed(), p.timeout);
-            tokio::time::sleep(POLL).await;
-            pods = pods_and_staleness(kube, prom, &p.secret).await?;
-        }
-    } else if stale_now {
-        eprintln!("note: stale pods are reported as they are (--no-wait)");
+    let run = Run {
+        kube,
+        facts: &facts,
+        p,
+        pname: format!("{}/{}", namespace(&facts.prom), name(&facts.prom)),
+        start,
+        deadline: start + p.timeout,
+    };
+    let pods = wait_for_rollout(&run).await?;
+    let e = expect(&facts, p)?;
+    let mut reports = Vec::new();
+    for (pod, stale) in &pods {
+        reports.push(check_pod(&run, &e, pod, stale).await);
     }
+    reports.extend(missing_shards(&run, &e, &pods));
+    if reports.is_empty() {
+        reports.push(no_pods(&run, &e));
+    }
+    Ok(reports)
+}
 
+/// The pods, after waiting for the rollout: pods from before the Secret was mounted to be
+/// replaced (unless --no-wait, or the Secret is not listed).
+async fn wait_for_rollout(run: &Run<'_>) -> Result<Vec<(Value, Option<String>)>> {
+    let (prom, p) = (&run.facts.prom, run.p);
+    let mut pods = pods_and_staleness(run.kube, prom, &p.secret).await?;
+    let stale_now = pods.iter().any(|(_, s)| s.is_some());
+    if p.no_wait || !v::lists_secret(prom, &p.secret) || rollout_done(prom, &pods) {
+        if stale_now {
+            eprintln!("note: stale pods are reported as they are (--no-wait)");
+        }
+        return Ok(pods);
+    }
+    let mut step = Step::start(format!(
+        "waiting for the rollout of Prometheus {} (pods that mount Secret {})",
+        run.pname, p.secret
+    ));
+    loop {
+        if rollout_done(prom, &pods) {
+            step.done(&format!("{} pod(s) ready", pods.len()));
+            return Ok(pods);
+        }
+        let progress = v::rollout_progress(v::expected_pods(prom), &pods);
+        if Instant::now() >= run.deadline {
+            step.fail(&format!(
+                "not done after {} (--timeout): {progress}",
+                go_duration(p.timeout)
+            ));
+            return Ok(pods);
+        }
+        step.progress(&progress, run.start.elapsed(), p.timeout);
+        tokio::time::sleep(POLL).await;
+        pods = pods_and_staleness(run.kube, prom, &p.secret).await?;
+    }
+}
+
+/// What every pod is checked against.
+fn expect(facts: &Facts, p: &Params) -> Result<Expect> {
+    let prom = &facts.prom;
     let (job, sm_port) = match (&p.job, &facts.sm) {
         (Some(j), _) => (JobMatch::Job(j.clone()), None),
         (None, Some((m, i, _))) => (
@@ -385,60 +446,110 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
         endpoints: &facts.endpoints,
         port: sm_port.as_deref(),
     });
-    // What must be in the pod: (key, path, SHA-256). Files mode: every key of the Secret under
-    // /etc/prometheus/secrets/<secret>/ (without a Secret: the names only, digest empty). Secret
-    // references: the referenced keys in the operator's tls-assets directory.
     let refs: Vec<(String, String)> = facts
         .sm
         .as_ref()
         .map(|(m, i, _)| v::secret_refs(&m["spec"]["endpoints"][*i]))
         .unwrap_or_default();
     let ref_mode = !refs.is_empty() && p.job.is_none();
-    let mut expected: Vec<(String, String, String)> = Vec::new();
-    let mut expected_note: Option<String> = None;
-    if ref_mode {
-        let sm_ns = facts
+    let (files, files_note) = expected_files(facts, p, &refs, ref_mode)?;
+    let shards = v::shards_of(prom);
+    let addresses = if shards > 1 && p.job.is_none() {
+        targets::expected_addresses(&facts.endpoints, sm_port.as_deref())
+    } else {
+        Vec::new()
+    };
+    let life = facts.secret.as_ref().filter(|_| !ref_mode).and_then(|s| {
+        let endpoint = facts
             .sm
             .as_ref()
-            .map(|(m, _, _)| namespace(m))
-            .unwrap_or("");
-        for (sname, key) in &refs {
-            let digest = facts
-                .ref_secrets
-                .iter()
-                .find(|x| name(x) == sname)
-                .map(v::secret_digests)
-                .transpose()
-                .map_err(Error::Input)?
-                .and_then(|d| d.get(key).cloned());
-            if digest.is_none() {
-                expected_note = Some(format!(
-                    "the ServiceMonitor references key {key} of Secret {sm_ns}/{sname}, which does not exist. Fix: \
-                     `kubectl promfix secret --tls-from secret`."
-                ));
-            }
-            expected.push((
-                format!("{sname}/{key}"),
-                v::tls_asset_path(sm_ns, sname, key),
-                digest.unwrap_or_default(),
-            ));
-        }
-    } else {
+            .map(|(m, i, _)| &m["spec"]["endpoints"][*i]);
+        v::secret_cert_life(s, endpoint, now_secs() as i64)
+    });
+    Ok(Expect {
+        job,
+        sm_port,
+        no_target_reasons,
+        changed: last_changed(facts, ref_mode),
+        sm_changed: facts
+            .sm
+            .as_ref()
+            .and_then(|(m, _, _)| v::last_change(m))
+            .and_then(|t| v::parse_time(&t)),
+        scheme: wanted_scheme(facts, p),
+        refs,
+        ref_mode,
+        files,
+        files_note,
+        shards,
+        addresses,
+        life,
+        // When kubectl-promfix wrote the Secret: a revert of the rest of the fix comes after it.
+        fix_at: facts.secret.as_ref().and_then(v::promfix_wrote_at),
+    })
+}
+
+/// The files a pod must hold, (key, path, SHA-256), and a note when a referenced key is missing.
+type Files = (Vec<(String, String, String)>, Option<String>);
+
+/// What must be in the pod. Files mode: every key of the Secret under
+/// /etc/prometheus/secrets/<secret>/ (without a Secret: the names only, digest empty). Secret
+/// references: the referenced keys in the operator's tls-assets directory.
+fn expected_files(
+    facts: &Facts,
+    p: &Params,
+    refs: &[(String, String)],
+    ref_mode: bool,
+) -> Result<Files> {
+    if !ref_mode {
         let dir = v::secret_dir(&p.secret);
         let digests = match &facts.secret {
-            Some(s) => v::secret_digests(s).map_err(Error::Input)?,
+            Some(s) => v::secret_digests(s)?,
             None => v::keys_without_secret(facts.sm.as_ref().map(|(m, _, _)| m), &p.secret)
                 .into_iter()
                 .map(|k| (k, String::new()))
                 .collect(),
         };
-        expected = digests
+        let files = digests
             .into_iter()
             .map(|(k, d)| (k.clone(), format!("{dir}/{k}"), d))
             .collect();
+        return Ok((files, None));
     }
-    // Scrapes older than the last change of the Secret or the ServiceMonitor do not count.
-    let changed = [
+    let mut files = Vec::new();
+    let mut note = None;
+    let sm_ns = facts
+        .sm
+        .as_ref()
+        .map(|(m, _, _)| namespace(m))
+        .unwrap_or("");
+    for (sname, key) in refs {
+        let digest = facts
+            .ref_secrets
+            .iter()
+            .find(|x| name(x) == sname)
+            .map(v::secret_digests)
+            .transpose()?
+            .and_then(|d| d.get(key).cloned());
+        if digest.is_none() {
+            note = Some(format!(
+                "the ServiceMonitor references key {key} of Secret {sm_ns}/{sname}, which does not exist. Fix: \
+                 `kubectl promfix secret --tls-from secret`."
+            ));
+        }
+        files.push((
+            format!("{sname}/{key}"),
+            v::tls_asset_path(sm_ns, sname, key),
+            digest.unwrap_or_default(),
+        ));
+    }
+    Ok((files, note))
+}
+
+/// Scrapes older than the last change of the Secret, the ServiceMonitor, the Endpoints (or the
+/// referenced Secrets) do not count: that time, plus the sync margin.
+fn last_changed(facts: &Facts, ref_mode: bool) -> f64 {
+    [
         facts
             .secret
             .as_ref()
@@ -458,14 +569,12 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
     )
     .filter_map(|t| v::parse_time(&t))
     .fold(f64::MIN, f64::max)
-        + SYNC_MARGIN;
-    let sm_changed = facts
-        .sm
-        .as_ref()
-        .and_then(|(m, _, _)| v::last_change(m))
-        .and_then(|t| v::parse_time(&t));
-    // The scheme the ServiceMonitor asks for: targets with another are from an older config.
-    let scheme = match (&p.job, &facts.sm) {
+        + SYNC_MARGIN
+}
+
+/// The scheme the ServiceMonitor asks for: targets with another are from an older config.
+fn wanted_scheme(facts: &Facts, p: &Params) -> Option<String> {
+    match (&p.job, &facts.sm) {
         (None, Some((m, i, true))) => Some(
             m["spec"]["endpoints"][*i]["scheme"]
                 .as_str()
@@ -474,348 +583,395 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
                 .to_ascii_lowercase(),
         ),
         _ => None,
-    };
+    }
+}
 
-    // A sharded Prometheus: each etcd address belongs to one shard (the operator's hashmod).
-    let shards = v::shards_of(prom);
-    let addresses = if shards > 1 && p.job.is_none() {
-        targets::expected_addresses(&facts.endpoints, sm_port.as_deref())
-    } else {
-        Vec::new()
+/// One pod's report: its files, then its targets, then the verdict.
+async fn check_pod(run: &Run<'_>, e: &Expect, pod: &Value, stale: &Option<String>) -> PodReport {
+    let mut r = pod_report(run, e, pod, stale);
+    let files_synced_at = check_files(run, e, pod, stale, &mut r).await;
+    // Targets.
+    let since = v::started_at(pod)
+        .and_then(|t| v::parse_time(&t))
+        .unwrap_or(f64::MIN)
+        .max(e.changed)
+        .max(files_synced_at.unwrap_or(f64::MIN));
+    let expected_targets = match (&r.shard_targets, &run.p.job) {
+        (Some(owned), _) => owned.len(),
+        (None, Some(_)) => 0,
+        (None, None) => targets::expected_targets(&run.facts.endpoints, e.sm_port.as_deref()),
     };
-    let life = facts.secret.as_ref().filter(|_| !ref_mode).and_then(|s| {
-        let endpoint = facts
-            .sm
-            .as_ref()
-            .map(|(m, i, _)| &m["spec"]["endpoints"][*i]);
-        v::secret_cert_life(s, endpoint, now_secs() as i64)
-    });
-    // When kubectl-promfix wrote the Secret: a revert of the rest of the fix comes after it.
-    let fix_at = facts.secret.as_ref().and_then(v::promfix_wrote_at);
-    let mut reports = Vec::new();
-    for (pod, stale) in &pods {
-        let mut r = PodReport {
-            prometheus: pname.clone(),
-            namespace: namespace(pod).to_string(),
-            pod: name(pod).to_string(),
-            shard: v::shard_of(pod),
-            stale: stale.clone(),
-            secret: p.secret.clone(),
-            job: job.describe(),
-            ..Default::default()
-        };
-        if !addresses.is_empty() {
-            r.shard_targets = Some(v::owned_by(
-                &addresses,
-                shards,
-                r.shard.parse().unwrap_or(0),
-            ));
-        }
-        match &life {
-            Some(Ok(l)) => {
-                r.warnings.extend(l.warning());
-                r.client_cert = Some(l.clone());
-            }
-            Some(Err(e)) => r.warnings.push(e.to_string()),
-            None => {}
-        }
-        let owns_none = r.shard_targets.as_ref().is_some_and(Vec::is_empty);
-        // Files.
-        let sync_started = Instant::now();
-        let mut files_synced_at: Option<f64> = None;
-        if ref_mode {
-            r.secret = refs
-                .iter()
-                .map(|(n, _)| n.clone())
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect::<Vec<_>>()
-                .join(",");
-            r.files_error = expected_note.clone();
-        } else if facts.secret.is_none() {
-            r.files_error = Some(format!(
-                "Secret {}/{} does not exist. Fix: `kubectl promfix secret --ca .. --cert .. --key ..` (or `etcd`).",
-                namespace(prom),
-                p.secret
-            ));
-        } else if !v::lists_secret(prom, &p.secret) {
-            r.files_error = Some(format!(
-                "Secret {} is not listed in spec.secrets of Prometheus {pname}, so it is not mounted.{} Fix: \
-                 `kubectl promfix secret` (adds it; the pods roll).",
-                p.secret,
-                reverted_note(prom, &["f:spec", "f:secrets"], "spec.secrets", fix_at)
-            ));
-        }
-        if expected.is_empty() {
-            r.files_error = Some(format!(
-                "Secret {}/{} has no keys",
-                namespace(prom),
-                p.secret
-            ));
+    let (step, unread) = watch_targets(run, e, pod, stale, since, expected_targets, &mut r).await;
+    match unread {
+        Some(err) => r.targets_notes.push(err),
+        None => target_notes(run, e, stale, since, &mut r),
+    }
+    r.targets_notes.extend(reverted_scheme(run, e));
+    r.conclude();
+    if let Some(s) = step {
+        let counts = targets::targets_progress(&r.targets, since, expected_targets, true);
+        if r.ok {
+            s.done(&format!("up ({counts})"));
         } else {
-            loop {
-                let paths: Vec<String> = expected.iter().map(|(_, p, _)| p.clone()).collect();
-                let argv = v::sha256sum_paths(&paths);
-                match kube
-                    .exec(namespace(pod), name(pod), v::CONTAINER, &argv, EXEC_TIMEOUT)
-                    .await
-                {
-                    Ok(out) => {
-                        let stdout = String::from_utf8_lossy(&out.stdout);
-                        let found = v::parse_sha256sum(&stdout);
-                        if found.is_empty() && !out.success && out.exit_code.is_none() {
-                            add_note(
-                                &mut r.files_error,
-                                v::exec_failure(&out.message, "sha256sum"),
-                            );
-                            r.files.clear();
-                        } else {
-                            r.files = v::compare_paths(&expected, &found);
-                        }
-                    }
-                    Err(err) => {
-                        add_note(
-                            &mut r.files_error,
-                            v::exec_failure(&err.to_string(), "sha256sum"),
-                        );
-                        r.files.clear();
-                    }
-                }
-                // An old copy: the kubelet syncs Secret changes into running pods after a while.
-                let differs = r.files.iter().any(|f| f.status == v::FileStatus::Differs);
-                if !differs {
-                    // Equal now, and maybe only just: after a recent change (the kubelet syncs
-                    // a Secret within a minute or two), only scrapes from here on surely read
-                    // the new files.
-                    if sync_started.elapsed() > POLL || now_secs() - changed < RECENT_CHANGE {
-                        files_synced_at = Some(now_secs());
-                    }
-                    break;
-                }
-                if p.no_wait || stale.is_some() || Instant::now() >= deadline {
-                    break;
-                }
-                tokio::time::sleep(POLL).await;
-            }
+            s.fail(&format!("problems found ({counts})"));
         }
-        // Targets.
-        let since = v::started_at(pod)
-            .and_then(|t| v::parse_time(&t))
-            .unwrap_or(f64::MIN)
-            .max(changed)
-            .max(files_synced_at.unwrap_or(f64::MIN));
-        let wait_targets = stale.is_none();
-        let prefix = v::route_prefix(prom, Some(pod));
-        let path = v::targets_path(prom, namespace(pod), name(pod), &prefix);
-        let mut step = wait_targets.then(|| {
-            Step::start(format!(
-                "{}: waiting for the first scrape of the etcd targets",
-                name(pod)
-            ))
-        });
-        let expected_targets = match (&r.shard_targets, &p.job) {
-            (Some(owned), _) => owned.len(),
-            (None, Some(_)) => 0,
-            (None, None) => targets::expected_targets(&facts.endpoints, sm_port.as_deref()),
-        };
-        let mut last_err: Option<String>;
-        let mut config_loaded = sm_changed.is_none_or(|c| c + CONFIG_GRACE < now_secs());
-        loop {
-            let mut done = false;
-            if !config_loaded {
-                // The ServiceMonitor changed: the operator regenerates the configuration and the
-                // reloader makes Prometheus load it; scrapes before that do not count.
-                let info = v::runtimeinfo_path(prom, namespace(pod), name(pod), &prefix);
-                if let Ok(text) = kube.get_text(&info).await
-                    && let Ok(a) = serde_json::from_str::<Value>(&text)
-                    && let Some(t) = a["data"]["lastConfigTime"].as_str().and_then(v::parse_time)
-                    && sm_changed.is_some_and(|c| t >= c)
-                {
-                    config_loaded = true;
-                }
-                if sm_changed.is_some_and(|c| c + CONFIG_GRACE < now_secs()) {
-                    config_loaded = true;
-                }
-            }
-            match kube.get_text(&path).await {
-                Ok(text) => match serde_json::from_str::<Value>(&text)
-                    .map_err(|e| format!("the targets API answer is not JSON: {e}"))
-                    .and_then(|a| targets::parse_targets(&a, &job))
-                {
-                    Ok(t) => {
-                        last_err = None;
-                        // The cluster says there should be none (not selected, no Endpoints):
-                        // done when there are none; else when every one was scraped since.
-                        done = config_loaded
-                            && if t.is_empty() {
-                                // None expected here: the cluster says so, or the other
-                                // shards own every address.
-                                !no_target_reasons.is_empty() || owns_none
-                            } else {
-                                (no_target_reasons.is_empty() || p.job.is_some())
-                                    && t.iter().all(|x| targets::scraped_since(x, since))
-                                    && scheme.as_deref().is_none_or(|sc| {
-                                        t.iter()
-                                            .all(|x| x.scrape_url.starts_with(&format!("{sc}://")))
-                                    })
-                            };
-                        r.targets = t;
-                    }
-                    Err(e) => last_err = Some(e),
-                },
-                Err(e) => {
-                    last_err = Some(format!(
-                        "cannot read the targets of {} through pods/proxy ({path}): {}",
-                        name(pod),
-                        api_message(&e)
-                    ))
-                }
-            }
-            if done || !wait_targets || Instant::now() >= deadline {
-                break;
-            }
-            if let Some(s) = step.as_mut() {
-                let progress = match &last_err {
-                    Some(_) => "the targets cannot be read yet".to_string(),
-                    None => targets::targets_progress(
-                        &r.targets,
-                        since,
-                        expected_targets,
-                        config_loaded,
-                    ),
-                };
-                s.progress(&progress, start.elapsed(), p.timeout);
-            }
-            tokio::time::sleep(POLL).await;
+    }
+    r
+}
+
+/// A pod's report before its checks: who it is, its shard's targets, the certificate's life, and
+/// why its files cannot be right (no Secret, not listed in spec.secrets).
+fn pod_report(run: &Run<'_>, e: &Expect, pod: &Value, stale: &Option<String>) -> PodReport {
+    let (prom, p) = (&run.facts.prom, run.p);
+    let mut r = PodReport {
+        prometheus: run.pname.clone(),
+        namespace: namespace(pod).to_string(),
+        pod: name(pod).to_string(),
+        shard: v::shard_of(pod),
+        stale: stale.clone(),
+        secret: p.secret.clone(),
+        job: e.job.describe(),
+        ..Default::default()
+    };
+    if !e.addresses.is_empty() {
+        r.shard_targets = Some(v::owned_by(
+            &e.addresses,
+            e.shards,
+            r.shard.parse().unwrap_or(0),
+        ));
+    }
+    match &e.life {
+        Some(Ok(l)) => {
+            r.warnings.extend(l.warning());
+            r.client_cert = Some(l.clone());
         }
-        if let Some(e) = last_err {
-            r.targets_notes.push(e);
-        } else if r.targets.is_empty() && owns_none {
-            // Said in the report: this shard owns no etcd target.
-        } else if r.targets.is_empty() {
-            if no_target_reasons.is_empty() && stale.is_some() {
-                r.targets_notes.push(
-                    "none yet in this stale pod (not waited for: it still runs without the Secret)"
-                        .into(),
-                );
-            } else if no_target_reasons.is_empty() {
-                r.targets_notes.push(format!(
-                    "Prometheus has not discovered them (within {}s); the cluster objects look right",
-                    p.timeout.as_secs()
-                ));
-            } else {
-                r.targets_notes.extend(no_target_reasons.iter().cloned());
-            }
-        } else {
-            if !no_target_reasons.is_empty() && p.job.is_none() {
-                r.targets_notes.extend(no_target_reasons.iter().cloned());
-            }
-            let unscraped: Vec<&str> = r
-                .targets
-                .iter()
-                .filter(|t| !targets::scraped_since(t, since))
-                .map(|t| t.scrape_url.as_str())
-                .collect();
-            if !unscraped.is_empty() && wait_targets {
-                r.targets_notes.push(format!(
-                    "not scraped since the pod started or the Secret/ServiceMonitor changed (within {}s): {}",
-                    p.timeout.as_secs(),
-                    unscraped.join(", ")
-                ));
-            }
-        }
-        if let (Some((m, i, _)), Some(sc)) = (&facts.sm, &scheme)
-            && !ref_mode
-            && sc != "https"
+        Some(Err(err)) => r.warnings.push(err.to_string()),
+        None => {}
+    }
+    if e.ref_mode {
+        r.secret = e
+            .refs
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+            .join(",");
+        r.files_error = e.files_note.clone();
+    } else if run.facts.secret.is_none() {
+        r.files_error = Some(format!(
+            "Secret {}/{} does not exist. Fix: `kubectl promfix secret --ca .. --cert .. --key ..` (or `etcd`).",
+            namespace(prom),
+            p.secret
+        ));
+    } else if !v::lists_secret(prom, &p.secret) {
+        r.files_error = Some(format!(
+            "Secret {} is not listed in spec.secrets of Prometheus {}, so it is not mounted.{} Fix: \
+             `kubectl promfix secret` (adds it; the pods roll).",
+            p.secret,
+            run.pname,
+            reverted_note(prom, &["f:spec", "f:secrets"], "spec.secrets", e.fix_at)
+        ));
+    }
+    r
+}
+
+/// The pod's files against the expected digests (waiting for the kubelet to sync a changed
+/// Secret): when they were last seen equal after a change, if they were.
+async fn check_files(
+    run: &Run<'_>,
+    e: &Expect,
+    pod: &Value,
+    stale: &Option<String>,
+    r: &mut PodReport,
+) -> Option<f64> {
+    if e.files.is_empty() {
+        r.files_error = Some(format!(
+            "Secret {}/{} has no keys",
+            namespace(&run.facts.prom),
+            run.p.secret
+        ));
+        return None;
+    }
+    let sync_started = Instant::now();
+    let paths: Vec<String> = e.files.iter().map(|(_, p, _)| p.clone()).collect();
+    let argv = v::sha256sum_paths(&paths);
+    loop {
+        match run
+            .kube
+            .exec(namespace(pod), name(pod), v::CONTAINER, &argv, EXEC_TIMEOUT)
+            .await
         {
-            let note = reverted_note(m, &["f:spec", "f:endpoints"], "spec.endpoints", fix_at);
-            if !note.is_empty() {
-                r.targets_notes.push(format!(
-                    "ServiceMonitor {}/{} endpoint {i} scrapes with scheme {sc}.{note}",
-                    namespace(m),
-                    name(m)
-                ));
-            }
-        }
-        r.conclude();
-        if let Some(s) = step {
-            let counts = targets::targets_progress(&r.targets, since, expected_targets, true);
-            if r.ok {
-                s.done(&format!("up ({counts})"));
-            } else {
-                s.fail(&format!("problems found ({counts})"));
-            }
-        }
-        reports.push(r);
-    }
-    // Pods the Prometheus asks for that do not exist (a shard's StatefulSet that cannot create
-    // them): what they would scrape is scraped by nobody.
-    let want = v::expected_pods(prom);
-    if !pods.is_empty() && pods.len() < want {
-        let have: std::collections::BTreeSet<String> =
-            pods.iter().map(|(pod, _)| v::shard_of(pod)).collect();
-        let missing: Vec<String> = (0..shards)
-            .map(|i| i.to_string())
-            .filter(|i| !have.contains(i))
-            .collect();
-        let sts = |i: &str| {
-            if i == "0" {
-                format!("prometheus-{}", name(prom))
-            } else {
-                format!("prometheus-{}-shard-{i}", name(prom))
-            }
-        };
-        let mut r = PodReport {
-            prometheus: pname.clone(),
-            namespace: namespace(prom).to_string(),
-            pod: "(missing)".into(),
-            shard: missing.join(","),
-            secret: p.secret.clone(),
-            job: job.describe(),
-            files_error: Some(format!(
-                "Prometheus {pname} asks for {want} pod(s) ({} replica(s) x {shards} shard(s)) and {} exist{}: the etcd targets of a missing shard are scraped by nobody. `kubectl -n {} describe statefulset {}` says why (e.g. a name too long for the 63-byte controller-revision-hash label)",
-                want / shards as usize,
-                pods.len(),
-                if missing.is_empty() {
-                    String::new()
+            Ok(out) => {
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                let found = v::parse_sha256sum(&stdout);
+                if found.is_empty() && !out.success && out.exit_code.is_none() {
+                    add_note(
+                        &mut r.files_error,
+                        v::exec_failure(&out.message, "sha256sum"),
+                    );
+                    r.files.clear();
                 } else {
-                    format!("; shard(s) {} have none", missing.join(", "))
-                },
-                namespace(prom),
-                missing.first().map(|i| sts(i)).unwrap_or_else(|| sts("0")),
+                    r.files = v::compare_paths(&e.files, &found);
+                }
+            }
+            Err(err) => {
+                add_note(
+                    &mut r.files_error,
+                    v::exec_failure(&err.to_string(), "sha256sum"),
+                );
+                r.files.clear();
+            }
+        }
+        // An old copy: the kubelet syncs Secret changes into running pods after a while.
+        let differs = r.files.iter().any(|f| f.status == v::FileStatus::Differs);
+        if !differs {
+            // Equal now, and maybe only just: after a recent change (the kubelet syncs a Secret
+            // within a minute or two), only scrapes from here on surely read the new files.
+            if sync_started.elapsed() > POLL || now_secs() - e.changed < RECENT_CHANGE {
+                return Some(now_secs());
+            }
+            return None;
+        }
+        if run.p.no_wait || stale.is_some() || Instant::now() >= run.deadline {
+            return None;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Whether Prometheus has loaded the configuration of the changed ServiceMonitor: its
+/// runtimeinfo's lastConfigTime is after the change, or the grace time has passed.
+async fn config_loaded(run: &Run<'_>, e: &Expect, pod: &Value, prefix: &str) -> bool {
+    let prom = &run.facts.prom;
+    let info = v::runtimeinfo_path(prom, namespace(pod), name(pod), prefix);
+    if let Ok(text) = run.kube.get_text(&info).await
+        && let Ok(a) = serde_json::from_str::<Value>(&text)
+        && let Some(t) = a["data"]["lastConfigTime"].as_str().and_then(v::parse_time)
+        && e.sm_changed.is_some_and(|c| t >= c)
+    {
+        return true;
+    }
+    e.sm_changed.is_some_and(|c| c + CONFIG_GRACE < now_secs())
+}
+
+/// Whether a targets answer is the final one: the targets the cluster asks for, each scraped
+/// since `since` with the wanted scheme (or none, where none is expected).
+fn targets_done(e: &Expect, r: &PodReport, t: &[targets::Target], since: f64, job: bool) -> bool {
+    let owns_none = r.shard_targets.as_ref().is_some_and(Vec::is_empty);
+    if t.is_empty() {
+        // None expected here: the cluster says so, or the other shards own every address.
+        return !e.no_target_reasons.is_empty() || owns_none;
+    }
+    (e.no_target_reasons.is_empty() || job)
+        && t.iter().all(|x| targets::scraped_since(x, since))
+        && e.scheme.as_deref().is_none_or(|sc| {
+            t.iter()
+                .all(|x| x.scrape_url.starts_with(&format!("{sc}://")))
+        })
+}
+
+/// Read the pod's targets until they are final (waiting only for a pod that is not stale),
+/// into `r.targets`. The step shown, if any, and the error of the last read, if it failed.
+async fn watch_targets(
+    run: &Run<'_>,
+    e: &Expect,
+    pod: &Value,
+    stale: &Option<String>,
+    since: f64,
+    expected_targets: usize,
+    r: &mut PodReport,
+) -> (Option<Step>, Option<String>) {
+    let (prom, p) = (&run.facts.prom, run.p);
+    let wait_targets = stale.is_none();
+    let prefix = v::route_prefix(prom, Some(pod));
+    let path = v::targets_path(prom, namespace(pod), name(pod), &prefix);
+    let mut step = wait_targets.then(|| {
+        Step::start(format!(
+            "{}: waiting for the first scrape of the etcd targets",
+            name(pod)
+        ))
+    });
+    let mut config_ok = e.sm_changed.is_none_or(|c| c + CONFIG_GRACE < now_secs());
+    loop {
+        if !config_ok {
+            // The ServiceMonitor changed: the operator regenerates the configuration and the
+            // reloader makes Prometheus load it; scrapes before that do not count.
+            config_ok = config_loaded(run, e, pod, &prefix).await;
+        }
+        let mut done = false;
+        let last_err = match run.kube.get_text(&path).await {
+            Ok(text) => match serde_json::from_str::<Value>(&text)
+                .map_err(|source| Error::Json {
+                    what: "the targets API answer is not JSON".into(),
+                    source,
+                })
+                .and_then(|a| targets::parse_targets(&a, &e.job))
+            {
+                Ok(t) => {
+                    done = config_ok && targets_done(e, r, &t, since, p.job.is_some());
+                    r.targets = t;
+                    None
+                }
+                Err(err) => Some(err.to_string()),
+            },
+            Err(err) => Some(format!(
+                "cannot read the targets of {} through pods/proxy ({path}): {}",
+                name(pod),
+                api_message(&err)
             )),
-            ..Default::default()
         };
-        if !addresses.is_empty() {
-            r.shard_targets = Some(
-                missing
-                    .iter()
-                    .filter_map(|i| i.parse().ok())
-                    .flat_map(|i| v::owned_by(&addresses, shards, i))
-                    .collect(),
+        if done || !wait_targets || Instant::now() >= run.deadline {
+            return (step, last_err);
+        }
+        if let Some(s) = step.as_mut() {
+            let progress = match &last_err {
+                Some(_) => "the targets cannot be read yet".to_string(),
+                None => targets::targets_progress(&r.targets, since, expected_targets, config_ok),
+            };
+            s.progress(&progress, run.start.elapsed(), p.timeout);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// What the targets that were read leave to say: why there are none, which were not scraped
+/// since.
+fn target_notes(run: &Run<'_>, e: &Expect, stale: &Option<String>, since: f64, r: &mut PodReport) {
+    let p = run.p;
+    let owns_none = r.shard_targets.as_ref().is_some_and(Vec::is_empty);
+    if r.targets.is_empty() && owns_none {
+        // Said in the report: this shard owns no etcd target.
+    } else if r.targets.is_empty() {
+        if e.no_target_reasons.is_empty() && stale.is_some() {
+            r.targets_notes.push(
+                "none yet in this stale pod (not waited for: it still runs without the Secret)"
+                    .into(),
             );
+        } else if e.no_target_reasons.is_empty() {
+            r.targets_notes.push(format!(
+                "Prometheus has not discovered them (within {}s); the cluster objects look right",
+                p.timeout.as_secs()
+            ));
+        } else {
+            r.targets_notes.extend(e.no_target_reasons.iter().cloned());
         }
-        r.conclude();
-        reports.push(r);
-    }
-    if reports.is_empty() {
-        reports.push(PodReport {
-            prometheus: pname.clone(),
-            namespace: namespace(prom).to_string(),
-            pod: "(none)".into(),
-            secret: p.secret.clone(),
-            job: job.describe(),
-            files_error: Some(format!(
-                "Prometheus {pname} has no pods (labelled prometheus={n} or operator.prometheus.io/name={n}); is the operator running?",
-                n = name(prom)
-            )),
-            ..Default::default()
-        });
-        if let Some(r) = reports.last_mut() {
-            r.conclude();
+    } else {
+        if !e.no_target_reasons.is_empty() && p.job.is_none() {
+            r.targets_notes.extend(e.no_target_reasons.iter().cloned());
+        }
+        let unscraped: Vec<&str> = r
+            .targets
+            .iter()
+            .filter(|t| !targets::scraped_since(t, since))
+            .map(|t| t.scrape_url.as_str())
+            .collect();
+        if !unscraped.is_empty() && stale.is_none() {
+            r.targets_notes.push(format!(
+                "not scraped since the pod started or the Secret/ServiceMonitor changed (within {}s): {}",
+                p.timeout.as_secs(),
+                unscraped.join(", ")
+            ));
         }
     }
-    Ok(reports)
+}
+
+/// The ServiceMonitor scrapes without https because someone took back the fix: who.
+fn reverted_scheme(run: &Run<'_>, e: &Expect) -> Option<String> {
+    let (Some((m, i, _)), Some(sc)) = (&run.facts.sm, &e.scheme) else {
+        return None;
+    };
+    if e.ref_mode || sc == "https" {
+        return None;
+    }
+    let note = reverted_note(m, &["f:spec", "f:endpoints"], "spec.endpoints", e.fix_at);
+    (!note.is_empty()).then(|| {
+        format!(
+            "ServiceMonitor {}/{} endpoint {i} scrapes with scheme {sc}.{note}",
+            namespace(m),
+            name(m)
+        )
+    })
+}
+
+/// Pods the Prometheus asks for that do not exist (a shard's StatefulSet that cannot create
+/// them): what they would scrape is scraped by nobody.
+fn missing_shards(
+    run: &Run<'_>,
+    e: &Expect,
+    pods: &[(Value, Option<String>)],
+) -> Option<PodReport> {
+    let prom = &run.facts.prom;
+    let (pname, shards) = (&run.pname, e.shards);
+    let want = v::expected_pods(prom);
+    if pods.is_empty() || pods.len() >= want {
+        return None;
+    }
+    let have: std::collections::BTreeSet<String> =
+        pods.iter().map(|(pod, _)| v::shard_of(pod)).collect();
+    let missing: Vec<String> = (0..shards)
+        .map(|i| i.to_string())
+        .filter(|i| !have.contains(i))
+        .collect();
+    let sts = |i: &str| {
+        if i == "0" {
+            format!("prometheus-{}", name(prom))
+        } else {
+            format!("prometheus-{}-shard-{i}", name(prom))
+        }
+    };
+    let mut r = PodReport {
+        prometheus: pname.clone(),
+        namespace: namespace(prom).to_string(),
+        pod: "(missing)".into(),
+        shard: missing.join(","),
+        secret: run.p.secret.clone(),
+        job: e.job.describe(),
+        files_error: Some(format!(
+            "Prometheus {pname} asks for {want} pod(s) ({} replica(s) x {shards} shard(s)) and {} exist{}: the etcd targets of a missing shard are scraped by nobody. `kubectl -n {} describe statefulset {}` says why (e.g. a name too long for the 63-byte controller-revision-hash label)",
+            want / shards as usize,
+            pods.len(),
+            if missing.is_empty() {
+                String::new()
+            } else {
+                format!("; shard(s) {} have none", missing.join(", "))
+            },
+            namespace(prom),
+            missing.first().map(|i| sts(i)).unwrap_or_else(|| sts("0")),
+        )),
+        ..Default::default()
+    };
+    if !e.addresses.is_empty() {
+        r.shard_targets = Some(
+            missing
+                .iter()
+                .filter_map(|i| i.parse().ok())
+                .flat_map(|i| v::owned_by(&e.addresses, shards, i))
+                .collect(),
+        );
+    }
+    r.conclude();
+    Some(r)
+}
+
+/// The report when the Prometheus has no pods.
+fn no_pods(run: &Run<'_>, e: &Expect) -> PodReport {
+    let prom = &run.facts.prom;
+    let mut r = PodReport {
+        prometheus: run.pname.clone(),
+        namespace: namespace(prom).to_string(),
+        pod: "(none)".into(),
+        secret: run.p.secret.clone(),
+        job: e.job.describe(),
+        files_error: Some(format!(
+            "Prometheus {} has no pods (labelled prometheus={n} or operator.prometheus.io/name={n}); is the operator running?",
+            run.pname,
+            n = name(prom)
+        )),
+        ..Default::default()
+    };
+    r.conclude();
+    r
 }
 
 /// " kubectl-promfix wrote FIELD; MANAGER ... wrote it since: ..." when the fix was reverted
@@ -831,13 +987,6 @@ fn reverted_note(
             " kubectl-promfix wrote {field}, and {who} wrote it since: the fix was reverted (self-heal or a sync of a GitOps controller, a `helm upgrade`, or a hand edit); change it where that manager takes it from."
         ),
         None => String::new(),
-    }
-}
-
-fn api_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
-        other => other.to_string(),
     }
 }
 

@@ -8,6 +8,7 @@ use super::{
     StaticPod, Targets, parse_flags,
 };
 use crate::fanout::{self, Attempt};
+use crate::json::{command_line, is_ready, str_at as s};
 use crate::kube::{self as k, Kube};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -342,21 +343,6 @@ impl<'de> serde::de::Visitor<'de> for Level<'_, '_> {
     }
 }
 
-fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    let mut v = v;
-    for p in path {
-        v = &v[*p];
-    }
-    v.as_str().unwrap_or("")
-}
-
-fn is_ready(pod: &Value) -> bool {
-    pod["status"]["conditions"].as_array().is_some_and(|c| {
-        c.iter()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True")
-    })
-}
-
 /// Prometheus' targets and RBAC. Returns the part, the errors (what keeps rows from being
 /// checked: no operator, no Prometheus, targets that cannot be read) and the warnings.
 async fn prometheus(
@@ -548,14 +534,6 @@ pub fn image_tag(image: &str) -> Option<String> {
     last.split_once(':').map(|(_, t)| t.to_string())
 }
 
-fn command_line(container: &Value) -> Vec<String> {
-    ["command", "args"]
-        .iter()
-        .flat_map(|f| container[*f].as_array().into_iter().flatten())
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect()
-}
-
 /// A mirror pod as evidence (component from its `component` label or name).
 pub fn static_pod(pod: &Value) -> Option<(Component, StaticPod)> {
     let name = s(pod, &["metadata", "name"]);
@@ -592,10 +570,7 @@ async fn static_pods(kube: &Kube) -> (BTreeMap<Component, Vec<StaticPod>>, Vec<S
 }
 
 /// `metricsBindAddress` from kube-proxy's `config.conf` (Some("") when unset).
-pub fn metrics_bind_address(config_conf: &str) -> Option<String> {
-    let v: Value = serde_yaml_ng::from_str(config_conf).ok()?;
-    Some(v["metricsBindAddress"].as_str().unwrap_or("").to_string())
-}
+pub use crate::fixes::kube_proxy::metrics_bind_address;
 
 async fn kube_proxy(kube: &Kube) -> (KubeProxyEvidence, Vec<String>) {
     let mut ev = KubeProxyEvidence::default();

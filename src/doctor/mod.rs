@@ -22,6 +22,7 @@ pub mod rules;
 pub mod select;
 pub mod summary;
 
+use crate::fixes::kubelet::Auth as KubeletAuth;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -448,14 +449,6 @@ pub struct KubeletEvidence {
     pub unjudged: bool,
 }
 
-/// Token authentication (`authentication.webhook.enabled`) off while authorization is
-/// Webhook: Prometheus' token is not looked at.
-fn token_ignored(cfg: &serde_json::Value) -> bool {
-    let authn = cfg["authentication"]["webhook"]["enabled"].as_bool() == Some(true);
-    let authz_webhook = cfg["authorization"]["mode"].as_str() == Some("Webhook");
-    authz_webhook && !authn
-}
-
 /// The distribution a kubelet version names (`+k3s1` → k3s, `+rke2r1` → rke2).
 pub fn distribution_of(kubelet_version: &str) -> Option<&'static str> {
     let (_, build) = kubelet_version.split_once('+')?;
@@ -480,10 +473,10 @@ impl KubeletEvidence {
             return;
         };
         self.read += 1;
-        let cfg = c.get("kubeletconfig").unwrap_or(c);
-        if token_ignored(cfg) {
+        let auth = KubeletAuth::of(c);
+        if auth.refuses_token() {
             self.webhook_off += 1;
-            if cfg["authentication"]["anonymous"]["enabled"].as_bool() == Some(true) {
+            if auth.anonymous {
                 self.webhook_off_anonymous += 1;
             }
             if self.webhook_off_sample.len() < SAMPLE {
@@ -505,8 +498,7 @@ impl KubeletEvidence {
             select::Why::Missing => self.missing += 1,
             select::Why::Healthy => {
                 self.compared += 1;
-                let cfg = configz.map(|c| c.get("kubeletconfig").unwrap_or(c));
-                if cfg.is_some_and(|c| !token_ignored(c)) {
+                if configz.is_some_and(|c| !KubeletAuth::of(c).refuses_token()) {
                     self.compared_token_on += 1;
                 }
             }

@@ -98,14 +98,7 @@ fn names_component(v: &str, c: &Component) -> bool {
 
 /// The command line of a pod's first container.
 fn args(pod: &Value) -> Vec<String> {
-    let c = &pod["spec"]["containers"][0];
-    c["command"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .chain(c["args"].as_array().into_iter().flatten())
-        .filter_map(|a| a.as_str().map(str::to_string))
-        .collect()
+    crate::json::command_line(&pod["spec"]["containers"][0])
 }
 
 fn flag<'a>(args: &'a [String], f: &str) -> Option<&'a str> {
@@ -221,203 +214,241 @@ pub fn plan(obs: &Observed, w: &Wanted) -> (Plan, Vec<NodeEdit>) {
             ));
         }
         for sm in sms {
-            let svcs = services_of(obs, sm);
-            if svcs.is_empty() {
-                let labels = sm["spec"]["selector"]["matchLabels"]
-                    .as_object()
-                    .map(|m| {
-                        m.iter()
-                            .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or("")))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default();
-                let pname = sm["spec"]["endpoints"][0]["port"]
-                    .as_str()
-                    .unwrap_or("https-metrics");
-                plan.not_fixed.push(format!(
-                    "ServiceMonitor {}/{} selects no Service (its targets are empty; kube-prometheus ships none): create one in kube-system labelled {{{labels}}} with selector {{component: {}}}, clusterIP None and port {pname:?} {port}",
-                    ns(sm),
-                    name(sm),
-                    c.name
-                ));
-            }
-            let Some(eps) = sm["spec"]["endpoints"].as_array() else {
-                continue;
-            };
-            let mut new_eps = eps.clone();
-            let mut port_names: Vec<String> = Vec::new();
-            for (i, ep) in eps.iter().enumerate() {
-                let pname = ep["port"].as_str().unwrap_or("");
-                let target_port = port_num(&ep["targetPort"]);
-                // The Service port this endpoint scrapes.
-                let on_svc = svcs.iter().any(|s| {
-                    s["spec"]["ports"].as_array().is_some_and(|ps| {
-                        ps.iter().any(|p| !pname.is_empty() && p["name"] == pname)
-                    })
-                });
-                if !on_svc && target_port.is_none() {
-                    continue;
-                }
-                let mut ne = secure_endpoint(ep, w);
-                if target_port.is_some() {
-                    ne["targetPort"] = json!(port);
-                }
-                new_eps[i] = ne;
-                if !pname.is_empty() {
-                    port_names.push(pname.to_string());
-                }
-            }
-            let mut after = sm.clone();
-            after["spec"]["endpoints"] = json!(new_eps);
-            if let Some(patch) = guarded_merge_patch(sm, &after) {
-                plan.changes.push(Change {
-                    object: ObjectRef::of(
-                        "monitoring.coreos.com/v1",
-                        "ServiceMonitor",
-                        "servicemonitors",
-                        Some(ns(sm)),
-                        name(sm),
-                    ),
-                    before: Some(sm.clone()),
-                    after: Some(after),
-                    op: Op::MergePatch { patch },
-                    reason: format!(
-                        "{} serves metrics over HTTPS with authentication on {port} only",
-                        c.name
-                    ),
-                    helm: helm_release(sm),
-                });
-            }
-            for svc in svcs {
-                let mut after = svc.clone();
-                let mut moved = Vec::new();
-                if let Some(ps) = after["spec"]["ports"].as_array_mut() {
-                    for p in ps.iter_mut() {
-                        let pn = p["name"].as_str().unwrap_or("").to_string();
-                        if !port_names.contains(&pn) {
-                            continue;
-                        }
-                        if port_num(&p["port"]) != Some(port) {
-                            p["port"] = json!(port);
-                        }
-                        // A named targetPort is left alone (a container port name).
-                        if (p["targetPort"].is_number() || p["targetPort"].is_null())
-                            && port_num(&p["targetPort"]) != Some(port)
-                        {
-                            p["targetPort"] = json!(port);
-                        }
-                        moved.push(pn);
-                    }
-                }
-                if let Some(patch) = guarded_merge_patch(svc, &after) {
-                    plan.changes.push(Change {
-                        object: ObjectRef::of(
-                            "v1",
-                            "Service",
-                            "services",
-                            Some(ns(svc)),
-                            name(svc),
-                        ),
-                        before: Some(svc.clone()),
-                        after: Some(after),
-                        op: Op::MergePatch { patch },
-                        reason: format!(
-                            "port {} to {}'s secure port {port}",
-                            moved.join(", "),
-                            c.name
-                        ),
-                        helm: helm_release(svc),
-                    });
-                }
-                // Hand-written Endpoints of a selector-free Service.
-                let selector_free = svc["spec"]["selector"]
-                    .as_object()
-                    .is_none_or(|m| m.is_empty());
-                if selector_free
-                    && let Some(ep) = obs
-                        .endpoints
-                        .iter()
-                        .find(|e| name(e) == name(svc) && ns(e) == ns(svc))
-                {
-                    let mut after = ep.clone();
-                    if let Some(subsets) = after["subsets"].as_array_mut() {
-                        for s in subsets {
-                            if let Some(ps) = s["ports"].as_array_mut() {
-                                for p in ps {
-                                    if p["name"]
-                                        .as_str()
-                                        .is_some_and(|n| moved.iter().any(|m| m == n))
-                                    {
-                                        p["port"] = json!(port);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    if let Some(patch) = guarded_merge_patch(ep, &after) {
-                        plan.changes.push(Change {
-                            object: ObjectRef::of(
-                                "v1",
-                                "Endpoints",
-                                "endpoints",
-                                Some(ns(ep)),
-                                name(ep),
-                            ),
-                            before: Some(ep.clone()),
-                            after: Some(after),
-                            op: Op::MergePatch { patch },
-                            reason: format!(
-                                "the selector-free Service's addresses, on {}'s secure port {port}",
-                                c.name
-                            ),
-                            helm: None,
-                        });
-                    }
-                }
-            }
+            plan_monitor(obs, w, c, sm, port, &mut plan);
         }
-        // Node side.
-        for pod in pods_of(obs, c) {
-            let a = args(pod);
-            let node = pod["spec"]["nodeName"].as_str().unwrap_or("").to_string();
-            let file = format!("/etc/kubernetes/manifests/{}.yaml", c.name);
-            if let Some(b) = flag(&a, "--bind-address") {
-                let loopback = b.starts_with("127.") || b == "localhost" || b == "::1";
-                if loopback {
-                    // Not this command's to change: without this, a cluster side already on the
-                    // secure ports read "Nothing to change: the cluster is already as it should
-                    // be" above the very edit that is still needed.
-                    plan.not_fixed.push(format!(
-                        "{} on {node} listens on {b}:{port} only (--bind-address={b}), so the node IP refuses: \
-                         this command does not edit nodes; change {file} on the node as shown",
-                        c.name
-                    ));
-                    edits.push(NodeEdit {
-                        node: node.clone(),
-                        component: c.name.into(),
-                        file: file.clone(),
-                        old_line: format!("    - --bind-address={b}"),
-                        new_line: "    - --bind-address=0.0.0.0".into(),
-                        why: format!(
-                            "{} listens on {b}:{port} only; Prometheus scrapes the node IP",
-                            c.name
-                        ),
-                    });
-                }
+        node_side(obs, c, port, &mut plan, &mut edits);
+    }
+    (plan, edits)
+}
+
+/// A ServiceMonitor of the component: its endpoints on the secure port over HTTPS, and the
+/// Services (and their hand-written Endpoints) it selects on that port.
+fn plan_monitor(obs: &Observed, w: &Wanted, c: &Component, sm: &Value, port: u16, plan: &mut Plan) {
+    let svcs = services_of(obs, sm);
+    if svcs.is_empty() {
+        plan.not_fixed.push(no_service_note(c, sm, port));
+    }
+    let Some(eps) = sm["spec"]["endpoints"].as_array() else {
+        return;
+    };
+    let (new_eps, port_names) = secure_endpoints(eps, &svcs, w, port);
+    let mut after = sm.clone();
+    after["spec"]["endpoints"] = json!(new_eps);
+    if let Some(patch) = guarded_merge_patch(sm, &after) {
+        plan.changes.push(Change {
+            object: ObjectRef::of(
+                "monitoring.coreos.com/v1",
+                "ServiceMonitor",
+                "servicemonitors",
+                Some(ns(sm)),
+                name(sm),
+            ),
+            before: Some(sm.clone()),
+            after: Some(after),
+            op: Op::MergePatch { patch },
+            reason: format!(
+                "{} serves metrics over HTTPS with authentication on {port} only",
+                c.name
+            ),
+            helm: helm_release(sm),
+        });
+    }
+    for svc in svcs {
+        let moved = plan_service(c, svc, &port_names, port, plan);
+        plan_selector_free_endpoints(obs, c, svc, &moved, port, plan);
+    }
+}
+
+/// What to do by hand when a ServiceMonitor selects no Service.
+fn no_service_note(c: &Component, sm: &Value, port: u16) -> String {
+    let labels = sm["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let pname = sm["spec"]["endpoints"][0]["port"]
+        .as_str()
+        .unwrap_or("https-metrics");
+    format!(
+        "ServiceMonitor {}/{} selects no Service (its targets are empty; kube-prometheus ships none): create one in kube-system labelled {{{labels}}} with selector {{component: {}}}, clusterIP None and port {pname:?} {port}",
+        ns(sm),
+        name(sm),
+        c.name
+    )
+}
+
+/// The endpoints with each one that scrapes the component (a port of its Services, or a
+/// targetPort) made secure; the names of the Service ports they scrape.
+fn secure_endpoints(
+    eps: &[Value],
+    svcs: &[&Value],
+    w: &Wanted,
+    port: u16,
+) -> (Vec<Value>, Vec<String>) {
+    let mut new_eps = eps.to_vec();
+    let mut port_names: Vec<String> = Vec::new();
+    for (i, ep) in eps.iter().enumerate() {
+        let pname = ep["port"].as_str().unwrap_or("");
+        let target_port = port_num(&ep["targetPort"]);
+        // The Service port this endpoint scrapes.
+        let on_svc = svcs.iter().any(|s| {
+            s["spec"]["ports"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| !pname.is_empty() && p["name"] == pname))
+        });
+        if !on_svc && target_port.is_none() {
+            continue;
+        }
+        let mut ne = secure_endpoint(ep, w);
+        if target_port.is_some() {
+            ne["targetPort"] = json!(port);
+        }
+        new_eps[i] = ne;
+        if !pname.is_empty() {
+            port_names.push(pname.to_string());
+        }
+    }
+    (new_eps, port_names)
+}
+
+/// The Service's ports named in `port_names` on the secure port (a named targetPort, a
+/// container port name, is left alone). Returns the ports moved.
+fn plan_service(
+    c: &Component,
+    svc: &Value,
+    port_names: &[String],
+    port: u16,
+    plan: &mut Plan,
+) -> Vec<String> {
+    let mut after = svc.clone();
+    let mut moved = Vec::new();
+    if let Some(ps) = after["spec"]["ports"].as_array_mut() {
+        for p in ps.iter_mut() {
+            let pn = p["name"].as_str().unwrap_or("").to_string();
+            if !port_names.contains(&pn) {
+                continue;
             }
-            if let Some(p) = flag(&a, "--port")
-                && p != "0"
+            if port_num(&p["port"]) != Some(port) {
+                p["port"] = json!(port);
+            }
+            if (p["targetPort"].is_number() || p["targetPort"].is_null())
+                && port_num(&p["targetPort"]) != Some(port)
             {
-                plan.notes.push(format!(
-                    "{} on {node} serves the insecure port {p} (--port={p}): the ServiceMonitor now scrapes the secure port {port}; \
-                     the insecure port is unauthenticated and gone in 1.23+, consider `--port=0`",
-                    c.name
-                ));
+                p["targetPort"] = json!(port);
+            }
+            moved.push(pn);
+        }
+    }
+    if let Some(patch) = guarded_merge_patch(svc, &after) {
+        plan.changes.push(Change {
+            object: ObjectRef::of("v1", "Service", "services", Some(ns(svc)), name(svc)),
+            before: Some(svc.clone()),
+            after: Some(after),
+            op: Op::MergePatch { patch },
+            reason: format!(
+                "port {} to {}'s secure port {port}",
+                moved.join(", "),
+                c.name
+            ),
+            helm: helm_release(svc),
+        });
+    }
+    moved
+}
+
+/// The hand-written Endpoints of a selector-free Service: the moved ports on the secure port.
+fn plan_selector_free_endpoints(
+    obs: &Observed,
+    c: &Component,
+    svc: &Value,
+    moved: &[String],
+    port: u16,
+    plan: &mut Plan,
+) {
+    let selector_free = svc["spec"]["selector"]
+        .as_object()
+        .is_none_or(|m| m.is_empty());
+    if !selector_free {
+        return;
+    }
+    let Some(ep) = obs
+        .endpoints
+        .iter()
+        .find(|e| name(e) == name(svc) && ns(e) == ns(svc))
+    else {
+        return;
+    };
+    let mut after = ep.clone();
+    for s in after["subsets"].as_array_mut().into_iter().flatten() {
+        for p in s["ports"].as_array_mut().into_iter().flatten() {
+            if p["name"]
+                .as_str()
+                .is_some_and(|n| moved.iter().any(|m| m == n))
+            {
+                p["port"] = json!(port);
             }
         }
     }
-    (plan, edits)
+    if let Some(patch) = guarded_merge_patch(ep, &after) {
+        plan.changes.push(Change {
+            object: ObjectRef::of("v1", "Endpoints", "endpoints", Some(ns(ep)), name(ep)),
+            before: Some(ep.clone()),
+            after: Some(after),
+            op: Op::MergePatch { patch },
+            reason: format!(
+                "the selector-free Service's addresses, on {}'s secure port {port}",
+                c.name
+            ),
+            helm: None,
+        });
+    }
+}
+
+/// The node side: a loopback --bind-address (an edit to print; not this command's to make) and
+/// an insecure --port still served.
+fn node_side(obs: &Observed, c: &Component, port: u16, plan: &mut Plan, edits: &mut Vec<NodeEdit>) {
+    for pod in pods_of(obs, c) {
+        let a = args(pod);
+        let node = pod["spec"]["nodeName"].as_str().unwrap_or("").to_string();
+        let file = format!("/etc/kubernetes/manifests/{}.yaml", c.name);
+        if let Some(b) = flag(&a, "--bind-address") {
+            let loopback = b.starts_with("127.") || b == "localhost" || b == "::1";
+            if loopback {
+                // Not this command's to change: without this, a cluster side already on the
+                // secure ports read "Nothing to change: the cluster is already as it should
+                // be" above the very edit that is still needed.
+                plan.not_fixed.push(format!(
+                    "{} on {node} listens on {b}:{port} only (--bind-address={b}), so the node IP refuses: \
+                     this command does not edit nodes; change {file} on the node as shown",
+                    c.name
+                ));
+                edits.push(NodeEdit {
+                    node: node.clone(),
+                    component: c.name.into(),
+                    file: file.clone(),
+                    old_line: format!("    - --bind-address={b}"),
+                    new_line: "    - --bind-address=0.0.0.0".into(),
+                    why: format!(
+                        "{} listens on {b}:{port} only; Prometheus scrapes the node IP",
+                        c.name
+                    ),
+                });
+            }
+        }
+        if let Some(p) = flag(&a, "--port")
+            && p != "0"
+        {
+            plan.notes.push(format!(
+                "{} on {node} serves the insecure port {p} (--port={p}): the ServiceMonitor now scrapes the secure port {port}; \
+                 the insecure port is unauthenticated and gone in 1.23+, consider `--port=0`",
+                c.name
+            ));
+        }
+    }
 }
 
 /// The node-side edits as text.

@@ -11,6 +11,8 @@
 //! 3. The ServiceMonitor endpoint with `scheme: https` and `tlsConfig` (mounted files, or the
 //!    operator's secret references when asked or when the Prometheus denies file access).
 
+use crate::error::{Error, Result};
+use crate::json::{labels, name, namespace, opt_str as s};
 use crate::plan::{Change, ObjectRef, Op, Plan, guarded_merge_patch, helm_release};
 use crate::selector;
 use base64::Engine;
@@ -108,29 +110,6 @@ pub struct Observed {
     pub secrets: Vec<Value>,
     /// The user's choice of the etcd ServiceMonitor (`--service-monitor NAMESPACE/NAME`).
     pub service_monitor_choice: Option<String>,
-}
-
-fn s<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    let mut cur = v;
-    for p in path {
-        cur = cur.get(*p)?;
-    }
-    cur.as_str()
-}
-
-fn name(v: &Value) -> &str {
-    s(v, &["metadata", "name"]).unwrap_or("")
-}
-
-fn namespace(v: &Value) -> &str {
-    s(v, &["metadata", "namespace"]).unwrap_or("")
-}
-
-fn labels(v: &Value) -> Value {
-    v.get("metadata")
-        .and_then(|m| m.get("labels"))
-        .cloned()
-        .unwrap_or(Value::Null)
 }
 
 fn has_etcd(text: &str) -> bool {
@@ -435,12 +414,12 @@ fn port_name(sm: &Value, idx: usize) -> String {
 
 /// Step 2: the selector-free Service, its Endpoints, and the stale slices.
 /// `svc` is the Service the ServiceMonitor selects, or None to create one in kube-system.
-pub fn plan_endpoints(obs: &Observed, w: &Wanted, sm: &Value, idx: usize) -> Result<Plan, String> {
+pub fn plan_endpoints(obs: &Observed, w: &Wanted, sm: &Value, idx: usize) -> Result<Plan> {
     let mut plan = Plan::default();
     if w.ips.is_empty() {
-        return Err(
+        return Err(Error::Input(
             "no etcd endpoints: give --endpoints IP[,IP...] (the etcd members' addresses)".into(),
-        );
+        ));
     }
     let pname = port_name(sm, idx);
     let candidates = services_of(obs, sm);
@@ -454,7 +433,6 @@ pub fn plan_endpoints(obs: &Observed, w: &Wanted, sm: &Value, idx: usize) -> Res
             name(candidates[0])
         ));
     }
-    let port = json!({"name": pname, "port": w.port, "protocol": "TCP", "targetPort": w.port});
     // kubeadm's stacked etcd: the chart's `component: etcd` selector already finds the etcd
     // static pods, whose IPs are the members'. Keep it (hand-written Endpoints would go stale when
     // control-plane nodes are replaced): only the port changes, and the endpoints and
@@ -462,108 +440,148 @@ pub fn plan_endpoints(obs: &Observed, w: &Wanted, sm: &Value, idx: usize) -> Res
     if let Some(cur) = candidates.first()
         && selector_finds_members(obs, cur, &w.ips)
     {
-        let mut after = (*cur).clone();
-        set_port(&mut after, &pname, w.port);
-        if let Some(c) = update(
-            cur,
-            after,
-            "services",
-            "scrape etcd's client port; the selector already finds the etcd pods (the endpoints controller follows)",
-        ) {
-            plan.changes.push(c);
-            plan.notes.push(format!(
+        keep_selector(cur, w, &pname, &mut plan);
+        return Ok(plan);
+    }
+    let svc = match candidates.first() {
+        Some(cur) => selector_free_service(cur, w, &pname, &mut plan),
+        None => new_service(obs, w, sm, &pname, &mut plan)?,
+    };
+    // When Helm manages the Service, its release gets the Endpoints too.
+    let managed = candidates.first().copied();
+    plan_endpoints_object(obs, w, managed, &svc, &pname, &mut plan);
+    stale_slices(obs, &svc, &mut plan);
+    Ok(plan)
+}
+
+/// The etcd Service the Endpoints belong to: namespace, name, labels.
+struct EtcdService {
+    namespace: String,
+    name: String,
+    labels: Value,
+}
+
+/// The Service whose selector finds the etcd pods: only its port changes.
+fn keep_selector(cur: &Value, w: &Wanted, pname: &str, plan: &mut Plan) {
+    let mut after = cur.clone();
+    set_port(&mut after, pname, w.port);
+    if let Some(c) = update(
+        cur,
+        after,
+        "services",
+        "scrape etcd's client port; the selector already finds the etcd pods (the endpoints controller follows)",
+    ) {
+        plan.changes.push(c);
+        plan.notes.push(format!(
             "Service {}/{} selects the etcd pods ({}): its selector stays, so its Endpoints follow the control-plane nodes",
             namespace(cur),
             name(cur),
             w.ips.join(", ")
         ));
-        }
-        return Ok(plan);
     }
-    let (svc_ns, svc_name, svc_labels) = match candidates.first() {
-        Some(cur) => {
-            let mut after = (*cur).clone();
-            if let Some(spec) = after["spec"].as_object_mut() {
-                spec.remove("selector");
-            }
-            set_port(&mut after, &pname, w.port);
-            let had_selector = cur["spec"].get("selector").is_some_and(|v| !v.is_null());
-            let reason = if had_selector {
-                "remove the selector, or the endpoints controller overwrites hand-written Endpoints"
-            } else {
-                "the port Prometheus scrapes must be etcd's client port"
-            };
-            if let Some(c) = update(cur, after, "services", reason) {
-                plan.changes.push(c);
-            }
-            (
-                namespace(cur).to_string(),
-                name(cur).to_string(),
-                labels(cur),
-            )
-        }
-        None => {
-            let sel = sm["spec"].get("selector").cloned().unwrap_or(json!({}));
-            let Some(lbls) = selector::labels_satisfying(&sel) else {
-                return Err(format!(
-                    "ServiceMonitor {}/{} selects Services with a selector no labels can satisfy; create the etcd Service by hand",
-                    namespace(sm),
-                    name(sm)
-                ));
-            };
-            // kube-system, where the control plane's Services live, when the operator looks
-            // there for this ServiceMonitor; else the first namespace it does look in (with
-            // `ignoreNamespaceSelectors`, only the ServiceMonitor's own).
-            let ns = match selector::monitor_namespaces(&obs.prometheus, sm) {
-                Some(v) if !v.iter().any(|n| n == "kube-system") => {
-                    let first = v
-                        .first()
-                        .cloned()
-                        .unwrap_or_else(|| namespace(sm).to_string());
-                    plan.notes.push(format!(
-                        "the operator looks for ServiceMonitor {}/{}'s Services only in {} ({}): the etcd Service is made there",
-                        namespace(sm),
-                        name(sm),
-                        v.join(", "),
-                        if obs.prometheus["spec"]["ignoreNamespaceSelectors"].as_bool() == Some(true) {
-                            "the Prometheus sets ignoreNamespaceSelectors"
-                        } else {
-                            "its namespaceSelector"
-                        }
-                    ));
-                    first
-                }
-                _ => "kube-system".to_string(),
-            };
-            let svc_name = name(sm).to_string();
-            // The ServiceMonitor's labels, and ours: a Service we made outside kube-system is
-            // still the control plane's (etcd_service_monitor_candidates).
-            let mut svc_labels = lbls.clone();
-            svc_labels.insert(MANAGED_BY.into(), json!(PLUGIN));
-            let after = json!({
-                "apiVersion": "v1", "kind": "Service",
-                "metadata": {"name": svc_name, "namespace": ns, "labels": Value::Object(svc_labels)},
-                "spec": {"clusterIP": "None", "ports": [port], "type": "ClusterIP"},
-            });
-            plan.changes.push(create(
-                after,
-                "services",
-                "a selector-free Service for the etcd members",
-            ));
-            (ns, svc_name, Value::Object(lbls))
-        }
+}
+
+/// The Service the ServiceMonitor selects, without its selector and on etcd's client port.
+fn selector_free_service(cur: &Value, w: &Wanted, pname: &str, plan: &mut Plan) -> EtcdService {
+    let mut after = cur.clone();
+    if let Some(spec) = after["spec"].as_object_mut() {
+        spec.remove("selector");
+    }
+    set_port(&mut after, pname, w.port);
+    let had_selector = cur["spec"].get("selector").is_some_and(|v| !v.is_null());
+    let reason = if had_selector {
+        "remove the selector, or the endpoints controller overwrites hand-written Endpoints"
+    } else {
+        "the port Prometheus scrapes must be etcd's client port"
     };
-    // Endpoints. When Helm manages the Service, its release gets the Endpoints too: with
-    // `kubeEtcd.endpoints` set (as the --helm-values file does) the chart renders them, and Helm
-    // refuses to take over an existing object without its ownership metadata.
-    let owner = candidates
-        .first()
-        .and_then(|svc| helm_owner(svc, &obs.prometheus));
-    if candidates
-        .first()
-        .is_some_and(|svc| helm_release(svc).is_some())
-        && owner.is_none()
-    {
+    if let Some(c) = update(cur, after, "services", reason) {
+        plan.changes.push(c);
+    }
+    EtcdService {
+        namespace: namespace(cur).to_string(),
+        name: name(cur).to_string(),
+        labels: labels(cur),
+    }
+}
+
+/// A selector-free Service the ServiceMonitor selects, made where the operator looks for it.
+fn new_service(
+    obs: &Observed,
+    w: &Wanted,
+    sm: &Value,
+    pname: &str,
+    plan: &mut Plan,
+) -> Result<EtcdService> {
+    let sel = sm["spec"].get("selector").cloned().unwrap_or(json!({}));
+    let Some(lbls) = selector::labels_satisfying(&sel) else {
+        return Err(Error::Input(format!(
+            "ServiceMonitor {}/{} selects Services with a selector no labels can satisfy; create the etcd Service by hand",
+            namespace(sm),
+            name(sm)
+        )));
+    };
+    // kube-system, where the control plane's Services live, when the operator looks there for
+    // this ServiceMonitor; else the first namespace it does look in (with
+    // `ignoreNamespaceSelectors`, only the ServiceMonitor's own).
+    let ns = match selector::monitor_namespaces(&obs.prometheus, sm) {
+        Some(v) if !v.iter().any(|n| n == "kube-system") => {
+            let first = v
+                .first()
+                .cloned()
+                .unwrap_or_else(|| namespace(sm).to_string());
+            plan.notes.push(format!(
+                "the operator looks for ServiceMonitor {}/{}'s Services only in {} ({}): the etcd Service is made there",
+                namespace(sm),
+                name(sm),
+                v.join(", "),
+                if crate::crd::PrometheusSpec::of(&obs.prometheus).ignores_namespace_selectors() {
+                    "the Prometheus sets ignoreNamespaceSelectors"
+                } else {
+                    "its namespaceSelector"
+                }
+            ));
+            first
+        }
+        _ => "kube-system".to_string(),
+    };
+    let svc_name = name(sm).to_string();
+    // The ServiceMonitor's labels, and ours: a Service we made outside kube-system is still the
+    // control plane's (etcd_service_monitor_candidates).
+    let mut svc_labels = lbls.clone();
+    svc_labels.insert(MANAGED_BY.into(), json!(PLUGIN));
+    let port = json!({"name": pname, "port": w.port, "protocol": "TCP", "targetPort": w.port});
+    let after = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": svc_name, "namespace": ns, "labels": Value::Object(svc_labels)},
+        "spec": {"clusterIP": "None", "ports": [port], "type": "ClusterIP"},
+    });
+    plan.changes.push(create(
+        after,
+        "services",
+        "a selector-free Service for the etcd members",
+    ));
+    Ok(EtcdService {
+        namespace: ns,
+        name: svc_name,
+        labels: Value::Object(lbls),
+    })
+}
+
+/// The Endpoints listing the members. When Helm manages the Service (`managed`), its release
+/// gets the Endpoints too: with `kubeEtcd.endpoints` set (as the --helm-values file does) the
+/// chart renders them, and Helm refuses to take over an existing object without its ownership
+/// metadata.
+fn plan_endpoints_object(
+    obs: &Observed,
+    w: &Wanted,
+    managed: Option<&Value>,
+    svc: &EtcdService,
+    pname: &str,
+    plan: &mut Plan,
+) {
+    let (svc_ns, svc_name) = (&svc.namespace, &svc.name);
+    let owner = managed.and_then(|svc| helm_owner(svc, &obs.prometheus));
+    if managed.is_some_and(|svc| helm_release(svc).is_some()) && owner.is_none() {
         plan.notes.push(format!(
             "Helm manages Service {svc_ns}/{svc_name}, but its release's namespace is not recorded on it (no meta.helm.sh/release-namespace): the Endpoints get no Helm ownership metadata, so a `helm upgrade` that renders them (kubeEtcd.endpoints) refuses to adopt them until they are annotated"
         ));
@@ -577,7 +595,7 @@ pub fn plan_endpoints(obs: &Observed, w: &Wanted, sm: &Value, idx: usize) -> Res
     match current {
         Some(cur) => {
             let mut after = cur.clone();
-            if !same_endpoints(&cur["subsets"], &w.ips, &pname, w.port) {
+            if !same_endpoints(&cur["subsets"], &w.ips, pname, w.port) {
                 after["subsets"] = subsets;
             }
             if let Some(o) = &owner {
@@ -594,8 +612,8 @@ pub fn plan_endpoints(obs: &Observed, w: &Wanted, sm: &Value, idx: usize) -> Res
         }
         None => {
             let mut meta = json!({"name": svc_name, "namespace": svc_ns});
-            if svc_labels.is_object() {
-                meta["labels"] = svc_labels.clone();
+            if svc.labels.is_object() {
+                meta["labels"] = svc.labels.clone();
             }
             let mut after = json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": meta, "subsets": subsets});
             if let Some(o) = &owner {
@@ -605,10 +623,13 @@ pub fn plan_endpoints(obs: &Observed, w: &Wanted, sm: &Value, idx: usize) -> Res
                 .push(create(after, "endpoints", "list the etcd members"));
         }
     }
-    // Stale slices of the EndpointSlice controller (left behind when the selector goes away).
+}
+
+/// Stale slices of the EndpointSlice controller (left behind when the selector goes away).
+fn stale_slices(obs: &Observed, svc: &EtcdService, plan: &mut Plan) {
     for slice in &obs.endpoint_slices {
-        if namespace(slice) == svc_ns
-            && s(slice, &["metadata", "labels", SERVICE_NAME_LABEL]) == Some(svc_name.as_str())
+        if namespace(slice) == svc.namespace
+            && s(slice, &["metadata", "labels", SERVICE_NAME_LABEL]) == Some(svc.name.as_str())
             && s(slice, &["metadata", "labels", MANAGED_BY_LABEL]) == Some(SLICE_CONTROLLER)
         {
             plan.changes.push(Change {
@@ -626,7 +647,6 @@ pub fn plan_endpoints(obs: &Observed, w: &Wanted, sm: &Value, idx: usize) -> Res
             });
         }
     }
-    Ok(plan)
 }
 
 /// The Helm release (name, namespace) that owns a Service, when both are known: its
@@ -773,7 +793,7 @@ pub fn plan_servicemonitor(
     w: &Wanted,
     mode: TlsMode,
     found: Option<(&Value, usize)>,
-) -> Result<Plan, String> {
+) -> Result<Plan> {
     let mut plan = Plan::default();
     let tls = tls_config(w, mode);
     match found {
@@ -810,18 +830,18 @@ pub fn plan_servicemonitor(
                 .get("serviceMonitorSelector")
                 .filter(|v| !v.is_null());
             let Some(sel) = sel else {
-                return Err(format!(
+                return Err(Error::Input(format!(
                     "Prometheus {}/{} has no serviceMonitorSelector, so it selects no ServiceMonitor; set one (e.g. {{}}) first",
                     namespace(prom),
                     name(prom)
-                ));
+                )));
             };
             let Some(mut lbls) = selector::labels_satisfying(sel) else {
-                return Err(format!(
+                return Err(Error::Input(format!(
                     "the serviceMonitorSelector of Prometheus {}/{} cannot be satisfied by labels; create the etcd ServiceMonitor by hand",
                     namespace(prom),
                     name(prom)
-                ));
+                )));
             };
             lbls.insert(
                 "app.kubernetes.io/managed-by".into(),

@@ -19,6 +19,8 @@
 //! between the two writes finishes the job when repeated, a repeated run after success writes
 //! nothing.
 
+use crate::error::{Error, Result};
+use crate::json::str_list;
 use crate::kube::FIELD_MANAGER;
 use crate::plan::{Change, ObjectRef, Op, Plan, guarded_merge_patch, helm_release};
 use serde_json::{Value, json};
@@ -50,14 +52,6 @@ pub struct ConfigSource {
     pub path: String,
 }
 
-fn str_list(v: &Value) -> Vec<String> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|a| a.as_str().map(str::to_string))
-        .collect()
-}
-
 /// The kube-proxy container of a pod template: named `kube-proxy`, or running a `kube-proxy`
 /// binary.
 fn proxy_container(ds: &Value) -> Option<&Value> {
@@ -73,28 +67,28 @@ fn proxy_container(ds: &Value) -> Option<&Value> {
 
 /// The kube-proxy DaemonSet: the one with a kube-proxy container (kubeadm's `k8s-app:
 /// kube-proxy` first when several).
-pub fn find_daemonset(daemonsets: &[Value]) -> Result<&Value, String> {
+pub fn find_daemonset(daemonsets: &[Value]) -> Result<&Value> {
     let with: Vec<&Value> = daemonsets
         .iter()
         .filter(|d| proxy_container(d).is_some())
         .collect();
     match with.as_slice() {
-        [] => Err("no kube-proxy DaemonSet in kube-system (a DaemonSet with a container named kube-proxy); \
+        [] => Err(Error::Input("no kube-proxy DaemonSet in kube-system (a DaemonSet with a container named kube-proxy); \
                    clusters without kube-proxy (Cilium kube-proxy replacement, some managed clusters) do not need this fix"
-            .into()),
+            .into())),
         [one] => Ok(one),
         many => many
             .iter()
             .find(|d| d["metadata"]["labels"]["k8s-app"] == "kube-proxy")
             .copied()
             .ok_or_else(|| {
-                format!(
+                Error::Input(format!(
                     "several kube-proxy DaemonSets in kube-system: {}",
                     many.iter()
                         .map(|d| d["metadata"]["name"].as_str().unwrap_or(""))
                         .collect::<Vec<_>>()
                         .join(", ")
-                )
+                ))
             }),
     }
 }
@@ -115,22 +109,23 @@ fn flag_value(args: &[String], flag: &str) -> Option<String> {
 }
 
 /// Follow the DaemonSet's `--config` path to a ConfigMap key.
-pub fn config_source(ds: &Value) -> Result<ConfigSource, String> {
+pub fn config_source(ds: &Value) -> Result<ConfigSource> {
     let dsname = ds["metadata"]["name"].as_str().unwrap_or("").to_string();
     let ns = ds["metadata"]["namespace"]
         .as_str()
         .unwrap_or("kube-system")
         .to_string();
-    let c = proxy_container(ds).ok_or("the DaemonSet has no kube-proxy container")?;
+    let c = proxy_container(ds)
+        .ok_or_else(|| Error::Input("the DaemonSet has no kube-proxy container".into()))?;
     let args: Vec<String> = str_list(&c["command"])
         .into_iter()
         .chain(str_list(&c["args"]))
         .collect();
     let path = flag_value(&args, "--config").ok_or_else(|| {
-        format!(
+        Error::Input(format!(
             "DaemonSet {ns}/{dsname} runs kube-proxy without --config: its flags are its configuration\n  \
              hint: add --metrics-bind-address=0.0.0.0:{METRICS_PORT} to the container's command"
-        )
+        ))
     })?;
     // The deepest mount containing the path.
     let mounts = c["volumeMounts"].as_array().cloned().unwrap_or_default();
@@ -142,7 +137,11 @@ pub fn config_source(ds: &Value) -> Result<ConfigSource, String> {
             Some((mp.len(), m, rest.to_string()))
         })
         .max_by_key(|(l, _, _)| *l)
-        .ok_or_else(|| format!("no volume of DaemonSet {ns}/{dsname} is mounted at {path}"))?;
+        .ok_or_else(|| {
+            Error::Input(format!(
+                "no volume of DaemonSet {ns}/{dsname} is mounted at {path}"
+            ))
+        })?;
     let (_, m, rel) = mount;
     let rel = match m["subPath"].as_str().filter(|s| !s.is_empty()) {
         Some(sp) => format!("{sp}/{rel}"),
@@ -153,12 +152,14 @@ pub fn config_source(ds: &Value) -> Result<ConfigSource, String> {
         .as_array()
         .and_then(|vs| vs.iter().find(|v| v["name"] == vname))
         .ok_or_else(|| {
-            format!("DaemonSet {ns}/{dsname} mounts volume {vname:?}, which it does not define")
+            Error::Input(format!(
+                "DaemonSet {ns}/{dsname} mounts volume {vname:?}, which it does not define"
+            ))
         })?;
     let cm = vol["configMap"]["name"].as_str().ok_or_else(|| {
-        format!(
+        Error::Input(format!(
             "kube-proxy's config {path} comes from volume {vname:?}, which is not a ConfigMap; edit it where it comes from"
-        )
+        ))
     })?;
     // `items` map keys to paths; without them every key is a file of its own name.
     let key = match vol["configMap"]["items"].as_array() {
@@ -167,7 +168,9 @@ pub fn config_source(ds: &Value) -> Result<ConfigSource, String> {
             .find(|i| i["path"].as_str() == Some(rel.as_str()))
             .and_then(|i| i["key"].as_str())
             .map(str::to_string)
-            .ok_or_else(|| format!("ConfigMap volume {vname:?} has no item at {rel}"))?,
+            .ok_or_else(|| {
+                Error::Input(format!("ConfigMap volume {vname:?} has no item at {rel}"))
+            })?,
         None => rel,
     };
     Ok(ConfigSource {
@@ -177,18 +180,6 @@ pub fn config_source(ds: &Value) -> Result<ConfigSource, String> {
         key,
         path,
     })
-}
-
-/// The scalar value of a top-level YAML line `key: value  # comment`, unquoted.
-fn scalar(rest: &str) -> String {
-    let rest = rest.trim();
-    let (v, _) = split_comment(rest);
-    let v = v.trim();
-    v.strip_prefix('"')
-        .and_then(|x| x.strip_suffix('"'))
-        .or_else(|| v.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')))
-        .unwrap_or(v)
-        .to_string()
 }
 
 /// Split ` # comment` off a plain or quoted scalar.
@@ -236,35 +227,41 @@ fn quoted(addr: &str) -> String {
     }
 }
 
-/// The current `metricsBindAddress` of a kube-proxy config ("" when absent).
-pub fn metrics_bind_address(config: &str) -> String {
-    config
-        .lines()
-        .find_map(|l| l.strip_prefix("metricsBindAddress:").map(scalar))
-        .unwrap_or_default()
+/// The current `metricsBindAddress` of a kube-proxy config file (Some("") when absent, None
+/// when the file is not YAML): the one reader doctor and the fix share.
+pub fn metrics_bind_address(config: &str) -> Option<String> {
+    let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(config).ok()?;
+    Some(yaml_str(&v, "metricsBindAddress").to_string())
+}
+
+/// A top-level string field of a YAML mapping ("" when absent or not a string).
+fn yaml_str<'a>(v: &'a serde_yaml_ng::Value, key: &str) -> &'a str {
+    v.get(key).and_then(|x| x.as_str()).unwrap_or("")
 }
 
 /// The config with `metricsBindAddress: 0.0.0.0:<port>` (the port kept when one was set), or
 /// None when it already listens on every address. Only that line changes; a missing field is
 /// appended as one line. The result is checked: it parses, and differs from the input in that
 /// field only.
-pub fn set_metrics_bind_address(config: &str) -> Result<Option<String>, String> {
-    let parsed: serde_yaml_ng::Value = serde_yaml_ng::from_str(config)
-        .map_err(|e| format!("kube-proxy's config is not YAML: {e}"))?;
+pub fn set_metrics_bind_address(config: &str) -> Result<Option<String>> {
+    let parsed: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(config).map_err(|source| Error::Yaml {
+            what: "kube-proxy's config is not YAML".into(),
+            source,
+        })?;
     if !parsed.is_mapping() {
-        return Err("kube-proxy's config is not a YAML mapping".into());
+        return Err(Error::Input(
+            "kube-proxy's config is not a YAML mapping".into(),
+        ));
     }
-    let current = metrics_bind_address(config);
+    let current = yaml_str(&parsed, "metricsBindAddress").to_string();
     if binds_all(&current) {
         return Ok(None);
     }
     // IPv6: `[::]` (kube-proxy's default follows bindAddress: `[::1]:10249` for an IPv6 one).
     let ipv6 = match current.rsplit_once(':') {
         Some((h, _)) => h.contains(':'),
-        None => config
-            .lines()
-            .find_map(|l| l.strip_prefix("bindAddress:").map(scalar))
-            .is_some_and(|b| b.contains(':')),
+        None => yaml_str(&parsed, "bindAddress").contains(':'),
     };
     let any = if ipv6 { "[::]" } else { "0.0.0.0" };
     let want = format!("{any}:{}", port_of(&current));
@@ -299,8 +296,11 @@ pub fn set_metrics_bind_address(config: &str) -> Result<Option<String>, String> 
         out.push_str(&format!("metricsBindAddress: {}{eol}", quoted(&want)));
     }
     // Check: the same document but for that field.
-    let after: serde_yaml_ng::Value = serde_yaml_ng::from_str(&out)
-        .map_err(|e| format!("internal: the edited config does not parse: {e}"))?;
+    let after: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&out).map_err(|source| Error::Yaml {
+            what: "internal: the edited config does not parse".into(),
+            source,
+        })?;
     let mut expect = parsed.clone();
     if let Some(m) = expect.as_mapping_mut() {
         m.insert(
@@ -309,10 +309,10 @@ pub fn set_metrics_bind_address(config: &str) -> Result<Option<String>, String> 
         );
     }
     if after != expect {
-        return Err("kube-proxy's config has a layout this tool does not edit safely (metricsBindAddress \
+        return Err(Error::Input("kube-proxy's config has a layout this tool does not edit safely (metricsBindAddress \
                     inside a flow mapping or a multi-line value)\n  hint: set metricsBindAddress: 0.0.0.0:10249 \
                     with `kubectl -n kube-system edit configmap kube-proxy`"
-            .into());
+            .into()));
     }
     Ok(Some(out))
 }
@@ -335,7 +335,7 @@ fn notes(obs: &Observed, ds: &Value, config: &str) -> Vec<String> {
             ));
         }
     }
-    let port = port_of(&metrics_bind_address(config));
+    let port = port_of(&metrics_bind_address(config).unwrap_or_default());
     let labels = &ds["spec"]["template"]["metadata"]["labels"];
     let selected = obs.services.iter().any(|svc| {
         let sel = &svc["spec"]["selector"];
@@ -375,7 +375,7 @@ pub fn restart_patch(now_rfc3339: &str) -> Value {
 
 /// The plan: the ConfigMap edit and the restart. `now` is the RFC 3339 time for the restart
 /// annotation.
-pub fn plan(obs: &Observed, now: &str) -> Result<(Plan, ConfigSource), String> {
+pub fn plan(obs: &Observed, now: &str) -> Result<(Plan, ConfigSource)> {
     let ds = find_daemonset(&obs.daemonsets)?;
     let src = config_source(ds)?;
     let cm = obs
@@ -383,16 +383,16 @@ pub fn plan(obs: &Observed, now: &str) -> Result<(Plan, ConfigSource), String> {
         .iter()
         .find(|c| c["metadata"]["name"].as_str() == Some(src.configmap.as_str()))
         .ok_or_else(|| {
-            format!(
+            Error::Input(format!(
                 "ConfigMap {}/{} (kube-proxy's config, volume of DaemonSet {}) does not exist",
                 src.namespace, src.configmap, src.daemonset
-            )
+            ))
         })?;
     let text = cm["data"][&src.key].as_str().ok_or_else(|| {
-        format!(
+        Error::Input(format!(
             "ConfigMap {}/{} has no key {:?} (kube-proxy reads {})",
             src.namespace, src.configmap, src.key, src.path
-        )
+        ))
     })?;
     let mut plan = Plan::default();
     plan.notes.extend(notes(obs, ds, text));
@@ -414,7 +414,7 @@ pub fn plan(obs: &Observed, now: &str) -> Result<(Plan, ConfigSource), String> {
                 op: Op::MergePatch { patch },
                 reason: format!(
                     "kube-proxy serves metrics on {} only; Prometheus scrapes the node IP",
-                    match metrics_bind_address(text) {
+                    match metrics_bind_address(text).unwrap_or_default() {
                         a if a.is_empty() => "127.0.0.1:10249 (the default)".to_string(),
                         a => a,
                     }
@@ -464,15 +464,15 @@ pub fn plan(obs: &Observed, now: &str) -> Result<(Plan, ConfigSource), String> {
 
 /// `kubectl rollout status` for a DaemonSet (kubectl polymorphichelpers/rollout_status.go,
 /// DaemonSetStatusViewer): Ok(Some(message)) while waiting, Ok(None) when done.
-pub fn rollout_status(ds: &Value) -> Result<Option<String>, String> {
+pub fn rollout_status(ds: &Value) -> Result<Option<String>> {
     let name = ds["metadata"]["name"].as_str().unwrap_or("");
     let strategy = ds["spec"]["updateStrategy"]["type"]
         .as_str()
         .unwrap_or("RollingUpdate");
     if strategy != "RollingUpdate" {
-        return Err(format!(
+        return Err(Error::Input(format!(
             "rollout status is only available for RollingUpdate strategy type (DaemonSet {name} uses {strategy})"
-        ));
+        )));
     }
     let generation = ds["metadata"]["generation"].as_i64().unwrap_or(0);
     let st = &ds["status"];
@@ -520,26 +520,8 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
     let secs = t
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
-        .as_secs() as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+        .as_secs();
+    crate::certs::validate::rfc3339(i64::try_from(secs).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
@@ -591,7 +573,12 @@ mod tests {
             json!(["kube-proxy", "--config", "/var/lib/kube-proxy/config.conf"]);
         assert_eq!(config_source(&d).unwrap().key, "cfg.yaml");
         d["spec"]["template"]["spec"]["containers"][0]["command"] = json!(["kube-proxy"]);
-        assert!(config_source(&d).unwrap_err().contains("without --config"));
+        assert!(
+            config_source(&d)
+                .unwrap_err()
+                .to_string()
+                .contains("without --config")
+        );
     }
 
     #[test]

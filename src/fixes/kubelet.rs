@@ -31,19 +31,47 @@ pub struct Finding {
     pub error: Option<String>,
 }
 
+/// A kubelet's authentication and authorization, from its `/configz`: the one rule doctor and
+/// the fix share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Auth {
+    /// `authentication.webhook.enabled` (token authentication).
+    pub webhook: bool,
+    /// `authentication.anonymous.enabled`.
+    pub anonymous: bool,
+    /// `authorization.mode` (default `AlwaysAllow`).
+    pub mode: String,
+}
+
+impl Auth {
+    /// From a `/configz` body (`{"kubeletconfig": {...}}`, or the configuration itself).
+    pub fn of(configz: &Value) -> Auth {
+        let cfg = configz.get("kubeletconfig").unwrap_or(configz);
+        let enabled = |what: &str| cfg["authentication"][what]["enabled"].as_bool() == Some(true);
+        Auth {
+            webhook: enabled("webhook"),
+            anonymous: enabled("anonymous"),
+            mode: cfg["authorization"]["mode"]
+                .as_str()
+                .unwrap_or("AlwaysAllow")
+                .to_string(),
+        }
+    }
+
+    /// Prometheus' token is refused: token authentication is off while authorization checks
+    /// who asks (403 as system:anonymous, or 401 without anonymous requests).
+    pub fn refuses_token(&self) -> bool {
+        !self.webhook && self.mode != "AlwaysAllow"
+    }
+}
+
 /// Assess one node from its `/configz` body (`{"kubeletconfig": {...}}`).
 pub fn assess(node: &str, configz: &Value) -> Finding {
-    let cfg = configz.get("kubeletconfig").unwrap_or(configz);
-    let webhook = cfg["authentication"]["webhook"]["enabled"]
-        .as_bool()
-        .unwrap_or(false);
-    let anonymous = cfg["authentication"]["anonymous"]["enabled"]
-        .as_bool()
-        .unwrap_or(false);
-    let mode = cfg["authorization"]["mode"]
-        .as_str()
-        .unwrap_or("AlwaysAllow")
-        .to_string();
+    let Auth {
+        webhook,
+        anonymous,
+        mode,
+    } = Auth::of(configz);
     let (affected, reason) = match (webhook, mode.as_str()) {
         (true, _) => (false, "token webhook authentication is on".to_string()),
         (false, "AlwaysAllow") => (

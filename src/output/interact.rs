@@ -22,7 +22,7 @@ pub fn confirm(prompt: &str, yes: bool) -> Result<()> {
         .with_prompt(prompt)
         .default(false)
         .interact()
-        .map_err(|e| Error::Other(format!("cannot read the answer: {e}")))?;
+        .map_err(|source| Error::Terminal { source })?;
     if ok { Ok(()) } else { Err(Error::Declined) }
 }
 
@@ -46,7 +46,7 @@ pub fn choose(what: &str, items: &[String], flag_hint: &str) -> Result<usize> {
         .items(items)
         .default(0)
         .interact()
-        .map_err(|e| Error::Other(format!("cannot read the answer: {e}")))
+        .map_err(|source| Error::Terminal { source })
 }
 
 /// A step in progress: a spinner on a terminal, a plain line otherwise.

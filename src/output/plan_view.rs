@@ -52,23 +52,7 @@ pub fn redact(v: &Value, kind_hint: Option<&str>, show_secrets: bool) -> Value {
 
 /// What is shown of an object: no managedFields (noise), Secret data redacted.
 fn display_value(v: &Value, kind: &str, show_secrets: bool) -> Value {
-    let mut v = redact(v, Some(kind), show_secrets);
-    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        for k in [
-            "managedFields",
-            "resourceVersion",
-            "uid",
-            "creationTimestamp",
-            "generation",
-        ] {
-            m.remove(k);
-        }
-    }
-    // Writes to the main resource never change status (a subresource): not part of the plan.
-    if let Some(m) = v.as_object_mut() {
-        m.remove("status");
-    }
-    v
+    crate::plan::without_server_fields(&redact(v, Some(kind), show_secrets))
 }
 
 fn yaml(v: &Value) -> String {

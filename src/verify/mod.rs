@@ -9,6 +9,7 @@ pub mod report;
 pub mod targets;
 
 use crate::certs::life::{self, CertLife, LifeError};
+use crate::crd::PrometheusSpec;
 use base64::Engine;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
 use serde::Serialize;
@@ -21,24 +22,7 @@ pub const SECRETS_DIR: &str = "/etc/prometheus/secrets";
 /// The container that runs Prometheus in the operator's pods.
 pub const CONTAINER: &str = "prometheus";
 
-fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    let mut cur = v;
-    for p in path {
-        match cur.get(*p) {
-            Some(n) => cur = n,
-            None => return "",
-        }
-    }
-    cur.as_str().unwrap_or("")
-}
-
-pub fn name(v: &Value) -> &str {
-    s(v, &["metadata", "name"])
-}
-
-pub fn namespace(v: &Value) -> &str {
-    s(v, &["metadata", "namespace"])
-}
+pub use crate::json::{is_ready, name, namespace};
 
 /// The directory a Secret listed in `spec.secrets` is mounted at.
 pub fn secret_dir(secret: &str) -> String {
@@ -47,9 +31,7 @@ pub fn secret_dir(secret: &str) -> String {
 
 /// Whether the Prometheus lists the Secret in `spec.secrets`.
 pub fn lists_secret(prom: &Value, secret: &str) -> bool {
-    prom["spec"]["secrets"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(secret)))
+    PrometheusSpec::of(prom).lists_secret(secret)
 }
 
 /// The pods of a Prometheus (every replica of every shard): labelled `prometheus=<name>` (older
@@ -72,9 +54,7 @@ pub fn pods_of<'a>(prom: &Value, pods: &'a [Value]) -> Vec<&'a Value> {
 
 /// How many pods the Prometheus asks for (replicas × shards).
 pub fn expected_pods(prom: &Value) -> usize {
-    let replicas = prom["spec"]["replicas"].as_u64().unwrap_or(1);
-    let shards = prom["spec"]["shards"].as_u64().unwrap_or(1).max(1);
-    (replicas * shards) as usize
+    usize::try_from(PrometheusSpec::of(prom).pods()).unwrap_or(usize::MAX)
 }
 
 /// The progress of the rollout: `1/2 pods updated, 0/2 ready`, out of the pods the
@@ -92,7 +72,7 @@ pub fn rollout_progress(expected: usize, pods: &[(Value, Option<String>)]) -> St
 
 /// How many shards the Prometheus has (`spec.shards`, default 1).
 pub fn shards_of(prom: &Value) -> u64 {
-    prom["spec"]["shards"].as_u64().unwrap_or(1).max(1)
+    PrometheusSpec::of(prom).shards()
 }
 
 /// The shard the Prometheus Operator's relabeling gives a target address: its `hashmod` action
@@ -121,14 +101,6 @@ pub fn shard_of(pod: &Value) -> String {
         .as_str()
         .unwrap_or("0")
         .to_string()
-}
-
-/// A pod's Ready condition is True.
-pub fn is_ready(pod: &Value) -> bool {
-    pod["status"]["conditions"].as_array().is_some_and(|c| {
-        c.iter()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True")
-    })
 }
 
 /// Whether the pod spec mounts the Secret into the prometheus container at its directory.
@@ -212,14 +184,17 @@ pub fn last_change(obj: &Value) -> Option<String> {
 }
 
 /// SHA-256 (hex) of every key of a Secret (`data` base64, `stringData` as is), by key.
-pub fn secret_digests(secret: &Value) -> Result<BTreeMap<String, String>, String> {
+pub fn secret_digests(secret: &Value) -> crate::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     if let Some(data) = secret["data"].as_object() {
         for (k, v) in data {
             let b64 = v.as_str().unwrap_or("");
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(b64)
-                .map_err(|_| format!("key {k} of the Secret is not valid base64"))?;
+                .map_err(|source| crate::Error::Base64 {
+                    what: format!("key {k} of the Secret"),
+                    source,
+                })?;
             out.insert(k.clone(), hex(&sha2::Sha256::digest(&bytes)));
         }
     }
@@ -566,16 +541,17 @@ pub fn route_prefix(prom: &Value, pod: Option<&Value>) -> String {
                 .map(str::to_string)
         })
     };
-    let spec = &prom["spec"];
     let raw = if let Some(r) = arg("web.route-prefix") {
         r
     } else if let Some(u) = arg("web.external-url") {
         url_path(&u)
     } else {
-        match spec["routePrefix"].as_str().filter(|s| !s.is_empty()) {
-            Some(r) => r.to_string(),
-            None => spec["externalUrl"]
-                .as_str()
+        let spec = PrometheusSpec::of(prom);
+        match spec.route_prefix.filter(|s| !s.is_empty()) {
+            Some(r) => r,
+            None => spec
+                .external_url
+                .as_deref()
                 .map(url_path)
                 .unwrap_or_default(),
         }

@@ -52,6 +52,16 @@ impl PodReport {
         if let Some(s) = &self.stale {
             p.push(format!("stale pod: {s}"));
         }
+        p.extend(self.file_problems());
+        p.extend(self.shard_problems());
+        p.extend(self.target_problems());
+        self.ok = p.is_empty();
+        self.problems = p;
+    }
+
+    /// The files: the error reading them, the missing ones, the ones that differ.
+    fn file_problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
         if let Some(e) = &self.files_error {
             p.push(e.clone());
         }
@@ -79,6 +89,12 @@ impl PodReport {
                 differ.join(", ")
             ));
         }
+        p
+    }
+
+    /// The shard's own targets that are not among the pod's.
+    fn shard_problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
         if let Some(owned) = &self.shard_targets {
             for a in owned {
                 if !self
@@ -93,6 +109,13 @@ impl PodReport {
                 }
             }
         }
+        p
+    }
+
+    /// The targets: none (with why), the notes, the certificate's problem, each one down or not
+    /// scraped yet.
+    fn target_problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
         let owns_none = self.shard_targets.as_ref().is_some_and(Vec::is_empty);
         if self.targets.is_empty() && owns_none {
             // Nothing to scrape here: the other shards own every etcd target.
@@ -137,8 +160,7 @@ impl PodReport {
                 _ => p.push(format!("target {} has not been scraped yet", t.scrape_url)),
             }
         }
-        self.ok = p.is_empty();
-        self.problems = p;
+        p
     }
 }
 
@@ -161,92 +183,9 @@ fn pad(s: &str, w: usize) -> String {
 pub fn render_table(reports: &[PodReport]) -> String {
     let mut out = String::new();
     for r in reports {
-        out.push_str(&format!(
-            "Prometheus {}  pod {}/{}  (shard {}){}\n",
-            r.prometheus,
-            r.namespace,
-            r.pod,
-            r.shard,
-            if r.ok { "  OK" } else { "  FAILED" }
-        ));
-        if let Some(s) = &r.stale {
-            out.push_str(&format!("  STALE: {s}\n"));
-        }
-        match r.shard_targets.as_deref() {
-            Some([]) => out.push_str(&format!(
-                "  shard {} owns no etcd target: the operator's hashmod relabeling gives every address to the other shards\n",
-                r.shard
-            )),
-            Some(owned) => out.push_str(&format!(
-                "  shard {} scrapes {} (the operator's hashmod of the addresses)\n",
-                r.shard,
-                owned.join(", ")
-            )),
-            None => {}
-        }
-        let w = r
-            .files
-            .iter()
-            .map(|f| f.path.chars().count())
-            .max()
-            .unwrap_or(4)
-            .max(4);
-        out.push_str(&format!("  {}  STATUS\n", pad("FILE", w)));
-        for f in &r.files {
-            out.push_str(&format!("  {}  {}\n", pad(&f.path, w), f.status.word()));
-        }
-        if let Some(e) = &r.files_error {
-            out.push_str(&format!("  note: {e}\n"));
-        }
-        if let Some(c) = &r.client_cert {
-            out.push_str(&format!("  {}\n", c.describe()));
-        }
-        for w in &r.warnings {
-            out.push_str(&format!("  warning: {w}\n"));
-        }
-        let uw = r
-            .targets
-            .iter()
-            .map(|t| t.scrape_url.chars().count())
-            .max()
-            .unwrap_or(6)
-            .max(6);
-        let scrapes: Vec<String> = r
-            .targets
-            .iter()
-            .map(|t| last_scrape_text(&t.last_scrape))
-            .collect();
-        let hw = r
-            .targets
-            .iter()
-            .map(|t| t.health.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max("HEALTH".len());
-        let lw = scrapes
-            .iter()
-            .map(|s| s.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max("LAST SCRAPE".len());
-        out.push_str(&format!(
-            "  {}  {}  {}  ERROR\n",
-            pad("TARGET", uw),
-            pad("HEALTH", hw),
-            pad("LAST SCRAPE", lw)
-        ));
-        for (t, ls) in r.targets.iter().zip(&scrapes) {
-            out.push_str(&format!(
-                "  {}  {}  {}  {}\n",
-                pad(&t.scrape_url, uw),
-                pad(&t.health, hw),
-                pad(ls, lw),
-                t.last_error
-            ));
-        }
-        if r.targets.is_empty() {
-            out.push_str(&format!("  (no etcd target: {})\n", r.job));
-        }
+        render_pod(r, &mut out);
+        render_files(r, &mut out);
+        render_targets(r, &mut out);
         for p in &r.problems {
             out.push_str(&format!("  - {p}\n"));
         }
@@ -265,6 +204,104 @@ pub fn render_table(reports: &[PodReport]) -> String {
         ));
     }
     out
+}
+
+/// A pod's header: its Prometheus, name, shard and verdict, staleness, the shard's targets.
+fn render_pod(r: &PodReport, out: &mut String) {
+    out.push_str(&format!(
+        "Prometheus {}  pod {}/{}  (shard {}){}\n",
+        r.prometheus,
+        r.namespace,
+        r.pod,
+        r.shard,
+        if r.ok { "  OK" } else { "  FAILED" }
+    ));
+    if let Some(s) = &r.stale {
+        out.push_str(&format!("  STALE: {s}\n"));
+    }
+    match r.shard_targets.as_deref() {
+        Some([]) => out.push_str(&format!(
+            "  shard {} owns no etcd target: the operator's hashmod relabeling gives every address to the other shards\n",
+            r.shard
+        )),
+        Some(owned) => out.push_str(&format!(
+            "  shard {} scrapes {} (the operator's hashmod of the addresses)\n",
+            r.shard,
+            owned.join(", ")
+        )),
+        None => {}
+    }
+}
+
+/// A pod's files table, its note, the client certificate and the warnings.
+fn render_files(r: &PodReport, out: &mut String) {
+    let w = r
+        .files
+        .iter()
+        .map(|f| f.path.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    out.push_str(&format!("  {}  STATUS\n", pad("FILE", w)));
+    for f in &r.files {
+        out.push_str(&format!("  {}  {}\n", pad(&f.path, w), f.status.word()));
+    }
+    if let Some(e) = &r.files_error {
+        out.push_str(&format!("  note: {e}\n"));
+    }
+    if let Some(c) = &r.client_cert {
+        out.push_str(&format!("  {}\n", c.describe()));
+    }
+    for w in &r.warnings {
+        out.push_str(&format!("  warning: {w}\n"));
+    }
+}
+
+/// A pod's targets table.
+fn render_targets(r: &PodReport, out: &mut String) {
+    let uw = r
+        .targets
+        .iter()
+        .map(|t| t.scrape_url.chars().count())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let scrapes: Vec<String> = r
+        .targets
+        .iter()
+        .map(|t| last_scrape_text(&t.last_scrape))
+        .collect();
+    let hw = r
+        .targets
+        .iter()
+        .map(|t| t.health.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("HEALTH".len());
+    let lw = scrapes
+        .iter()
+        .map(|s| s.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("LAST SCRAPE".len());
+    out.push_str(&format!(
+        "  {}  {}  {}  ERROR\n",
+        pad("TARGET", uw),
+        pad("HEALTH", hw),
+        pad("LAST SCRAPE", lw)
+    ));
+    for (t, ls) in r.targets.iter().zip(&scrapes) {
+        out.push_str(&format!(
+            "  {}  {}  {}  {}\n",
+            pad(&t.scrape_url, uw),
+            pad(&t.health, hw),
+            pad(ls, lw),
+            t.last_error
+        ));
+    }
+    if r.targets.is_empty() {
+        out.push_str(&format!("  (no etcd target: {})\n", r.job));
+    }
 }
 
 /// A target's last scrape as Prometheus' own page shows it: `never` for Go's zero time (a target

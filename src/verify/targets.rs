@@ -4,6 +4,8 @@
 //! Endpoints).
 
 use super::{name, namespace, parse_time};
+use crate::error::{Error, Result};
+use crate::json::labels;
 use crate::selector;
 use serde::Serialize;
 use serde_json::Value;
@@ -54,16 +56,18 @@ impl JobMatch {
 }
 
 /// The matching active targets of a targets API answer (`{"status":"success","data":{...}}`).
-pub fn parse_targets(answer: &Value, job: &JobMatch) -> Result<Vec<Target>, String> {
+pub fn parse_targets(answer: &Value, job: &JobMatch) -> Result<Vec<Target>> {
     if answer["status"].as_str() != Some("success") {
-        return Err(format!(
+        return Err(Error::Prometheus(format!(
             "the targets API answered {}: {}",
             answer["status"].as_str().unwrap_or("without a status"),
             answer["error"].as_str().unwrap_or("")
-        ));
+        )));
     }
     let Some(active) = answer["data"]["activeTargets"].as_array() else {
-        return Err("the targets API answer has no data.activeTargets".into());
+        return Err(Error::Prometheus(
+            "the targets API answer has no data.activeTargets".into(),
+        ));
     };
     Ok(active
         .iter()
@@ -348,10 +352,6 @@ pub struct NoTargetFacts<'a> {
     pub port: Option<&'a str>,
 }
 
-fn labels(v: &Value) -> Value {
-    v["metadata"]["labels"].clone()
-}
-
 fn selector_text(sel: &Value) -> String {
     if sel.is_null() {
         return "(none)".into();
@@ -401,52 +401,14 @@ fn map_text(m: &Value) -> String {
 /// holds, in the order Prometheus gets to its targets. An empty answer: the cluster looks right,
 /// Prometheus has not discovered them yet.
 pub fn explain_no_targets(f: &NoTargetFacts<'_>) -> Vec<String> {
-    let prom = format!("{}/{}", namespace(f.prometheus), name(f.prometheus));
     let Some(sm) = f.service_monitor else {
         return vec![format!(
             "no etcd ServiceMonitor exists (none whose name, labels or selector speak of etcd). Fix: \
              `kubectl promfix servicemonitor` creates one this Prometheus selects."
         )];
     };
-    let smn = format!("{}/{}", namespace(sm), name(sm));
     if !f.selected {
-        let spec = &f.prometheus["spec"];
-        let sel = spec.get("serviceMonitorSelector").filter(|v| !v.is_null());
-        let mut why = Vec::new();
-        match sel {
-            None => why.push(format!(
-                "Prometheus {prom} has no serviceMonitorSelector, so it selects no ServiceMonitor at all"
-            )),
-            Some(s) if !selector::matches(s, &labels(sm)) => why.push(format!(
-                "its labels ({}) do not match the serviceMonitorSelector of Prometheus {prom} ({})",
-                map_text(&sm["metadata"]["labels"]),
-                selector_text(s)
-            )),
-            _ => {}
-        }
-        if why.is_empty() {
-            let nsel = spec
-                .get("serviceMonitorNamespaceSelector")
-                .filter(|v| !v.is_null());
-            why.push(match nsel {
-                None => format!(
-                    "it is in namespace {}, and Prometheus {prom} has no serviceMonitorNamespaceSelector, so it only looks in its own namespace {}",
-                    namespace(sm),
-                    namespace(f.prometheus)
-                ),
-                Some(n) => format!(
-                    "its namespace {} is not matched by the serviceMonitorNamespaceSelector of Prometheus {prom} ({})",
-                    namespace(sm),
-                    selector_text(n)
-                ),
-            });
-        }
-        return vec![format!(
-            "ServiceMonitor {smn} is not selected by this Prometheus: {}. Fix: give the ServiceMonitor the labels the \
-             selector wants (e.g. the Helm release label) and put it in a selected namespace, or run \
-             `kubectl promfix servicemonitor`.",
-            why.join("; ")
-        )];
+        return vec![not_selected(f, sm)];
     }
     let sel = sm["spec"].get("selector").cloned().unwrap_or(Value::Null);
     let in_scope: Vec<&Value> = f
@@ -456,78 +418,138 @@ pub fn explain_no_targets(f: &NoTargetFacts<'_>) -> Vec<String> {
         .filter(|svc| selector::monitor_looks_in(f.prometheus, sm, namespace(svc)))
         .collect();
     if in_scope.is_empty() {
-        let elsewhere: Vec<String> = f
-            .services
-            .iter()
-            .filter(|svc| selector::matches(&sel, &labels(svc)))
-            .map(|svc| format!("{}/{}", namespace(svc), name(svc)))
-            .collect();
-        if !elsewhere.is_empty() {
-            return vec![format!(
-                "the namespaceSelector of ServiceMonitor {smn} ({}) misses the etcd Service ({}). Fix: set \
-                 spec.namespaceSelector.matchNames to the Service's namespace.",
-                ns_selector_text(sm),
-                elsewhere.join(", ")
-            )];
-        }
+        return vec![no_service(f, sm, &sel)];
+    }
+    in_scope
+        .into_iter()
+        .flat_map(|svc| service_problems(f, svc))
+        .collect()
+}
+
+/// Why the Prometheus does not select the ServiceMonitor: its labels, else its namespace.
+fn not_selected(f: &NoTargetFacts<'_>, sm: &Value) -> String {
+    let prom = format!("{}/{}", namespace(f.prometheus), name(f.prometheus));
+    let spec = &f.prometheus["spec"];
+    let sel = spec.get("serviceMonitorSelector").filter(|v| !v.is_null());
+    let mut why = Vec::new();
+    match sel {
+        None => why.push(format!(
+            "Prometheus {prom} has no serviceMonitorSelector, so it selects no ServiceMonitor at all"
+        )),
+        Some(s) if !selector::matches(s, &labels(sm)) => why.push(format!(
+            "its labels ({}) do not match the serviceMonitorSelector of Prometheus {prom} ({})",
+            map_text(&sm["metadata"]["labels"]),
+            selector_text(s)
+        )),
+        _ => {}
+    }
+    if why.is_empty() {
+        let nsel = spec
+            .get("serviceMonitorNamespaceSelector")
+            .filter(|v| !v.is_null());
+        why.push(match nsel {
+            None => format!(
+                "it is in namespace {}, and Prometheus {prom} has no serviceMonitorNamespaceSelector, so it only looks in its own namespace {}",
+                namespace(sm),
+                namespace(f.prometheus)
+            ),
+            Some(n) => format!(
+                "its namespace {} is not matched by the serviceMonitorNamespaceSelector of Prometheus {prom} ({})",
+                namespace(sm),
+                selector_text(n)
+            ),
+        });
+    }
+    format!(
+        "ServiceMonitor {}/{} is not selected by this Prometheus: {}. Fix: give the ServiceMonitor the labels the \
+         selector wants (e.g. the Helm release label) and put it in a selected namespace, or run \
+         `kubectl promfix servicemonitor`.",
+        namespace(sm),
+        name(sm),
+        why.join("; ")
+    )
+}
+
+/// No Service where the ServiceMonitor looks: one elsewhere its namespaceSelector misses, or
+/// none at all.
+fn no_service(f: &NoTargetFacts<'_>, sm: &Value, sel: &Value) -> String {
+    let smn = format!("{}/{}", namespace(sm), name(sm));
+    let elsewhere: Vec<String> = f
+        .services
+        .iter()
+        .filter(|svc| selector::matches(sel, &labels(svc)))
+        .map(|svc| format!("{}/{}", namespace(svc), name(svc)))
+        .collect();
+    if !elsewhere.is_empty() {
+        return format!(
+            "the namespaceSelector of ServiceMonitor {smn} ({}) misses the etcd Service ({}). Fix: set \
+             spec.namespaceSelector.matchNames to the Service's namespace.",
+            ns_selector_text(sm),
+            elsewhere.join(", ")
+        );
+    }
+    format!(
+        "no Service matches the selector of ServiceMonitor {smn} ({}). Fix: `kubectl promfix endpoints` (creates \
+         the selector-free etcd Service and its Endpoints).",
+        selector_text(sel)
+    )
+}
+
+/// What keeps a selected Service from giving targets: Endpoints without an address, or without
+/// the ServiceMonitor endpoint's port name.
+fn service_problems(f: &NoTargetFacts<'_>, svc: &Value) -> Vec<String> {
+    let svcn = format!("{}/{}", namespace(svc), name(svc));
+    let ep = f
+        .endpoints
+        .iter()
+        .find(|e| namespace(e) == namespace(svc) && name(e) == name(svc));
+    let addresses: usize = ep
+        .and_then(|e| e["subsets"].as_array())
+        .map(|subs| {
+            subs.iter()
+                .map(|s| s["addresses"].as_array().map_or(0, Vec::len))
+                .sum()
+        })
+        .unwrap_or(0);
+    let has_selector = svc["spec"]["selector"]
+        .as_object()
+        .is_some_and(|m| !m.is_empty());
+    if addresses == 0 && has_selector {
         return vec![format!(
-            "no Service matches the selector of ServiceMonitor {smn} ({}). Fix: `kubectl promfix endpoints` (creates \
-             the selector-free etcd Service and its Endpoints).",
-            selector_text(&sel)
+            "the Endpoints of Service {svcn} are empty because the Service still has a selector ({}) that \
+             matches no pod: etcd runs outside Kubernetes (systemd, as kubespray installs it), and the \
+             endpoints controller keeps the Endpoints in line with that selector. Fix: `kubectl promfix \
+             endpoints` (removes the selector and writes Endpoints with the etcd IPs).",
+            map_text(&svc["spec"]["selector"])
         )];
     }
-    let mut out = Vec::new();
-    for svc in in_scope {
-        let svcn = format!("{}/{}", namespace(svc), name(svc));
-        let ep = f
-            .endpoints
-            .iter()
-            .find(|e| namespace(e) == namespace(svc) && name(e) == name(svc));
-        let addresses: usize = ep
-            .and_then(|e| e["subsets"].as_array())
-            .map(|subs| {
-                subs.iter()
-                    .map(|s| s["addresses"].as_array().map_or(0, Vec::len))
-                    .sum()
-            })
-            .unwrap_or(0);
-        let has_selector = svc["spec"]["selector"]
-            .as_object()
-            .is_some_and(|m| !m.is_empty());
-        if addresses == 0 {
-            if has_selector {
-                out.push(format!(
-                    "the Endpoints of Service {svcn} are empty because the Service still has a selector ({}) that \
-                     matches no pod: etcd runs outside Kubernetes (systemd, as kubespray installs it), and the \
-                     endpoints controller keeps the Endpoints in line with that selector. Fix: `kubectl promfix \
-                     endpoints` (removes the selector and writes Endpoints with the etcd IPs).",
-                    map_text(&svc["spec"]["selector"])
-                ));
+    if addresses == 0 {
+        return vec![format!(
+            "Service {svcn} has no selector and its Endpoints {} no address. Fix: `kubectl promfix endpoints \
+             --endpoints IP,...` writes them.",
+            if ep.is_some() {
+                "list"
             } else {
-                out.push(format!(
-                    "Service {svcn} has no selector and its Endpoints {} no address. Fix: `kubectl promfix endpoints \
-                     --endpoints IP,...` writes them.",
-                    if ep.is_some() { "list" } else { "object is missing, so" }
-                ));
+                "object is missing, so"
             }
-            continue;
-        }
-        if let Some(port) = f.port {
-            let named = ep
-                .and_then(|e| e["subsets"].as_array())
-                .into_iter()
-                .flatten()
-                .flat_map(|s| s["ports"].as_array().cloned().unwrap_or_default())
-                .any(|p| p["name"].as_str() == Some(port));
-            if !named {
-                out.push(format!(
-                    "the Endpoints of Service {svcn} have no port named {port}, the port of the ServiceMonitor \
-                     endpoint. Fix: name the port {port} in the Service and the Endpoints (`kubectl promfix endpoints`)."
-                ));
-            }
-        }
+        )];
     }
-    out
+    let Some(port) = f.port else {
+        return Vec::new();
+    };
+    let named = ep
+        .and_then(|e| e["subsets"].as_array())
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["ports"].as_array().cloned().unwrap_or_default())
+        .any(|p| p["name"].as_str() == Some(port));
+    if named {
+        return Vec::new();
+    }
+    vec![format!(
+        "the Endpoints of Service {svcn} have no port named {port}, the port of the ServiceMonitor \
+         endpoint. Fix: name the port {port} in the Service and the Endpoints (`kubectl promfix endpoints`)."
+    )]
 }
 
 fn ns_selector_text(sm: &Value) -> String {
