@@ -329,13 +329,26 @@ async fn bind_address_fix_on_the_real_static_pods() {
             "{row:#}"
         );
     }
-    // Prometheus' summary first, then only the pools of the failing components.
-    let (_, reads) = doctor_reads(&rc, cwd.path());
-    assert!(
-        reads.iter().any(|r| r.starts_with("/api/v1/query?query="))
-            && reads.iter().any(|r| r.starts_with("/metrics?")),
-        "doctor's reads of Prometheus: {reads:?}"
-    );
+    // Prometheus' summary first, then only the pools of the failing components (once every
+    // target has been scraped: a target not scraped yet has no `up`, and doctor then reads the
+    // whole answer).
+    let t0 = Instant::now();
+    let reads = loop {
+        let (_, reads) = doctor_reads(&rc, cwd.path());
+        assert!(
+            reads.iter().any(|r| r.starts_with("/api/v1/query?query="))
+                && reads.iter().any(|r| r.starts_with("/metrics?")),
+            "doctor's reads of Prometheus: {reads:?}"
+        );
+        if pools_read(&reads).iter().all(Option::is_some) {
+            break reads;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "doctor still reads the whole targets answer: {reads:?}"
+        );
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    };
     let pools = pools_read(&reads);
     for c in ["kube-scheduler", "kube-controller-manager"] {
         assert!(
@@ -343,10 +356,6 @@ async fn bind_address_fix_on_the_real_static_pods() {
             "no read of {c}'s pool: {reads:?}"
         );
     }
-    assert!(
-        pools.iter().all(Option::is_some),
-        "the whole targets answer was read: {reads:?}"
-    );
 
     // control-plane: nothing to write in the cluster (the monitors are on the secure ports
     // already), the node-side edit printed.

@@ -3,6 +3,7 @@
 //! evidence empty (the rules then say `unknown` rather than guess).
 
 use super::select::{self, ListedNode, NodeHealth, NodeKey, Why};
+use super::summary::AnswerError;
 use super::{
     Component, Evidence, KubeProxyEvidence, KubeletEvidence, Monitor, Rbac, ServiceEvidence,
     StaticPod, Targets, parse_flags,
@@ -112,7 +113,7 @@ enum TargetsError {
     /// The request failed (pods/proxy refused, the pod not answering).
     Unreadable(crate::Error),
     /// The answer is not Prometheus'.
-    NotAnswer(String),
+    NotAnswer(AnswerError),
     /// The blocking fold did not finish.
     Task(tokio::task::JoinError),
 }
@@ -166,11 +167,7 @@ async fn pod_targets(
 }
 
 /// The summary of one Prometheus pod: the instant query and its own `/metrics`.
-async fn read_summary(
-    kube: &Kube,
-    base: &str,
-) -> Result<super::summary::Summary, super::summary::AnswerError> {
-    use super::summary::AnswerError;
+async fn read_summary(kube: &Kube, base: &str) -> Result<super::summary::Summary, AnswerError> {
     let q: String = form_urlencoded::byte_serialize(super::summary::QUERY.as_bytes()).collect();
     let query = format!("{base}/api/v1/query?query={q}");
     let metrics = format!("{base}/metrics");
@@ -247,7 +244,10 @@ struct JobLabel {
 }
 
 /// Fold Prometheus' `/api/v1/targets` answer into per-component targets.
-pub fn fold_targets(body: &str, into: &mut BTreeMap<Component, Targets>) -> Result<(), String> {
+pub fn fold_targets(
+    body: &str,
+    into: &mut BTreeMap<Component, Targets>,
+) -> Result<(), AnswerError> {
     let mut de = serde_json::Deserializer::from_str(body);
     fold_from(&mut de, into)
 }
@@ -257,7 +257,7 @@ pub fn fold_targets(body: &str, into: &mut BTreeMap<Component, Targets>) -> Resu
 pub fn fold_targets_reader(
     r: impl std::io::Read,
     into: &mut BTreeMap<Component, Targets>,
-) -> Result<(), String> {
+) -> Result<(), AnswerError> {
     let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(r));
     fold_from(&mut de, into)
 }
@@ -265,7 +265,7 @@ pub fn fold_targets_reader(
 fn fold_from<'de, R: serde_json::de::Read<'de>>(
     de: &mut serde_json::Deserializer<R>,
     into: &mut BTreeMap<Component, Targets>,
-) -> Result<(), String> {
+) -> Result<(), AnswerError> {
     use serde::de::DeserializeSeed;
     let mut seen = false;
     Level {
@@ -273,11 +273,10 @@ fn fold_from<'de, R: serde_json::de::Read<'de>>(
         into,
         seen: &mut seen,
     }
-    .deserialize(&mut *de)
-    .map_err(|e| e.to_string())?;
-    de.end().map_err(|e| e.to_string())?;
+    .deserialize(&mut *de)?;
+    de.end()?;
     if !seen {
-        return Err("no data.activeTargets in the answer".into());
+        return Err(AnswerError::NoTargets);
     }
     Ok(())
 }

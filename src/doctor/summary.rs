@@ -31,10 +31,12 @@ const POOL_TARGETS: &str = "prometheus_target_scrape_pool_targets";
 /// An answer that is not what Prometheus gives.
 #[derive(Debug, thiserror::Error)]
 pub enum AnswerError {
-    #[error("not a Prometheus query answer: {0}")]
+    #[error("not an answer of Prometheus: {0}")]
     Json(#[from] serde_json::Error),
     #[error("the query failed: {0}")]
     Failed(String),
+    #[error("no data.activeTargets in the answer")]
+    NoTargets,
     #[error("no {POOL_TARGETS} in Prometheus' /metrics")]
     NoPools,
     #[error("cannot read {what}: {source}")]
