@@ -25,23 +25,21 @@ const COMPONENTS: [(&str, u16); 2] = [
     ("kube-controller-manager", 10257),
 ];
 
-/// `doctor -o json` through the request-logging proxy: the rows, and what it asked of the
-/// Prometheus pod (`path?query` after `.../proxy`).
-fn doctor_reads(rc: &RealCluster, cwd: &std::path::Path) -> (Value, Vec<String>) {
+/// `doctor -o json` through the request-logging proxy: what it asked of the Prometheus pod
+/// (`path?query` after `.../proxy`).
+fn doctor_reads(rc: &RealCluster, cwd: &std::path::Path) -> Vec<String> {
     rc.faults().clear_log();
     let run = plugin_with(&rc.proxy_kubeconfig, cwd, None, &["doctor", "-o", "json"]);
-    let v: Value = serde_json::from_str(&run.stdout)
+    serde_json::from_str::<Value>(&run.stdout)
         .unwrap_or_else(|e| panic!("doctor -o json is not JSON ({e}): {}", run.stdout));
-    let reads = rc
-        .faults()
+    rc.faults()
         .log()
         .into_iter()
         .filter_map(|e| {
             let (_, rest) = e.path.split_once(&format!("/pods/{POD}:9090/proxy"))?;
             Some(format!("{rest}?{}", e.query))
         })
-        .collect();
-    (v, reads)
+        .collect()
 }
 
 /// The targets doctor read: each request's scrapePool, or None for the whole answer.
@@ -334,7 +332,7 @@ async fn bind_address_fix_on_the_real_static_pods() {
     // whole answer).
     let t0 = Instant::now();
     let reads = loop {
-        let (_, reads) = doctor_reads(&rc, cwd.path());
+        let reads = doctor_reads(&rc, cwd.path());
         assert!(
             reads.iter().any(|r| r.starts_with("/api/v1/query?query="))
                 && reads.iter().any(|r| r.starts_with("/metrics?")),
@@ -428,7 +426,7 @@ async fn bind_address_fix_on_the_real_static_pods() {
         );
     }
     // Up now: their pools are no longer read (what still fails is, from the summary).
-    let (_, reads) = doctor_reads(&rc, cwd.path());
+    let reads = doctor_reads(&rc, cwd.path());
     let pools = pools_read(&reads);
     assert!(
         !pools

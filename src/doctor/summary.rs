@@ -287,14 +287,7 @@ pub fn assemble(s: &Summary, detail: BTreeMap<Component, Targets>) -> BTreeMap<C
         if d.down == 0 {
             continue;
         }
-        let t = into.entry(c).or_default();
-        for (class, n) in d.errors {
-            *t.errors.entry(class).or_default() += n;
-        }
-        let room = SAMPLE.saturating_sub(t.samples.len());
-        t.samples.extend(d.samples.into_iter().take(room));
-        t.ports.extend(d.ports);
-        t.schemes.extend(d.schemes);
+        add_failures(into.entry(c).or_default(), d);
     }
     for (key, up) in &s.kubelet_nodes {
         let t = into.entry(Component::Kubelet).or_default();
@@ -305,21 +298,26 @@ pub fn assemble(s: &Summary, detail: BTreeMap<Component, Targets>) -> BTreeMap<C
 
 /// Fold one pod's targets into those of the pods before it.
 pub fn merge(into: &mut BTreeMap<Component, Targets>, from: BTreeMap<Component, Targets>) {
-    for (c, f) in from {
+    for (c, mut f) in from {
         let t = into.entry(c).or_default();
-        t.jobs.extend(f.jobs);
+        t.jobs.extend(std::mem::take(&mut f.jobs));
         t.up += f.up;
         t.down += f.down;
         t.pending += f.pending;
-        for (class, n) in f.errors {
-            *t.errors.entry(class).or_default() += n;
-        }
-        let room = SAMPLE.saturating_sub(t.samples.len());
-        t.samples.extend(f.samples.into_iter().take(room));
-        t.ports.extend(f.ports);
-        t.schemes.extend(f.schemes);
-        t.nodes.merge(f.nodes);
+        t.nodes.merge(std::mem::take(&mut f.nodes));
+        add_failures(t, f);
     }
+}
+
+/// What `from` says about failures (error classes, samples, ports, schemes), added to `t`.
+fn add_failures(t: &mut Targets, from: Targets) {
+    for (class, n) in from.errors {
+        *t.errors.entry(class).or_default() += n;
+    }
+    let room = SAMPLE.saturating_sub(t.samples.len());
+    t.samples.extend(from.samples.into_iter().take(room));
+    t.ports.extend(from.ports);
+    t.schemes.extend(from.schemes);
 }
 
 #[cfg(test)]
