@@ -205,6 +205,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-promfix' -ScriptBlock {
             [CompletionResult]::new('--prometheus', '--prometheus', [CompletionResultType]::ParameterName, 'The Prometheus resource (needed without a terminal when there are several)')
             [CompletionResult]::new('--service-monitor', '--service-monitor', [CompletionResultType]::ParameterName, 'The etcd ServiceMonitor, when several could be it')
             [CompletionResult]::new('--secret', '--secret', [CompletionResultType]::ParameterName, 'The mounted Secret to check')
+            [CompletionResult]::new('--from-dir', '--from-dir', [CompletionResultType]::ParameterName, 'Compare the Secret''s client certificate with the files of this directory (an etcd node''s; default: those of this machine, if any)')
             [CompletionResult]::new('--job', '--job', [CompletionResultType]::ParameterName, 'The scrape job to check (default: the etcd ServiceMonitor''s job)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for rollouts and the first scrape')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Print the result as json')
@@ -223,6 +224,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-promfix' -ScriptBlock {
             break
         }
         'kubectl-promfix;doctor' {
+            [CompletionResult]::new('--from-dir', '--from-dir', [CompletionResultType]::ParameterName, 'Compare the Secret''s etcd client certificate with the files of this directory (an etcd node''s: kubeadm, kubespray, RKE2, k3s layouts; default: those of this machine, if any)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Print the findings as json')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Print the findings as json')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Diagnose only the Prometheus resources of this namespace (default: every namespace)')

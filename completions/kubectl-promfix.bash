@@ -215,12 +215,16 @@ _kubectl__promfix() {
             return 0
             ;;
         kubectl__subcmd__promfix__subcmd__doctor)
-            opts="-o -n -v -h -V --all-contexts --output --namespace --kubeconfig --context --verbose --help --version"
+            opts="-o -n -v -h -V --all-contexts --from-dir --output --namespace --kubeconfig --context --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --from-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "yaml json" -- "${cur}"))
                     return 0
@@ -1015,7 +1019,7 @@ _kubectl__promfix() {
             return 0
             ;;
         kubectl__subcmd__promfix__subcmd__verify)
-            opts="-o -n -v -h -V --prometheus --service-monitor --secret --job --no-wait --timeout --output --namespace --kubeconfig --context --verbose --help --version"
+            opts="-o -n -v -h -V --prometheus --service-monitor --secret --from-dir --job --no-wait --timeout --output --namespace --kubeconfig --context --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1030,6 +1034,10 @@ _kubectl__promfix() {
                     return 0
                     ;;
                 --secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

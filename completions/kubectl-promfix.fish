@@ -181,6 +181,7 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicem
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -l prometheus -d 'The Prometheus resource (needed without a terminal when there are several)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -l service-monitor -d 'The etcd ServiceMonitor, when several could be it' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -l secret -d 'The mounted Secret to check' -r
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -l from-dir -d 'Compare the Secret\'s client certificate with the files of this directory (an etcd node\'s; default: those of this machine, if any)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -l job -d 'The scrape job to check (default: the etcd ServiceMonitor\'s job)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -l timeout -d 'How long to wait for rollouts and the first scrape' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -s o -l output -d 'Print the result as json' -r -f -a "yaml\t''
@@ -192,6 +193,7 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" 
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -s v -l verbose -d 'More detail (repeat for more); never prints key material'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand doctor" -l from-dir -d 'Compare the Secret\'s etcd client certificate with the files of this directory (an etcd node\'s: kubeadm, kubespray, RKE2, k3s layouts; default: those of this machine, if any)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand doctor" -s o -l output -d 'Print the findings as json' -r -f -a "yaml\t''
 json\t''"
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand doctor" -s n -l namespace -d 'Diagnose only the Prometheus resources of this namespace (default: every namespace)' -r

@@ -194,6 +194,10 @@ pub struct VerifyOpts {
     /// The mounted Secret to check
     #[arg(long, default_value = "etcd-client-cert", value_name = "NAME")]
     pub secret: String,
+    /// Compare the Secret's client certificate with the files of this directory (an etcd node's;
+    /// default: those of this machine, if any)
+    #[arg(long, value_name = "DIR")]
+    pub from_dir: Option<PathBuf>,
     /// The scrape job to check (default: the etcd ServiceMonitor's job)
     #[arg(long, value_name = "NAME")]
     pub job: Option<String>,
@@ -294,6 +298,10 @@ pub enum Command {
         /// Every context of the kubeconfig, concurrently
         #[arg(long)]
         all_contexts: bool,
+        /// Compare the Secret's etcd client certificate with the files of this directory (an etcd
+        /// node's: kubeadm, kubespray, RKE2, k3s layouts; default: those of this machine, if any)
+        #[arg(long, value_name = "DIR")]
+        from_dir: Option<PathBuf>,
         /// Print the findings as json
         #[arg(short = 'o', long, value_enum)]
         output: Option<Output>,
@@ -407,6 +415,7 @@ const SUBCOMMANDS: &[(&str, &str, &str)] = &[
         "Diagnose only the Prometheus resources of this namespace (default: every namespace)",
         "  kubectl promfix doctor
   kubectl promfix doctor --all-contexts
+  kubectl promfix doctor --from-dir /etc/kubernetes/pki    # compare the Secret's etcd certificate with a node's
   kubectl promfix doctor -o json | jq '.clusters[].rows[] | select(.status != \"ok\")'",
     ),
     (

@@ -344,6 +344,20 @@ impl Kube {
             .map_err(|e| self.err("get", describe(res, ns, name), e))
     }
 
+    /// Get a namespaced built-in object as its `k8s-openapi` type, or None when it does not exist.
+    pub async fn get_typed<K>(&self, ns: &str, name: &str) -> Result<Option<K>>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        Api::<K>::namespaced(self.client.clone(), ns)
+            .get_opt(name)
+            .await
+            .map_err(|e| self.err("get", format!("{} {ns}/{name}", K::kind(&())), e))
+    }
+
     /// Whether the API server serves a type (the Prometheus Operator's CRDs may be missing).
     pub async fn serves(&self, res: &Res) -> Result<bool> {
         let path = if res.group.is_empty() {

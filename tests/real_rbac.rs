@@ -147,14 +147,17 @@ fn grant(rc: &RealCluster, user: &str, command: &str, rules: &[Rule]) -> Vec<Rul
     rc.cp
         .kubectl_ok(&["apply", "-f", &file.display().to_string()])
         .unwrap();
+    // Applied, not created: a command may run twice (doctor before and after the etcd fix).
+    let binding = rc.cp.dir().join(format!("{role}-{user}.yaml"));
+    std::fs::write(
+        &binding,
+        format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: {role}-{user}\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: {role}\nsubjects:\n- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: {user}\n"
+        ),
+    )
+    .unwrap();
     rc.cp
-        .kubectl_ok(&[
-            "create",
-            "clusterrolebinding",
-            &format!("{role}-{user}"),
-            &format!("--clusterrole={role}"),
-            &format!("--user={user}"),
-        ])
+        .kubectl_ok(&["apply", "-f", &binding.display().to_string()])
         .unwrap();
     mine.into_iter().cloned().collect()
 }
@@ -318,6 +321,11 @@ async fn each_subcommand_runs_with_exactly_the_readme_rules_that_name_it() {
     note(
         "verify",
         check(&a, cwd.path(), "verify", &rules, &["verify"], &[0], f),
+    );
+    // After the fix, doctor reads the Secret's client certificate (its life).
+    note(
+        "doctor",
+        check(&a, cwd.path(), "doctor", &rules, &["doctor"], &[0, 3], f),
     );
     let b = backup_of("etcd");
     note(

@@ -44,11 +44,93 @@ pub struct CertLife {
     /// parses).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_by_secret_ca: Option<bool>,
+    /// SHA-256 of the certificate (DER), hex: what tells it from the files on a node.
+    #[serde(skip)]
+    pub sha256: String,
+    /// Its end, Unix seconds.
+    #[serde(skip)]
+    pub not_after_ts: i64,
+}
+
+/// A client certificate file on this machine (an etcd node's), public part only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileCert {
+    pub path: String,
+    pub subject: String,
+    /// RFC 3339, UTC.
+    pub not_after: String,
+    #[serde(skip)]
+    pub not_after_ts: i64,
+    #[serde(skip)]
+    pub sha256: String,
+}
+
+/// How the Secret's client certificate compares with the client certificate files of a node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum Compared {
+    /// The same certificate as this file.
+    Same { path: String },
+    /// This file holds the same subject with a later end: the node's files were renewed, the
+    /// Secret's copy was not.
+    Renewed { path: String, not_after: String },
+    /// None of these files holds it, nor a renewal of it: the Secret holds another certificate
+    /// (one made for Prometheus, say).
+    Other { paths: Vec<String> },
+}
+
+/// Reads the first certificate of a file's PEM (`path`: for messages).
+pub fn file_cert(path: &str, pem: &[u8]) -> Result<FileCert, LifeError> {
+    let (der, _, not_after, subject) = first_cert(path, "", pem)?;
+    Ok(FileCert {
+        path: path.to_string(),
+        subject,
+        not_after: rfc3339(not_after),
+        not_after_ts: not_after,
+        sha256: hex_sha256(&der),
+    })
+}
+
+fn hex_sha256(der: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The first certificate of `pem`: its DER, start, end (Unix seconds) and subject.
+fn first_cert(
+    secret: &str,
+    key: &str,
+    pem: &[u8],
+) -> Result<(CertificateDer<'static>, i64, i64, String), LifeError> {
+    let der = CertificateDer::pem_slice_iter(pem)
+        .next()
+        .and_then(Result::ok)
+        .ok_or_else(|| LifeError::NoCertificate {
+            secret: secret.to_string(),
+            key: key.to_string(),
+        })?;
+    let (_, leaf) =
+        x509_parser::parse_x509_certificate(&der).map_err(|e| LifeError::Unparsable {
+            secret: secret.to_string(),
+            key: key.to_string(),
+            reason: e.to_string(),
+        })?;
+    let v = leaf.validity();
+    let (not_before, not_after) = (v.not_before.timestamp(), v.not_after.timestamp());
+    let subject = leaf.subject().to_string();
+    Ok((der, not_before, not_after, subject))
 }
 
 /// Why the certificate in the Secret could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LifeError {
+    #[error(
+        "Secret {secret} has no key {key}, which the etcd scrape takes its client certificate from"
+    )]
+    NoKey { secret: String, key: String },
     #[error("key {key} of Secret {secret} holds no PEM certificate")]
     NoCertificate { secret: String, key: String },
     #[error("key {key} of Secret {secret}: the certificate does not parse: {reason}")]
@@ -68,21 +150,7 @@ pub fn assess(
     ca_pem: Option<&[u8]>,
     now: i64,
 ) -> Result<CertLife, LifeError> {
-    let der = CertificateDer::pem_slice_iter(cert_pem)
-        .next()
-        .and_then(Result::ok)
-        .ok_or_else(|| LifeError::NoCertificate {
-            secret: secret.to_string(),
-            key: key.to_string(),
-        })?;
-    let (_, leaf) =
-        x509_parser::parse_x509_certificate(&der).map_err(|e| LifeError::Unparsable {
-            secret: secret.to_string(),
-            key: key.to_string(),
-            reason: e.to_string(),
-        })?;
-    let not_before = leaf.validity().not_before.timestamp();
-    let not_after = leaf.validity().not_after.timestamp();
+    let (der, not_before, not_after, subject) = first_cert(secret, key, cert_pem)?;
     let days = days_left(not_after, now);
     let state = if now > not_after {
         State::Expired
@@ -96,13 +164,15 @@ pub fn assess(
     Ok(CertLife {
         secret: secret.to_string(),
         key: key.to_string(),
-        subject: leaf.subject().to_string(),
+        subject,
         not_after: rfc3339(not_after),
         days_left: days,
         days_since_end: (now - not_after).max(0).div_euclid(86_400),
         state,
         signed_by_secret_ca: ca_pem
             .and_then(|pem| signed_by_any(&der, pem, now.clamp(not_before, not_after))),
+        sha256: hex_sha256(&der),
+        not_after_ts: not_after,
     })
 }
 
@@ -166,7 +236,7 @@ impl CertLife {
         if self.signed_by_secret_ca == Some(false) {
             return Some(format!(
                 "the client certificate {} in Secret {} is not signed by the CA in the same Secret: one of the two \
-                 was replaced (a renewed etcd CA?). Fix: run `kubectl promfix etcd` again with the current files \
+                 was replaced (a renewed etcd CA?). Fix: run `kubectl promfix etcd --renew` with the current files \
                  of an etcd node (it rewrites only the Secret's data).",
                 self.subject, self.secret
             ));
@@ -175,7 +245,7 @@ impl CertLife {
             State::Expired => Some(format!(
                 "the client certificate {} in Secret {} expired on {}: etcd refuses it. The files on the nodes are \
                  renewed (kubeadm renews them every year), the copy in the Secret is not. Fix: run `kubectl promfix \
-                 etcd` again with the renewed files (it rewrites only the Secret's data, no pod restarts).",
+                 etcd --renew` with the renewed files (it rewrites only the Secret's data, no pod restarts).",
                 self.subject, self.secret, self.not_after
             )),
             State::NotYetValid => Some(format!(
@@ -192,10 +262,32 @@ impl CertLife {
         (self.state == State::ExpiresSoon).then(|| {
             format!(
                 "the client certificate {} in Secret {} expires in {} days ({}): once the files on the nodes are \
-                 renewed (`kubeadm certs renew`), run `kubectl promfix etcd` again with them",
+                 renewed (`kubeadm certs renew`), run `kubectl promfix etcd --renew` with them",
                 self.subject, self.secret, self.days_left, self.not_after
             )
         })
+    }
+
+    /// How it compares with a node's client certificate files.
+    pub fn compare(&self, files: &[FileCert]) -> Compared {
+        if let Some(f) = files.iter().find(|f| f.sha256 == self.sha256) {
+            return Compared::Same {
+                path: f.path.clone(),
+            };
+        }
+        match files
+            .iter()
+            .filter(|f| f.subject == self.subject && f.not_after_ts > self.not_after_ts)
+            .max_by_key(|f| f.not_after_ts)
+        {
+            Some(f) => Compared::Renewed {
+                path: f.path.clone(),
+                not_after: f.not_after.clone(),
+            },
+            None => Compared::Other {
+                paths: files.iter().map(|f| f.path.clone()).collect(),
+            },
+        }
     }
 
     /// Whether a refused handshake (etcd's `bad certificate`, an expired one, a closed
@@ -203,6 +295,38 @@ impl CertLife {
     pub fn explains_refusal(&self) -> bool {
         matches!(self.state, State::Expired | State::NotYetValid)
             || self.signed_by_secret_ca == Some(false)
+    }
+}
+
+impl Compared {
+    /// One line for a report, about the Secret's certificate `life`.
+    pub fn describe(&self, life: &CertLife) -> String {
+        match self {
+            Compared::Same { path } => format!(
+                "the client certificate in Secret {} is the same as {path} on this machine",
+                life.secret
+            ),
+            Compared::Renewed { path, not_after } => format!(
+                "the client certificate in Secret {} (valid until {}) is older than {path} on this machine (valid until {not_after}): the files were renewed, the Secret's copy was not",
+                life.secret, life.not_after
+            ),
+            Compared::Other { paths } => format!(
+                "the client certificate in Secret {} ({}) is none of the client certificates on this machine ({}): it was made apart from them",
+                life.secret,
+                life.subject,
+                paths.join(", ")
+            ),
+        }
+    }
+
+    /// The finding it is (None: none): only a renewal the Secret missed.
+    pub fn problem(&self, life: &CertLife) -> Option<String> {
+        matches!(self, Compared::Renewed { .. }).then(|| {
+            format!(
+                "{}. Fix: run `kubectl promfix etcd --renew` with the renewed files (it rewrites only the Secret's data, no pod restarts)",
+                self.describe(life)
+            )
+        })
     }
 }
 
@@ -331,5 +455,55 @@ mod tests {
             e.to_string(),
             "key etcd-client of Secret monitoring/etcd-client-cert holds no PEM certificate"
         );
+    }
+
+    #[test]
+    fn compares_with_the_node_files_by_certificate_and_subject() {
+        let (ca_pem, issuer) = ca("etcd-ca");
+        let old = leaf(&issuer, 10);
+        let renewed = leaf(&issuer, 365);
+        let life = assess(
+            S,
+            "etcd-client",
+            old.as_bytes(),
+            Some(ca_pem.as_bytes()),
+            now(),
+        )
+        .unwrap();
+        let same = file_cert("/n/healthcheck-client.crt", old.as_bytes()).unwrap();
+        assert_eq!(
+            life.compare(std::slice::from_ref(&same)),
+            Compared::Same {
+                path: same.path.clone()
+            }
+        );
+        let newer = file_cert("/n/healthcheck-client.crt", renewed.as_bytes()).unwrap();
+        let c = life.compare(&[newer]);
+        assert!(
+            matches!(c, Compared::Renewed { ref path, .. } if path == "/n/healthcheck-client.crt"),
+            "{c:?}"
+        );
+        let p = c.problem(&life).unwrap();
+        assert!(
+            p.contains("the files were renewed, the Secret's copy was not")
+                && p.contains("--renew"),
+            "{p}"
+        );
+        // Another subject: a certificate made apart (for Prometheus): evidence, not a finding.
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "prometheus");
+        let other = params.signed_by(&key, &issuer).unwrap().pem();
+        let other = file_cert("/n/other.crt", other.as_bytes()).unwrap();
+        let c = life.compare(&[other]);
+        assert!(matches!(c, Compared::Other { .. }), "{c:?}");
+        assert_eq!(c.problem(&life), None);
+        // An older file of the same subject is not a renewal.
+        let life_new = assess(S, "etcd-client", renewed.as_bytes(), None, now()).unwrap();
+        let older = file_cert("/n/old.crt", old.as_bytes()).unwrap();
+        assert!(matches!(life_new.compare(&[older]), Compared::Other { .. }));
+        assert!(file_cert("/n/x", b"not pem").is_err());
     }
 }

@@ -14,7 +14,11 @@ use serde_json::json;
 /// One cluster's result: its report, or why it could not be read.
 pub type ClusterResult = (String, Result<Report>);
 
-async fn one(cli: &Cli, context: Option<String>) -> ClusterResult {
+async fn one(
+    cli: &Cli,
+    context: Option<String>,
+    node_certs: &[crate::certs::life::FileCert],
+) -> ClusterResult {
     let label = context.clone().unwrap_or_default();
     let kube = match Kube::connect(&cli.global, context.as_deref()).await {
         Ok(k) => k,
@@ -25,12 +29,13 @@ async fn one(cli: &Cli, context: Option<String>) -> ClusterResult {
     if let Err(e) = kube.reachable().await {
         return (ctx, Err(e));
     }
-    let ev = doctor::collect::collect(
+    let mut ev = doctor::collect::collect(
         &kube,
         cli.global.namespace.as_deref(),
         cli.global.verbose > 0,
     )
     .await;
+    ev.node_certs = node_certs.to_vec();
     (ctx.clone(), Ok(doctor::diagnose(&ctx, &ev)))
 }
 
@@ -60,14 +65,17 @@ fn contexts(cli: &Cli, all_contexts: bool) -> Result<Vec<Option<String>>> {
 pub async fn run(cli: &Cli) -> Result<Outcome> {
     let Command::Doctor {
         all_contexts,
+        from_dir,
         output,
     } = &cli.command
     else {
         return Err(Error::Internal("wrong command".into()));
     };
     let contexts = contexts(cli, *all_contexts)?;
+    // The files first: a wrong --from-dir is an error before any request.
+    let node_certs = super::node_client_certs(from_dir.as_deref())?;
     let results: Vec<ClusterResult> =
-        futures::future::join_all(contexts.into_iter().map(|c| one(cli, c))).await;
+        futures::future::join_all(contexts.into_iter().map(|c| one(cli, c, &node_certs))).await;
     let many = results.len() > 1;
     match output {
         Some(fmt) => println!("{}", document(&results, *fmt)?),

@@ -26,6 +26,8 @@ pub struct Params {
     pub job: Option<String>,
     pub no_wait: bool,
     pub timeout: Duration,
+    /// The etcd client certificate files of this machine, to compare with the Secret's.
+    pub node_certs: Vec<crate::certs::life::FileCert>,
 }
 
 /// How long one exec may take.
@@ -54,6 +56,8 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
         return Err(Error::Internal("wrong command".into()));
     };
     let g = &cli.global;
+    // The files first: a wrong --from-dir is an error before any request.
+    let node_certs = super::node_client_certs(opts.from_dir.as_deref())?;
     let kube = Kube::connect(g, g.context.first().map(String::as_str)).await?;
     require_operator(&kube).await?;
     let proms = select_prometheuses(
@@ -68,6 +72,7 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
         job: opts.job.clone(),
         no_wait: opts.no_wait,
         timeout: opts.timeout,
+        node_certs,
     };
     let reports = verify_all(&kube, &proms, &params).await?;
     print_reports(&reports, opts.output);
@@ -92,6 +97,8 @@ pub async fn verify_after_fix(
         job: None,
         no_wait: false,
         timeout,
+        // After a fix from files: the files it was given are the Secret's (no comparison).
+        node_certs: Vec::new(),
     };
     let reports = verify_all(&kube, std::slice::from_ref(prometheus), &params).await?;
     if output.is_none() {
@@ -644,6 +651,9 @@ fn pod_report(run: &Run<'_>, e: &Expect, pod: &Value, stale: &Option<String>) ->
         Some(Ok(l)) => {
             r.warnings.extend(l.warning());
             r.client_cert = Some(l.clone());
+            if !run.p.node_certs.is_empty() {
+                r.node_files = Some(l.compare(&run.p.node_certs));
+            }
         }
         Some(Err(err)) => r.warnings.push(err.to_string()),
         None => {}

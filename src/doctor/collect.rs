@@ -5,12 +5,14 @@
 use super::select::{self, ListedNode, NodeHealth, NodeKey, Why};
 use super::summary::AnswerError;
 use super::{
-    Component, Evidence, KubeProxyEvidence, KubeletEvidence, Monitor, Rbac, ServiceEvidence,
-    StaticPod, Targets, parse_flags,
+    CertRef, Component, Evidence, KubeProxyEvidence, KubeletEvidence, Monitor, Rbac,
+    ServiceEvidence, StaticPod, Targets, parse_flags,
 };
+use crate::certs::life::{CertLife, LifeError, assess};
 use crate::fanout::{self, Attempt};
 use crate::json::{command_line, is_ready, str_at as s};
 use crate::kube::{self as k, Kube};
+use k8s_openapi::api::core::v1::Secret;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,19 +23,6 @@ const NODE_PAGE: u32 = 500;
 /// Read everything about one cluster. `namespace`: where the Prometheus resources are (None: all).
 /// With `timings`, each collector's duration goes to stderr.
 pub async fn collect(kube: &Kube, namespace: Option<&str>, timings: bool) -> Evidence {
-    async fn timed<T>(
-        on: bool,
-        ctx: &str,
-        what: &str,
-        f: impl std::future::Future<Output = T>,
-    ) -> T {
-        let t = std::time::Instant::now();
-        let r = f.await;
-        if on {
-            eprintln!("doctor [{ctx}]: {what} read in {:.2?}", t.elapsed());
-        }
-        r
-    }
     let c = kube.context.as_str();
     // The kubelets are read where Prometheus says they fail: after its targets (the node count
     // is asked for meanwhile).
@@ -97,7 +86,145 @@ pub async fn collect(kube: &Kube, namespace: Option<&str>, timings: bool) -> Evi
     ev.kubelets = kl;
     ev.monitors = m;
     ev.services = s;
+    let (lives, w) = timed(
+        timings,
+        c,
+        "etcd client certificate Secrets",
+        etcd_certs(kube, &ev.monitors, &ev.prometheus),
+    )
+    .await;
+    ev.etcd_certs = lives;
+    ev.warnings.extend(w);
     ev
+}
+
+/// `f`, its duration to stderr when `on` (`--timings`).
+async fn timed<T>(on: bool, ctx: &str, what: &str, f: impl std::future::Future<Output = T>) -> T {
+    let t = std::time::Instant::now();
+    let r = f.await;
+    if on {
+        eprintln!("doctor [{ctx}]: {what} read in {:.2?}", t.elapsed());
+    }
+    r
+}
+
+/// The life of the client certificate in each Secret an etcd monitor takes it from (mounted
+/// files: the Secret of that name in each Prometheus' namespace; references: in the monitor's).
+/// Only certificates are read from the Secrets, never a key. Nothing to read, no request.
+async fn etcd_certs(
+    kube: &Kube,
+    monitors: &[Monitor],
+    prometheus: &[String],
+) -> (Vec<CertLife>, Vec<String>) {
+    let wanted = cert_secrets_wanted(monitors, prometheus);
+    let mut read: BTreeMap<(String, String), Option<Secret>> = BTreeMap::new();
+    let mut warnings = Vec::new();
+    let mut lives = Vec::new();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    for (ns, r) in wanted {
+        let names = std::iter::once(&r.secret).chain(r.ca.as_ref().map(|c| &c.0));
+        for name in names {
+            let key = (ns.clone(), name.clone());
+            if let std::collections::btree_map::Entry::Vacant(slot) = read.entry(key) {
+                slot.insert(read_cert_secret(kube, &ns, name, r, &mut warnings).await);
+            }
+        }
+        match cert_life(&read, &ns, r, now) {
+            Ok(Some(l)) => lives.push(l),
+            Ok(None) => {}
+            Err(e) => warnings.push(e.to_string()),
+        }
+    }
+    (lives, warnings)
+}
+
+/// The (namespace, reference) pairs whose Secrets hold an etcd monitor's client certificate.
+fn cert_secrets_wanted<'a>(
+    monitors: &'a [Monitor],
+    prometheus: &[String],
+) -> BTreeSet<(String, &'a CertRef)> {
+    let prom_namespaces: BTreeSet<&str> = prometheus
+        .iter()
+        .filter_map(|p| p.split_once('/').map(|x| x.0))
+        .collect();
+    let mut wanted = BTreeSet::new();
+    let etcd = monitors
+        .iter()
+        .filter(|m| m.component == Some(Component::Etcd));
+    for r in etcd.flat_map(|m| &m.cert_refs) {
+        match &r.namespace {
+            Some(ns) => {
+                wanted.insert((ns.clone(), r));
+            }
+            None => wanted.extend(prom_namespaces.iter().map(|ns| (ns.to_string(), r))),
+        }
+    }
+    wanted
+}
+
+/// One Secret a certificate reference names; a warning when it is missing or cannot be read.
+async fn read_cert_secret(
+    kube: &Kube,
+    ns: &str,
+    name: &str,
+    r: &CertRef,
+    warnings: &mut Vec<String>,
+) -> Option<Secret> {
+    match kube.get_typed::<Secret>(ns, name).await {
+        Ok(Some(s)) => Some(s),
+        Ok(None) => {
+            warnings.push(format!(
+                "Secret {ns}/{name}, which the etcd scrape takes its client certificate from, does not exist: {}",
+                if r.namespace.is_none() {
+                    "the Prometheus pods that mount it cannot start (run `kubectl promfix etcd`)"
+                } else {
+                    "the operator leaves the ServiceMonitor out of the configuration (run `kubectl promfix etcd --tls-from secret`)"
+                }
+            ));
+            None
+        }
+        Err(e) => {
+            warnings.push(format!(
+                "the etcd client certificate's life is not checked: {e} (doctor reads that Secret by name: get on secrets in {ns})"
+            ));
+            None
+        }
+    }
+}
+
+/// The life of the certificate a reference names, from the Secrets read (None: its Secret was
+/// not read, the warning is already given; Err: the warning to give).
+fn cert_life(
+    read: &BTreeMap<(String, String), Option<Secret>>,
+    ns: &str,
+    r: &CertRef,
+    now: i64,
+) -> Result<Option<CertLife>, LifeError> {
+    let secret_of = |name: &str| {
+        read.get(&(ns.to_string(), name.to_string()))
+            .and_then(Option::as_ref)
+    };
+    let Some(secret) = secret_of(&r.secret) else {
+        return Ok(None);
+    };
+    let ca =
+        r.ca.as_ref()
+            .and_then(|(ca_secret, ca_key)| secret_bytes(secret_of(ca_secret)?, ca_key));
+    let Some(cert) = secret_bytes(secret, &r.cert_key) else {
+        return Err(LifeError::NoKey {
+            secret: format!("{ns}/{}", r.secret),
+            key: r.cert_key.clone(),
+        });
+    };
+    assess(&format!("{ns}/{}", r.secret), &r.cert_key, cert, ca, now).map(Some)
+}
+
+/// The bytes of `key` in a Secret's `data` (None: no such key).
+fn secret_bytes<'s>(secret: &'s Secret, key: &str) -> Option<&'s [u8]> {
+    secret.data.as_ref()?.get(key).map(|b| b.0.as_slice())
 }
 
 #[derive(Default)]
@@ -352,6 +479,32 @@ async fn prometheus(
     let mut part = PromPart::default();
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
+    let Some(proms) = prometheus_resources(kube, namespace, &mut errors).await else {
+        return (part, errors, warnings);
+    };
+    let mut sas = BTreeSet::new();
+    for p in &proms {
+        let ns = s(p, &["metadata", "namespace"]);
+        let sa = match s(p, &["spec", "serviceAccountName"]) {
+            "" => "default",
+            x => x,
+        };
+        sas.insert((ns.to_string(), sa.to_string()));
+        read_prometheus_targets(kube, p, timings, &mut part, &mut errors).await;
+    }
+    for (ns, sa) in sas {
+        let rbac = service_account_access(kube, &ns, &sa, &mut warnings).await;
+        part.rbac.push(rbac);
+    }
+    (part, errors, warnings)
+}
+
+/// The Prometheus resources to read (None: none can be; the error says why).
+async fn prometheus_resources(
+    kube: &Kube,
+    namespace: Option<&str>,
+    errors: &mut Vec<String>,
+) -> Option<Vec<Value>> {
     match kube.serves(&k::PROMETHEUSES).await {
         Ok(true) => {}
         Ok(false) => {
@@ -359,171 +512,182 @@ async fn prometheus(
                 "the Prometheus Operator's resources (monitoring.coreos.com/v1 prometheuses) are not served by this cluster, so there are no Prometheus targets to read; doctor diagnoses the scrapes of an operator-run Prometheus: install kube-prometheus-stack or kube-prometheus, or choose the cluster that has it with --context"
                     .into(),
             );
-            return (part, errors, warnings);
+            return None;
         }
         Err(e) => {
             errors.push(format!("cannot read Prometheus' targets: {e}"));
-            return (part, errors, warnings);
+            return None;
         }
     }
     let proms = match kube.list(&k::PROMETHEUSES, namespace, None).await {
         Ok(p) => p,
         Err(e) => {
             errors.push(format!("cannot read Prometheus' targets: {e}"));
-            return (part, errors, warnings);
+            return None;
         }
     };
     if proms.is_empty() {
-        errors.push(match namespace {
-            Some(ns) => {
-                // Where they are instead, for the hint.
-                let elsewhere: Vec<String> = kube
-                    .list(&k::PROMETHEUSES, None, None)
-                    .await
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|p| {
-                        format!(
-                            "{}/{}",
-                            s(p, &["metadata", "namespace"]),
-                            s(p, &["metadata", "name"])
-                        )
-                    })
-                    .collect();
-                if elsewhere.is_empty() {
-                    format!(
-                        "no Prometheus resource in namespace {ns}, nor in any other: there are no targets to read; create one (kube-prometheus-stack does)"
-                    )
-                } else {
-                    format!(
-                        "no Prometheus resource in namespace {ns}: there are no targets to read; Prometheus resources are in {} (drop -n, or give -n {})",
-                        elsewhere.join(", "),
-                        elsewhere[0].split('/').next().unwrap_or("")
-                    )
-                }
-            }
-            None => "no Prometheus resource in any namespace: there are no targets to read; create one (kube-prometheus-stack does)".to_string(),
-        });
+        errors.push(no_prometheus(kube, namespace).await);
     }
-    let mut sas = BTreeSet::new();
-    for p in &proms {
-        let ns = s(p, &["metadata", "namespace"]);
-        let name = s(p, &["metadata", "name"]);
-        let sa = match s(p, &["spec", "serviceAccountName"]) {
-            "" => "default",
-            x => x,
-        };
-        sas.insert((ns.to_string(), sa.to_string()));
-        let prefix = route_prefix(&p["spec"]);
-        let port_name = match s(p, &["spec", "portName"]) {
-            "" => "web",
-            x => x,
-        };
-        let pods = match kube
-            .list(
-                &k::PODS,
-                Some(ns),
-                Some(&format!("operator.prometheus.io/name={name}")),
+    Some(proms)
+}
+
+/// Why there is nothing to read: no Prometheus resource where asked, and where they are instead.
+async fn no_prometheus(kube: &Kube, namespace: Option<&str>) -> String {
+    let Some(ns) = namespace else {
+        return "no Prometheus resource in any namespace: there are no targets to read; create one (kube-prometheus-stack does)".to_string();
+    };
+    let elsewhere: Vec<String> = kube
+        .list(&k::PROMETHEUSES, None, None)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            format!(
+                "{}/{}",
+                s(p, &["metadata", "namespace"]),
+                s(p, &["metadata", "name"])
             )
-            .await
-        {
-            Ok(p) => p,
-            Err(e) => {
-                errors.push(format!(
-                    "cannot read the targets of Prometheus {ns}/{name}: {e}"
-                ));
-                continue;
-            }
-        };
-        // One pod per shard: replicas of a shard see the same targets.
-        let mut by_shard: BTreeMap<String, &Value> = BTreeMap::new();
-        for pod in &pods {
-            let shard = s(pod, &["metadata", "labels", "operator.prometheus.io/shard"]).to_string();
-            let better = by_shard
-                .get(&shard)
-                .is_none_or(|cur| !is_ready(cur) && is_ready(pod));
-            if better {
-                by_shard.insert(shard, pod);
-            }
-        }
-        if by_shard.is_empty() {
+        })
+        .collect();
+    if elsewhere.is_empty() {
+        format!(
+            "no Prometheus resource in namespace {ns}, nor in any other: there are no targets to read; create one (kube-prometheus-stack does)"
+        )
+    } else {
+        format!(
+            "no Prometheus resource in namespace {ns}: there are no targets to read; Prometheus resources are in {} (drop -n, or give -n {})",
+            elsewhere.join(", "),
+            elsewhere[0].split('/').next().unwrap_or("")
+        )
+    }
+}
+
+/// The targets of one Prometheus resource, one pod per shard, merged into `part`.
+async fn read_prometheus_targets(
+    kube: &Kube,
+    p: &Value,
+    timings: bool,
+    part: &mut PromPart,
+    errors: &mut Vec<String>,
+) {
+    let ns = s(p, &["metadata", "namespace"]);
+    let name = s(p, &["metadata", "name"]);
+    let prefix = route_prefix(&p["spec"]);
+    let port_name = match s(p, &["spec", "portName"]) {
+        "" => "web",
+        x => x,
+    };
+    let selector = format!("operator.prometheus.io/name={name}");
+    let pods = match kube.list(&k::PODS, Some(ns), Some(&selector)).await {
+        Ok(p) => p,
+        Err(e) => {
             errors.push(format!(
-                "Prometheus {ns}/{name} has no pods, so its targets cannot be read: see `kubectl -n {ns} get statefulset,pods -l operator.prometheus.io/name={name}` and the operator's logs"
+                "cannot read the targets of Prometheus {ns}/{name}: {e}"
             ));
+            return;
         }
-        let mut read_any = false;
-        for pod in by_shard.values() {
-            let pod_name = s(pod, &["metadata", "name"]);
-            let port = pod["spec"]["containers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .flat_map(|c| c["ports"].as_array().into_iter().flatten())
-                .find(|p| p["name"] == port_name)
-                .and_then(|p| p["containerPort"].as_u64())
-                .unwrap_or(9090);
-            let base = format!(
-                "{}{prefix}",
-                crate::verify::prometheus_proxy(p, ns, pod_name, port)
-            );
-            match pod_targets(kube, &base, timings).await {
-                Ok(t) => {
-                    super::summary::merge(&mut part.targets, t);
-                    read_any = true;
-                }
-                Err(TargetsError::Unreadable(e)) => errors.push(format!(
-                    "cannot read the targets of Prometheus pod {ns}/{pod_name} (pods/proxy to port {port}{prefix}): {e}"
-                )),
-                Err(TargetsError::NotAnswer(e)) => errors.push(format!(
-                    "the targets of Prometheus pod {ns}/{pod_name} are not Prometheus' answer: {e}"
-                )),
-                Err(TargetsError::Task(e)) => errors.push(format!(
-                    "reading the targets of Prometheus pod {ns}/{pod_name} failed: {e}"
-                )),
+    };
+    let by_shard = one_pod_per_shard(&pods);
+    if by_shard.is_empty() {
+        errors.push(format!(
+            "Prometheus {ns}/{name} has no pods, so its targets cannot be read: see `kubectl -n {ns} get statefulset,pods -l {selector}` and the operator's logs"
+        ));
+    }
+    let mut read_any = false;
+    for pod in by_shard.values() {
+        let pod_name = s(pod, &["metadata", "name"]);
+        let port = pod["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["ports"].as_array().into_iter().flatten())
+            .find(|p| p["name"] == port_name)
+            .and_then(|p| p["containerPort"].as_u64())
+            .unwrap_or(9090);
+        let base = format!(
+            "{}{prefix}",
+            crate::verify::prometheus_proxy(p, ns, pod_name, port)
+        );
+        match pod_targets(kube, &base, timings).await {
+            Ok(t) => {
+                super::summary::merge(&mut part.targets, t);
+                read_any = true;
             }
-        }
-        if read_any {
-            part.read = true;
-            part.names.push(format!("{ns}/{name}"));
+            Err(TargetsError::Unreadable(e)) => errors.push(format!(
+                "cannot read the targets of Prometheus pod {ns}/{pod_name} (pods/proxy to port {port}{prefix}): {e}"
+            )),
+            Err(TargetsError::NotAnswer(e)) => errors.push(format!(
+                "the targets of Prometheus pod {ns}/{pod_name} are not Prometheus' answer: {e}"
+            )),
+            Err(TargetsError::Task(e)) => errors.push(format!(
+                "reading the targets of Prometheus pod {ns}/{pod_name} failed: {e}"
+            )),
         }
     }
-    for (ns, sa) in sas {
-        let user = format!("system:serviceaccount:{ns}:{sa}");
-        let groups = vec![
-            "system:serviceaccounts".to_string(),
-            format!("system:serviceaccounts:{ns}"),
-            "system:authenticated".to_string(),
-        ];
-        let metrics = kube
-            .subject_access_review(
-                &user,
-                &groups,
-                json!({"nonResourceAttributes": {"verb": "get", "path": "/metrics"}}),
-            )
-            .await;
-        let nodes = kube
-            .subject_access_review(
-                &user,
-                &groups,
-                json!({"resourceAttributes": {"verb": "get", "group": "", "resource": "nodes", "subresource": "metrics"}}),
-            )
-            .await;
-        let mut ok = |r: crate::Result<bool>| match r {
-            Ok(b) => Some(b),
-            Err(e) => {
-                warnings.push(format!("cannot review the access of {user}: {e}"));
-                None
-            }
-        };
-        let metrics = ok(metrics);
-        let nodes_metrics = ok(nodes);
-        part.rbac.push(Rbac {
-            user,
-            metrics,
-            nodes_metrics,
-        });
+    if read_any {
+        part.read = true;
+        part.names.push(format!("{ns}/{name}"));
     }
-    (part, errors, warnings)
+}
+
+/// One pod per shard, a ready one where there is: replicas of a shard see the same targets.
+fn one_pod_per_shard(pods: &[Value]) -> BTreeMap<String, &Value> {
+    let mut by_shard: BTreeMap<String, &Value> = BTreeMap::new();
+    for pod in pods {
+        let shard = s(pod, &["metadata", "labels", "operator.prometheus.io/shard"]).to_string();
+        let better = by_shard
+            .get(&shard)
+            .is_none_or(|cur| !is_ready(cur) && is_ready(pod));
+        if better {
+            by_shard.insert(shard, pod);
+        }
+    }
+    by_shard
+}
+
+/// Whether a Prometheus' service account may get `/metrics` and `nodes/metrics` (a
+/// SubjectAccessReview each; a review that fails is a warning and an unknown).
+async fn service_account_access(
+    kube: &Kube,
+    ns: &str,
+    sa: &str,
+    warnings: &mut Vec<String>,
+) -> Rbac {
+    let user = format!("system:serviceaccount:{ns}:{sa}");
+    let groups = vec![
+        "system:serviceaccounts".to_string(),
+        format!("system:serviceaccounts:{ns}"),
+        "system:authenticated".to_string(),
+    ];
+    let metrics = kube
+        .subject_access_review(
+            &user,
+            &groups,
+            json!({"nonResourceAttributes": {"verb": "get", "path": "/metrics"}}),
+        )
+        .await;
+    let nodes = kube
+        .subject_access_review(
+            &user,
+            &groups,
+            json!({"resourceAttributes": {"verb": "get", "group": "", "resource": "nodes", "subresource": "metrics"}}),
+        )
+        .await;
+    let mut ok = |r: crate::Result<bool>| match r {
+        Ok(b) => Some(b),
+        Err(e) => {
+            warnings.push(format!("cannot review the access of {user}: {e}"));
+            None
+        }
+    };
+    let metrics = ok(metrics);
+    let nodes_metrics = ok(nodes);
+    Rbac {
+        user,
+        metrics,
+        nodes_metrics,
+    }
 }
 
 /// The image tag: `registry.k8s.io/kube-scheduler:v1.33.1` → `v1.33.1`.
@@ -809,9 +973,49 @@ pub fn monitor(kind: &str, m: &Value) -> Monitor {
         let tls = &e["tlsConfig"];
         if !tls["certFile"].as_str().unwrap_or("").is_empty() || tls["cert"].is_object() {
             out.client_cert = true;
+            out.cert_refs.extend(cert_ref(&out.namespace, tls));
         }
     }
+    out.cert_refs.sort();
+    out.cert_refs.dedup();
     out
+}
+
+/// The Secret of an endpoint's client certificate: `certFile` below the operator's secrets
+/// directory (`/etc/prometheus/secrets/<secret>/<key>`), or `cert.secret`; its CA the same way
+/// (`caFile`, `ca.secret`). None for files of another origin (a hostPath, a ConfigMap).
+fn cert_ref(monitor_ns: &str, tls: &Value) -> Option<CertRef> {
+    let mounted = |field: &str| {
+        let rest = tls[field]
+            .as_str()?
+            .strip_prefix(crate::verify::SECRETS_DIR)?
+            .strip_prefix('/')?;
+        let (secret, key) = rest.split_once('/')?;
+        (!secret.is_empty() && !key.is_empty() && !key.contains('/'))
+            .then(|| (secret.to_string(), key.to_string()))
+    };
+    let referenced = |field: &str| {
+        let r = &tls[field]["secret"];
+        Some((
+            r["name"].as_str()?.to_string(),
+            r["key"].as_str()?.to_string(),
+        ))
+    };
+    if let Some((secret, cert_key)) = mounted("certFile") {
+        return Some(CertRef {
+            namespace: None,
+            secret,
+            cert_key,
+            ca: mounted("caFile"),
+        });
+    }
+    let (secret, cert_key) = referenced("cert")?;
+    Some(CertRef {
+        namespace: Some(monitor_ns.to_string()),
+        secret,
+        cert_key,
+        ca: referenced("ca"),
+    })
 }
 
 async fn monitors(kube: &Kube) -> (Vec<Monitor>, Vec<String>) {
@@ -1041,5 +1245,37 @@ mod tests {
         assert_eq!(s.addresses, Some(2));
         assert_eq!(s.selector.as_deref(), Some("component=kube-scheduler"));
         assert_eq!(service(&svc, Some(&json!({}))).addresses, Some(0));
+    }
+
+    #[test]
+    fn cert_refs_of_mounted_files_and_secret_references() {
+        let files = json!({"metadata": {"name": "kube-etcd", "namespace": "monitoring"},
+            "spec": {"endpoints": [{"port": "http-metrics", "scheme": "https", "tlsConfig": {
+                "caFile": "/etc/prometheus/secrets/etcd-client-cert/etcd-ca",
+                "certFile": "/etc/prometheus/secrets/etcd-client-cert/etcd-client",
+                "keyFile": "/etc/prometheus/secrets/etcd-client-cert/etcd-client-key"}}]}});
+        let m = monitor("ServiceMonitor", &files);
+        assert_eq!(
+            m.cert_refs,
+            vec![CertRef {
+                namespace: None,
+                secret: "etcd-client-cert".into(),
+                cert_key: "etcd-client".into(),
+                ca: Some(("etcd-client-cert".into(), "etcd-ca".into())),
+            }]
+        );
+        let refs = json!({"metadata": {"name": "kube-etcd", "namespace": "kube-system"},
+            "spec": {"endpoints": [{"port": "http-metrics", "scheme": "https", "tlsConfig": {
+                "ca": {"secret": {"name": "etcd-client-cert", "key": "etcd-ca"}},
+                "cert": {"secret": {"name": "etcd-client-cert", "key": "etcd-client"}},
+                "keySecret": {"name": "etcd-client-cert", "key": "etcd-client-key"}}}]}});
+        let m = monitor("ServiceMonitor", &refs);
+        assert_eq!(m.cert_refs[0].namespace.as_deref(), Some("kube-system"));
+        assert_eq!(m.cert_refs[0].cert_key, "etcd-client");
+        // Files of another origin (a hostPath) are not a Secret's: nothing to read.
+        let host = json!({"metadata": {"name": "kube-etcd", "namespace": "monitoring"},
+            "spec": {"endpoints": [{"port": "m", "tlsConfig": {"certFile": "/etc/kubernetes/pki/etcd/healthcheck-client.crt"}}]}});
+        let m = monitor("ServiceMonitor", &host);
+        assert!(m.client_cert && m.cert_refs.is_empty(), "{m:?}");
     }
 }

@@ -524,6 +524,22 @@ pub struct Monitor {
     pub schemes: Vec<String>,
     /// Some endpoint has client certificates (certFile / cert.secret).
     pub client_cert: bool,
+    /// Where those client certificates live, where a Secret holds them.
+    pub cert_refs: Vec<CertRef>,
+}
+
+/// The Secret (and its keys) that holds an endpoint's client certificate and CA: mounted files
+/// below `/etc/prometheus/secrets/<secret>/` (the Secret is in the Prometheus' namespace, listed
+/// in its `spec.secrets`), or the operator's Secret references (in the monitor's namespace).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct CertRef {
+    /// The monitor's namespace for Secret references; None for mounted files (the Secret is in
+    /// the namespace of each Prometheus that mounts it).
+    pub namespace: Option<String>,
+    pub secret: String,
+    pub cert_key: String,
+    /// The CA's Secret and key, when the CA is in a Secret.
+    pub ca: Option<(String, String)>,
 }
 
 /// A control-plane Service and its Endpoints.
@@ -565,6 +581,10 @@ pub struct Evidence {
     pub monitors: Vec<Monitor>,
     pub services: Vec<ServiceEvidence>,
     pub rbac: Vec<Rbac>,
+    /// The life of each etcd client certificate a monitor's Secret holds (public parts only).
+    pub etcd_certs: Vec<crate::certs::life::CertLife>,
+    /// The etcd client certificate files of this machine (`--from-dir`, or a node's own).
+    pub node_certs: Vec<crate::certs::life::FileCert>,
     /// What could not be read of what the rows need (Prometheus' targets).
     pub errors: Vec<String>,
     pub warnings: Vec<String>,

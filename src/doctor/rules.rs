@@ -15,6 +15,79 @@ pub const KUBEADM_KUBELET_CONFIG: &str = "kubeadm: also set authentication.webho
 
 /// The row of one component.
 pub fn row(c: Component, ev: &Evidence) -> Row {
+    let mut r = targets_row(c, ev);
+    if c == Component::Etcd {
+        etcd_cert_life(ev, &mut r);
+    }
+    r
+}
+
+/// What the etcd client certificate in the scrape's Secret says (kubeadm renews the files on
+/// the nodes every year; the copy in the Secret does not renew): its end in the evidence; an
+/// expired one, one the Secret's CA does not sign, or one within 30 days of its end is a
+/// finding, and the cause of a refused handshake when it explains it.
+fn etcd_cert_life(ev: &Evidence, r: &mut Row) {
+    const RENEW: &str = "after the files on the etcd nodes are renewed (`kubeadm certs renew`), run `kubectl promfix etcd --renew` on a control-plane node (or with --from-dir / --ca/--cert/--key of the renewed files): it rewrites only the Secret's data, no pod restarts";
+    if ev.etcd_certs.is_empty() {
+        return;
+    }
+    r.evidence
+        .extend(ev.etcd_certs.iter().map(|l| l.describe()));
+    let compared: Vec<_> = if ev.node_certs.is_empty() {
+        Vec::new()
+    } else {
+        ev.etcd_certs
+            .iter()
+            .map(|l| (l, l.compare(&ev.node_certs)))
+            .collect()
+    };
+    r.evidence
+        .extend(compared.iter().map(|(l, c)| c.describe(l)));
+    let refused = ev
+        .targets
+        .get(&Component::Etcd)
+        .is_some_and(|t| t.has(ErrorClass::Tls) || t.has(ErrorClass::Other));
+    let explains = ev.etcd_certs.iter().find(|l| l.explains_refusal());
+    let said = |r: &Row, what: &str| {
+        if r.status == Status::Problem && !r.cause.is_empty() {
+            format!("{}; also {what}", r.cause)
+        } else if r.status == Status::Ok {
+            format!("every target is up, but {what}")
+        } else if r.cause.is_empty() {
+            what.to_string()
+        } else {
+            format!("{}; {what}", r.cause)
+        }
+    };
+    if let (true, Some(l)) = (refused, explains) {
+        // The handshake etcd refuses is this certificate's doing: it is the cause.
+        r.status = Status::Problem;
+        r.cause = format!(
+            "etcd refuses the scrape's client certificate: {}",
+            l.problem().unwrap_or_default()
+        );
+        r.fix.retain(|f| !f.starts_with(FIX_ETCD));
+        r.fix.insert(0, RENEW.to_string());
+        return;
+    }
+    let findings: Vec<String> = ev
+        .etcd_certs
+        .iter()
+        .filter_map(|l| l.problem().or_else(|| l.warning()))
+        .chain(compared.iter().filter_map(|(l, c)| c.problem(l)))
+        .collect();
+    if findings.is_empty() {
+        return;
+    }
+    r.cause = said(r, &findings.join("; "));
+    r.status = Status::Problem;
+    if !r.fix.iter().any(|f| f == RENEW) {
+        r.fix.push(RENEW.to_string());
+    }
+}
+
+/// The row of one component from its targets and the evidence about them.
+fn targets_row(c: Component, ev: &Evidence) -> Row {
     let t = ev.targets.get(&c).cloned().unwrap_or_default();
     let mut r = Row {
         component: c,
@@ -135,28 +208,50 @@ pub fn kubeadm_disables_insecure_port(version: &str) -> bool {
     }
 }
 
+/// A control-plane pod's port flags, as evidence.
+fn port_flags(p: &StaticPod) -> String {
+    let flags: Vec<String> = ["port", "secure-port", "bind-address"]
+        .iter()
+        .filter_map(|f| p.flag(f).map(|v| format!("--{f}={v}")))
+        .collect();
+    format!(
+        "pod kube-system/{} on {} ({}): {}",
+        p.name,
+        p.node,
+        p.version.as_deref().unwrap_or("version unknown"),
+        if flags.is_empty() {
+            "no --port/--secure-port/--bind-address flags".to_string()
+        } else {
+            flags.join(" ")
+        }
+    )
+}
+
+/// Why the insecure port of a control-plane component refuses: its flags or its version.
+fn insecure_port_off(pods: &[StaticPod]) -> String {
+    if let Some(p) = pods.iter().find(|p| p.flag("port") == Some("0")) {
+        format!("{} runs with --port=0", p.name)
+    } else if let Some(p) = pods.iter().find(|p| {
+        p.version
+            .as_deref()
+            .is_some_and(kubeadm_disables_insecure_port)
+    }) {
+        format!(
+            "{} is {} (kubeadm sets --port=0 from 1.17.9 and 1.19 on; newer releases have no insecure port)",
+            p.name,
+            p.version.as_deref().unwrap_or("")
+        )
+    } else {
+        "nothing answers there".to_string()
+    }
+}
+
 fn control_plane(c: Component, ev: &Evidence, t: &Targets, r: &mut Row) {
     let (insecure, secure) = ports(c);
     let pods = pods_of(ev, c);
     let name = c.name();
     let manifest = c.manifest().unwrap_or("");
-    for p in pods.iter().take(3) {
-        let flags: Vec<String> = ["port", "secure-port", "bind-address"]
-            .iter()
-            .filter_map(|f| p.flag(f).map(|v| format!("--{f}={v}")))
-            .collect();
-        r.evidence.push(format!(
-            "pod kube-system/{} on {} ({}): {}",
-            p.name,
-            p.node,
-            p.version.as_deref().unwrap_or("version unknown"),
-            if flags.is_empty() {
-                "no --port/--secure-port/--bind-address flags".to_string()
-            } else {
-                flags.join(" ")
-            }
-        ));
-    }
+    r.evidence.extend(pods.iter().take(3).map(port_flags));
     let loopback_pods: Vec<&StaticPod> = pods
         .iter()
         .filter(|p| p.flag("bind-address").is_some_and(is_loopback_host))
@@ -175,21 +270,7 @@ fn control_plane(c: Component, ev: &Evidence, t: &Targets, r: &mut Row) {
     );
     let on_insecure = t.ports.contains(&insecure);
     if on_insecure && (t.has(ErrorClass::Refused) || t.has(ErrorClass::Other)) {
-        let why = if let Some(p) = pods.iter().find(|p| p.flag("port") == Some("0")) {
-            format!("{} runs with --port=0", p.name)
-        } else if let Some(p) = pods.iter().find(|p| {
-            p.version
-                .as_deref()
-                .is_some_and(kubeadm_disables_insecure_port)
-        }) {
-            format!(
-                "{} is {} (kubeadm sets --port=0 from 1.17.9 and 1.19 on; newer releases have no insecure port)",
-                p.name,
-                p.version.as_deref().unwrap_or("")
-            )
-        } else {
-            "nothing answers there".to_string()
-        };
+        let why = insecure_port_off(pods);
         r.cause = format!(
             "{name} is scraped on the insecure port {insecure} (http), which is disabled: {why}; the secure port {secure} needs https and a bearer token"
         );
@@ -1080,6 +1161,108 @@ mod tests {
             "{}",
             r.cause
         );
+    }
+
+    fn life(days_left: i64, state: crate::certs::life::State) -> crate::certs::life::CertLife {
+        crate::certs::life::CertLife {
+            secret: "monitoring/etcd-client-cert".into(),
+            key: "etcd-client".into(),
+            subject: "CN=etcd-node-node1".into(),
+            not_after: "2027-01-01T00:00:00Z".into(),
+            days_left,
+            days_since_end: (-days_left).max(0),
+            state,
+            signed_by_secret_ca: Some(true),
+            sha256: "ab".repeat(32),
+            not_after_ts: 1_798_761_600,
+        }
+    }
+
+    #[test]
+    fn etcd_client_certificate_life_is_a_finding_and_traces_refusals() {
+        use crate::certs::life::State;
+        let mut ev = Evidence {
+            targets_read: true,
+            ..Default::default()
+        };
+        let url = "https://10.0.0.1:2379/metrics";
+        ev.targets
+            .insert(Component::Etcd, targets("kube-etcd", url, "up", ""));
+        // Valid for long: the row stays ok, the evidence says until when.
+        ev.etcd_certs = vec![life(300, State::Valid)];
+        let r = row(Component::Etcd, &ev);
+        assert_eq!(r.status, Status::Ok, "{r:?}");
+        assert!(
+            r.evidence.iter().any(|e| e.contains("300 days left")),
+            "{r:?}"
+        );
+        assert!(r.fix.is_empty(), "{r:?}");
+
+        // Within 30 days of its end, targets still up: a finding, with the renewal.
+        ev.etcd_certs = vec![life(10, State::ExpiresSoon)];
+        let r = row(Component::Etcd, &ev);
+        assert_eq!(r.status, Status::Problem, "{r:?}");
+        assert!(r.is_finding());
+        assert!(
+            r.cause.starts_with("every target is up, but ")
+                && r.cause.contains("expires in 10 days"),
+            "{}",
+            r.cause
+        );
+        assert!(
+            r.fix
+                .iter()
+                .any(|f| f.contains("kubectl promfix etcd --renew")),
+            "{r:?}"
+        );
+
+        // Expired, and etcd refuses the handshake: the certificate is the cause.
+        ev.etcd_certs = vec![life(-3, State::Expired)];
+        ev.targets.insert(
+            Component::Etcd,
+            targets(
+                "kube-etcd",
+                url,
+                "down",
+                "remote error: tls: bad certificate",
+            ),
+        );
+        let r = row(Component::Etcd, &ev);
+        assert_eq!(r.status, Status::Problem);
+        assert!(
+            r.cause
+                .starts_with("etcd refuses the scrape's client certificate: ")
+                && r.cause.contains("expired on 2027-01-01T00:00:00Z"),
+            "{}",
+            r.cause
+        );
+        assert!(r.fix[0].contains("--renew"), "{:?}", r.fix);
+        assert!(
+            !r.fix
+                .iter()
+                .any(|f| f.starts_with(FIX_ETCD) && !f.contains("--renew")),
+            "{:?}",
+            r.fix
+        );
+
+        // Not signed by the Secret's CA: traced the same way.
+        let mut l = life(200, State::Valid);
+        l.signed_by_secret_ca = Some(false);
+        ev.etcd_certs = vec![l];
+        let r = row(Component::Etcd, &ev);
+        assert!(
+            r.cause.contains("not signed by the CA in the same Secret"),
+            "{}",
+            r.cause
+        );
+
+        // Down for another reason (refused: the port), the certificate valid: not blamed.
+        ev.etcd_certs = vec![life(200, State::Valid)];
+        ev.targets
+            .insert(Component::Etcd, targets("kube-etcd", url, "down", REFUSED));
+        let r = row(Component::Etcd, &ev);
+        assert!(!r.cause.contains("client certificate CN="), "{}", r.cause);
+        assert!(!r.fix.iter().any(|f| f.contains("--renew")), "{:?}", r.fix);
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub struct PodReport {
     /// (files mode, when the Secret holds one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_cert: Option<CertLife>,
+    /// How it compares with this machine's client certificate files (`--from-dir`, or a node's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_files: Option<crate::certs::life::Compared>,
     /// What is not wrong yet (a client certificate near its end).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -134,6 +137,7 @@ impl PodReport {
         }
         if let Some(c) = &self.client_cert {
             p.extend(c.problem());
+            p.extend(self.node_files.as_ref().and_then(|n| n.problem(c)));
         }
         // A refused handshake the Secret's certificate explains (expired, another CA's) is
         // traced to it, rather than to a certificate from the wrong CA in general.
@@ -251,6 +255,9 @@ fn render_files(r: &PodReport, out: &mut String) {
     }
     if let Some(c) = &r.client_cert {
         out.push_str(&format!("  {}\n", c.describe()));
+        if let Some(n) = &r.node_files {
+            out.push_str(&format!("  {}\n", n.describe(c)));
+        }
     }
     for w in &r.warnings {
         out.push_str(&format!("  warning: {w}\n"));
