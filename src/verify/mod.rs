@@ -431,6 +431,17 @@ pub fn compare_paths(
         .collect()
 }
 
+/// Whether the pod's files are an old copy the kubelet has not synced yet: one differs from its
+/// Secret's key, or (`tls_assets`: the secret references mode, after a recent change) one is
+/// missing. The operator copies the referenced keys into its tls-assets Secret, mounted in every
+/// pod, and the kubelet writes the new keys into the running pods after its sync period; a file
+/// is missing there until then.
+pub fn not_synced_yet(files: &[FileCheck], tls_assets: bool) -> bool {
+    files
+        .iter()
+        .any(|f| f.status == FileStatus::Differs || (tls_assets && f.status == FileStatus::Missing))
+}
+
 /// `sha256sum PATH...`.
 pub fn sha256sum_paths(paths: &[String]) -> Vec<String> {
     std::iter::once("sha256sum".to_string())
@@ -602,6 +613,16 @@ pub fn runtimeinfo_path(prom: &Value, ns: &str, pod: &str, prefix: &str) -> Stri
         "{}{prefix}/api/v1/status/runtimeinfo",
         prometheus_proxy(prom, ns, pod, 9090)
     )
+}
+
+/// When Prometheus last loaded its configuration, from its runtimeinfo answer, if that is at or
+/// after `changed`. Prometheus reports `lastConfigTime` in whole seconds (its
+/// `prometheus_config_last_reload_success_timestamp_seconds`, truncated), set once every
+/// component has applied the new configuration.
+pub fn config_loaded_at(runtimeinfo: &str, changed: f64) -> Option<f64> {
+    let a: Value = serde_json::from_str(runtimeinfo).ok()?;
+    let t = a["data"]["lastConfigTime"].as_str().and_then(parse_time)?;
+    (t >= changed).then_some(t)
 }
 
 #[cfg(test)]
@@ -984,5 +1005,39 @@ mod tests {
         assert!(e.contains("has no `sha256sum`"), "{e}");
         assert!(e.contains("distroless"));
         assert!(exec_failure("container not found", "sha256sum").starts_with("exec in"));
+    }
+
+    #[test]
+    fn files_are_an_old_copy_while_one_differs_or_a_tls_asset_is_missing() {
+        let f = |status| FileCheck {
+            key: "k".into(),
+            path: "/p".into(),
+            status,
+        };
+        let ok = f(FileStatus::Ok);
+        let missing = f(FileStatus::Missing);
+        let differs = f(FileStatus::Differs);
+        assert!(!not_synced_yet(std::slice::from_ref(&ok), false));
+        assert!(!not_synced_yet(std::slice::from_ref(&ok), true));
+        assert!(not_synced_yet(&[ok.clone(), differs.clone()], false));
+        assert!(not_synced_yet(&[differs], true));
+        // A mounted Secret's missing key stays missing (it is not in the Secret); a tls-assets
+        // key appears once the kubelet syncs the operator's new copy.
+        assert!(!not_synced_yet(&[ok.clone(), missing.clone()], false));
+        assert!(not_synced_yet(&[ok, missing], true));
+        assert!(!not_synced_yet(&[], true));
+    }
+
+    #[test]
+    fn the_config_counts_from_its_load_time_once_loaded_after_the_change() {
+        let info = r#"{"status":"success","data":{"startTime":"2026-12-04T02:00:00.5Z","reloadConfigSuccess":true,"lastConfigTime":"2026-12-04T03:10:07Z"}}"#;
+        let loaded = parse_time("2026-12-04T03:10:07Z").unwrap();
+        assert_eq!(config_loaded_at(info, loaded - 5.0), Some(loaded));
+        assert_eq!(config_loaded_at(info, loaded), Some(loaded));
+        // Loaded before the change (managedFields times are whole seconds too): not this
+        // change's configuration yet.
+        assert_eq!(config_loaded_at(info, loaded + 1.0), None);
+        assert_eq!(config_loaded_at("not json", loaded - 5.0), None);
+        assert_eq!(config_loaded_at(r#"{"data":{}}"#, loaded - 5.0), None);
     }
 }
