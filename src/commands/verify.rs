@@ -695,8 +695,7 @@ async fn check_files(
         return None;
     }
     let sync_started = Instant::now();
-    let paths: Vec<String> = e.files.iter().map(|(_, p, _)| p.clone()).collect();
-    let argv = v::sha256sum_paths(&paths);
+    let argv = v::sha256sum_paths(&v::paths_to_look_for(&e.files));
     loop {
         match run
             .kube
@@ -713,7 +712,7 @@ async fn check_files(
                     );
                     r.files.clear();
                 } else {
-                    r.files = v::compare_paths(&e.files, &found);
+                    r.files = v::compare_paths(&v::as_found(&e.files, &found), &found);
                 }
             }
             Err(err) => {

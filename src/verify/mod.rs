@@ -405,9 +405,42 @@ pub fn secret_refs(endpoint: &Value) -> Vec<(String, String)> {
 }
 
 /// The file the operator writes a referenced Secret key to in the pod:
-/// `/etc/prometheus/certs/secret_<namespace>_<name>_<key>`.
+/// `/etc/prometheus/certs/0_<namespace>_<name>_<key>` (its `pkg/assets` names a tls-assets key
+/// `<source>_<ns>_<name>_<key>`, source 0 a Secret and 1 a ConfigMap).
 pub fn tls_asset_path(ns: &str, secret: &str, key: &str) -> String {
-    format!("{TLS_ASSETS_DIR}/secret_{ns}_{secret}_{key}")
+    format!("{TLS_ASSETS_DIR}/0_{ns}_{secret}_{key}")
+}
+
+/// The same file as older operators name it: `secret_<namespace>_<name>_<key>`.
+pub fn legacy_tls_asset_path(path: &str) -> Option<String> {
+    let rest = path.strip_prefix(TLS_ASSETS_DIR)?.strip_prefix("/0_")?;
+    Some(format!("{TLS_ASSETS_DIR}/secret_{rest}"))
+}
+
+/// The paths to look for: each expected one, and a tls-assets file's older name too.
+pub fn paths_to_look_for(expected: &[(String, String, String)]) -> Vec<String> {
+    expected
+        .iter()
+        .flat_map(|(_, p, _)| std::iter::once(p.clone()).chain(legacy_tls_asset_path(p)))
+        .collect()
+}
+
+/// The expected files with each tls-assets path the pod has only under its older name (an
+/// older operator's) renamed to that name.
+pub fn as_found(
+    expected: &[(String, String, String)],
+    found: &BTreeMap<String, String>,
+) -> Vec<(String, String, String)> {
+    expected
+        .iter()
+        .map(|(k, p, d)| {
+            let path = match legacy_tls_asset_path(p) {
+                Some(old) if !found.contains_key(p) && found.contains_key(&old) => old,
+                _ => p.clone(),
+            };
+            (k.clone(), path, d.clone())
+        })
+        .collect()
 }
 
 /// Compare expected (key label, path, digest) with what `sha256sum` printed. An empty digest
@@ -901,10 +934,38 @@ mod tests {
                 "etcd-client-key".to_string()
             )
         );
+        // Prometheus Operator v0.93 (the real one's tls-assets Secret) and older operators.
+        let path = tls_asset_path("monitoring", "etcd-client-cert", "etcd-ca");
         assert_eq!(
-            tls_asset_path("monitoring", "etcd-client-cert", "etcd-ca"),
-            "/etc/prometheus/certs/secret_monitoring_etcd-client-cert_etcd-ca"
+            path,
+            "/etc/prometheus/certs/0_monitoring_etcd-client-cert_etcd-ca"
         );
+        let old = "/etc/prometheus/certs/secret_monitoring_etcd-client-cert_etcd-ca";
+        assert_eq!(legacy_tls_asset_path(&path).as_deref(), Some(old));
+        assert_eq!(
+            legacy_tls_asset_path("/etc/prometheus/secrets/etcd-client-cert/etcd-ca"),
+            None
+        );
+        let want = vec![
+            ("s/etcd-ca".to_string(), path.clone(), "a".repeat(64)),
+            (
+                "etcd-ca".to_string(),
+                "/etc/prometheus/secrets/x/etcd-ca".to_string(),
+                "b".repeat(64),
+            ),
+        ];
+        assert_eq!(
+            paths_to_look_for(&want),
+            vec![
+                path.clone(),
+                old.to_string(),
+                "/etc/prometheus/secrets/x/etcd-ca".to_string()
+            ]
+        );
+        let digest = |p: &str| BTreeMap::from([(p.to_string(), "a".repeat(64))]);
+        assert_eq!(as_found(&want, &digest(&path)), want);
+        assert_eq!(as_found(&want, &digest(old))[0].1, old);
+        assert_eq!(as_found(&want, &BTreeMap::new()), want);
         assert!(secret_refs(&json!({"tlsConfig": {"caFile": "/x"}})).is_empty());
         let exp = vec![("etcd-ca".to_string(), "/p".to_string(), "a".repeat(64))];
         let found = parse_sha256sum(&format!("{}  /p\n", "a".repeat(64)));
