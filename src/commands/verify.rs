@@ -608,7 +608,8 @@ async fn check_pod(run: &Run<'_>, e: &Expect, pod: &Value, stale: &Option<String
         (None, Some(_)) => 0,
         (None, None) => targets::expected_targets(&run.facts.endpoints, e.sm_port.as_deref()),
     };
-    let (step, unread) = watch_targets(run, e, pod, stale, since, expected_targets, &mut r).await;
+    let (step, unread, since) =
+        watch_targets(run, e, pod, stale, since, expected_targets, &mut r).await;
     match unread {
         Some(err) => r.targets_notes.push(err),
         None => target_notes(run, e, stale, since, &mut r),
@@ -704,8 +705,7 @@ async fn check_files(
         return None;
     }
     let sync_started = Instant::now();
-    let paths: Vec<String> = e.files.iter().map(|(_, p, _)| p.clone()).collect();
-    let argv = v::sha256sum_paths(&paths);
+    let argv = v::sha256sum_paths(&v::paths_to_look_for(&e.files));
     loop {
         match run
             .kube
@@ -722,7 +722,7 @@ async fn check_files(
                     );
                     r.files.clear();
                 } else {
-                    r.files = v::compare_paths(&e.files, &found);
+                    r.files = v::compare_paths(&v::as_found(&e.files, &found), &found);
                 }
             }
             Err(err) => {
@@ -733,8 +733,12 @@ async fn check_files(
                 r.files.clear();
             }
         }
-        // An old copy: the kubelet syncs Secret changes into running pods after a while.
-        let differs = r.files.iter().any(|f| f.status == v::FileStatus::Differs);
+        // An old copy: the kubelet syncs Secret changes into running pods after a while. In
+        // the secret references mode the files are keys the operator adds to its tls-assets
+        // Secret, mounted in every pod: after a recent change, missing ones are not synced yet.
+        let tls_assets =
+            e.ref_mode && e.files_note.is_none() && now_secs() - e.changed < RECENT_CHANGE;
+        let differs = v::not_synced_yet(&r.files, tls_assets);
         if !differs {
             // Equal now, and maybe only just: after a recent change (the kubelet syncs a Secret
             // within a minute or two), only scrapes from here on surely read the new files.
@@ -750,19 +754,19 @@ async fn check_files(
     }
 }
 
-/// Whether Prometheus has loaded the configuration of the changed ServiceMonitor: its
-/// runtimeinfo's lastConfigTime is after the change, or the grace time has passed.
-async fn config_loaded(run: &Run<'_>, e: &Expect, pod: &Value, prefix: &str) -> bool {
+/// Whether Prometheus has loaded the configuration of the changed ServiceMonitor: Some(its
+/// runtimeinfo's lastConfigTime) when that is after the change, Some(the change) once the grace
+/// time has passed, else None.
+async fn config_loaded(run: &Run<'_>, e: &Expect, pod: &Value, prefix: &str) -> Option<f64> {
     let prom = &run.facts.prom;
     let info = v::runtimeinfo_path(prom, namespace(pod), name(pod), prefix);
+    let changed = e.sm_changed?;
     if let Ok(text) = run.kube.get_text(&info).await
-        && let Ok(a) = serde_json::from_str::<Value>(&text)
-        && let Some(t) = a["data"]["lastConfigTime"].as_str().and_then(v::parse_time)
-        && e.sm_changed.is_some_and(|c| t >= c)
+        && let Some(t) = v::config_loaded_at(&text, changed)
     {
-        return true;
+        return Some(t);
     }
-    e.sm_changed.is_some_and(|c| c + CONFIG_GRACE < now_secs())
+    (changed + CONFIG_GRACE < now_secs()).then_some(changed)
 }
 
 /// Whether a targets answer is the final one: the targets the cluster asks for, each scraped
@@ -782,16 +786,20 @@ fn targets_done(e: &Expect, r: &PodReport, t: &[targets::Target], since: f64, jo
 }
 
 /// Read the pod's targets until they are final (waiting only for a pod that is not stale),
-/// into `r.targets`. The step shown, if any, and the error of the last read, if it failed.
+/// into `r.targets`. The step shown, if any, the error of the last read, if it failed, and since
+/// when scrapes count: `since`, or the time Prometheus loaded the changed ServiceMonitor's
+/// configuration if later. A reload keeps each target's last scrape and health until its new
+/// scrape loop scrapes (Prometheus' `scrapePool.reload` hands the targets to new loops), so a
+/// scrape made after the change with the old configuration does not count.
 async fn watch_targets(
     run: &Run<'_>,
     e: &Expect,
     pod: &Value,
     stale: &Option<String>,
-    since: f64,
+    mut since: f64,
     expected_targets: usize,
     r: &mut PodReport,
-) -> (Option<Step>, Option<String>) {
+) -> (Option<Step>, Option<String>, f64) {
     let (prom, p) = (&run.facts.prom, run.p);
     let wait_targets = stale.is_none();
     let prefix = v::route_prefix(prom, Some(pod));
@@ -807,7 +815,10 @@ async fn watch_targets(
         if !config_ok {
             // The ServiceMonitor changed: the operator regenerates the configuration and the
             // reloader makes Prometheus load it; scrapes before that do not count.
-            config_ok = config_loaded(run, e, pod, &prefix).await;
+            if let Some(loaded) = config_loaded(run, e, pod, &prefix).await {
+                config_ok = true;
+                since = since.max(loaded);
+            }
         }
         let mut done = false;
         let last_err = match run.kube.get_text(&path).await {
@@ -832,7 +843,7 @@ async fn watch_targets(
             )),
         };
         if done || !wait_targets || Instant::now() >= run.deadline {
-            return (step, last_err);
+            return (step, last_err, since);
         }
         if let Some(s) = step.as_mut() {
             let progress = match &last_err {

@@ -405,9 +405,42 @@ pub fn secret_refs(endpoint: &Value) -> Vec<(String, String)> {
 }
 
 /// The file the operator writes a referenced Secret key to in the pod:
-/// `/etc/prometheus/certs/secret_<namespace>_<name>_<key>`.
+/// `/etc/prometheus/certs/0_<namespace>_<name>_<key>` (its `pkg/assets` names a tls-assets key
+/// `<source>_<ns>_<name>_<key>`, source 0 a Secret and 1 a ConfigMap).
 pub fn tls_asset_path(ns: &str, secret: &str, key: &str) -> String {
-    format!("{TLS_ASSETS_DIR}/secret_{ns}_{secret}_{key}")
+    format!("{TLS_ASSETS_DIR}/0_{ns}_{secret}_{key}")
+}
+
+/// The same file as older operators name it: `secret_<namespace>_<name>_<key>`.
+pub fn legacy_tls_asset_path(path: &str) -> Option<String> {
+    let rest = path.strip_prefix(TLS_ASSETS_DIR)?.strip_prefix("/0_")?;
+    Some(format!("{TLS_ASSETS_DIR}/secret_{rest}"))
+}
+
+/// The paths to look for: each expected one, and a tls-assets file's older name too.
+pub fn paths_to_look_for(expected: &[(String, String, String)]) -> Vec<String> {
+    expected
+        .iter()
+        .flat_map(|(_, p, _)| std::iter::once(p.clone()).chain(legacy_tls_asset_path(p)))
+        .collect()
+}
+
+/// The expected files with each tls-assets path the pod has only under its older name (an
+/// older operator's) renamed to that name.
+pub fn as_found(
+    expected: &[(String, String, String)],
+    found: &BTreeMap<String, String>,
+) -> Vec<(String, String, String)> {
+    expected
+        .iter()
+        .map(|(k, p, d)| {
+            let path = match legacy_tls_asset_path(p) {
+                Some(old) if !found.contains_key(p) && found.contains_key(&old) => old,
+                _ => p.clone(),
+            };
+            (k.clone(), path, d.clone())
+        })
+        .collect()
 }
 
 /// Compare expected (key label, path, digest) with what `sha256sum` printed. An empty digest
@@ -429,6 +462,17 @@ pub fn compare_paths(
             },
         })
         .collect()
+}
+
+/// Whether the pod's files are an old copy the kubelet has not synced yet: one differs from its
+/// Secret's key, or (`tls_assets`: the secret references mode, after a recent change) one is
+/// missing. The operator copies the referenced keys into its tls-assets Secret, mounted in every
+/// pod, and the kubelet writes the new keys into the running pods after its sync period; a file
+/// is missing there until then.
+pub fn not_synced_yet(files: &[FileCheck], tls_assets: bool) -> bool {
+    files
+        .iter()
+        .any(|f| f.status == FileStatus::Differs || (tls_assets && f.status == FileStatus::Missing))
 }
 
 /// `sha256sum PATH...`.
@@ -602,6 +646,16 @@ pub fn runtimeinfo_path(prom: &Value, ns: &str, pod: &str, prefix: &str) -> Stri
         "{}{prefix}/api/v1/status/runtimeinfo",
         prometheus_proxy(prom, ns, pod, 9090)
     )
+}
+
+/// When Prometheus last loaded its configuration, from its runtimeinfo answer, if that is at or
+/// after `changed`. Prometheus reports `lastConfigTime` in whole seconds (its
+/// `prometheus_config_last_reload_success_timestamp_seconds`, truncated), set once every
+/// component has applied the new configuration.
+pub fn config_loaded_at(runtimeinfo: &str, changed: f64) -> Option<f64> {
+    let a: Value = serde_json::from_str(runtimeinfo).ok()?;
+    let t = a["data"]["lastConfigTime"].as_str().and_then(parse_time)?;
+    (t >= changed).then_some(t)
 }
 
 #[cfg(test)]
@@ -880,10 +934,38 @@ mod tests {
                 "etcd-client-key".to_string()
             )
         );
+        // Prometheus Operator v0.93 (the real one's tls-assets Secret) and older operators.
+        let path = tls_asset_path("monitoring", "etcd-client-cert", "etcd-ca");
         assert_eq!(
-            tls_asset_path("monitoring", "etcd-client-cert", "etcd-ca"),
-            "/etc/prometheus/certs/secret_monitoring_etcd-client-cert_etcd-ca"
+            path,
+            "/etc/prometheus/certs/0_monitoring_etcd-client-cert_etcd-ca"
         );
+        let old = "/etc/prometheus/certs/secret_monitoring_etcd-client-cert_etcd-ca";
+        assert_eq!(legacy_tls_asset_path(&path).as_deref(), Some(old));
+        assert_eq!(
+            legacy_tls_asset_path("/etc/prometheus/secrets/etcd-client-cert/etcd-ca"),
+            None
+        );
+        let want = vec![
+            ("s/etcd-ca".to_string(), path.clone(), "a".repeat(64)),
+            (
+                "etcd-ca".to_string(),
+                "/etc/prometheus/secrets/x/etcd-ca".to_string(),
+                "b".repeat(64),
+            ),
+        ];
+        assert_eq!(
+            paths_to_look_for(&want),
+            vec![
+                path.clone(),
+                old.to_string(),
+                "/etc/prometheus/secrets/x/etcd-ca".to_string()
+            ]
+        );
+        let digest = |p: &str| BTreeMap::from([(p.to_string(), "a".repeat(64))]);
+        assert_eq!(as_found(&want, &digest(&path)), want);
+        assert_eq!(as_found(&want, &digest(old))[0].1, old);
+        assert_eq!(as_found(&want, &BTreeMap::new()), want);
         assert!(secret_refs(&json!({"tlsConfig": {"caFile": "/x"}})).is_empty());
         let exp = vec![("etcd-ca".to_string(), "/p".to_string(), "a".repeat(64))];
         let found = parse_sha256sum(&format!("{}  /p\n", "a".repeat(64)));
@@ -984,5 +1066,39 @@ mod tests {
         assert!(e.contains("has no `sha256sum`"), "{e}");
         assert!(e.contains("distroless"));
         assert!(exec_failure("container not found", "sha256sum").starts_with("exec in"));
+    }
+
+    #[test]
+    fn files_are_an_old_copy_while_one_differs_or_a_tls_asset_is_missing() {
+        let f = |status| FileCheck {
+            key: "k".into(),
+            path: "/p".into(),
+            status,
+        };
+        let ok = f(FileStatus::Ok);
+        let missing = f(FileStatus::Missing);
+        let differs = f(FileStatus::Differs);
+        assert!(!not_synced_yet(std::slice::from_ref(&ok), false));
+        assert!(!not_synced_yet(std::slice::from_ref(&ok), true));
+        assert!(not_synced_yet(&[ok.clone(), differs.clone()], false));
+        assert!(not_synced_yet(&[differs], true));
+        // A mounted Secret's missing key stays missing (it is not in the Secret); a tls-assets
+        // key appears once the kubelet syncs the operator's new copy.
+        assert!(!not_synced_yet(&[ok.clone(), missing.clone()], false));
+        assert!(not_synced_yet(&[ok, missing], true));
+        assert!(!not_synced_yet(&[], true));
+    }
+
+    #[test]
+    fn the_config_counts_from_its_load_time_once_loaded_after_the_change() {
+        let info = r#"{"status":"success","data":{"startTime":"2026-12-04T02:00:00.5Z","reloadConfigSuccess":true,"lastConfigTime":"2026-12-04T03:10:07Z"}}"#;
+        let loaded = parse_time("2026-12-04T03:10:07Z").unwrap();
+        assert_eq!(config_loaded_at(info, loaded - 5.0), Some(loaded));
+        assert_eq!(config_loaded_at(info, loaded), Some(loaded));
+        // Loaded before the change (managedFields times are whole seconds too): not this
+        // change's configuration yet.
+        assert_eq!(config_loaded_at(info, loaded + 1.0), None);
+        assert_eq!(config_loaded_at("not json", loaded - 5.0), None);
+        assert_eq!(config_loaded_at(r#"{"data":{}}"#, loaded - 5.0), None);
     }
 }

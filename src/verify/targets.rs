@@ -244,6 +244,8 @@ pub fn classify(last_error: &str, scrape_url: &str) -> Cause {
         || (http && e.contains("server returned HTTP status 400 Bad Request"))
         || (http && e.contains("malformed HTTP response"))
         || (http && (e.ends_with(": EOF") || e == "EOF"))
+        // etcd closes with the request still unread: the kernel answers with a reset.
+        || (http && e.contains("read: connection reset by peer"))
     {
         Cause::HttpToHttpsPort
     } else if e.contains("context deadline exceeded")
@@ -311,8 +313,8 @@ impl Cause {
                  (for a plain --listen-metrics-urls port)."
             ),
             Cause::HttpToHttpsPort => format!(
-                "the target is scraped with plain http but {host} is etcd's TLS port: etcd closes the connection (EOF), \
-                 Go's HTTPS servers answer 400 \"Client sent an HTTP request to an HTTPS server\". Fix: `kubectl promfix servicemonitor` (scheme: https with tlsConfig)."
+                "the target is scraped with plain http but {host} is etcd's TLS port: etcd closes the connection (EOF, or a reset when \
+                 the request was still unread), Go's HTTPS servers answer 400 \"Client sent an HTTP request to an HTTPS server\". Fix: `kubectl promfix servicemonitor` (scheme: https with tlsConfig)."
             ),
             Cause::Timeout => format!(
                 "no answer from {host} in time (context deadline exceeded): a firewall drops the packets (port 2379 from \
@@ -769,6 +771,14 @@ mod tests {
             classify(
                 r#"Get "http://127.14.2.11:2379/metrics": EOF"#,
                 "http://127.14.2.11:2379/metrics"
+            ),
+            Cause::HttpToHttpsPort
+        );
+        // The same close on the real control plane's pod network, the request not yet read.
+        assert_eq!(
+            classify(
+                r#"Get "http://198.18.3.12:2379/metrics": read tcp 198.18.3.130:47080->198.18.3.12:2379: read: connection reset by peer"#,
+                "http://198.18.3.12:2379/metrics"
             ),
             Cause::HttpToHttpsPort
         );

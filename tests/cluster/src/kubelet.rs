@@ -1114,8 +1114,10 @@ struct PodRun {
     sd_inputs: Option<(u64, u64)>,
 }
 
-fn image_has_shell(image: &str) -> bool {
+pub(crate) fn image_has_shell(image: &str) -> bool {
     !(image.contains("distroless")
+        // Chainguard's images have no shell or busybox (their `-dev` variants do).
+        || (image.starts_with("cgr.dev/chainguard/") && !image.contains("-dev"))
         || image.starts_with("registry.k8s.io/")
         || image.starts_with("k8s.gcr.io/"))
 }

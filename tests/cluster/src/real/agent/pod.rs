@@ -43,7 +43,8 @@ pub enum Runs {
 
 pub fn runs(image: &str) -> Runs {
     let repo = image_repo(image);
-    if repo == "quay.io/prometheus/prometheus" {
+    // Chainguard's Prometheus: the same binary in an image without a shell or busybox.
+    if repo == "quay.io/prometheus/prometheus" || repo == "cgr.dev/chainguard/prometheus" {
         return Runs::Prometheus;
     }
     match repo.rsplit('/').next() {
@@ -1160,7 +1161,8 @@ impl PodWorker {
             root: self.root.clone(),
             mounts: self.mounts_of(c),
             ip: self.ip,
-            has_shell: true,
+            // What `exec` finds: a distroless image has only its binaries.
+            has_shell: crate::kubelet::image_has_shell(&c.image),
         };
         let netns = match &self.net {
             Some(n) => n.fd_clone().ok(),
@@ -1825,6 +1827,13 @@ mod tests {
             Runs::Prometheus
         );
         assert_eq!(runs("quay.io/prometheus/prometheus"), Runs::Prometheus);
+        assert_eq!(
+            runs("cgr.dev/chainguard/prometheus:latest"),
+            Runs::Prometheus
+        );
+        assert!(!crate::kubelet::image_has_shell(
+            "cgr.dev/chainguard/prometheus:latest"
+        ));
         assert_eq!(
             runs("quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1"),
             Runs::Reloader
