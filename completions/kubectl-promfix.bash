@@ -161,7 +161,7 @@ _kubectl__promfix() {
             return 0
             ;;
         kubectl__subcmd__promfix__subcmd__control__subcmd__plane)
-            opts="-o -y -n -v -h -V --dry-run --output --yes --backup-dir --show-secrets --helm-values --ca-file --namespace --kubeconfig --context --verbose --help --version"
+            opts="-o -y -n -v -h -V --dry-run --output --yes --backup-dir --show-secrets --helm-values --gitops-dir --ca-file --namespace --kubeconfig --context --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -184,6 +184,10 @@ _kubectl__promfix() {
                     return 0
                     ;;
                 --helm-values)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gitops-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -257,7 +261,7 @@ _kubectl__promfix() {
             return 0
             ;;
         kubectl__subcmd__promfix__subcmd__endpoints)
-            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --service-monitor --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --replace-working-scrape --namespace --kubeconfig --context --verbose --help --version"
+            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --service-monitor --dry-run --output --yes --backup-dir --show-secrets --helm-values --gitops-dir --no-probe --replace-working-scrape --namespace --kubeconfig --context --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -336,6 +340,10 @@ _kubectl__promfix() {
                     return 0
                     ;;
                 --helm-values)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gitops-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -363,7 +371,7 @@ _kubectl__promfix() {
             return 0
             ;;
         kubectl__subcmd__promfix__subcmd__etcd)
-            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --service-monitor --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --replace-working-scrape --renew --no-verify --timeout --namespace --kubeconfig --context --verbose --help --version"
+            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --service-monitor --dry-run --output --yes --backup-dir --show-secrets --helm-values --gitops-dir --no-probe --replace-working-scrape --renew --no-verify --timeout --namespace --kubeconfig --context --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -442,6 +450,10 @@ _kubectl__promfix() {
                     return 0
                     ;;
                 --helm-values)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gitops-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -669,7 +681,7 @@ _kubectl__promfix() {
             return 0
             ;;
         kubectl__subcmd__promfix__subcmd__kube__subcmd__proxy)
-            opts="-o -y -n -v -h -V --dry-run --output --yes --backup-dir --show-secrets --timeout --namespace --kubeconfig --context --verbose --help --version"
+            opts="-o -y -n -v -h -V --dry-run --output --yes --backup-dir --show-secrets --gitops-dir --timeout --namespace --kubeconfig --context --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -688,6 +700,10 @@ _kubectl__promfix() {
                     return 0
                     ;;
                 --backup-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gitops-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -807,7 +823,7 @@ _kubectl__promfix() {
             return 0
             ;;
         kubectl__subcmd__promfix__subcmd__secret)
-            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --service-monitor --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --replace-working-scrape --namespace --kubeconfig --context --verbose --help --version"
+            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --service-monitor --dry-run --output --yes --backup-dir --show-secrets --helm-values --gitops-dir --no-probe --replace-working-scrape --namespace --kubeconfig --context --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -886,6 +902,10 @@ _kubectl__promfix() {
                     return 0
                     ;;
                 --helm-values)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gitops-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -913,7 +933,7 @@ _kubectl__promfix() {
             return 0
             ;;
         kubectl__subcmd__promfix__subcmd__servicemonitor)
-            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --service-monitor --dry-run --output --yes --backup-dir --show-secrets --helm-values --no-probe --replace-working-scrape --namespace --kubeconfig --context --verbose --help --version"
+            opts="-o -y -n -v -h -V --ca --cert --key --from-dir --secret-name --ca-secret-key --cert-secret-key --key-secret-key --endpoints --port --tls-from --server-name --insecure-skip-verify --prometheus --service-monitor --dry-run --output --yes --backup-dir --show-secrets --helm-values --gitops-dir --no-probe --replace-working-scrape --namespace --kubeconfig --context --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -992,6 +1012,10 @@ _kubectl__promfix() {
                     return 0
                     ;;
                 --helm-values)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gitops-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

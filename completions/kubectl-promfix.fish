@@ -65,6 +65,7 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -s
 json\t''"
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l backup-dir -d 'Where to write the backup of every object before it is changed (default: current directory)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l helm-values -d 'Write the equivalent Helm values override to FILE (for objects Helm manages)' -r -F
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l gitops-dir -d 'Also write the change in the form each GitOps owner of a changed object takes (Flux HelmRelease values or post-renderer patches, Argo CD Helm values, Kustomize patches) into DIR' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l timeout -d 'How long to wait for the rollout and the first scrape' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -s n -l namespace -d 'The Prometheus\' namespace: where the Prometheus resource is found and the Secret is written (default: where the Prometheus resources are, else `monitoring`)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand etcd" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
@@ -101,6 +102,7 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" 
 json\t''"
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -l backup-dir -d 'Where to write the backup of every object before it is changed (default: current directory)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -l helm-values -d 'Write the equivalent Helm values override to FILE (for objects Helm manages)' -r -F
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -l gitops-dir -d 'Also write the change in the form each GitOps owner of a changed object takes (Flux HelmRelease values or post-renderer patches, Argo CD Helm values, Kustomize patches) into DIR' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -s n -l namespace -d 'The Prometheus\' namespace: where the Prometheus resource is found and the Secret is written (default: where the Prometheus resources are, else `monitoring`)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand secret" -l context -d 'The kubeconfig context to use (repeat for doctor)' -r
@@ -134,6 +136,7 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoint
 json\t''"
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -l backup-dir -d 'Where to write the backup of every object before it is changed (default: current directory)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -l helm-values -d 'Write the equivalent Helm values override to FILE (for objects Helm manages)' -r -F
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -l gitops-dir -d 'Also write the change in the form each GitOps owner of a changed object takes (Flux HelmRelease values or post-renderer patches, Argo CD Helm values, Kustomize patches) into DIR' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -s n -l namespace -d 'The Prometheus\' namespace: where the Prometheus resource is found and the Secret is written (default: where the Prometheus resources are, else `monitoring`)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand endpoints" -l context -d 'The kubeconfig context to use (repeat for doctor)' -r
@@ -167,6 +170,7 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicem
 json\t''"
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -l backup-dir -d 'Where to write the backup of every object before it is changed (default: current directory)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -l helm-values -d 'Write the equivalent Helm values override to FILE (for objects Helm manages)' -r -F
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -l gitops-dir -d 'Also write the change in the form each GitOps owner of a changed object takes (Flux HelmRelease values or post-renderer patches, Argo CD Helm values, Kustomize patches) into DIR' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -s n -l namespace -d 'The Prometheus\' namespace: where the Prometheus resource is found and the Secret is written (default: where the Prometheus resources are, else `monitoring`)' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand servicemonitor" -l context -d 'The kubeconfig context to use (repeat for doctor)' -r
@@ -209,6 +213,7 @@ server\t'Send every write with dryRun=All; the server checks and stores nothing'
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kube-proxy" -s o -l output -d 'Print the planned objects as yaml or json (with --dry-run=client) or the result' -r -f -a "yaml\t''
 json\t''"
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kube-proxy" -l backup-dir -d 'Where to write the backup of every object before it is changed (default: current directory)' -r -F
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kube-proxy" -l gitops-dir -d 'Also write the change in the form each GitOps owner of a changed object takes (Flux HelmRelease values or post-renderer patches, Argo CD Helm values, Kustomize patches) into DIR' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kube-proxy" -l timeout -d 'How long to wait for the rollout' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kube-proxy" -s n -l namespace -d 'Not used: kube-proxy\'s ConfigMap and DaemonSet are found in kube-system' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand kube-proxy" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
@@ -225,6 +230,7 @@ complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-
 json\t''"
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -l backup-dir -d 'Where to write the backup of every object before it is changed (default: current directory)' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -l helm-values -d 'Write the equivalent Helm values override to FILE (for objects Helm manages)' -r -F
+complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -l gitops-dir -d 'Also write the change in the form each GitOps owner of a changed object takes (Flux HelmRelease values or post-renderer patches, Argo CD Helm values, Kustomize patches) into DIR' -r -F
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -l ca-file -d 'Verify the components\' serving certificates with this CA file (a path inside the Prometheus pods, e.g. from spec.secrets) instead of insecureSkipVerify' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -s n -l namespace -d 'Not used: the ServiceMonitors are found in every namespace, their Services where they select' -r
 complete -c kubectl-promfix -n "__fish_kubectl_promfix_using_subcommand control-plane" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F

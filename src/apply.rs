@@ -291,6 +291,40 @@ pub fn write_helm_values(path: &Path, values: &Value, notes: &[String]) -> Resul
     Ok(())
 }
 
+/// Write the files of `--gitops-dir` for the plan (one per GitOps owner of a changed object),
+/// and say what was written and what they cannot carry.
+pub fn write_gitops(out: &GitOpsOut, plan: &Plan) -> Result<()> {
+    let values = out.values.and_then(|f| f(plan));
+    let (files, notes) = crate::gitops::owner_files(plan, values.as_ref());
+    for n in &notes {
+        eprintln!("note: --gitops-dir: {n}");
+    }
+    if files.is_empty() {
+        eprintln!(
+            "note: --gitops-dir: nothing written to {}: no object this plan changes is kept by Argo CD or Flux",
+            out.dir.display()
+        );
+        return Ok(());
+    }
+    std::fs::create_dir_all(out.dir).map_err(|e| {
+        Error::Input(format!(
+            "cannot create the --gitops-dir directory {}: {e}",
+            out.dir.display()
+        ))
+    })?;
+    for f in files {
+        let path = out.dir.join(&f.file_name);
+        std::fs::write(&path, f.text())
+            .map_err(|e| Error::Input(format!("cannot write {}: {e}", path.display())))?;
+        eprintln!(
+            "GitOps: the change for {} written to {}",
+            f.owner.describe(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// Whether an error is worth retrying the same write for (throttling, server errors, a dropped
 /// connection), with the delay the server asked for.
 fn transient(e: &kube::Error) -> Option<Option<Duration>> {
@@ -381,6 +415,16 @@ pub fn conflict_backoff(round: usize) -> std::time::Duration {
 /// What runs once the first plan is shown (etcd writes its Helm values file there).
 pub type Shown<'a> = dyn Fn(&Plan) -> Result<()> + 'a;
 
+/// The chart values that carry a plan's change (kube-prometheus-stack's), for the commands that
+/// have them.
+pub type ValuesOf<'a> = dyn Fn(&Plan) -> Option<Value> + 'a;
+
+/// `--gitops-dir`: where the change goes in the form each GitOps owner of its objects takes.
+pub struct GitOpsOut<'a> {
+    pub dir: &'a Path,
+    pub values: Option<&'a ValuesOf<'a>>,
+}
+
 /// The one executor of every command that writes: rounds of observe + plan → (first round:
 /// show, dry run, confirm, pre-flight) → back up → write. A 409 Conflict reads again and
 /// re-plans (at most `ROUNDS` rounds); any other failure stops with an error that says what was
@@ -402,6 +446,8 @@ pub struct Executor<'a> {
     pub wave: Option<fn(&Change) -> usize>,
     /// Called with the first plan once it is shown (before a dry run ends or the question).
     pub shown: Option<&'a Shown<'a>>,
+    /// `--gitops-dir`: written once the first plan is shown (a dry run too).
+    pub gitops: Option<GitOpsOut<'a>>,
 }
 
 fn ask_apply(plan: &Plan) -> String {
@@ -434,6 +480,7 @@ impl<'a> Executor<'a> {
             label: label_verb,
             wave: None,
             shown: None,
+            gitops: None,
         }
     }
 
@@ -481,6 +528,9 @@ impl<'a> Executor<'a> {
                 }
                 if let Some(f) = self.shown {
                     f(&plan)?;
+                }
+                if let Some(g) = &self.gitops {
+                    write_gitops(g, &plan)?;
                 }
                 *first = Some(plan.clone());
                 if write.dry_run == DryRun::Client {

@@ -98,6 +98,15 @@ pub struct HelmValuesOpt {
     pub helm_values: Option<PathBuf>,
 }
 
+/// For the commands whose objects Argo CD or Flux may keep (etcd's, control-plane's, kube-proxy's).
+#[derive(Debug, Clone, Args, Default)]
+pub struct GitOpsOpt {
+    /// Also write the change in the form each GitOps owner of a changed object takes (Flux
+    /// HelmRelease values or post-renderer patches, Argo CD Helm values, Kustomize patches) into DIR
+    #[arg(long, value_name = "DIR")]
+    pub gitops_dir: Option<PathBuf>,
+}
+
 /// Where the etcd client certificates come from.
 #[derive(Debug, Clone, Args, Default)]
 pub struct CertSource {
@@ -228,6 +237,8 @@ pub struct EtcdArgs {
     pub write: WriteOpts,
     #[command(flatten)]
     pub helm: HelmValuesOpt,
+    #[command(flatten)]
+    pub gitops: GitOpsOpt,
     /// Do not try an mTLS handshake and GET /metrics against each reachable etcd endpoint first
     #[arg(long = "no-probe", action = clap::ArgAction::SetFalse)]
     pub probe: bool,
@@ -310,6 +321,8 @@ pub enum Command {
     KubeProxy {
         #[command(flatten)]
         write: WriteOpts,
+        #[command(flatten)]
+        gitops: GitOpsOpt,
         /// How long to wait for the rollout
         #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
         timeout: std::time::Duration,
@@ -320,6 +333,8 @@ pub enum Command {
         write: WriteOpts,
         #[command(flatten)]
         helm: HelmValuesOpt,
+        #[command(flatten)]
+        gitops: GitOpsOpt,
         /// Verify the components' serving certificates with this CA file (a path inside the
         /// Prometheus pods, e.g. from spec.secrets) instead of insecureSkipVerify
         #[arg(long, value_name = "PATH")]

@@ -16,6 +16,7 @@
 //!                                                            plan)
 //! ```
 //!
+//! `gitops` (pure) turns a plan into the form each Argo CD or Flux owner takes (`--gitops-dir`).
 //! `doctor` is observe → judge: `doctor::collect` reads, `doctor::rules` judges (pure),
 //! `commands::doctor` prints. `rollback` replays a backup through the same executor.
 
@@ -29,6 +30,7 @@ pub mod error;
 pub mod fanout;
 pub mod fields;
 pub mod fixes;
+pub mod gitops;
 pub mod json;
 pub mod kube;
 pub mod output;

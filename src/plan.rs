@@ -202,6 +202,19 @@ pub fn gitops_owner(obj: &Value) -> Option<GitOpsOwner> {
 }
 
 impl GitOpsOwner {
+    /// `Flux HelmRelease monitoring/kps`, `Argo CD application "prometheus-stack"`.
+    pub fn describe(&self) -> String {
+        match self {
+            GitOpsOwner::ArgoCd { application } => format!("Argo CD application {application:?}"),
+            GitOpsOwner::FluxKustomization { name, namespace } => {
+                format!("Flux Kustomization {namespace}/{name}")
+            }
+            GitOpsOwner::FluxHelmRelease { name, namespace } => {
+                format!("Flux HelmRelease {namespace}/{name}")
+            }
+        }
+    }
+
     /// The plan's warning for a change to an object it manages.
     pub fn warning(&self) -> String {
         match self {

@@ -182,19 +182,58 @@ async fn the_helm_values_survive_a_real_helm_upgrade() {
     );
     assert_eq!(svc["spec"]["selector"]["component"], "etcd", "{svc}");
 
-    // The fix, with the values file.
+    // As Flux's helm-controller labels what its release renders (its post-renderer).
+    for (ns, kinds) in [
+        (NS, "prometheuses,servicemonitors"),
+        ("kube-system", "services"),
+    ] {
+        rc.cp
+            .kubectl_ok(&[
+                "-n",
+                ns,
+                "label",
+                kinds,
+                "-l",
+                &format!("app.kubernetes.io/instance={RELEASE}"),
+                "helm.toolkit.fluxcd.io/name=kps",
+                &format!("helm.toolkit.fluxcd.io/namespace={NS}"),
+            ])
+            .unwrap();
+    }
+
+    // The fix, with the values file, and the HelmRelease's form of the change.
     let values = cwd.join("values-etcd.yaml");
     let values_s = values.display().to_string();
+    let gitops = cwd.join("gitops");
     let fix = plugin(
         &rc,
         cwd,
-        &etcd_args(&rc, &["--yes", "--no-verify", "--helm-values", &values_s]),
+        &etcd_args(
+            &rc,
+            &[
+                "--yes",
+                "--no-verify",
+                "--helm-values",
+                &values_s,
+                "--gitops-dir",
+                &gitops.display().to_string(),
+            ],
+        ),
     );
     assert_eq!(fix.code, 0, "etcd --helm-values: {}", fix.stderr);
     assert_fixed(&rc, &members, "after the fix");
     let text = std::fs::read_to_string(&values).expect("the values file is written");
     eprintln!("--- {values_s}\n{text}");
     assert!(!text.contains("PRIVATE KEY"), "{text}");
+    // The HelmRelease's spec.values are the values file's: helm-controller merges them over the
+    // chart's as `helm upgrade -f` does below.
+    let hr = std::fs::read_to_string(gitops.join(format!("flux-helmrelease-{NS}-kps.yaml")))
+        .unwrap_or_else(|e| panic!("no HelmRelease file: {e}\n{}", fix.stderr));
+    let hr: Value = serde_yaml_ng::from_str(&hr).unwrap();
+    let file_values: Value = serde_yaml_ng::from_str(&text).unwrap();
+    assert_eq!(hr["kind"], "HelmRelease");
+    assert_eq!(hr["metadata"]["namespace"], NS);
+    assert_eq!(hr["spec"]["values"], file_values, "{hr:#}");
 
     // What the plugin tells the user: upgrade with the values on top of their own.
     let upgrade = helm(

@@ -14,6 +14,7 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
     let Command::ControlPlane {
         write,
         helm,
+        gitops,
         ca_file,
     } = &cli.command
     else {
@@ -39,19 +40,30 @@ pub async fn run(cli: &Cli) -> Result<Outcome> {
         });
     }
     let mut edits = Vec::new();
-    let mut first_obs: Option<Observed> = None;
-    let ran = Executor::new(&kube, write, "control-plane")
+    let first_obs: std::cell::RefCell<Option<Observed>> = std::cell::RefCell::new(None);
+    let values = |_: &crate::plan::Plan| {
+        let obs = first_obs.borrow();
+        obs.as_ref().map(|o| fix::helm_values(o, &w))
+    };
+    let exec = Executor {
+        gitops: gitops.gitops_dir.as_deref().map(|dir| apply::GitOpsOut {
+            dir,
+            values: Some(&values),
+        }),
+        ..Executor::new(&kube, write, "control-plane")
+    };
+    let ran = exec
         .run(async || {
             let obs = observe(&kube).await?;
             let (plan, e) = fix::plan(&obs, &w);
             edits = e;
-            if first_obs.is_none() {
-                first_obs = Some(obs);
+            if first_obs.borrow().is_none() {
+                *first_obs.borrow_mut() = Some(obs);
             }
             Ok(plan)
         })
         .await?;
-    if let (Some(path), Some(obs)) = (&helm.helm_values, &first_obs) {
+    if let (Some(path), Some(obs)) = (&helm.helm_values, &*first_obs.borrow()) {
         apply::write_helm_values(path, &fix::helm_values(obs, &w), &[])?;
     }
     match write.output {

@@ -1065,9 +1065,24 @@ async fn rounds(
         let obs = first_obs.borrow().clone();
         helm_file(args, steps, w, mode.get().zip(obs), held.get(), plan)
     };
+    // The chart values of the change, for an owner that takes them (a Flux HelmRelease, an
+    // Argo CD Helm source); none when a working scrape was held back (nothing to carry).
+    let values = |plan: &Plan| {
+        let obs = first_obs.borrow().clone()?;
+        let mode = mode.get()?;
+        (!held.get()).then(|| helm_values(w, mode, steps, &obs, plan).values)
+    };
     let exec = Executor {
         shown: Some(&helm_file),
         wave: Some(fix::write_wave),
+        gitops: args
+            .gitops
+            .gitops_dir
+            .as_deref()
+            .map(|dir| apply::GitOpsOut {
+                dir,
+                values: Some(&values),
+            }),
         ..Executor::new(kube, &args.write, steps.name())
     };
     let mut first = true;

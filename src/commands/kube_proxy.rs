@@ -15,13 +15,25 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// Run the command (its flags are in `cli.command`, the global ones in `cli.global`).
 pub async fn run(cli: &Cli) -> Result<Outcome> {
-    let Command::KubeProxy { write, timeout } = &cli.command else {
+    let Command::KubeProxy {
+        write,
+        gitops,
+        timeout,
+    } = &cli.command
+    else {
         return Err(Error::Internal("wrong command".into()));
     };
     let mut kube =
         Kube::connect(&cli.global, cli.global.context.first().map(String::as_str)).await?;
     kube.server_dry_run = write.dry_run == DryRun::Server;
-    let ran = Executor::new(&kube, write, "kube-proxy")
+    let exec = Executor {
+        gitops: gitops
+            .gitops_dir
+            .as_deref()
+            .map(|dir| apply::GitOpsOut { dir, values: None }),
+        ..Executor::new(&kube, write, "kube-proxy")
+    };
+    let ran = exec
         .run(async || {
             let obs = observe(&kube).await?;
             let now = fix::rfc3339(SystemTime::now());
