@@ -66,10 +66,66 @@ impl PrometheusSpec {
     }
 }
 
+/// Whether the object is a PrometheusAgent (`monitoring.coreos.com/v1alpha1`): the operator's
+/// agent mode. Its spec has the Prometheus' fields read here (they are the operator's
+/// CommonPrometheusFields), it mounts `spec.secrets` at the same place and selects
+/// ServiceMonitors the same way.
+pub fn is_agent(obj: &Value) -> bool {
+    obj.get("kind").and_then(Value::as_str) == Some("PrometheusAgent")
+}
+
+/// `Prometheus` or `PrometheusAgent`, for messages.
+pub fn kind_of(obj: &Value) -> &'static str {
+    if is_agent(obj) {
+        "PrometheusAgent"
+    } else {
+        "Prometheus"
+    }
+}
+
+/// The operator's StatefulSet of shard `shard`: `prometheus-<name>` (`prom-agent-<name>` for an
+/// agent), `-shard-<i>` after it for every shard but the first.
+pub fn statefulset_name(obj: &Value, name: &str, shard: &str) -> String {
+    let prefix = if is_agent(obj) {
+        "prom-agent"
+    } else {
+        "prometheus"
+    };
+    if shard == "0" {
+        format!("{prefix}-{name}")
+    } else {
+        format!("{prefix}-{name}-shard-{shard}")
+    }
+}
+
+/// Whether a pod's labels say it runs the kind of `obj` (`app.kubernetes.io/name`:
+/// `prometheus-agent` for an agent's pods; anything else, or no such label, for a Prometheus'):
+/// a Prometheus and a PrometheusAgent of the same name share `operator.prometheus.io/name`.
+pub fn pod_is_of_kind(obj: &Value, pod_labels: &Value) -> bool {
+    let agent_pod = pod_labels["app.kubernetes.io/name"].as_str() == Some("prometheus-agent");
+    agent_pod == is_agent(obj)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn agents_are_told_from_prometheuses_by_kind_and_their_pods_by_label() {
+        let agent = json!({"kind": "PrometheusAgent"});
+        let prom = json!({"kind": "Prometheus"});
+        assert!(is_agent(&agent) && !is_agent(&prom) && !is_agent(&json!({})));
+        assert_eq!(statefulset_name(&agent, "a", "0"), "prom-agent-a");
+        assert_eq!(statefulset_name(&agent, "a", "2"), "prom-agent-a-shard-2");
+        assert_eq!(statefulset_name(&prom, "k", "1"), "prometheus-k-shard-1");
+        let agent_pod = json!({"app.kubernetes.io/name": "prometheus-agent", "operator.prometheus.io/name": "a"});
+        let prom_pod =
+            json!({"app.kubernetes.io/name": "prometheus", "operator.prometheus.io/name": "a"});
+        assert!(pod_is_of_kind(&agent, &agent_pod) && !pod_is_of_kind(&agent, &prom_pod));
+        assert!(pod_is_of_kind(&prom, &prom_pod) && !pod_is_of_kind(&prom, &agent_pod));
+        assert!(pod_is_of_kind(&prom, &json!({"prometheus": "a"})));
+    }
 
     #[test]
     fn prometheus_spec_reads_the_fields_and_defaults() {

@@ -86,6 +86,14 @@ res!(
     true
 );
 res!(
+    PROMETHEUSAGENTS,
+    "monitoring.coreos.com",
+    "v1alpha1",
+    "PrometheusAgent",
+    "prometheusagents",
+    true
+);
+res!(
     SERVICEMONITORS,
     "monitoring.coreos.com",
     "v1",
@@ -114,9 +122,21 @@ const ALL: &[Res] = &[
     DAEMONSETS,
     STATEFULSETS,
     PROMETHEUSES,
+    PROMETHEUSAGENTS,
     SERVICEMONITORS,
     PODMONITORS,
 ];
+
+/// The resource of a Prometheus-like object: `prometheusagents` for a PrometheusAgent (the
+/// operator's agent mode, which mounts `spec.secrets` and selects ServiceMonitors the same way),
+/// `prometheuses` otherwise.
+pub fn prometheus_res(obj: &Value) -> &'static Res {
+    if crate::crd::is_agent(obj) {
+        &PROMETHEUSAGENTS
+    } else {
+        &PROMETHEUSES
+    }
+}
 
 /// A connected client and the context it came from.
 #[derive(Clone)]
@@ -267,6 +287,26 @@ impl Kube {
             }
         }
         Ok(out)
+    }
+
+    /// Every Prometheus and, where the cluster serves them, every PrometheusAgent in `ns`
+    /// (agents after the Prometheuses). An agent list the server does not serve (404: an
+    /// operator without the resource) or this user may not read (403) adds none.
+    pub async fn list_prometheuses(&self, ns: Option<&str>) -> Result<Vec<Value>> {
+        let (proms, agents) = tokio::join!(
+            self.list(&PROMETHEUSES, ns, None),
+            self.list(&PROMETHEUSAGENTS, ns, None),
+        );
+        let mut all = proms?;
+        match agents {
+            Ok(a) => all.extend(a),
+            Err(Error::Api {
+                source: kube::Error::Api(s),
+                ..
+            }) if s.code == 404 || s.code == 403 => {}
+            Err(e) => return Err(e),
+        }
+        Ok(all)
     }
 
     /// One page of a list (`limit` items from `continue_token`): callers that fold items as they

@@ -216,8 +216,9 @@ fn check(
 /// Rules a command needs only where something fails, which these runs' scenarios do not
 /// show: doctor reads a kubelet's `/configz` (nodes/proxy) only for nodes whose kubelet target
 /// is down or missing (issue 16); scenario a does not monitor the kubelet at all. tests/doctor.rs
-/// shows those reads where workers' kubelets answer 403.
-const CONDITIONAL: &[(&str, &str)] = &[("doctor", "nodes/proxy")];
+/// shows those reads where workers' kubelets answer 403. rollback patches a PrometheusAgent
+/// only to undo a fix made to one (tests/real_agent.rs); these runs fix a Prometheus.
+const CONDITIONAL: &[(&str, &str)] = &[("doctor", "nodes/proxy"), ("rollback", "prometheusagents")];
 
 /// The rules tagged `command` that none of its runs used.
 fn stale(command: &str, rules: &[Rule], used: &BTreeSet<(String, String, String)>) -> Vec<String> {

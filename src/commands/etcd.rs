@@ -186,7 +186,7 @@ fn endpoint_hosts(eps: &[certs::intake::Endpoint]) -> Vec<String> {
 
 /// Choose the Prometheus resource: `--prometheus`, the only one, or ask.
 async fn choose_prometheus(kube: &Kube, ns: Option<&str>, name: Option<&str>) -> Result<Value> {
-    let all = kube.list(READ_PROMETHEUSES.res, ns, None).await?;
+    let all = kube.list_prometheuses(ns).await?;
     let all: Vec<Value> = match name {
         Some(n) => all
             .into_iter()
@@ -212,7 +212,12 @@ async fn choose_prometheus(kube: &Kube, ns: Option<&str>, name: Option<&str>) ->
         .iter()
         .map(|p| {
             format!(
-                "{}/{}",
+                "{}{}/{}",
+                if crate::crd::is_agent(p) {
+                    "PrometheusAgent "
+                } else {
+                    ""
+                },
                 p["metadata"]["namespace"].as_str().unwrap_or(""),
                 p["metadata"]["name"].as_str().unwrap_or("")
             )
@@ -252,13 +257,13 @@ async fn observe(
     let (prom_now, sms, nss) = match fresh {
         Some((sms, nss)) => (Some(prom.clone()), sms, nss),
         None => tokio::try_join!(
-            kube.get_opt(READ_PROMETHEUSES.res, Some(&prom_ns), &prom_name),
+            kube.get_opt(k::prometheus_res(prom), Some(&prom_ns), &prom_name),
             kube.list(READ_SERVICEMONITORS.res, None, None),
             kube.list(READ_NAMESPACES.res, None, None),
         )?,
     };
     let prometheus = prom_now.ok_or_else(|| Error::NotFound {
-        what: format!("Prometheus {prom_ns}/{prom_name}"),
+        what: format!("{} {prom_ns}/{prom_name}", crate::crd::kind_of(prom)),
         hint: "it was deleted while this ran".into(),
     })?;
     let mut obs = Observed {
@@ -718,7 +723,8 @@ fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
         let mounted = crate::crd::PrometheusSpec::of(&obs.prometheus).lists_secret(&w.secret_name);
         if !steps.secret() && mode == TlsMode::Files && !mounted {
             plan.notes.push(format!(
-                "Prometheus {prom_ns}/{} does not mount Secret {} yet: the files this ServiceMonitor names exist only after `kubectl promfix secret` (or `etcd`)",
+                "{} {prom_ns}/{} does not mount Secret {} yet: the files this ServiceMonitor names exist only after `kubectl promfix secret` (or `etcd`)",
+                crate::crd::kind_of(&obs.prometheus),
                 obs.prometheus["metadata"]["name"].as_str().unwrap_or(""),
                 w.secret_name
             ));
@@ -744,7 +750,8 @@ fn renew_plan(
     .unwrap_or("default")
     .to_string();
     let prometheus = format!(
-        "Prometheus {}/{}",
+        "{} {}/{}",
+        crate::crd::kind_of(&obs.prometheus),
         obs.prometheus["metadata"]["namespace"]
             .as_str()
             .unwrap_or(""),

@@ -140,7 +140,7 @@ pub async fn select_prometheuses(
     ns: Option<&str>,
     name_opt: Option<&str>,
 ) -> Result<Vec<Value>> {
-    let all = kube.list(&k::PROMETHEUSES, ns, None).await?;
+    let all = kube.list_prometheuses(ns).await?;
     let where_ = ns
         .map(|n| format!("namespace {n}"))
         .unwrap_or_else(|| "any namespace".into());
@@ -211,13 +211,13 @@ async fn observe(
 ) -> Result<Facts> {
     let (ns, n) = (namespace(prom).to_string(), name(prom).to_string());
     let (prom_now, sec, sms, nss) = tokio::try_join!(
-        kube.get_opt(&k::PROMETHEUSES, Some(&ns), &n),
+        kube.get_opt(k::prometheus_res(prom), Some(&ns), &n),
         kube.get_opt(&k::SECRETS, Some(&ns), secret),
         kube.list(&k::SERVICEMONITORS, None, None),
         kube.list(&k::NAMESPACES, None, None),
     )?;
     let prom = prom_now.ok_or_else(|| Error::NotFound {
-        what: format!("Prometheus {ns}/{n}"),
+        what: format!("{} {ns}/{n}", crate::crd::kind_of(prom)),
         hint: "it was deleted while this ran".into(),
     })?;
     let mut obs = Observed {
@@ -365,6 +365,8 @@ struct Run<'a> {
     facts: &'a Facts,
     p: &'a Params,
     pname: String,
+    /// `Prometheus` or `PrometheusAgent`.
+    kind: &'static str,
     start: Instant,
     deadline: Instant,
 }
@@ -377,6 +379,7 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
         facts: &facts,
         p,
         pname: format!("{}/{}", namespace(&facts.prom), name(&facts.prom)),
+        kind: crate::crd::kind_of(&facts.prom),
         start,
         deadline: start + p.timeout,
     };
@@ -406,8 +409,8 @@ async fn wait_for_rollout(run: &Run<'_>) -> Result<Vec<(Value, Option<String>)>>
         return Ok(pods);
     }
     let mut step = Step::start(format!(
-        "waiting for the rollout of Prometheus {} (pods that mount Secret {})",
-        run.pname, p.secret
+        "waiting for the rollout of {} {} (pods that mount Secret {})",
+        run.kind, run.pname, p.secret
     ));
     loop {
         if rollout_done(prom, &pods) {
@@ -633,6 +636,7 @@ fn pod_report(run: &Run<'_>, e: &Expect, pod: &Value, stale: &Option<String>) ->
     let (prom, p) = (&run.facts.prom, run.p);
     let mut r = PodReport {
         prometheus: run.pname.clone(),
+        kind: run.kind.to_string(),
         namespace: namespace(pod).to_string(),
         pod: name(pod).to_string(),
         shard: v::shard_of(pod),
@@ -677,9 +681,10 @@ fn pod_report(run: &Run<'_>, e: &Expect, pod: &Value, stale: &Option<String>) ->
         ));
     } else if !v::lists_secret(prom, &p.secret) {
         r.files_error = Some(format!(
-            "Secret {} is not listed in spec.secrets of Prometheus {}, so it is not mounted.{} Fix: \
+            "Secret {} is not listed in spec.secrets of {} {}, so it is not mounted.{} Fix: \
              `kubectl promfix secret` (adds it; the pods roll).",
             p.secret,
+            run.kind,
             run.pname,
             reverted_note(prom, &["f:spec", "f:secrets"], "spec.secrets", e.fix_at)
         ));
@@ -934,22 +939,18 @@ fn missing_shards(
         .map(|i| i.to_string())
         .filter(|i| !have.contains(i))
         .collect();
-    let sts = |i: &str| {
-        if i == "0" {
-            format!("prometheus-{}", name(prom))
-        } else {
-            format!("prometheus-{}-shard-{i}", name(prom))
-        }
-    };
+    let sts = |i: &str| crate::crd::statefulset_name(prom, name(prom), i);
     let mut r = PodReport {
         prometheus: pname.clone(),
+        kind: run.kind.to_string(),
         namespace: namespace(prom).to_string(),
         pod: "(missing)".into(),
         shard: missing.join(","),
         secret: run.p.secret.clone(),
         job: e.job.describe(),
         files_error: Some(format!(
-            "Prometheus {pname} asks for {want} pod(s) ({} replica(s) x {shards} shard(s)) and {} exist{}: the etcd targets of a missing shard are scraped by nobody. `kubectl -n {} describe statefulset {}` says why (e.g. a name too long for the 63-byte controller-revision-hash label)",
+            "{} {pname} asks for {want} pod(s) ({} replica(s) x {shards} shard(s)) and {} exist{}: the etcd targets of a missing shard are scraped by nobody. `kubectl -n {} describe statefulset {}` says why (e.g. a name too long for the 63-byte controller-revision-hash label)",
+            run.kind,
             want / shards as usize,
             pods.len(),
             if missing.is_empty() {
@@ -980,12 +981,14 @@ fn no_pods(run: &Run<'_>, e: &Expect) -> PodReport {
     let prom = &run.facts.prom;
     let mut r = PodReport {
         prometheus: run.pname.clone(),
+        kind: run.kind.to_string(),
         namespace: namespace(prom).to_string(),
         pod: "(none)".into(),
         secret: run.p.secret.clone(),
         job: e.job.describe(),
         files_error: Some(format!(
-            "Prometheus {} has no pods (labelled prometheus={n} or operator.prometheus.io/name={n}); is the operator running?",
+            "{} {} has no pods (labelled prometheus={n} or operator.prometheus.io/name={n}); is the operator running?",
+            run.kind,
             run.pname,
             n = name(prom)
         )),

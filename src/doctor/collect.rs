@@ -519,7 +519,7 @@ async fn prometheus_resources(
             return None;
         }
     }
-    let proms = match kube.list(&k::PROMETHEUSES, namespace, None).await {
+    let proms = match kube.list_prometheuses(namespace).await {
         Ok(p) => p,
         Err(e) => {
             errors.push(format!("cannot read Prometheus' targets: {e}"));
@@ -579,11 +579,17 @@ async fn read_prometheus_targets(
         x => x,
     };
     let selector = format!("operator.prometheus.io/name={name}");
-    let pods = match kube.list(&k::PODS, Some(ns), Some(&selector)).await {
-        Ok(p) => p,
+    let kind = crate::crd::kind_of(p);
+    // A Prometheus and a PrometheusAgent of the same name share the label: their pods are told
+    // apart by kind.
+    let pods: Vec<Value> = match kube.list(&k::PODS, Some(ns), Some(&selector)).await {
+        Ok(pods) => pods
+            .into_iter()
+            .filter(|pod| crate::crd::pod_is_of_kind(p, &pod["metadata"]["labels"]))
+            .collect(),
         Err(e) => {
             errors.push(format!(
-                "cannot read the targets of Prometheus {ns}/{name}: {e}"
+                "cannot read the targets of {kind} {ns}/{name}: {e}"
             ));
             return;
         }
@@ -591,7 +597,7 @@ async fn read_prometheus_targets(
     let by_shard = one_pod_per_shard(&pods);
     if by_shard.is_empty() {
         errors.push(format!(
-            "Prometheus {ns}/{name} has no pods, so its targets cannot be read: see `kubectl -n {ns} get statefulset,pods -l {selector}` and the operator's logs"
+            "{kind} {ns}/{name} has no pods, so its targets cannot be read: see `kubectl -n {ns} get statefulset,pods -l {selector}` and the operator's logs"
         ));
     }
     let mut read_any = false;
@@ -627,7 +633,11 @@ async fn read_prometheus_targets(
     }
     if read_any {
         part.read = true;
-        part.names.push(format!("{ns}/{name}"));
+        part.names.push(if crate::crd::is_agent(p) {
+            format!("{ns}/{name} (PrometheusAgent)")
+        } else {
+            format!("{ns}/{name}")
+        });
     }
 }
 

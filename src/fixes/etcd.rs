@@ -393,7 +393,7 @@ pub fn plan_secret(
             if let Some(c) = update(
                 prom,
                 after,
-                "prometheuses",
+                crate::kube::prometheus_res(prom).plural,
                 format!(
                     "mount Secret {} at /etc/prometheus/secrets/{}/ (the operator rolls the pods)",
                     w.secret_name, w.secret_name

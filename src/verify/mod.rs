@@ -34,8 +34,9 @@ pub fn lists_secret(prom: &Value, secret: &str) -> bool {
     PrometheusSpec::of(prom).lists_secret(secret)
 }
 
-/// The pods of a Prometheus (every replica of every shard): labelled `prometheus=<name>` (older
-/// operators) or `operator.prometheus.io/name=<name>`, in its namespace, sorted by name.
+/// The pods of a Prometheus or PrometheusAgent (every replica of every shard): labelled
+/// `prometheus=<name>` (older operators) or `operator.prometheus.io/name=<name>`, in its
+/// namespace, of its kind (`app.kubernetes.io/name`), sorted by name.
 pub fn pods_of<'a>(prom: &Value, pods: &'a [Value]) -> Vec<&'a Value> {
     let (ns, n) = (namespace(prom), name(prom));
     let mut out: Vec<&Value> = pods
@@ -43,8 +44,9 @@ pub fn pods_of<'a>(prom: &Value, pods: &'a [Value]) -> Vec<&'a Value> {
         .filter(|p| namespace(p) == ns)
         .filter(|p| {
             let l = &p["metadata"]["labels"];
-            l["prometheus"].as_str() == Some(n)
-                || l["operator.prometheus.io/name"].as_str() == Some(n)
+            (l["prometheus"].as_str() == Some(n)
+                || l["operator.prometheus.io/name"].as_str() == Some(n))
+                && crate::crd::pod_is_of_kind(prom, l)
         })
         .collect();
     out.sort_by(|a, b| name(a).cmp(name(b)));

@@ -11,6 +11,9 @@ use serde::Serialize;
 pub struct PodReport {
     /// `<namespace>/<name>` of the Prometheus resource.
     pub prometheus: String,
+    /// `PrometheusAgent` for an agent (absent: a Prometheus).
+    #[serde(default, skip_serializing_if = "is_plain_prometheus")]
+    pub kind: String,
     pub namespace: String,
     pub pod: String,
     pub shard: String,
@@ -210,10 +213,19 @@ pub fn render_table(reports: &[PodReport]) -> String {
     out
 }
 
+fn is_plain_prometheus(kind: &str) -> bool {
+    kind.is_empty() || kind == "Prometheus"
+}
+
 /// A pod's header: its Prometheus, name, shard and verdict, staleness, the shard's targets.
 fn render_pod(r: &PodReport, out: &mut String) {
     out.push_str(&format!(
-        "Prometheus {}  pod {}/{}  (shard {}){}\n",
+        "{} {}  pod {}/{}  (shard {}){}\n",
+        if is_plain_prometheus(&r.kind) {
+            "Prometheus"
+        } else {
+            &r.kind
+        },
         r.prometheus,
         r.namespace,
         r.pod,

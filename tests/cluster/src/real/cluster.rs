@@ -527,6 +527,57 @@ impl RealCluster {
     }
 }
 
+/// A failed test leaves no cluster to look at (CI's machine is gone): on a panic, print the end
+/// of the logs that explain most failures, the controllers' and the operator's.
+impl Drop for RealCluster {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let mut files = vec![self.cp.log("kube-controller-manager")];
+        if let Some(agent) = &self.agent {
+            files.extend(pod_logs(agent.dir(), "operator"));
+            files.extend(pod_logs(agent.dir(), "kube-controller-manager"));
+            files.sort();
+            files.dedup();
+        }
+        for f in files.iter().filter(|f| f.is_file()) {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(30)..];
+            eprintln!("--- the last {} lines of {}", tail.len(), f.display());
+            for l in tail {
+                eprintln!("{}", l.chars().take(400).collect::<String>());
+            }
+        }
+    }
+}
+
+/// The last logs of containers whose name contains `part`, under the agent's
+/// `nodes/<node>/var/log/pods/<ns>_<pod>_<uid>/<container>/<n>.log`.
+fn pod_logs(dir: &Path, part: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let read = |d: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(d)
+            .map(|r| r.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    for node in read(&dir.join("nodes")) {
+        for pod in read(&node.join("var/log/pods")) {
+            for container in read(&pod) {
+                let name = container.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if !name.contains(part) {
+                    continue;
+                }
+                let mut logs = read(&container);
+                logs.sort();
+                out.extend(logs.pop());
+            }
+        }
+    }
+    out
+}
+
 /// The chart's webhook certificate Secret `<fullname>-admission` as its `admission-create` Job
 /// (kube-webhook-certgen `create --host=<fullname>-operator,<fullname>-operator.<ns>.svc
 /// --secret-name=<fullname>-admission`) leaves it: keys `ca`, `cert`, `key`, a CA of its own. A
