@@ -106,15 +106,7 @@ async fn a_prometheus_agent_is_fixed_and_verified() {
     assert_eq!(prom_now["spec"]["secrets"], prom["spec"]["secrets"]);
 
     // The agent's own targets API: the three members, over mTLS, up.
-    let mut want: Vec<String> = rc
-        .etcd
-        .as_ref()
-        .unwrap()
-        .members
-        .iter()
-        .map(|m| format!("https://{}:2379/metrics", m.ip))
-        .collect();
-    want.sort();
+    let want = etcd_member_urls(&rc);
     wait_targets_up(
         &rc,
         NS,

@@ -763,15 +763,7 @@ async fn the_seeds_story_ends_with_every_etcd_target_up_in_both_replicas() {
         "three files in each of two pods: {}",
         run.stdout
     );
-    let mut want: Vec<String> = rc
-        .etcd
-        .as_ref()
-        .unwrap()
-        .members
-        .iter()
-        .map(|m| format!("https://{}:2379/metrics", m.ip))
-        .collect();
-    want.sort();
+    let want = etcd_member_urls(&rc);
     let agent = rc.agent.as_ref().expect("the node agent runs");
     for (p, old) in pods.iter().zip(&uids) {
         // The real StatefulSet controller rolls the pod to mount the Secret...

@@ -365,10 +365,15 @@ struct Run<'a> {
     facts: &'a Facts,
     p: &'a Params,
     pname: String,
-    /// `Prometheus` or `PrometheusAgent`.
-    kind: &'static str,
     start: Instant,
     deadline: Instant,
+}
+
+impl Run<'_> {
+    /// `Prometheus` or `PrometheusAgent`.
+    fn kind(&self) -> &'static str {
+        crate::crd::kind_of(&self.facts.prom)
+    }
 }
 
 async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<PodReport>> {
@@ -379,7 +384,6 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
         facts: &facts,
         p,
         pname: format!("{}/{}", namespace(&facts.prom), name(&facts.prom)),
-        kind: crate::crd::kind_of(&facts.prom),
         start,
         deadline: start + p.timeout,
     };
@@ -410,7 +414,9 @@ async fn wait_for_rollout(run: &Run<'_>) -> Result<Vec<(Value, Option<String>)>>
     }
     let mut step = Step::start(format!(
         "waiting for the rollout of {} {} (pods that mount Secret {})",
-        run.kind, run.pname, p.secret
+        run.kind(),
+        run.pname,
+        p.secret
     ));
     loop {
         if rollout_done(prom, &pods) {
@@ -636,7 +642,7 @@ fn pod_report(run: &Run<'_>, e: &Expect, pod: &Value, stale: &Option<String>) ->
     let (prom, p) = (&run.facts.prom, run.p);
     let mut r = PodReport {
         prometheus: run.pname.clone(),
-        kind: run.kind.to_string(),
+        kind: run.kind().to_string(),
         namespace: namespace(pod).to_string(),
         pod: name(pod).to_string(),
         shard: v::shard_of(pod),
@@ -684,7 +690,7 @@ fn pod_report(run: &Run<'_>, e: &Expect, pod: &Value, stale: &Option<String>) ->
             "Secret {} is not listed in spec.secrets of {} {}, so it is not mounted.{} Fix: \
              `kubectl promfix secret` (adds it; the pods roll).",
             p.secret,
-            run.kind,
+            run.kind(),
             run.pname,
             reverted_note(prom, &["f:spec", "f:secrets"], "spec.secrets", e.fix_at)
         ));
@@ -942,7 +948,7 @@ fn missing_shards(
     let sts = |i: &str| crate::crd::statefulset_name(prom, name(prom), i);
     let mut r = PodReport {
         prometheus: pname.clone(),
-        kind: run.kind.to_string(),
+        kind: run.kind().to_string(),
         namespace: namespace(prom).to_string(),
         pod: "(missing)".into(),
         shard: missing.join(","),
@@ -950,7 +956,7 @@ fn missing_shards(
         job: e.job.describe(),
         files_error: Some(format!(
             "{} {pname} asks for {want} pod(s) ({} replica(s) x {shards} shard(s)) and {} exist{}: the etcd targets of a missing shard are scraped by nobody. `kubectl -n {} describe statefulset {}` says why (e.g. a name too long for the 63-byte controller-revision-hash label)",
-            run.kind,
+            run.kind(),
             want / shards as usize,
             pods.len(),
             if missing.is_empty() {
@@ -981,14 +987,14 @@ fn no_pods(run: &Run<'_>, e: &Expect) -> PodReport {
     let prom = &run.facts.prom;
     let mut r = PodReport {
         prometheus: run.pname.clone(),
-        kind: run.kind.to_string(),
+        kind: run.kind().to_string(),
         namespace: namespace(prom).to_string(),
         pod: "(none)".into(),
         secret: run.p.secret.clone(),
         job: e.job.describe(),
         files_error: Some(format!(
             "{} {} has no pods (labelled prometheus={n} or operator.prometheus.io/name={n}); is the operator running?",
-            run.kind,
+            run.kind(),
             run.pname,
             n = name(prom)
         )),

@@ -158,6 +158,21 @@ pub fn targets(
     )
 }
 
+/// The scrape URLs of the etcd members over TLS (`https://<ip>:2379/metrics`), sorted: what
+/// `wait_targets_up` wants once the fix is in.
+pub fn etcd_member_urls(rc: &RealCluster) -> Vec<String> {
+    let mut want: Vec<String> = rc
+        .etcd
+        .as_ref()
+        .expect("the scenario runs etcd members")
+        .members
+        .iter()
+        .map(|m| format!("https://{}:2379/metrics", m.ip))
+        .collect();
+    want.sort();
+    want
+}
+
 /// Wait until exactly the scrape URLs `want` (sorted) of `job` are up in `pod`; the targets
 /// then, or a panic naming the pod and the targets it has.
 pub async fn wait_targets_up(

@@ -538,8 +538,6 @@ impl Drop for RealCluster {
         if let Some(agent) = &self.agent {
             files.extend(pod_logs(agent.dir(), "operator"));
             files.extend(pod_logs(agent.dir(), "kube-controller-manager"));
-            files.sort();
-            files.dedup();
         }
         for f in files.iter().filter(|f| f.is_file()) {
             let text = std::fs::read_to_string(f).unwrap_or_default();
