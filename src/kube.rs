@@ -303,7 +303,17 @@ impl Kube {
             Err(Error::Api {
                 source: kube::Error::Api(s),
                 ..
-            }) if s.code == 404 || s.code == 403 => {}
+            }) if s.code == 404 => {}
+            // Optional: a role written before agents existed still fixes Prometheus resources,
+            // but the user must know agents were not looked at.
+            Err(Error::Api {
+                source: kube::Error::Api(s),
+                ..
+            }) if s.code == 403 => eprintln!(
+                "note: cannot list PrometheusAgents ({}): only Prometheus resources are considered; \
+                 grant list on monitoring.coreos.com prometheusagents (README, RBAC) to include agents",
+                s.message
+            ),
             Err(e) => return Err(e),
         }
         Ok(all)
