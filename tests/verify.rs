@@ -187,7 +187,22 @@ async fn verify_tells_the_seeds_story_and_an_image_without_a_shell_gets_a_clear_
 
     // 2. The fix without its verify; right after it the real StatefulSet controller has not
     // rolled both pods (it replaces one at a time, each once the one before is Ready): the pod
-    // not yet replaced does not mount the Secret, and `--no-wait` reports it stale.
+    // not yet replaced does not mount the Secret, and `--no-wait` reports it stale. One at a
+    // time only while both are available: with the operator's Parallel pod management the
+    // controller first deletes every old pod that is not (stateful_set_control.go, "Phase 1"),
+    // so the fix starts once the StatefulSet counts both Ready.
+    let sts = format!("prometheus-{PROM}");
+    rc.wait_for(
+        "both Prometheus pods Ready in their StatefulSet",
+        Duration::from_secs(120),
+        || async {
+            let s = get(&rc, &["-n", NS, "statefulset", &sts]);
+            Ok(s.filter(|s| s["status"]["availableReplicas"] == 2)
+                .map(|_| ()))
+        },
+    )
+    .await
+    .unwrap();
     let backups = cwd.join("backups");
     std::fs::create_dir_all(&backups).unwrap();
     let certs = rc.kubespray_cert_args();

@@ -395,7 +395,14 @@ async fn verify_prometheus(kube: &Kube, prom: &Value, p: &Params) -> Result<Vec<
     }
     reports.extend(missing_shards(&run, &e, &pods));
     if reports.is_empty() {
-        reports.push(no_pods(&run, &e));
+        let sts_name = crate::crd::statefulset_name(prom, name(prom), "0");
+        // Best effort: without it the report still says there are no pods.
+        let sts = kube
+            .get_opt(&k::STATEFULSETS, Some(namespace(prom)), &sts_name)
+            .await
+            .ok()
+            .flatten();
+        reports.push(no_pods(&run, &e, sts.as_ref()));
     }
     Ok(reports)
 }
@@ -983,8 +990,9 @@ fn missing_shards(
 }
 
 /// The report when the Prometheus has no pods.
-fn no_pods(run: &Run<'_>, e: &Expect) -> PodReport {
+fn no_pods(run: &Run<'_>, e: &Expect, sts: Option<&Value>) -> PodReport {
     let prom = &run.facts.prom;
+    let why = no_pods_reason(run.kind(), &run.pname, name(prom), sts);
     let mut r = PodReport {
         prometheus: run.pname.clone(),
         kind: run.kind().to_string(),
@@ -992,16 +1000,33 @@ fn no_pods(run: &Run<'_>, e: &Expect) -> PodReport {
         pod: "(none)".into(),
         secret: run.p.secret.clone(),
         job: e.job.describe(),
-        files_error: Some(format!(
-            "{} {} has no pods (labelled prometheus={n} or operator.prometheus.io/name={n}); is the operator running?",
-            run.kind(),
-            run.pname,
-            n = name(prom)
-        )),
+        files_error: Some(why),
         ..Default::default()
     };
     r.conclude();
     r
+}
+
+/// Why a Prometheus has no pods: its StatefulSet replacing them (a rollout that deleted every
+/// old pod at once, as Parallel pod management does with pods not Ready), scaled to zero, or
+/// no StatefulSet at all.
+fn no_pods_reason(kind: &str, pname: &str, n: &str, sts: Option<&Value>) -> String {
+    let replicas = |s: &Value| s["spec"]["replicas"].as_u64().unwrap_or(1);
+    match sts {
+        Some(s) if replicas(s) > 0 => format!(
+            "{kind} {pname} has no pods right now: its StatefulSet {} is replacing them (a rollout; spec.replicas {}, {} ready); run `kubectl promfix verify` without --no-wait to wait for it",
+            name(s),
+            replicas(s),
+            s["status"]["readyReplicas"].as_u64().unwrap_or(0),
+        ),
+        Some(s) => format!(
+            "{kind} {pname} has no pods: its StatefulSet {} has spec.replicas 0",
+            name(s)
+        ),
+        None => format!(
+            "{kind} {pname} has no pods (labelled prometheus={n} or operator.prometheus.io/name={n}), nor StatefulSet; is the operator running?"
+        ),
+    }
 }
 
 /// " kubectl-promfix wrote FIELD; MANAGER ... wrote it since: ..." when the fix was reverted
@@ -1026,4 +1051,38 @@ fn add_note(slot: &mut Option<String>, note: String) {
         Some(before) if before != note => format!("{note} Also: {before}"),
         _ => note,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::no_pods_reason;
+    use serde_json::json;
+
+    #[test]
+    fn no_pods_tells_a_rollout_from_a_missing_statefulset() {
+        let rolling = json!({"metadata": {"name": "prometheus-k8s"},
+            "spec": {"replicas": 2}, "status": {"readyReplicas": 0}});
+        let r = no_pods_reason("Prometheus", "monitoring/k8s", "k8s", Some(&rolling));
+        assert!(
+            r.contains("StatefulSet prometheus-k8s is replacing them"),
+            "{r}"
+        );
+        assert!(
+            r.contains("spec.replicas 2, 0 ready") && r.contains("without --no-wait"),
+            "{r}"
+        );
+        assert!(!r.contains("operator running"), "{r}");
+        let zero = json!({"metadata": {"name": "prometheus-k8s"}, "spec": {"replicas": 0}});
+        let r = no_pods_reason("Prometheus", "monitoring/k8s", "k8s", Some(&zero));
+        assert!(r.contains("spec.replicas 0"), "{r}");
+        let r = no_pods_reason("PrometheusAgent", "monitoring/a", "a", None);
+        assert!(
+            r.starts_with("PrometheusAgent monitoring/a has no pods"),
+            "{r}"
+        );
+        assert!(
+            r.contains("operator.prometheus.io/name=a") && r.contains("operator running"),
+            "{r}"
+        );
+    }
 }
