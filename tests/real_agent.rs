@@ -96,6 +96,14 @@ async fn a_prometheus_agent_is_fixed_and_verified() {
         out.contains(&format!("PrometheusAgent {NS}/{AGENT}")),
         "the plan names the agent: {out}"
     );
+    // The seed's Prometheus selects the etcd ServiceMonitor too, without the Secret: the plan
+    // says its etcd scrapes fail (they do, below: doctor counts 3 of 6 up).
+    assert!(
+        out.contains(&format!(
+            "warning: Prometheus {NS}/{PROMETHEUS} selects ServiceMonitor {NS}/prom-prometheus-operator-kube-etcd too, and does not mount Secret etcd-client-cert"
+        )),
+        "the plan warns of the Prometheus left without the files: {out}"
+    );
     let agent_now = get(&rc, &["prometheusagent", "-n", NS, AGENT]).unwrap();
     assert_eq!(
         agent_now["spec"]["secrets"],
@@ -164,6 +172,31 @@ async fn a_prometheus_agent_is_fixed_and_verified() {
         (&etcd["up"], &etcd["total"]),
         (&json!(3), &json!(6)),
         "{etcd:#}"
+    );
+
+    // What the warning says of the Prometheus, as Prometheus 3 does it: its reload fails (the
+    // etcd job's client cannot read the CA file it does not mount) and it keeps the old scrape.
+    let metrics =
+        format!("/api/v1/namespaces/{NS}/pods/prometheus-{PROMETHEUS}-0:9090/proxy/metrics");
+    rc.wait_for(
+        "the unfixed Prometheus reporting a failed reload",
+        std::time::Duration::from_secs(120),
+        || async {
+            let m = rc.cp.kubectl_ok(&["get", "--raw", &metrics])?;
+            Ok(m.lines()
+                .any(|l| l == "prometheus_config_last_reload_successful 0")
+                .then_some(()))
+        },
+    )
+    .await
+    .unwrap();
+    let old = targets(&rc, NS, &format!("prometheus-{PROMETHEUS}-0"), "kube-etcd").unwrap();
+    assert!(
+        !old.is_empty()
+            && old
+                .iter()
+                .all(|(url, h, _)| url.starts_with("http://") && h != "up"),
+        "the Prometheus keeps its old etcd scrape: {old:?}"
     );
 
     // rollback undoes the fix made to the agent (its spec.secrets), as it was.

@@ -185,8 +185,19 @@ fn endpoint_hosts(eps: &[certs::intake::Endpoint]) -> Vec<String> {
 }
 
 /// Choose the Prometheus resource: `--prometheus`, the only one, or ask.
-async fn choose_prometheus(kube: &Kube, ns: Option<&str>, name: Option<&str>) -> Result<Value> {
-    let all = kube.list_prometheuses(ns).await?;
+/// Returns it and every other Prometheus and PrometheusAgent of the cluster (read in the same
+/// list: all namespaces, as the ServiceMonitors are).
+async fn choose_prometheus(
+    kube: &Kube,
+    ns: Option<&str>,
+    name: Option<&str>,
+) -> Result<(Value, Vec<Value>)> {
+    let cluster = kube.list_prometheuses(None).await?;
+    let all: Vec<Value> = cluster
+        .iter()
+        .filter(|p| ns.is_none_or(|n| p["metadata"]["namespace"].as_str() == Some(n)))
+        .cloned()
+        .collect();
     let all: Vec<Value> = match name {
         Some(n) => all
             .into_iter()
@@ -228,7 +239,19 @@ async fn choose_prometheus(kube: &Kube, ns: Option<&str>, name: Option<&str>) ->
         &labels,
         "--prometheus NAME (and -n NAMESPACE)",
     )?;
-    Ok(all[i].clone())
+    let chosen = all[i].clone();
+    let id = |p: &Value| {
+        (
+            crate::crd::kind_of(p),
+            p["metadata"]["namespace"].clone(),
+            p["metadata"]["name"].clone(),
+        )
+    };
+    let others = cluster
+        .into_iter()
+        .filter(|p| id(p) != id(&chosen))
+        .collect();
+    Ok((chosen, others))
 }
 
 /// Every ServiceMonitor and every Namespace (the reads of `observe` that depend on nothing).
@@ -246,6 +269,7 @@ async fn cluster_lists(kube: &Kube) -> Result<(Vec<Value>, Vec<Value>)> {
 async fn observe(
     kube: &Kube,
     prom: &Value,
+    others: &[Value],
     w: &Wanted,
     fresh: Option<(Vec<Value>, Vec<Value>)>,
 ) -> Result<Observed> {
@@ -271,6 +295,7 @@ async fn observe(
         service_monitors: sms,
         namespaces: nss,
         service_monitor_choice: w.service_monitor.clone(),
+        others: others.to_vec(),
         ..Default::default()
     };
     // Which one is etcd's depends on the Services they select (an application's etcd
@@ -718,6 +743,17 @@ fn plan(obs: &Observed, w: &Wanted, steps: Steps) -> Result<(Plan, TlsMode)> {
         plan.extend(fix::plan_endpoints(obs, w, sm, idx)?);
     }
     if let Some(sm_plan) = sm_plan {
+        if mode == TlsMode::Files {
+            let changed = sm_plan
+                .changes
+                .iter()
+                .find(|c| c.object.plural == "servicemonitors")
+                .and_then(|c| c.after.as_ref());
+            if let Some(sm) = changed {
+                plan.notes
+                    .extend(fix::others_without_the_files(obs, sm, &w.secret_name));
+            }
+        }
         plan.extend(sm_plan);
         // Alone, `servicemonitor` points at files only `secret` mounts.
         let mounted = crate::crd::PrometheusSpec::of(&obs.prometheus).lists_secret(&w.secret_name);
@@ -848,7 +884,11 @@ async fn run_fix(
     let mut kube = Kube::connect(global, global.context.first().map(String::as_str)).await?;
     kube.server_dry_run = args.write.dry_run == DryRun::Server;
     let first = first_reads(&kube, global, args, steps, certs.is_some(), &mut endpoints).await?;
-    let FirstReads { prom, lists } = first;
+    let FirstReads {
+        prom,
+        others,
+        lists,
+    } = first;
     let ns = global.namespace.as_deref();
     let prom_ns = prom["metadata"]["namespace"].as_str().or(ns);
     if steps.endpoints() || (args.probe && certs.is_some()) {
@@ -868,7 +908,7 @@ async fn run_fix(
         probe_members(c, &endpoints, steps, &mut w).await?;
     }
     // 4. Rounds of observe → plan → apply.
-    let (ran, held) = rounds(&kube, args, steps, &w, &prom, prom_ns, lists).await?;
+    let (ran, held) = rounds(&kube, args, steps, &w, (&prom, &others), prom_ns, lists).await?;
     if args.write.dry_run == DryRun::Client || held {
         // Held back: nothing was written, so there is nothing to verify either.
         return Ok((crate::Outcome::Ok, None, ran));
@@ -933,6 +973,8 @@ fn local_inputs(
 /// read with it (observe's first round uses them).
 struct FirstReads {
     prom: Value,
+    /// The cluster's other Prometheus and PrometheusAgent resources.
+    others: Vec<Value>,
     lists: Option<(Vec<Value>, Vec<Value>)>,
 }
 
@@ -972,7 +1014,7 @@ async fn first_reads(
             hint: "this cluster does not serve the operator's resources; install kube-prometheus-stack or kube-prometheus first".into(),
         });
     }
-    let prom = match prom {
+    let (prom, others) = match prom {
         Ok(p) => p,
         Err(e) => return Err(forbidden_reads(kube, ns, steps, e).await),
     };
@@ -990,7 +1032,11 @@ async fn first_reads(
         Ok(l) => Some(l),
         Err(e) => return Err(forbidden_reads(kube, prom_ns, steps, e).await),
     };
-    Ok(FirstReads { prom, lists })
+    Ok(FirstReads {
+        prom,
+        others,
+        lists,
+    })
 }
 
 /// Probe the members with the certificates, all at once; the lines in the order of the
@@ -1060,7 +1106,7 @@ async fn rounds(
     args: &EtcdArgs,
     steps: Steps,
     w: &Wanted,
-    prom: &Value,
+    (prom, others): (&Value, &[Value]),
     prom_ns: Option<&str>,
     mut lists: Option<(Vec<Value>, Vec<Value>)>,
 ) -> Result<(apply::Ran, bool)> {
@@ -1095,7 +1141,7 @@ async fn rounds(
     let mut first = true;
     let ran = exec
         .run(async || {
-            let obs = match observe(kube, prom, w, lists.take()).await {
+            let obs = match observe(kube, prom, others, w, lists.take()).await {
                 Ok(o) => o,
                 Err(e) if first => return Err(forbidden_reads(kube, prom_ns, steps, e).await),
                 Err(e) => return Err(e),

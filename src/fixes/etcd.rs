@@ -110,6 +110,9 @@ pub struct Observed {
     pub secrets: Vec<Value>,
     /// The user's choice of the etcd ServiceMonitor (`--service-monitor NAMESPACE/NAME`).
     pub service_monitor_choice: Option<String>,
+    /// Every other Prometheus and PrometheusAgent (all namespaces): those that select the etcd
+    /// ServiceMonitor read the files it names too.
+    pub others: Vec<Value>,
 }
 
 fn has_etcd(text: &str) -> bool {
@@ -211,6 +214,31 @@ pub fn etcd_service_monitor_candidates(obs: &Observed) -> Vec<(&Value, usize, u3
         .collect();
     out.sort_by_key(|c| std::cmp::Reverse(c.2));
     out
+}
+
+/// The warnings for the other Prometheus and PrometheusAgent resources that select `sm` (the etcd
+/// ServiceMonitor as the fix leaves it, naming files under /etc/prometheus/secrets/SECRET/) but
+/// do not list Secret `secret` in spec.secrets: the files are not in their pods, so Prometheus
+/// cannot build the etcd job's client on the next reload (scrape.go, scrapePool.reload: the
+/// pool keeps its old client, and the reload reports failure).
+pub fn others_without_the_files(obs: &Observed, sm: &Value, secret: &str) -> Vec<String> {
+    obs.others
+        .iter()
+        .filter(|p| prometheus_selects(p, sm, &obs.namespaces))
+        .filter(|p| !crate::crd::PrometheusSpec::of(p).lists_secret(secret))
+        .map(|p| {
+            let (ns, n) = (namespace(p), s(p, &["metadata", "name"]).unwrap_or(""));
+            format!(
+                "warning: {kind} {ns}/{n} selects ServiceMonitor {sm} too, and does not mount Secret {secret}: \
+                 once the ServiceMonitor names the files, its configuration reloads fail (unable to read CA cert: \
+                 no such file; prometheus_config_last_reload_successful 0) and it keeps scraping etcd as before; \
+                 fix it as well (`kubectl promfix etcd -n {ns} --prometheus {n}`), or keep it off this \
+                 ServiceMonitor (its serviceMonitorSelector)",
+                kind = crate::crd::kind_of(p),
+                sm = key_of(sm),
+            )
+        })
+        .collect()
 }
 
 /// Several ServiceMonitors could be etcd's with the same score: their names (best first), for an
@@ -1140,6 +1168,7 @@ mod tests {
             })],
             secrets: vec![],
             service_monitor_choice: None,
+            others: vec![],
         }
     }
 
@@ -1157,6 +1186,41 @@ mod tests {
             ],
             ..Wanted::with_defaults()
         }
+    }
+
+    #[test]
+    fn names_the_other_prometheuses_that_select_the_monitor_without_the_secret() {
+        let mut obs = seed();
+        let other = |kind: &str, name: &str, spec: Value| {
+            json!({"apiVersion": "monitoring.coreos.com/v1", "kind": kind,
+                   "metadata": {"name": name, "namespace": "monitoring"}, "spec": spec})
+        };
+        let all = json!({"serviceMonitorSelector": {}, "serviceMonitorNamespaceSelector": {}});
+        let mut mounted = all.clone();
+        mounted["secrets"] = json!(["etcd-client-cert"]);
+        obs.others = vec![
+            other("PrometheusAgent", "agent", all.clone()),
+            other("Prometheus", "fixed", mounted),
+            other(
+                "Prometheus",
+                "apps",
+                json!({"serviceMonitorSelector": {"matchLabels": {"team": "apps"}}}),
+            ),
+            // absent serviceMonitorSelector: selects none
+            other("Prometheus", "bare", json!({})),
+        ];
+        let sm = obs.service_monitors[0].clone();
+        let w = others_without_the_files(&obs, &sm, "etcd-client-cert");
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("warning: PrometheusAgent monitoring/agent selects ServiceMonitor monitoring/prom-prometheus-operator-kube-etcd too, and does not mount Secret etcd-client-cert"),
+            "{w:?}"
+        );
+        assert!(
+            w[0].contains("kubectl promfix etcd -n monitoring --prometheus agent"),
+            "{w:?}"
+        );
+        assert!(others_without_the_files(&obs, &sm, "other-secret").len() == 2);
     }
 
     #[test]
