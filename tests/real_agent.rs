@@ -173,6 +173,20 @@ async fn a_prometheus_agent_is_fixed_and_verified() {
         (&json!(3), &json!(6)),
         "{etcd:#}"
     );
+    // Their failures are the Prometheus', which does not mount the Secret: the cause says so
+    // (not a certificate that does not match) and the fix names it.
+    let cause = etcd["cause"].as_str().unwrap_or("");
+    assert!(
+        cause.starts_with(&format!("Prometheus {NS}/{PROMETHEUS} does not mount the Secret")),
+        "{etcd:#}"
+    );
+    assert_eq!(
+        etcd["fix"][0],
+        json!(format!(
+            "kubectl promfix etcd -n {NS} --prometheus {PROMETHEUS} (mounts Secret etcd-client-cert in it)"
+        )),
+        "{etcd:#}"
+    );
 
     // What the warning says of the Prometheus, as Prometheus 3 does it: its reload fails (the
     // etcd job's client cannot read the CA file it does not mount) and it keeps the old scrape.

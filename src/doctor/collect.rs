@@ -85,6 +85,7 @@ pub async fn collect(kube: &Kube, namespace: Option<&str>, timings: bool) -> Evi
     ev.kube_proxy = kp;
     ev.kubelets = kl;
     ev.monitors = m;
+    ev.unmounted = super::unmounted(&p.etcd_by_prom, &ev.monitors);
     ev.services = s;
     let (lives, w) = timed(
         timings,
@@ -230,6 +231,8 @@ fn secret_bytes<'s>(secret: &'s Secret, key: &str) -> Option<&'s [u8]> {
 #[derive(Default)]
 struct PromPart {
     names: Vec<String>,
+    /// Each Prometheus read, with its own etcd targets.
+    etcd_by_prom: Vec<(Value, Targets)>,
     read: bool,
     targets: BTreeMap<Component, Targets>,
     rbac: Vec<Rbac>,
@@ -601,6 +604,7 @@ async fn read_prometheus_targets(
         ));
     }
     let mut read_any = false;
+    let mut own_etcd: BTreeMap<Component, Targets> = BTreeMap::new();
     for pod in by_shard.values() {
         let pod_name = s(pod, &["metadata", "name"]);
         let port = pod["spec"]["containers"]
@@ -617,6 +621,9 @@ async fn read_prometheus_targets(
         );
         match pod_targets(kube, &base, timings).await {
             Ok(t) => {
+                if let Some(e) = t.get(&Component::Etcd) {
+                    super::summary::merge(&mut own_etcd, BTreeMap::from([(Component::Etcd, e.clone())]));
+                }
                 super::summary::merge(&mut part.targets, t);
                 read_any = true;
             }
@@ -633,6 +640,10 @@ async fn read_prometheus_targets(
     }
     if read_any {
         part.read = true;
+        part.etcd_by_prom.push((
+            p.clone(),
+            own_etcd.remove(&Component::Etcd).unwrap_or_default(),
+        ));
         part.names.push(if crate::crd::is_agent(p) {
             format!("{ns}/{name} (PrometheusAgent)")
         } else {

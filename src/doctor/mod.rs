@@ -585,9 +585,69 @@ pub struct Evidence {
     pub etcd_certs: Vec<crate::certs::life::CertLife>,
     /// The etcd client certificate files of this machine (`--from-dir`, or a node's own).
     pub node_certs: Vec<crate::certs::life::FileCert>,
+    /// The Prometheus instances whose etcd targets fail while an etcd monitor names files of a
+    /// Secret they do not mount (`spec.secrets`).
+    pub unmounted: Vec<Unmounted>,
     /// What could not be read of what the rows need (Prometheus' targets).
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
+}
+
+/// One Prometheus (or PrometheusAgent) left without the files an etcd monitor names: its etcd
+/// targets fail and it does not list the Secret in `spec.secrets`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Unmounted {
+    /// `Prometheus ns/name` or `PrometheusAgent ns/name`.
+    pub prometheus: String,
+    pub namespace: String,
+    pub name: String,
+    /// The Secret the files are of, and the monitor that names them (`ns/name`).
+    pub secret: String,
+    pub monitor: String,
+    /// Its own etcd targets: up, and in all.
+    pub up: usize,
+    pub total: usize,
+}
+
+/// The instances of `per_prom` (each: its resource and its own etcd targets) whose etcd targets
+/// fail and that do not mount a Secret whose files an etcd monitor names.
+pub fn unmounted(
+    per_prom: &[(serde_json::Value, Targets)],
+    monitors: &[Monitor],
+) -> Vec<Unmounted> {
+    let files: Vec<(&Monitor, &str)> = monitors
+        .iter()
+        .filter(|m| m.component == Some(Component::Etcd))
+        .flat_map(|m| {
+            m.cert_refs
+                .iter()
+                .filter(|r| r.namespace.is_none())
+                .map(move |r| (m, r.secret.as_str()))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (p, t) in per_prom.iter().filter(|(_, t)| t.down > 0) {
+        let spec = crate::crd::PrometheusSpec::of(p);
+        let (ns, name) = (
+            p["metadata"]["namespace"].as_str().unwrap_or(""),
+            p["metadata"]["name"].as_str().unwrap_or(""),
+        );
+        for (m, secret) in &files {
+            if !spec.lists_secret(secret) {
+                out.push(Unmounted {
+                    prometheus: format!("{} {ns}/{name}", crate::crd::kind_of(p)),
+                    namespace: ns.into(),
+                    name: name.into(),
+                    secret: secret.to_string(),
+                    monitor: format!("{}/{}", m.namespace, m.name),
+                    up: t.up,
+                    total: t.total(),
+                });
+            }
+        }
+    }
+    out.dedup_by(|a, b| a.prometheus == b.prometheus && a.secret == b.secret);
+    out
 }
 
 /// Diagnose one cluster.

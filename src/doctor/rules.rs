@@ -535,6 +535,53 @@ fn configz_evidence(k: &KubeletEvidence) -> Vec<String> {
 }
 
 fn etcd(ev: &Evidence, t: &Targets, r: &mut Row) {
+    etcd_scrape(ev, t, r);
+    unmounted(ev, t, r);
+}
+
+/// The instances that select the etcd monitor but do not mount the Secret whose files it names:
+/// their reloads fail (the etcd job's client cannot read the files) and they keep their old
+/// scrape. Their failures are theirs; when they are all the failures, they are the cause.
+fn unmounted(ev: &Evidence, t: &Targets, r: &mut Row) {
+    if ev.unmounted.is_empty() {
+        return;
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut theirs = 0;
+    let mut fixes = Vec::new();
+    for u in &ev.unmounted {
+        r.evidence.push(format!(
+            "{}: {} of {} of its own etcd targets up; it does not list Secret {} in spec.secrets, and ServiceMonitor {} names files of it under /etc/prometheus/secrets/{}/",
+            u.prometheus, u.up, u.total, u.secret, u.monitor, u.secret
+        ));
+        if seen.insert(&u.prometheus) {
+            theirs += u.total - u.up;
+            fixes.push(format!(
+                "{FIX_ETCD} -n {} --prometheus {} (mounts Secret {} in it)",
+                u.namespace, u.name, u.secret
+            ));
+        }
+    }
+    let names: Vec<&str> = seen.iter().map(|s| s.as_str()).collect();
+    let cause = format!(
+        "{} {} not mount the Secret whose files the etcd ServiceMonitor names: {} configuration reloads fail (unable to read CA cert), so {} keep{} the old scrape",
+        names.join(", "),
+        if names.len() == 1 { "does" } else { "do" },
+        if names.len() == 1 { "its" } else { "their" },
+        if names.len() == 1 { "it" } else { "they" },
+        if names.len() == 1 { "s" } else { "" },
+    );
+    if theirs >= t.down || r.cause.is_empty() {
+        // Every failure is theirs: what the scrape's errors alone suggest is not the story.
+        r.cause = cause;
+        r.fix.retain(|f| !f.starts_with(FIX_ETCD));
+    } else {
+        r.cause = format!("{cause}; the other failures: {}", r.cause);
+    }
+    r.fix.splice(0..0, fixes);
+}
+
+fn etcd_scrape(ev: &Evidence, t: &Targets, r: &mut Row) {
     let pods = pods_of(ev, Component::Etcd);
     for p in pods.iter().take(3) {
         r.evidence.push(format!(
@@ -1094,6 +1141,85 @@ mod tests {
         }
         let r = row(Component::Kubelet, &ev);
         assert!(r.cause.contains("1 other target(s) refused"), "{}", r.cause);
+    }
+
+    #[test]
+    fn etcd_failures_of_an_instance_without_the_secret_are_its_own() {
+        use crate::doctor::{CertRef, Monitor};
+        let sm = Monitor {
+            kind: "ServiceMonitor".into(),
+            namespace: "monitoring".into(),
+            name: "kube-etcd".into(),
+            component: Some(Component::Etcd),
+            client_cert: true,
+            cert_refs: vec![CertRef {
+                secret: "etcd-client-cert".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let prom = |kind: &str, name: &str, secrets: serde_json::Value| {
+            serde_json::json!({"kind": kind, "apiVersion": "monitoring.coreos.com/v1",
+                "metadata": {"namespace": "monitoring", "name": name}, "spec": {"secrets": secrets}})
+        };
+        let fixed = targets("kube-etcd", "https://10.0.0.1:2379/metrics", "up", "");
+        let old = targets(
+            "kube-etcd",
+            "http://10.0.0.1:2379/metrics",
+            "down",
+            "server returned HTTP status 400 Bad Request",
+        );
+        let per_prom = vec![
+            (
+                prom(
+                    "PrometheusAgent",
+                    "agent",
+                    serde_json::json!(["etcd-client-cert"]),
+                ),
+                fixed.clone(),
+            ),
+            (
+                prom("Prometheus", "k8s", serde_json::json!([])),
+                old.clone(),
+            ),
+        ];
+        let mut ev = Evidence {
+            targets_read: true,
+            monitors: vec![sm.clone()],
+            ..Default::default()
+        };
+        ev.unmounted = crate::doctor::unmounted(&per_prom, &ev.monitors);
+        assert_eq!(ev.unmounted.len(), 1, "{:?}", ev.unmounted);
+        crate::doctor::summary::merge(
+            &mut ev.targets,
+            BTreeMap::from([(Component::Etcd, fixed.clone())]),
+        );
+        crate::doctor::summary::merge(&mut ev.targets, BTreeMap::from([(Component::Etcd, old)]));
+        let r = row(Component::Etcd, &ev);
+        assert_eq!(r.status, Status::Problem);
+        assert!(
+            r.cause.starts_with("Prometheus monitoring/k8s does not mount the Secret whose files the etcd ServiceMonitor names"),
+            "{}",
+            r.cause
+        );
+        assert!(!r.cause.contains("does not match"), "{}", r.cause);
+        assert_eq!(
+            r.fix,
+            [
+                "kubectl promfix etcd -n monitoring --prometheus k8s (mounts Secret etcd-client-cert in it)"
+            ],
+        );
+        assert!(
+            r.evidence
+                .iter()
+                .any(|e| e
+                    .starts_with("Prometheus monitoring/k8s: 0 of 1 of its own etcd targets up")),
+            "{:?}",
+            r.evidence
+        );
+        // An instance whose targets are up is not named, even without the Secret.
+        let per_prom = vec![(prom("Prometheus", "k8s", serde_json::json!([])), fixed)];
+        assert!(crate::doctor::unmounted(&per_prom, &ev.monitors).is_empty());
     }
 
     #[test]
