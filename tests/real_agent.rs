@@ -177,7 +177,9 @@ async fn a_prometheus_agent_is_fixed_and_verified() {
     // (not a certificate that does not match) and the fix names it.
     let cause = etcd["cause"].as_str().unwrap_or("");
     assert!(
-        cause.starts_with(&format!("Prometheus {NS}/{PROMETHEUS} does not mount the Secret")),
+        cause.starts_with(&format!(
+            "Prometheus {NS}/{PROMETHEUS} does not mount the Secret"
+        )),
         "{etcd:#}"
     );
     assert_eq!(
