@@ -222,6 +222,13 @@ pub fn render(rep: &Report, header: bool, verbose: bool) -> String {
     if !rep.prometheus.is_empty() {
         out.push_str(&format!("Prometheus: {}\n", rep.prometheus.join(", ")));
     }
+    if let Some(m) = &rep.managed {
+        out.push_str(&format!(
+            "Control plane: run by {} ({})\n",
+            m.provider,
+            m.signs.join("; ")
+        ));
+    }
     // The status column as wide as its widest value (8 at least, as before).
     let sw = rep
         .rows

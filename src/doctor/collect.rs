@@ -36,6 +36,7 @@ pub async fn collect(kube: &Kube, namespace: Option<&str>, timings: bool) -> Evi
             ),
             kube.count(&k::NODES),
         );
+        let first_node = count.as_ref().ok().and_then(|(_, f)| f.clone());
         let judge = match (prom.0.read, prom.0.targets.get(&Component::Kubelet)) {
             (false, _) => Judge::Unread,
             (true, None) => Judge::NoTargets,
@@ -48,9 +49,9 @@ pub async fn collect(kube: &Kube, namespace: Option<&str>, timings: bool) -> Evi
             kubelets(kube, count, judge, timings),
         )
         .await;
-        (prom, kl)
+        (prom, kl, first_node)
     };
-    let ((prom, kubelets), pods, proxy, monitors, services) = tokio::join!(
+    let ((prom, kubelets, first_node), pods, proxy, monitors, services, cp) = tokio::join!(
         prom_then_kubelets,
         timed(timings, c, "control-plane mirror pods", static_pods(kube)),
         timed(timings, c, "kube-proxy configuration", kube_proxy(kube)),
@@ -61,6 +62,12 @@ pub async fn collect(kube: &Kube, namespace: Option<&str>, timings: bool) -> Evi
             monitors(kube)
         ),
         timed(timings, c, "control-plane Services", services(kube)),
+        timed(
+            timings,
+            c,
+            "control-plane nodes and version",
+            control_plane_reads(kube)
+        ),
     );
     let mut ev = Evidence::default();
     let (p, errors, w) = prom;
@@ -68,6 +75,7 @@ pub async fn collect(kube: &Kube, namespace: Option<&str>, timings: bool) -> Evi
     let mut warn = |w: Vec<String>| ev.warnings.extend(w);
     warn(w);
     let (sp, w) = pods;
+    let apiserver_pods = w.is_empty().then(|| sp.contains_key(&Component::Apiserver));
     warn(w);
     let (kp, w) = proxy;
     warn(w);
@@ -86,6 +94,25 @@ pub async fn collect(kube: &Kube, namespace: Option<&str>, timings: bool) -> Evi
     ev.kubelets = kl;
     ev.monitors = m;
     ev.unmounted = super::unmounted(&p.etcd_by_prom, &ev.monitors);
+    let (git_version, control_plane_nodes) = cp;
+    let mut signs = super::managed::Signs {
+        git_version,
+        provider_id: first_node
+            .as_ref()
+            .and_then(|n| n["spec"]["providerID"].as_str())
+            .map(str::to_string),
+        provider_labels: first_node
+            .as_ref()
+            .map(super::managed::provider_labels)
+            .unwrap_or_default(),
+        control_plane_nodes,
+        apiserver_pods,
+        eks_metrics_api: None,
+    };
+    if super::managed::judge(&signs).is_some_and(|m| m.provider == "EKS") {
+        signs.eks_metrics_api = eks_metrics_api(kube).await;
+    }
+    ev.managed = super::managed::judge(&signs);
     ev.services = s;
     let (lives, w) = timed(
         timings,
@@ -97,6 +124,37 @@ pub async fn collect(kube: &Kube, namespace: Option<&str>, timings: bool) -> Evi
     ev.etcd_certs = lives;
     ev.warnings.extend(w);
     ev
+}
+
+/// The API server's gitVersion and whether some node is a control-plane node (None: unread),
+/// one request each (a node list of one item per label).
+async fn control_plane_reads(kube: &Kube) -> (Option<String>, Option<bool>) {
+    let one = |label: &'static str| async move {
+        kube.list_page(&k::NODES, None, Some(label), 1, None)
+            .await
+            .map(|(items, _)| !items.is_empty())
+    };
+    let (version, cp, master) = tokio::join!(
+        kube.server_version(),
+        one("node-role.kubernetes.io/control-plane"),
+        one("node-role.kubernetes.io/master"),
+    );
+    let nodes = match (cp, master) {
+        (Ok(a), Ok(b)) => Some(a || b),
+        (Ok(true), _) | (_, Ok(true)) => Some(true),
+        _ => None,
+    };
+    (version.ok().map(|v| v.git_version), nodes)
+}
+
+/// Whether the API server serves EKS' control-plane metrics API (`metrics.eks.amazonaws.com/v1`,
+/// EKS 1.28 and newer); None when the answer is neither the group nor a 404.
+async fn eks_metrics_api(kube: &Kube) -> Option<bool> {
+    match kube.get_text("/apis/metrics.eks.amazonaws.com/v1").await {
+        Ok(_) => Some(true),
+        Err(kube::Error::Api(s)) if s.code == 404 => Some(false),
+        Err(_) => None,
+    }
 }
 
 /// `f`, its duration to stderr when `on` (`--timings`).

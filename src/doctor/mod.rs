@@ -18,6 +18,7 @@
 //!   client port needs client certificates.
 
 pub mod collect;
+pub mod managed;
 pub mod rules;
 pub mod select;
 pub mod summary;
@@ -196,6 +197,9 @@ impl Row {
 pub struct Report {
     pub context: String,
     pub prometheus: Vec<String>,
+    /// Who runs the control plane, when a provider does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed: Option<managed::Managed>,
     pub rows: Vec<Row>,
     /// What kept rows from being checked (no operator, no Prometheus, targets unreadable).
     pub errors: Vec<String>,
@@ -588,6 +592,8 @@ pub struct Evidence {
     /// The Prometheus instances whose etcd targets fail while an etcd monitor names files of a
     /// Secret they do not mount (`spec.secrets`).
     pub unmounted: Vec<Unmounted>,
+    /// Who runs the control plane, when a provider does (EKS, GKE, AKS, ...).
+    pub managed: Option<managed::Managed>,
     /// What could not be read of what the rows need (Prometheus' targets).
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
@@ -655,6 +661,7 @@ pub fn diagnose(context: &str, ev: &Evidence) -> Report {
     Report {
         context: context.to_string(),
         prometheus: ev.prometheus.clone(),
+        managed: ev.managed.clone(),
         rows: Component::ALL.iter().map(|c| rules::row(*c, ev)).collect(),
         errors: ev.errors.clone(),
         warnings: ev.warnings.clone(),

@@ -15,9 +15,124 @@ pub const KUBEADM_KUBELET_CONFIG: &str = "kubeadm: also set authentication.webho
 
 /// The row of one component.
 pub fn row(c: Component, ev: &Evidence) -> Row {
+    if let Some(m) = &ev.managed
+        && matches!(
+            c,
+            Component::Etcd | Component::KubeScheduler | Component::KubeControllerManager
+        )
+    {
+        return managed_row(c, ev, m);
+    }
     let mut r = targets_row(c, ev);
     if c == Component::Etcd {
         etcd_cert_life(ev, &mut r);
+    }
+    r
+}
+
+/// kube-prometheus-stack's `defaultRules.rules` keys of the alerts on a component that only a
+/// scrape of it can satisfy.
+fn rule_keys(c: Component) -> &'static [&'static str] {
+    match c {
+        Component::Etcd => &["etcd"],
+        Component::KubeScheduler => &["kubeSchedulerAlerting", "kubeSchedulerRecording"],
+        Component::KubeControllerManager => &["kubeControllerManager"],
+        _ => &[],
+    }
+}
+
+/// EKS' own metrics API path of a control-plane component (EKS 1.28 and newer).
+fn eks_metrics_path(c: Component) -> Option<&'static str> {
+    match c {
+        Component::KubeScheduler => {
+            Some("/apis/metrics.eks.amazonaws.com/v1/ksh/container/metrics")
+        }
+        Component::KubeControllerManager => {
+            Some("/apis/metrics.eks.amazonaws.com/v1/kcm/container/metrics")
+        }
+        _ => None,
+    }
+}
+
+/// The row of etcd, the scheduler or the controller-manager where a provider runs the control
+/// plane: their endpoints are not reachable from the cluster, by design, so no fix of promfix
+/// applies; what does is to stop scraping them and turn off the alerts that only they satisfy
+/// (or, on EKS, scrape the provider's metrics API instead).
+fn managed_row(c: Component, ev: &Evidence, m: &super::managed::Managed) -> Row {
+    let mut r = targets_row(c, ev);
+    r.evidence.extend(
+        m.signs
+            .iter()
+            .map(|s| format!("managed control plane ({}): {s}", m.provider)),
+    );
+    if r.status == Status::Ok {
+        return r;
+    }
+    r.unchecked = false;
+    r.fix.clear();
+    let rules: Vec<String> = rule_keys(c)
+        .iter()
+        .map(|k| format!("defaultRules.rules.{k}=false"))
+        .collect();
+    let values = std::iter::once(format!("{}.enabled=false", c.values_key()))
+        .chain(rules.iter().cloned())
+        .map(|v| format!("--set {v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let stop = format!(
+        "stop scraping it and turn off its alerts: kube-prometheus-stack `helm upgrade ... --reuse-values {values}` (without Helm: delete its ServiceMonitor and the PrometheusRule groups of its alerts)"
+    );
+    let total = ev.targets.get(&c).map(|t| t.total()).unwrap_or(0);
+    let monitors = monitors_of(ev, c);
+    if total == 0 && ev.targets_read && !monitors.is_empty() {
+        // The chart's monitor finds nothing to scrape (no such pods, so no endpoints): its
+        // `absent(up{job=...} == 1)` alert fires for ever.
+        r.status = Status::Problem;
+        r.cause = format!(
+            "{} runs the control plane: {} is not in the cluster, so {} {} finds nothing to scrape and the alert on its absence fires for ever; no promfix fix applies",
+            m.provider,
+            c.name(),
+            monitors[0].kind,
+            format_args!("{}/{}", monitors[0].namespace, monitors[0].name),
+        );
+        r.fix.push(stop.clone());
+        return r;
+    }
+    if total == 0 && ev.targets_read {
+        r.status = Status::Ok;
+        r.cause = format!(
+            "not scraped, as is right: {} runs the control plane, and {} is not reachable from the cluster by design; keep the alerts that need its scrape off too (kube-prometheus-stack: {})",
+            m.provider,
+            c.name(),
+            rules.join(", ")
+        );
+        return r;
+    }
+    if ev.targets_read {
+        r.status = Status::Problem;
+        r.cause = format!(
+            "{} runs the control plane: {}'s metrics endpoint is not reachable from the cluster, by design, so these targets are never up and the alerts on them fire for ever; no promfix fix applies",
+            m.provider,
+            c.name()
+        );
+    } else {
+        r.status = Status::Unknown;
+        r.cause = format!(
+            "{} runs the control plane: {}'s metrics endpoint is not reachable from the cluster, by design (Prometheus' targets could not be read: whether it is scraped is not known)",
+            m.provider,
+            c.name()
+        );
+    }
+    r.fix.push(stop.clone());
+    if let Some(path) = eks_metrics_path(c) {
+        match m.eks_metrics_api {
+            Some(false) => r.evidence.push(
+                "the API server does not serve metrics.eks.amazonaws.com/v1 (EKS before 1.28, or an older platform version)".into(),
+            ),
+            _ => r.fix.push(format!(
+                "or scrape EKS' own metrics of it through the API server: https://kubernetes.default.svc{path} (a scrape job with the service account's token and CA; Prometheus' ClusterRole needs get on metrics.eks.amazonaws.com kcm/metrics and ksh/metrics)"
+            )),
+        }
     }
     r
 }
@@ -1141,6 +1256,123 @@ mod tests {
         }
         let r = row(Component::Kubelet, &ev);
         assert!(r.cause.contains("1 other target(s) refused"), "{}", r.cause);
+    }
+
+    #[test]
+    fn a_managed_control_plane_is_not_reachable_by_design() {
+        let eks = crate::doctor::managed::Managed {
+            provider: "EKS".into(),
+            signs: vec!["the API server's version v1.31.2-eks-7f9249a is EKS's".into()],
+            eks_metrics_api: Some(true),
+        };
+        let mut ev = Evidence {
+            targets_read: true,
+            managed: Some(eks.clone()),
+            ..Default::default()
+        };
+        ev.targets.insert(
+            Component::KubeScheduler,
+            targets(
+                "kube-scheduler",
+                "https://10.0.0.1:10259/metrics",
+                "down",
+                REFUSED,
+            ),
+        );
+        // Not scraped: right on a managed control plane, and not a finding.
+        let etcd = row(Component::Etcd, &ev);
+        assert_eq!(etcd.status, Status::Ok, "{etcd:?}");
+        assert!(!etcd.is_finding());
+        assert!(
+            etcd.cause.contains("EKS runs the control plane")
+                && etcd.cause.contains("defaultRules.rules.etcd=false"),
+            "{}",
+            etcd.cause
+        );
+        // A monitor that finds nothing there: its absent() alert fires, a problem.
+        ev.monitors.push(crate::doctor::Monitor {
+            kind: "ServiceMonitor".into(),
+            namespace: "monitoring".into(),
+            name: "kube-etcd".into(),
+            component: Some(Component::Etcd),
+            ..Default::default()
+        });
+        let etcd = row(Component::Etcd, &ev);
+        assert_eq!(etcd.status, Status::Problem, "{etcd:?}");
+        assert!(
+            etcd.cause
+                .contains("ServiceMonitor monitoring/kube-etcd finds nothing to scrape"),
+            "{}",
+            etcd.cause
+        );
+        assert!(
+            etcd.fix[0]
+                .contains("--set kubeEtcd.enabled=false --set defaultRules.rules.etcd=false"),
+            "{:?}",
+            etcd.fix
+        );
+        // Scraped and down: a problem, whose fix is never `kubectl promfix ...`.
+        let s = row(Component::KubeScheduler, &ev);
+        assert_eq!(s.status, Status::Problem);
+        assert!(
+            s.cause.starts_with(
+                "EKS runs the control plane: kube-scheduler's metrics endpoint is not reachable"
+            ),
+            "{}",
+            s.cause
+        );
+        assert!(
+            s.fix.iter().all(|f| !f.contains("kubectl promfix")),
+            "{:?}",
+            s.fix
+        );
+        assert!(
+            s.fix[0].contains("--set kubeScheduler.enabled=false --set defaultRules.rules.kubeSchedulerAlerting=false --set defaultRules.rules.kubeSchedulerRecording=false"),
+            "{:?}",
+            s.fix
+        );
+        assert!(
+            s.fix[1].contains("/apis/metrics.eks.amazonaws.com/v1/ksh/container/metrics"),
+            "{:?}",
+            s.fix
+        );
+        assert!(
+            s.evidence
+                .iter()
+                .any(|e| e.starts_with("managed control plane (EKS): the API server's version")),
+            "{:?}",
+            s.evidence
+        );
+        // Without the EKS metrics API, it is not offered.
+        ev.managed = Some(crate::doctor::managed::Managed {
+            eks_metrics_api: Some(false),
+            ..eks
+        });
+        let s = row(Component::KubeScheduler, &ev);
+        assert_eq!(s.fix.len(), 1, "{:?}", s.fix);
+        // Other rows are not touched.
+        ev.targets.insert(
+            Component::KubeProxy,
+            targets(
+                "kube-proxy",
+                "http://10.0.0.1:10249/metrics",
+                "down",
+                REFUSED,
+            ),
+        );
+        let p = row(Component::KubeProxy, &ev);
+        assert!(!p.cause.contains("runs the control plane"), "{}", p.cause);
+        // Prometheus unread: what is known is still said, the status unknown.
+        ev.targets_read = false;
+        ev.targets.clear();
+        let c = row(Component::KubeControllerManager, &ev);
+        assert_eq!(c.status, Status::Unknown);
+        assert!(
+            c.cause
+                .contains("not reachable from the cluster, by design"),
+            "{}",
+            c.cause
+        );
     }
 
     #[test]
