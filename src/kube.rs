@@ -226,12 +226,15 @@ impl Kube {
             .map_err(|e| self.err("get", "/version", e))
     }
 
-    pub async fn reachable(&self) -> Result<()> {
+    /// Whether the server answers at all (a transport failure is the error); its gitVersion
+    /// when `/version` answered with one.
+    pub async fn reachable(&self) -> Result<Option<String>> {
         match self.client.apiserver_version().await {
             Err(e) if crate::error::transport_failure(&e).is_some() => {
                 Err(self.err("get", "/version", e))
             }
-            _ => Ok(()),
+            Ok(v) => Ok(Some(v.git_version)),
+            Err(_) => Ok(None),
         }
     }
 

@@ -26,12 +26,14 @@ async fn one(
     };
     let ctx = kube.context.clone();
     // A server that does not answer: one clear error, not a warning per collector.
-    if let Err(e) = kube.reachable().await {
-        return (ctx, Err(e));
-    }
+    let git_version = match kube.reachable().await {
+        Ok(v) => v,
+        Err(e) => return (ctx, Err(e)),
+    };
     let mut ev = doctor::collect::collect(
         &kube,
         cli.global.namespace.as_deref(),
+        git_version,
         cli.global.verbose > 0,
     )
     .await;

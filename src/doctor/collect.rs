@@ -22,7 +22,13 @@ const NODE_PAGE: u32 = 500;
 
 /// Read everything about one cluster. `namespace`: where the Prometheus resources are (None: all).
 /// With `timings`, each collector's duration goes to stderr.
-pub async fn collect(kube: &Kube, namespace: Option<&str>, timings: bool) -> Evidence {
+/// `git_version`: the server's, as its `/version` answered (the reachability check's).
+pub async fn collect(
+    kube: &Kube,
+    namespace: Option<&str>,
+    git_version: Option<String>,
+    timings: bool,
+) -> Evidence {
     let c = kube.context.as_str();
     // The kubelets are read where Prometheus says they fail: after its targets (the node count
     // is asked for meanwhile).
@@ -62,12 +68,7 @@ pub async fn collect(kube: &Kube, namespace: Option<&str>, timings: bool) -> Evi
             monitors(kube)
         ),
         timed(timings, c, "control-plane Services", services(kube)),
-        timed(
-            timings,
-            c,
-            "control-plane nodes and version",
-            control_plane_reads(kube)
-        ),
+        timed(timings, c, "control-plane nodes", control_plane_nodes(kube)),
     );
     let mut ev = Evidence::default();
     let (p, errors, w) = prom;
@@ -94,7 +95,7 @@ pub async fn collect(kube: &Kube, namespace: Option<&str>, timings: bool) -> Evi
     ev.kubelets = kl;
     ev.monitors = m;
     ev.unmounted = super::unmounted(&p.etcd_by_prom, &ev.monitors);
-    let (git_version, control_plane_nodes) = cp;
+    let control_plane_nodes = cp;
     let mut signs = super::managed::Signs {
         git_version,
         provider_id: first_node
@@ -126,25 +127,22 @@ pub async fn collect(kube: &Kube, namespace: Option<&str>, timings: bool) -> Evi
     ev
 }
 
-/// The API server's gitVersion and whether some node is a control-plane node (None: unread),
-/// one request each (a node list of one item per label).
-async fn control_plane_reads(kube: &Kube) -> (Option<String>, Option<bool>) {
-    let one = |label: &'static str| async move {
-        kube.list_page(&k::NODES, None, Some(label), 1, None)
+/// Whether some node is a control-plane node (None: unread): a node list of one item with
+/// kubeadm's label, and only when none has it, one with the label before 1.24 (`master`).
+async fn control_plane_nodes(kube: &Kube) -> Option<bool> {
+    for label in [
+        "node-role.kubernetes.io/control-plane",
+        "node-role.kubernetes.io/master",
+    ] {
+        let (items, _) = kube
+            .list_page(&k::NODES, None, Some(label), 1, None)
             .await
-            .map(|(items, _)| !items.is_empty())
-    };
-    let (version, cp, master) = tokio::join!(
-        kube.server_version(),
-        one("node-role.kubernetes.io/control-plane"),
-        one("node-role.kubernetes.io/master"),
-    );
-    let nodes = match (cp, master) {
-        (Ok(a), Ok(b)) => Some(a || b),
-        (Ok(true), _) | (_, Ok(true)) => Some(true),
-        _ => None,
-    };
-    (version.ok().map(|v| v.git_version), nodes)
+            .ok()?;
+        if !items.is_empty() {
+            return Some(true);
+        }
+    }
+    Some(false)
 }
 
 /// Whether the API server serves EKS' control-plane metrics API (`metrics.eks.amazonaws.com/v1`,
