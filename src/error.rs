@@ -125,6 +125,11 @@ pub enum Error {
     #[error("nothing was changed: not confirmed")]
     Declined,
 
+    /// Ctrl-C at a prompt (the terminal in raw mode reads it as a key, not as SIGINT): `main`
+    /// says what Ctrl-C says anywhere else and exits 130.
+    #[error("interrupted")]
+    Interrupted,
+
     #[error("missing permissions, nothing was changed:\n{}", .0.iter().map(|m| format!("  - {m}")).collect::<Vec<_>>().join("\n"))]
     Forbidden(Vec<String>),
 
@@ -186,6 +191,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::NoTty | Error::Declined => 4,
+            Error::Interrupted => 130,
             Error::Forbidden(_) => 5,
             _ => 1,
         }

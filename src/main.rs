@@ -100,6 +100,13 @@ fn main() -> ExitCode {
     runtime.spawn(on_ctrl_c());
     match runtime.block_on(kubectl_promfix::run(cli)) {
         Ok(outcome) => ExitCode::from(outcome.code()),
+        Err(kubectl_promfix::Error::Interrupted) => {
+            // As the SIGINT handler says it (Ctrl-C at a prompt arrives as a key).
+            use kubectl_promfix::output::{interact, interrupt};
+            interact::interrupt_step();
+            eprintln!("{}", interrupt::message(&interrupt::current()));
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("{}", kubectl_promfix::output::render_error(&e));
             ExitCode::from(e.exit_code())

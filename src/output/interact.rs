@@ -22,7 +22,7 @@ pub fn confirm(prompt: &str, yes: bool) -> Result<()> {
         .with_prompt(prompt)
         .default(false)
         .interact()
-        .map_err(|source| Error::Terminal { source })?;
+        .map_err(answer_error)?;
     if ok { Ok(()) } else { Err(Error::Declined) }
 }
 
@@ -46,7 +46,18 @@ pub fn choose(what: &str, items: &[String], flag_hint: &str) -> Result<usize> {
         .items(items)
         .default(0)
         .interact()
-        .map_err(|source| Error::Terminal { source })
+        .map_err(answer_error)
+}
+
+/// A prompt's failure: Ctrl-C (the terminal, in raw mode, hands it over as a key and the
+/// prompt answers `Interrupted`) is an interruption like any other, not a terminal error.
+fn answer_error(source: dialoguer::Error) -> Error {
+    match &source {
+        dialoguer::Error::IO(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+            Error::Interrupted
+        }
+        _ => Error::Terminal { source },
+    }
 }
 
 /// A step in progress: a spinner on a terminal, a plain line otherwise.
@@ -205,6 +216,16 @@ fn cross() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ctrl_c_at_a_prompt_is_an_interruption() {
+        let io = |k| dialoguer::Error::IO(std::io::Error::new(k, "read interrupted"));
+        let e = answer_error(io(std::io::ErrorKind::Interrupted));
+        assert!(matches!(e, Error::Interrupted), "{e}");
+        assert_eq!(e.exit_code(), 130);
+        let e = answer_error(io(std::io::ErrorKind::BrokenPipe));
+        assert!(e.to_string().starts_with("cannot read the answer"), "{e}");
+    }
 
     #[test]
     fn durations_read_as_go_prints_them() {
