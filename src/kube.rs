@@ -110,6 +110,15 @@ res!(
     true
 );
 
+res!(
+    SCRAPECONFIGS,
+    "monitoring.coreos.com",
+    "v1alpha1",
+    "ScrapeConfig",
+    "scrapeconfigs",
+    true
+);
+
 const ALL: &[Res] = &[
     NAMESPACES,
     SECRETS,
@@ -125,6 +134,7 @@ const ALL: &[Res] = &[
     PROMETHEUSAGENTS,
     SERVICEMONITORS,
     PODMONITORS,
+    SCRAPECONFIGS,
 ];
 
 /// The resource of a Prometheus-like object: `prometheusagents` for a PrometheusAgent (the

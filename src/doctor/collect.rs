@@ -1011,8 +1011,61 @@ async fn read_configz(
     .await
 }
 
-/// A ServiceMonitor or PodMonitor as evidence.
+/// A ScrapeConfig (`monitoring.coreos.com/v1alpha1`) as evidence: the component from its name,
+/// its `jobName` or a static config's `job` label; the ports of its static targets; its scheme
+/// (`HTTP`/`HTTPS` in the CRD) and client certificate (`tlsConfig.cert`, Secret references).
+pub fn scrape_config(m: &Value) -> Monitor {
+    let name = s(m, &["metadata", "name"]);
+    let statics = m["spec"]["staticConfigs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let job_labels: Vec<&str> = statics
+        .iter()
+        .filter_map(|c| c["labels"]["job"].as_str())
+        .collect();
+    let component = Component::classify(name)
+        .or_else(|| Component::classify(s(m, &["spec", "jobName"])))
+        .or_else(|| job_labels.iter().find_map(|j| Component::classify(j)));
+    let mut out = Monitor {
+        kind: "ScrapeConfig".into(),
+        namespace: s(m, &["metadata", "namespace"]).to_string(),
+        name: name.to_string(),
+        component,
+        ..Default::default()
+    };
+    let scheme = s(m, &["spec", "scheme"]).to_ascii_lowercase();
+    for t in statics
+        .iter()
+        .flat_map(|c| c["targets"].as_array().cloned().unwrap_or_default())
+    {
+        let port = t
+            .as_str()
+            .and_then(|a| a.rsplit_once(':'))
+            .map(|(_, p)| p.to_string())
+            .unwrap_or_default();
+        if !out.ports.contains(&port) {
+            out.ports.push(port);
+        }
+    }
+    out.schemes.push(if scheme.is_empty() {
+        "http".into()
+    } else {
+        scheme
+    });
+    let tls = &m["spec"]["tlsConfig"];
+    if tls["cert"].is_object() {
+        out.client_cert = true;
+        out.cert_refs.extend(cert_ref(&out.namespace, tls));
+    }
+    out
+}
+
+/// A ServiceMonitor or PodMonitor (or ScrapeConfig) as evidence.
 pub fn monitor(kind: &str, m: &Value) -> Monitor {
+    if kind == "ScrapeConfig" {
+        return scrape_config(m);
+    }
     let name = s(m, &["metadata", "name"]);
     let job_label = s(m, &["spec", "jobLabel"]);
     let sel_values: Vec<&str> = m["spec"]["selector"]["matchLabels"]
@@ -1101,6 +1154,7 @@ async fn monitors(kube: &Kube) -> (Vec<Monitor>, Vec<String>) {
     for (res, kind) in [
         (k::SERVICEMONITORS, "ServiceMonitor"),
         (k::PODMONITORS, "PodMonitor"),
+        (k::SCRAPECONFIGS, "ScrapeConfig"),
     ] {
         match kube.serves(&res).await {
             Ok(true) => {}
@@ -1322,6 +1376,38 @@ mod tests {
         assert_eq!(s.addresses, Some(2));
         assert_eq!(s.selector.as_deref(), Some("component=kube-scheduler"));
         assert_eq!(service(&svc, Some(&json!({}))).addresses, Some(0));
+    }
+
+    #[test]
+    fn a_scrape_config_is_a_monitor_of_its_component() {
+        // As the operator's CRD has it: static targets, an upper-case scheme, Secret references.
+        let sc = json!({"apiVersion": "monitoring.coreos.com/v1alpha1", "kind": "ScrapeConfig",
+            "metadata": {"name": "control-plane", "namespace": "monitoring"},
+            "spec": {"scheme": "HTTPS",
+                "staticConfigs": [{"labels": {"job": "etcd"},
+                    "targets": ["10.0.0.1:2379", "10.0.0.2:2379"]}],
+                "tlsConfig": {"ca": {"secret": {"name": "etcd-client-cert", "key": "etcd-ca"}},
+                    "cert": {"secret": {"name": "etcd-client-cert", "key": "etcd-client"}},
+                    "keySecret": {"name": "etcd-client-cert", "key": "etcd-client-key"}}}});
+        let m = monitor("ScrapeConfig", &sc);
+        assert_eq!(m.kind, "ScrapeConfig");
+        assert_eq!(m.component, Some(Component::Etcd));
+        assert_eq!(m.ports, ["2379"]);
+        assert_eq!(m.schemes, ["https"]);
+        assert!(m.client_cert);
+        assert_eq!(m.cert_refs.len(), 1, "{:?}", m.cert_refs);
+        assert_eq!(m.cert_refs[0].namespace.as_deref(), Some("monitoring"));
+        assert_eq!(m.cert_refs[0].secret, "etcd-client-cert");
+        // By its jobName, without a job label; nothing known: no component.
+        let by_job = json!({"metadata": {"name": "cp", "namespace": "m"},
+            "spec": {"jobName": "kube-scheduler", "staticConfigs": [{"targets": ["10.0.0.1:10259"]}]}});
+        assert_eq!(
+            monitor("ScrapeConfig", &by_job).component,
+            Some(Component::KubeScheduler)
+        );
+        assert_eq!(monitor("ScrapeConfig", &by_job).schemes, ["http"]);
+        let other = json!({"metadata": {"name": "app", "namespace": "m"}, "spec": {}});
+        assert_eq!(monitor("ScrapeConfig", &other).component, None);
     }
 
     #[test]

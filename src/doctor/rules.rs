@@ -27,7 +27,41 @@ pub fn row(c: Component, ev: &Evidence) -> Row {
     if c == Component::Etcd {
         etcd_cert_life(ev, &mut r);
     }
+    scrape_configs(c, ev, &mut r);
     r
+}
+
+/// Where a ScrapeConfig scrapes the component: named in the evidence, since promfix's fixes
+/// change ServiceMonitors (and their Services and Endpoints), not ScrapeConfigs.
+fn scrape_configs(c: Component, ev: &Evidence, r: &mut Row) {
+    let scs: Vec<&Monitor> = monitors_of(ev, c)
+        .into_iter()
+        .filter(|m| m.kind == "ScrapeConfig")
+        .collect();
+    for m in &scs {
+        let line = format!(
+            "ScrapeConfig {}/{} scrapes {} ({} on ports {}{})",
+            m.namespace,
+            m.name,
+            c.name(),
+            m.schemes.join(","),
+            m.ports.join(","),
+            if m.client_cert {
+                ", with a client certificate"
+            } else {
+                ""
+            }
+        );
+        if !r.evidence.contains(&line) {
+            r.evidence.push(line);
+        }
+    }
+    if !scs.is_empty() && r.status == Status::Problem {
+        r.fix.push(format!(
+            "where ScrapeConfig {}/{} is the scrape that fails, edit it (its staticConfigs, scheme, tlsConfig): promfix's fixes change ServiceMonitors, their Services and Endpoints",
+            scs[0].namespace, scs[0].name
+        ));
+    }
 }
 
 /// kube-prometheus-stack's `defaultRules.rules` keys of the alerts on a component that only a
@@ -1256,6 +1290,57 @@ mod tests {
         }
         let r = row(Component::Kubelet, &ev);
         assert!(r.cause.contains("1 other target(s) refused"), "{}", r.cause);
+    }
+
+    #[test]
+    fn a_scrape_config_that_scrapes_a_component_is_named() {
+        let mut ev = Evidence {
+            targets_read: true,
+            ..Default::default()
+        };
+        ev.monitors.push(crate::doctor::Monitor {
+            kind: "ScrapeConfig".into(),
+            namespace: "monitoring".into(),
+            name: "control-plane".into(),
+            component: Some(Component::KubeScheduler),
+            ports: vec!["10259".into()],
+            schemes: vec!["https".into()],
+            ..Default::default()
+        });
+        ev.targets.insert(
+            Component::KubeScheduler,
+            targets(
+                "kube-scheduler",
+                "https://10.0.0.1:10259/metrics",
+                "down",
+                REFUSED,
+            ),
+        );
+        let r = row(Component::KubeScheduler, &ev);
+        assert_eq!(r.status, Status::Problem);
+        assert!(
+            r.evidence.contains(&"ScrapeConfig monitoring/control-plane scrapes kube-scheduler (https on ports 10259)".to_string()),
+            "{:?}",
+            r.evidence
+        );
+        assert!(
+            r.fix.last().unwrap().starts_with(
+                "where ScrapeConfig monitoring/control-plane is the scrape that fails, edit it"
+            ),
+            "{:?}",
+            r.fix
+        );
+        // Up: named, nothing to fix.
+        ev.targets.insert(
+            Component::KubeScheduler,
+            targets("kube-scheduler", "https://10.0.0.1:10259/metrics", "up", ""),
+        );
+        let r = row(Component::KubeScheduler, &ev);
+        assert_eq!(r.status, Status::Ok);
+        assert!(
+            r.fix.is_empty() && r.evidence.iter().any(|e| e.starts_with("ScrapeConfig")),
+            "{r:?}"
+        );
     }
 
     #[test]
