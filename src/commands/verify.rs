@@ -772,9 +772,10 @@ async fn check_files(
     }
 }
 
-/// Whether Prometheus has loaded the configuration of the changed ServiceMonitor: Some(its
-/// runtimeinfo's lastConfigTime) when that is after the change, Some(the change) once the grace
-/// time has passed, else None.
+/// Whether Prometheus has loaded the configuration of the changed ServiceMonitor: Some(the end
+/// of the second its runtimeinfo's lastConfigTime names) when that is after the change and the
+/// loaded configuration carries the endpoint, Some(the change) once the grace time has passed,
+/// else None.
 async fn config_loaded(run: &Run<'_>, e: &Expect, pod: &Value, prefix: &str) -> Option<f64> {
     let prom = &run.facts.prom;
     let info = v::runtimeinfo_path(prom, namespace(pod), name(pod), prefix);
@@ -782,7 +783,26 @@ async fn config_loaded(run: &Run<'_>, e: &Expect, pod: &Value, prefix: &str) -> 
     if let Ok(text) = run.kube.get_text(&info).await
         && let Some(t) = v::config_loaded_at(&text, changed)
     {
-        return Some(t);
+        // Loaded after the change (to the second): and with it, as the configuration shows?
+        let Some((sm, idx, _)) = &run.facts.sm else {
+            return Some(t + 1.0);
+        };
+        let path = v::loaded_config_path(prom, namespace(pod), name(pod), prefix);
+        let carries = match run.kube.get_text(&path).await {
+            Ok(c) => v::loaded_config_scrapes(
+                &c,
+                namespace(sm),
+                name(sm),
+                *idx,
+                &sm["spec"]["endpoints"][*idx],
+            ),
+            Err(_) => None,
+        };
+        if carries != Some(false) {
+            // `lastConfigTime` is truncated to the second: scrapes within that second may
+            // come before the reload, under the old configuration.
+            return Some(t + 1.0);
+        }
     }
     (changed + CONFIG_GRACE < now_secs()).then_some(changed)
 }

@@ -650,6 +650,78 @@ pub fn runtimeinfo_path(prom: &Value, ns: &str, pod: &str, prefix: &str) -> Stri
     )
 }
 
+/// The pods/proxy path of the configuration a pod's Prometheus has loaded.
+pub fn loaded_config_path(prom: &Value, ns: &str, pod: &str, prefix: &str) -> String {
+    format!(
+        "{}{prefix}/api/v1/status/config",
+        prometheus_proxy(prom, ns, pod, 9090)
+    )
+}
+
+/// Whether the configuration Prometheus has loaded (its `/api/v1/status/config` answer) scrapes
+/// the ServiceMonitor endpoint `endpoint` (of `ns/name`, index `idx`) as it is now: the job the
+/// operator names `serviceMonitor/NS/NAME/IDX`, with the endpoint's scheme, scrape interval
+/// and TLS settings (serverName, insecureSkipVerify, the mounted files). A reload after the
+/// change is not enough: `lastConfigTime` counts whole seconds, and a reload can come from
+/// another change before the operator wrote this one. None: the answer is not Prometheus'.
+pub fn loaded_config_scrapes(
+    answer: &str,
+    ns: &str,
+    name: &str,
+    idx: usize,
+    endpoint: &Value,
+) -> Option<bool> {
+    let a: Value = serde_json::from_str(answer).ok()?;
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(a["data"]["yaml"].as_str()?).ok()?;
+    let job = format!("serviceMonitor/{ns}/{name}/{idx}");
+    let Some(cfg) = yaml["scrape_configs"]
+        .as_sequence()?
+        .iter()
+        .find(|c| c["job_name"].as_str() == Some(job.as_str()))
+    else {
+        return Some(false);
+    };
+    let text = |v: &serde_yaml_ng::Value| v.as_str().map(str::to_string);
+    let scheme = endpoint["scheme"]
+        .as_str()
+        .unwrap_or("http")
+        .to_ascii_lowercase();
+    if text(&cfg["scheme"])
+        .unwrap_or_else(|| "http".into())
+        .to_ascii_lowercase()
+        != scheme
+    {
+        return Some(false);
+    }
+    if let Some(i) = endpoint["interval"].as_str()
+        && text(&cfg["scrape_interval"]).as_deref() != Some(i)
+    {
+        return Some(false);
+    }
+    let tls = &endpoint["tlsConfig"];
+    let have = &cfg["tls_config"];
+    if text(&have["server_name"]).as_deref() != tls["serverName"].as_str() {
+        return Some(false);
+    }
+    if have["insecure_skip_verify"].as_bool().unwrap_or(false)
+        != tls["insecureSkipVerify"].as_bool().unwrap_or(false)
+    {
+        return Some(false);
+    }
+    for (field, key) in [
+        ("caFile", "ca_file"),
+        ("certFile", "cert_file"),
+        ("keyFile", "key_file"),
+    ] {
+        if let Some(f) = tls[field].as_str()
+            && text(&have[key]).as_deref() != Some(f)
+        {
+            return Some(false);
+        }
+    }
+    Some(true)
+}
+
 /// When Prometheus last loaded its configuration, from its runtimeinfo answer, if that is at or
 /// after `changed`. Prometheus reports `lastConfigTime` in whole seconds (its
 /// `prometheus_config_last_reload_success_timestamp_seconds`, truncated), set once every
@@ -664,6 +736,43 @@ pub fn config_loaded_at(runtimeinfo: &str, changed: f64) -> Option<f64> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_loaded_configuration_must_carry_the_endpoint_as_it_is_now() {
+        // As Prometheus answers /api/v1/status/config with the operator's generated job.
+        let answer = |yaml: &str| json!({"status": "success", "data": {"yaml": yaml}}).to_string();
+        let loaded = answer(
+            "global:\n  scrape_interval: 30s\nscrape_configs:\n- job_name: serviceMonitor/monitoring/kube-etcd/0\n  scrape_interval: 3s\n  scheme: https\n  tls_config:\n    ca_file: /etc/prometheus/secrets/etcd-client-cert/etcd-ca\n    cert_file: /etc/prometheus/secrets/etcd-client-cert/etcd-client\n    key_file: /etc/prometheus/secrets/etcd-client-cert/etcd-client-key\n    insecure_skip_verify: false\n",
+        );
+        let mut ep = json!({"port": "http-metrics", "scheme": "https", "interval": "3s",
+            "tlsConfig": {"caFile": "/etc/prometheus/secrets/etcd-client-cert/etcd-ca",
+                "certFile": "/etc/prometheus/secrets/etcd-client-cert/etcd-client",
+                "keyFile": "/etc/prometheus/secrets/etcd-client-cert/etcd-client-key"}});
+        let has = |ep: &Value| loaded_config_scrapes(&loaded, "monitoring", "kube-etcd", 0, ep);
+        assert_eq!(has(&ep), Some(true));
+        // A serverName the loaded configuration does not have yet: not loaded.
+        ep["tlsConfig"]["serverName"] = json!("etcd.elsewhere.example");
+        assert_eq!(has(&ep), Some(false));
+        ep["tlsConfig"]
+            .as_object_mut()
+            .unwrap()
+            .remove("serverName");
+        ep["scheme"] = json!("http");
+        assert_eq!(has(&ep), Some(false));
+        ep["scheme"] = json!("https");
+        ep["interval"] = json!("30s");
+        assert_eq!(has(&ep), Some(false));
+        ep["interval"] = json!("3s");
+        // Another index or monitor: not this job.
+        assert_eq!(
+            loaded_config_scrapes(&loaded, "monitoring", "kube-etcd", 1, &ep),
+            Some(false)
+        );
+        assert_eq!(
+            loaded_config_scrapes("not json", "monitoring", "kube-etcd", 0, &ep),
+            None
+        );
+    }
 
     #[test]
     fn a_field_kubectl_promfix_wrote_and_another_manager_took_back_names_that_manager() {
