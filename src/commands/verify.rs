@@ -783,9 +783,12 @@ async fn config_loaded(run: &Run<'_>, e: &Expect, pod: &Value, prefix: &str) -> 
     if let Ok(text) = run.kube.get_text(&info).await
         && let Some(t) = v::config_loaded_at(&text, changed)
     {
+        // `lastConfigTime` is truncated to the second: scrapes within that second may come
+        // before the reload, under the old configuration.
+        let after = t + 1.0;
         // Loaded after the change (to the second): and with it, as the configuration shows?
         let Some((sm, idx, _)) = &run.facts.sm else {
-            return Some(t + 1.0);
+            return Some(after);
         };
         let path = v::loaded_config_path(prom, namespace(pod), name(pod), prefix);
         let carries = match run.kube.get_text(&path).await {
@@ -799,9 +802,7 @@ async fn config_loaded(run: &Run<'_>, e: &Expect, pod: &Value, prefix: &str) -> 
             Err(_) => None,
         };
         if carries != Some(false) {
-            // `lastConfigTime` is truncated to the second: scrapes within that second may
-            // come before the reload, under the old configuration.
-            return Some(t + 1.0);
+            return Some(after);
         }
     }
     (changed + CONFIG_GRACE < now_secs()).then_some(changed)

@@ -95,8 +95,7 @@ pub async fn collect(
     ev.kubelets = kl;
     ev.monitors = m;
     ev.unmounted = super::unmounted(&p.etcd_by_prom, &ev.monitors);
-    let control_plane_nodes = cp;
-    let mut signs = super::managed::Signs {
+    let signs = super::managed::Signs {
         git_version,
         provider_id: first_node
             .as_ref()
@@ -106,14 +105,15 @@ pub async fn collect(
             .as_ref()
             .map(super::managed::provider_labels)
             .unwrap_or_default(),
-        control_plane_nodes,
+        control_plane_nodes: cp,
         apiserver_pods,
-        eks_metrics_api: None,
     };
-    if super::managed::judge(&signs).is_some_and(|m| m.provider == "EKS") {
-        signs.eks_metrics_api = eks_metrics_api(kube).await;
-    }
     ev.managed = super::managed::judge(&signs);
+    if let Some(m) = ev.managed.as_mut()
+        && m.provider == "EKS"
+    {
+        m.eks_metrics_api = eks_metrics_api(kube).await;
+    }
     ev.services = s;
     let (lives, w) = timed(
         timings,

@@ -23,8 +23,6 @@ pub struct Signs {
     pub control_plane_nodes: Option<bool>,
     /// Whether kube-system has kube-apiserver pods (`tier=control-plane`); None: unread.
     pub apiserver_pods: Option<bool>,
-    /// Whether the API server serves `metrics.eks.amazonaws.com/v1` (read on EKS only).
-    pub eks_metrics_api: Option<bool>,
 }
 
 /// The judgement: who runs the control plane, and the signs that say so.
@@ -33,7 +31,8 @@ pub struct Managed {
     /// `EKS`, `GKE`, `AKS`, ...
     pub provider: String,
     pub signs: Vec<String>,
-    /// EKS only: whether its control-plane metrics API is served (EKS 1.28 and newer).
+    /// EKS only: whether its control-plane metrics API is served (EKS 1.28 and newer); read
+    /// by doctor once the judgement says EKS, None until then.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eks_metrics_api: Option<bool>,
 }
@@ -115,11 +114,7 @@ pub fn judge(s: &Signs) -> Option<Managed> {
     Some(Managed {
         provider: provider.to_string(),
         signs,
-        eks_metrics_api: if provider == "EKS" {
-            s.eks_metrics_api
-        } else {
-            None
-        },
+        eks_metrics_api: None,
     })
 }
 
@@ -141,10 +136,12 @@ mod tests {
         let mut s = absent();
         s.git_version = Some("v1.31.2-eks-7f9249a".into());
         s.provider_id = Some("aws:///eu-west-1a/i-0abc".into());
-        s.eks_metrics_api = Some(true);
         let m = judge(&s).unwrap();
         assert_eq!(m.provider, "EKS");
-        assert_eq!(m.eks_metrics_api, Some(true));
+        assert_eq!(
+            m.eks_metrics_api, None,
+            "read after the judgement, on EKS only"
+        );
         assert!(m.signs[0].contains("v1.31.2-eks-7f9249a"), "{:?}", m.signs);
         assert!(
             m.signs

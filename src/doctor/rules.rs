@@ -52,9 +52,7 @@ fn scrape_configs(c: Component, ev: &Evidence, r: &mut Row) {
                 ""
             }
         );
-        if !r.evidence.contains(&line) {
-            r.evidence.push(line);
-        }
+        r.evidence.push(line);
     }
     if !scs.is_empty() && r.status == Status::Problem {
         r.fix.push(format!(
@@ -116,20 +114,21 @@ fn managed_row(c: Component, ev: &Evidence, m: &super::managed::Managed) -> Row 
     let stop = format!(
         "stop scraping it and turn off its alerts: kube-prometheus-stack `helm upgrade ... --reuse-values {values}` (without Helm: delete its ServiceMonitor and the PrometheusRule groups of its alerts)"
     );
-    let total = ev.targets.get(&c).map(|t| t.total()).unwrap_or(0);
+    let total = r.total.unwrap_or(0);
     let monitors = monitors_of(ev, c);
     if total == 0 && ev.targets_read && !monitors.is_empty() {
         // The chart's monitor finds nothing to scrape (no such pods, so no endpoints): its
         // `absent(up{job=...} == 1)` alert fires for ever.
         r.status = Status::Problem;
         r.cause = format!(
-            "{} runs the control plane: {} is not in the cluster, so {} {} finds nothing to scrape and the alert on its absence fires for ever; no promfix fix applies",
+            "{} runs the control plane: {} is not in the cluster, so {} {}/{} finds nothing to scrape and the alert on its absence fires for ever; no promfix fix applies",
             m.provider,
             c.name(),
             monitors[0].kind,
-            format_args!("{}/{}", monitors[0].namespace, monitors[0].name),
+            monitors[0].namespace,
+            monitors[0].name,
         );
-        r.fix.push(stop.clone());
+        r.fix.push(stop);
         return r;
     }
     if total == 0 && ev.targets_read {
@@ -157,7 +156,7 @@ fn managed_row(c: Component, ev: &Evidence, m: &super::managed::Managed) -> Row 
             c.name()
         );
     }
-    r.fix.push(stop.clone());
+    r.fix.push(stop);
     if let Some(path) = eks_metrics_path(c) {
         match m.eks_metrics_api {
             Some(false) => r.evidence.push(
