@@ -150,22 +150,14 @@ async fn a_prometheus_agent_is_fixed_and_verified() {
     assert_eq!(pods, [POD], "{doc:#}");
 
     // doctor reads the agent's targets too, and names it.
-    let d = plugin(&rc, cwd.path(), &["doctor", "-o", "json"]);
-    let all: Value = serde_json::from_str(&d.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", d.stdout, d.stderr));
-    let doc = &all["clusters"][0];
+    let doc = doctor_doc(&rc, cwd.path());
     let names = doc["prometheus"].as_array().cloned().unwrap_or_default();
     assert!(
         names.contains(&json!(format!("{NS}/{AGENT} (PrometheusAgent)")))
             && names.contains(&json!(format!("{NS}/{PROMETHEUS}"))),
         "{doc:#}"
     );
-    let etcd = doc["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["component"] == "etcd")
-        .unwrap_or_else(|| panic!("an etcd row: {doc:#}"));
+    let etcd = doctor_row(&doc, "etcd");
     // Both select the etcd ServiceMonitor: the agent, fixed, scrapes the three members; the
     // Prometheus, which does not mount the Secret, does not. doctor counts the targets of both.
     assert_eq!(

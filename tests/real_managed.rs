@@ -13,7 +13,6 @@ mod common_real;
 
 use common_real::*;
 use promfix_testcluster::real::RealOptions;
-use serde_json::Value;
 use std::time::Duration;
 
 const NS: &str = "monitoring";
@@ -69,18 +68,10 @@ async fn an_aks_shaped_cluster_gets_the_managed_diagnosis() {
     .await
     .unwrap();
 
-    let d = plugin(&rc, dir.path(), &["doctor", "-o", "json"]);
-    let all: Value = serde_json::from_str(&d.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", d.stdout, d.stderr));
-    let doc = &all["clusters"][0];
+    let doc = doctor_doc(&rc, dir.path());
     let m = &doc["managed"];
     assert_eq!(m["provider"], "AKS", "{doc:#}");
-    let signs: Vec<&str> = m["signs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let signs = strings(&m["signs"]);
     assert!(
         signs
             .iter()
@@ -90,14 +81,7 @@ async fn an_aks_shaped_cluster_gets_the_managed_diagnosis() {
             && signs.contains(&"no kube-apiserver pod in kube-system"),
         "{signs:?}"
     );
-    let row = |c: &str| -> &Value {
-        doc["rows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["component"] == c)
-            .unwrap_or_else(|| panic!("a {c} row: {doc:#}"))
-    };
+    let row = |c: &str| doctor_row(&doc, c);
     for (c, key) in [
         ("kube-scheduler", "kubeScheduler"),
         ("kube-controller-manager", "kubeControllerManager"),
@@ -112,12 +96,7 @@ async fn an_aks_shaped_cluster_gets_the_managed_diagnosis() {
                 .starts_with("AKS runs the control plane"),
             "{r:#}"
         );
-        let fix: Vec<&str> = r["fix"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(Value::as_str)
-            .collect();
+        let fix = strings(&r["fix"]);
         assert!(
             fix[0].contains(&format!("--set {key}.enabled=false")),
             "{r:#}"

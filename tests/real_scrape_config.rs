@@ -8,7 +8,7 @@
 mod common_real;
 
 use common_real::*;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::Duration;
 
 const NS: &str = "monitoring";
@@ -79,25 +79,10 @@ async fn doctor_names_the_scrape_config_that_scrapes_etcd() {
         "{seen:?}"
     );
 
-    let d = plugin(&rc, dir.path(), &["doctor", "-o", "json"]);
-    let all: Value = serde_json::from_str(&d.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", d.stdout, d.stderr));
-    let doc = &all["clusters"][0];
-    let etcd = doc["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["component"] == "etcd")
-        .unwrap_or_else(|| panic!("an etcd row: {doc:#}"));
+    let doc = doctor_doc(&rc, dir.path());
+    let etcd = doctor_row(&doc, "etcd");
     assert_eq!(etcd["status"], "problem", "{etcd:#}");
-    let has = |field: &str, start: &str| {
-        etcd[field]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(Value::as_str)
-            .any(|e| e.starts_with(start))
-    };
+    let has = |field: &str, start: &str| strings(&etcd[field]).iter().any(|e| e.starts_with(start));
     assert!(
         has(
             "evidence",

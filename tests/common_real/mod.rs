@@ -128,6 +128,35 @@ pub fn get(rc: &RealCluster, args: &[&str]) -> Option<Value> {
     (!out.trim().is_empty()).then(|| serde_json::from_str(&out).unwrap())
 }
 
+/// `doctor -o json` as the admin: the document of the (one) cluster.
+pub fn doctor_doc(rc: &RealCluster, cwd: &Path) -> Value {
+    let d = plugin(rc, cwd, &["doctor", "-o", "json"]);
+    let all: Value = serde_json::from_str(&d.stdout).unwrap_or_else(|e| {
+        panic!(
+            "doctor -o json is not JSON ({e}): {}\n{}",
+            d.stdout, d.stderr
+        )
+    });
+    all["clusters"][0].clone()
+}
+
+/// The row of component `c` in a doctor document.
+pub fn doctor_row<'a>(doc: &'a Value, c: &str) -> &'a Value {
+    doc["rows"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["component"] == c))
+        .unwrap_or_else(|| panic!("no {c} row: {doc:#}"))
+}
+
+/// The strings of a JSON array (none when it is not one).
+pub fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
 /// The active targets of one Prometheus pod's job, through the real API server's pods/proxy
 /// (`kubectl get --raw`): (scrapeUrl, health, lastError).
 pub fn targets(
